@@ -1,0 +1,34 @@
+// Command herald is Herald's one binary: serve, migrate and admin commands,
+// one file each.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+type cli struct {
+	Serve   serveCmd   `cmd:"" default:"withargs" help:"Run Herald: the API and the dispatcher."`
+	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
+	OpenAPI openapiCmd `cmd:"" name:"openapi" help:"Print the OpenAPI document."`
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c,
+		kong.Name("herald"),
+		kong.Description("Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks."),
+		kong.Vars{"version": version},
+		kong.UsageOnError(),
+	)
+	if err := ctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+}

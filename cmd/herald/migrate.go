@@ -1,0 +1,19 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+type migrateCmd struct {
+	databaseFlag
+}
+
+func (c *migrateCmd) Run() error {
+	st, err := c.open(context.Background())
+	if err != nil {
+		return err
+	}
+	fmt.Println("migrations applied")
+	return st.Close()
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/dispatch"
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+type serveCmd struct {
+	databaseFlag
+	Listen                   string         `env:"HERALD_LISTEN" default:"127.0.0.1:8080" help:"Address the API listens on."`
+	OperatorToken            string         `env:"HERALD_OPERATOR_TOKEN" help:"The operator's bearer token. When absent, one is generated on first start and printed once."`
+	AllowPrivateDestinations bool           `env:"HERALD_ALLOW_PRIVATE_DESTINATIONS" help:"Allow deliveries to loopback and private addresses (development and tests only)."`
+	AllowCIDR                []netip.Prefix `env:"HERALD_ALLOW_CIDR" help:"Address ranges to allow even though they are not public."`
+	Lease                    time.Duration  `env:"HERALD_LEASE" default:"60s" help:"How long a claimed delivery is held before another worker may take it; longer than any attempt timeout."`
+	RetryAfterCap            time.Duration  `env:"HERALD_RETRY_AFTER_CAP" default:"1h" help:"The longest wait a receiver's Retry-After can impose."`
+	ShutdownGrace            time.Duration  `env:"HERALD_SHUTDOWN_GRACE" default:"30s" help:"On SIGTERM, how long attempts in flight may finish."`
+	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+}
+
+func (c *serveCmd) Run() error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return c.run(ctx, log, nil)
+}
+
+// run serves until ctx ends; ready, when set, learns the listening address.
+func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr string)) error {
+	if minLease := domain.MaxTimeoutMS*time.Millisecond + 10*time.Second; c.Lease < minLease {
+		return fmt.Errorf("--lease %s is too short: it must be at least %s, longer than the longest attempt", c.Lease, minLease)
+	}
+	st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tokenHash, err := c.operatorToken(ctx, st)
+	if err != nil {
+		return err
+	}
+
+	client := egress.New(egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR})
+	d := dispatch.New(st, client, dispatch.Config{
+		Lease: c.Lease, Grace: c.ShutdownGrace, RetryAfterCap: c.RetryAfterCap,
+		UserAgent: "Herald/" + version, Logger: log,
+	})
+	handler, _ := api.New(api.Config{
+		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Version: version, Logger: log,
+	})
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	dctx, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	dispatched := make(chan error, 1)
+	go func() { dispatched <- d.Run(dctx) }()
+	log.Info("herald is listening", "addr", ln.Addr().String(), "database", c.Database, "version", version)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		stopDispatch()
+		<-dispatched
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("shutting down: no new work is claimed; attempts in flight may finish", "grace", c.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopDispatch()
+	if err := <-dispatched; err != nil {
+		log.Warn("dispatcher", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// operatorToken returns the hash of the operator token: the flag's when
+// given (and stored, so a later start without it keeps working), else the
+// stored one, else a new one that is printed once.
+func (c *serveCmd) operatorToken(ctx context.Context, st store.Store) ([]byte, error) {
+	if c.OperatorToken != "" {
+		sum := sha256.Sum256([]byte(c.OperatorToken))
+		if err := st.SetOperatorTokenHash(ctx, sum[:]); err != nil {
+			return nil, err
+		}
+		return sum[:], nil
+	}
+	stored, err := st.OperatorTokenHash(ctx)
+	if err != nil || stored != nil {
+		return stored, err
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	token := "hop_" + base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	if err := st.SetOperatorTokenHash(ctx, sum[:]); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "\nGenerated the operator token. It is shown only now; Herald keeps only its hash:\n\n    %s\n\n", token)
+	return sum[:], nil
+}

@@ -1,0 +1,186 @@
+// Package api is Herald's HTTP API: one file per resource, the OpenAPI
+// document generated from the handlers by huma, errors as RFC 9457
+// problem+json.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// URLChecker validates a destination when it is saved (the SSRF guard).
+type URLChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
+// Config is what the API needs from the process.
+type Config struct {
+	Store store.Store
+	// OperatorTokenHash is the SHA-256 of the operator token.
+	OperatorTokenHash []byte
+	URLs              URLChecker
+	// Wake tells the dispatcher that deliveries are due now.
+	Wake    func()
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server holds the API's state.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	log     *slog.Logger
+	schemas *schemaCache
+	tenants sync.Map // ids known to exist: tenants are never deleted
+}
+
+// New returns the API as an http.Handler, and the huma API for its
+// OpenAPI document.
+func New(cfg Config) (http.Handler, huma.API) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, schemas: newSchemaCache(cfg.Store)}
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("Herald", cfg.Version)
+	hc.Info.Description = "Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks (webhooks), and keeps the record."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "The operator token."},
+	}
+	hc.Security = []map[string][]string{{"bearer": {}}}
+	hc.CreateHooks = nil // no $schema links in responses
+	api := humago.New(mux, hc)
+	api.UseMiddleware(s.authenticate(api))
+
+	s.registerTenants(api)
+	s.registerEventTypes(api)
+	s.registerEndpoints(api)
+	s.registerEvents(api)
+	s.registerDeliveries(api)
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux, api
+}
+
+// authenticate requires the operator token on every operation.
+func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		auth := ctx.Header("Authorization")
+		token, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || token == "" {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "send the operator token as Authorization: Bearer <token>")
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(sum[:], s.cfg.OperatorTokenHash) != 1 {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "the bearer token is not valid")
+			return
+		}
+		next(ctx)
+	}
+}
+
+// ScopeHeaders name the tenant and environment of a tenant-scoped call.
+type ScopeHeaders struct {
+	Tenant      string `header:"Herald-Tenant" doc:"The tenant the call acts for." example:"acme"`
+	Environment string `header:"Herald-Environment" doc:"sandbox or production." example:"sandbox"`
+}
+
+// scope resolves and checks the scope headers.
+func (s *Server) scope(ctx context.Context, h ScopeHeaders) (domain.Scope, error) {
+	if h.Tenant == "" {
+		return domain.Scope{}, huma.Error400BadRequest("the Herald-Tenant header is required for this call",
+			&huma.ErrorDetail{Location: "header.Herald-Tenant", Message: "required"})
+	}
+	if h.Environment == "" {
+		return domain.Scope{}, huma.Error400BadRequest("the Herald-Environment header is required for this call (sandbox or production)",
+			&huma.ErrorDetail{Location: "header.Herald-Environment", Message: "required"})
+	}
+	env, err := domain.ParseEnvironment(h.Environment)
+	if err != nil {
+		return domain.Scope{}, huma.Error400BadRequest("the Herald-Environment header must be sandbox or production",
+			&huma.ErrorDetail{Location: "header.Herald-Environment", Message: err.Error(), Value: h.Environment})
+	}
+	if _, known := s.tenants.Load(h.Tenant); !known {
+		if _, err := s.store.GetTenant(ctx, h.Tenant); err != nil {
+			if errors.Is(err, domain.ErrNotFound) {
+				return domain.Scope{}, huma.Error404NotFound("tenant " + h.Tenant + " (from the Herald-Tenant header) does not exist")
+			}
+			return domain.Scope{}, s.problem(err)
+		}
+		s.tenants.Store(h.Tenant, true)
+	}
+	return domain.Scope{TenantID: h.Tenant, Environment: env}, nil
+}
+
+// problem turns a store or domain error into an HTTP problem.
+func (s *Server) problem(err error) error {
+	var ve *domain.ValidationError
+	var nf *domain.NotFoundError
+	var cf *domain.ConflictError
+	switch {
+	case errors.As(err, &ve):
+		return huma.Error422UnprocessableEntity(ve.Error(), &huma.ErrorDetail{Location: "body." + ve.Field, Message: ve.Msg})
+	case errors.As(err, &nf):
+		return huma.Error404NotFound(nf.Error())
+	case errors.As(err, &cf):
+		return huma.Error409Conflict(cf.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.Error("store unavailable", "err", err)
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the database is unavailable; nothing was changed, try again shortly"),
+			http.Header{"Retry-After": {"5"}})
+	case errors.Is(err, context.Canceled):
+		return huma.NewError(499, "the request was cancelled")
+	}
+	s.log.Error("internal error", "err", err)
+	return huma.Error500InternalServerError("internal error; the operator's log has the details")
+}
+
+// List is a page of results.
+type List[T any] struct {
+	Data []T `json:"data"`
+	// NextCursor continues the list; absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
+}
+
+// PageParams are the common list parameters.
+type PageParams struct {
+	Cursor string `query:"cursor" doc:"Where the previous page ended (its next_cursor)."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"At most this many items."`
+}
+
+func (p PageParams) page() store.Page { return store.Page{Cursor: p.Cursor, Limit: p.Limit}.Clamp() }
+
+// listOf builds a page whose cursor is the id of its last item when full.
+func listOf[T any](items []T, limit int, id func(*T) string) *List[T] {
+	l := &List[T]{Data: items}
+	if len(items) > 0 && len(items) == limit {
+		l.NextCursor = id(&items[len(items)-1])
+	}
+	return l
+}
+
+// Body wraps a response body for huma.
+type Body[T any] struct {
+	Body T
+}

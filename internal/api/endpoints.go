@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// endpointFields are what a caller may set on an endpoint. Pointers tell
+// "not given" from "set to empty" for PATCH.
+type endpointFields struct {
+	URL            *string             `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
+	Name           *string             `json:"name,omitempty" maxLength:"200"`
+	Status         *string             `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	EventTypes     []string            `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
+	Headers        map[string]string   `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
+	RetryPolicy    *domain.RetryPolicy `json:"retry_policy,omitempty"`
+	TimeoutMS      *int                `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
+	MaxConcurrency *int                `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	Success        *string             `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+}
+
+// endpointWithSecret is the answer to create: the only time the secret is shown.
+type endpointWithSecret struct {
+	domain.Endpoint
+	Secret string `json:"secret" doc:"The signing secret; shown only now."`
+}
+
+type scopedID struct {
+	ScopeHeaders
+	ID string `path:"id"`
+}
+
+func (s *Server) registerEndpoints(api huma.API) {
+	tags := []string{"Endpoints"}
+	huma.Register(api, huma.Operation{
+		OperationID: "create-endpoint", Method: http.MethodPost, Path: "/v1/endpoints", Tags: tags,
+		Summary: "Create an endpoint", DefaultStatus: http.StatusCreated,
+	}, func(ctx context.Context, in *struct {
+		ScopeHeaders
+		Body endpointFields
+	}) (*Body[endpointWithSecret], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		if in.Body.URL == nil {
+			return nil, s.problem(domain.Invalid("url", "is required"))
+		}
+		secret, err := webhook.NewSecret()
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		now := time.Now().UTC()
+		e := domain.Endpoint{
+			ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
+			Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
+			Success: domain.Success2xx, Secret: secret, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := s.applyEndpoint(ctx, &e, &in.Body); err != nil {
+			return nil, err
+		}
+		if err := s.store.CreateEndpoint(ctx, &e); err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: e, Secret: secret}}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-endpoints", Method: http.MethodGet, Path: "/v1/endpoints", Tags: tags,
+		Summary: "List endpoints",
+	}, func(ctx context.Context, in *struct {
+		ScopeHeaders
+		PageParams
+	}) (*Body[*List[domain.Endpoint]], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		p := in.page()
+		es, err := s.store.ListEndpoints(ctx, sc, p)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[*List[domain.Endpoint]]{Body: listOf(es, p.Limit, func(e *domain.Endpoint) string { return e.ID })}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-endpoint", Method: http.MethodGet, Path: "/v1/endpoints/{id}", Tags: tags,
+		Summary: "Get an endpoint",
+	}, func(ctx context.Context, in *scopedID) (*Body[*domain.Endpoint], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		e, err := s.store.GetEndpoint(ctx, sc, in.ID)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[*domain.Endpoint]{Body: e}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "update-endpoint", Method: http.MethodPatch, Path: "/v1/endpoints/{id}", Tags: tags,
+		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; active resumes them.",
+	}, func(ctx context.Context, in *struct {
+		scopedID
+		Body endpointFields
+	}) (*Body[*domain.Endpoint], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		e, err := s.store.GetEndpoint(ctx, sc, in.ID)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		resumed := in.Body.Status != nil && *in.Body.Status == domain.EndpointActive && e.Status != domain.EndpointActive
+		if err := s.applyEndpoint(ctx, e, &in.Body); err != nil {
+			return nil, err
+		}
+		if resumed {
+			e.DisabledReason = ""
+		}
+		e.UpdatedAt = time.Now().UTC()
+		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
+			return nil, s.problem(err)
+		}
+		if resumed {
+			s.cfg.Wake()
+		}
+		return &Body[*domain.Endpoint]{Body: e}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "delete-endpoint", Method: http.MethodDelete, Path: "/v1/endpoints/{id}", Tags: tags,
+		Summary: "Delete an endpoint", Description: "Its pending deliveries are cancelled.", DefaultStatus: http.StatusNoContent,
+	}, func(ctx context.Context, in *scopedID) (*struct{}, error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.DeleteEndpoint(ctx, sc, in.ID); err != nil {
+			return nil, s.problem(err)
+		}
+		return nil, nil
+	})
+}
+
+// applyEndpoint validates the given fields and copies them onto e; on any
+// error e must be discarded.
+func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpointFields) error {
+	if f.URL != nil {
+		u := strings.TrimSpace(*f.URL)
+		if err := s.cfg.URLs.CheckURL(ctx, u); err != nil {
+			return s.problem(domain.Invalid("url", "%v", err))
+		}
+		e.URL = u
+	}
+	if f.Name != nil {
+		e.Name = strings.TrimSpace(*f.Name)
+	}
+	if f.Status != nil {
+		e.Status = *f.Status
+	}
+	if f.EventTypes != nil {
+		if err := domain.ValidateFilter(f.EventTypes); err != nil {
+			return s.problem(err)
+		}
+		e.EventTypes = f.EventTypes
+	}
+	if f.Headers != nil {
+		if err := domain.ValidateHeaders(f.Headers); err != nil {
+			return s.problem(err)
+		}
+		e.Headers = f.Headers
+	}
+	if f.RetryPolicy != nil {
+		e.RetryPolicy = *f.RetryPolicy
+	}
+	if err := e.RetryPolicy.Normalize(); err != nil {
+		return s.problem(err)
+	}
+	if f.TimeoutMS != nil {
+		e.TimeoutMS = *f.TimeoutMS
+	}
+	if f.MaxConcurrency != nil {
+		e.MaxConcurrency = *f.MaxConcurrency
+	}
+	if f.Success != nil {
+		e.Success = *f.Success
+	}
+	return nil
+}

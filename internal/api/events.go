@@ -1,0 +1,160 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+type jobRef struct {
+	ID            string          `json:"id" minLength:"1" maxLength:"128" doc:"The platform's job id; every event of the job carries it." example:"job_7f3a"`
+	Kind          string          `json:"kind,omitempty" maxLength:"64" example:"kyc"`
+	PartnerParams json.RawMessage `json:"partner_params,omitempty" doc:"An object echoed in every event of the job; the last one given is kept."`
+}
+
+type publishBody struct {
+	Type  string          `json:"type" minLength:"1" maxLength:"128" example:"verification.approved"`
+	Data  json.RawMessage `json:"data" doc:"The event's data: a JSON object, checked against the type's schema when it has one."`
+	Job   *jobRef         `json:"job,omitempty"`
+	Final bool            `json:"final,omitempty" doc:"Whether this is the job's last event."`
+}
+
+type publishResult struct {
+	ID         string `json:"id" example:"evt_01JD6Q3M4X8F0S6V8C2K7ZB5RT"`
+	Deliveries int    `json:"deliveries" doc:"How many endpoints will receive it."`
+}
+
+func (s *Server) registerEvents(api huma.API) {
+	tags := []string{"Events"}
+	huma.Register(api, huma.Operation{
+		OperationID: "publish-event", Method: http.MethodPost, Path: "/v1/events", Tags: tags,
+		Summary:       "Publish an event",
+		Description:   "Answers 202 once the event and one delivery per subscribed endpoint are committed to disk together.",
+		DefaultStatus: http.StatusAccepted,
+	}, func(ctx context.Context, in *struct {
+		ScopeHeaders
+		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeats with the same key and body return the first result for at least 24 hours."`
+		RawBody        []byte
+		Body           publishBody
+	}) (*struct {
+		Replayed bool `header:"Idempotent-Replayed"`
+		Body     publishResult
+	}, error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now().UTC()
+		ev, err := s.eventFrom(ctx, sc, &in.Body, now)
+		if err != nil {
+			return nil, err
+		}
+		pub := store.Publication{Event: ev, IdempotencyKey: in.IdempotencyKey}
+		if in.IdempotencyKey != "" {
+			sum := sha256.Sum256(in.RawBody)
+			pub.RequestHash = sum[:]
+		}
+		res, err := s.store.Publish(ctx, sc, []store.Publication{pub})
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		if res[0].Deliveries > 0 && !res[0].Replayed {
+			s.cfg.Wake()
+		}
+		return &struct {
+			Replayed bool `header:"Idempotent-Replayed"`
+			Body     publishResult
+		}{res[0].Replayed, publishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-events", Method: http.MethodGet, Path: "/v1/events", Tags: tags,
+		Summary: "List events, oldest first",
+	}, func(ctx context.Context, in *struct {
+		ScopeHeaders
+		After string `query:"after" doc:"An event id: list the events after it."`
+		Limit int    `query:"limit" minimum:"1" maximum:"500" default:"50"`
+	}) (*Body[*List[domain.Event]], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		p := store.Page{Cursor: in.After, Limit: in.Limit}.Clamp()
+		evs, err := s.store.ListEvents(ctx, sc, p)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[*List[domain.Event]]{Body: listOf(evs, p.Limit, func(e *domain.Event) string { return e.ID })}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-event", Method: http.MethodGet, Path: "/v1/events/{id}", Tags: tags,
+		Summary: "Get an event",
+	}, func(ctx context.Context, in *scopedID) (*Body[*domain.Event], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := s.store.GetEvent(ctx, sc, in.ID)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[*domain.Event]{Body: ev}, nil
+	})
+}
+
+// eventFrom validates a publish request and builds its event.
+func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *publishBody, now time.Time) (domain.Event, error) {
+	if err := domain.ValidateEventTypeName("type", b.Type); err != nil {
+		return domain.Event{}, s.problem(err)
+	}
+	if !isObject(b.Data) {
+		return domain.Event{}, s.problem(domain.Invalid("data", "must be a JSON object"))
+	}
+	ev := domain.Event{
+		ID: domain.NewIDAt(domain.PrefixEvent, now), TenantID: sc.TenantID, Environment: sc.Environment,
+		Type: b.Type, Final: b.Final, Data: compact(b.Data), CreatedAt: now,
+	}
+	if b.Job != nil {
+		ev.Job = &domain.Job{ID: b.Job.ID, Kind: b.Job.Kind}
+		if !isNull(b.Job.PartnerParams) {
+			if !isObject(b.Job.PartnerParams) {
+				return domain.Event{}, s.problem(domain.Invalid("job.partner_params", "must be a JSON object"))
+			}
+			ev.Job.PartnerParams = compact(b.Job.PartnerParams)
+		}
+	}
+	sch, err := s.schemas.get(ctx, b.Type)
+	if err != nil {
+		return domain.Event{}, s.problem(err)
+	}
+	if sch != nil {
+		if err := validateData(sch, ev.Data, "data"); err != nil {
+			return domain.Event{}, s.problem(err)
+		}
+	}
+	return ev, nil
+}
+
+func isObject(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{'
+}
+
+// compact strips insignificant whitespace so stored and sent bodies are
+// small; the JSON was already validated.
+func compact(b json.RawMessage) json.RawMessage {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/domain"
+)
+
+type tenantBody struct {
+	ID   string `json:"id,omitempty" maxLength:"64" doc:"Lower-case letters, digits, - and _; generated when absent." example:"acme"`
+	Name string `json:"name" minLength:"1" maxLength:"200" example:"Acme Bank"`
+}
+
+func (s *Server) registerTenants(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants", Tags: []string{"Tenants"},
+		Summary: "Create a tenant", DefaultStatus: http.StatusCreated,
+	}, func(ctx context.Context, in *struct{ Body tenantBody }) (*Body[domain.Tenant], error) {
+		t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: time.Now().UTC()}
+		if t.ID == "" {
+			t.ID = strings.ToLower(domain.NewID("tnt"))
+		}
+		if err := domain.ValidateTenantID(t.ID); err != nil {
+			return nil, s.problem(err)
+		}
+		if t.Name == "" {
+			return nil, s.problem(domain.Invalid("name", "must not be blank"))
+		}
+		if err := s.store.CreateTenant(ctx, &t); err != nil {
+			return nil, s.problem(err)
+		}
+		s.tenants.Store(t.ID, true)
+		return &Body[domain.Tenant]{Body: t}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-tenants", Method: http.MethodGet, Path: "/v1/tenants", Tags: []string{"Tenants"},
+		Summary: "List tenants, by id",
+	}, func(ctx context.Context, in *PageParams) (*Body[*List[domain.Tenant]], error) {
+		p := in.page()
+		ts, err := s.store.ListTenants(ctx, p)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[*List[domain.Tenant]]{Body: listOf(ts, p.Limit, func(t *domain.Tenant) string { return t.ID })}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}", Tags: []string{"Tenants"},
+		Summary: "Get a tenant",
+	}, func(ctx context.Context, in *struct {
+		ID string `path:"id"`
+	}) (*Body[*domain.Tenant], error) {
+		t, err := s.store.GetTenant(ctx, in.ID)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[*domain.Tenant]{Body: t}, nil
+	})
+}

@@ -1,0 +1,269 @@
+// Package dispatch is Herald's delivery pipeline: claim due deliveries in
+// batches, run them through one lane per endpoint, send them, and record the
+// outcomes in batches. Each stage has its own file.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Queue is the part of the store the dispatcher uses.
+type Queue interface {
+	Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error)
+	EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoint, error)
+	Record(ctx context.Context, outcomes []store.Outcome) error
+	Release(ctx context.Context, owner string, deliveryIDs []string) error
+}
+
+// Config tunes the dispatcher; zero values take the defaults.
+type Config struct {
+	// Owner names this process in leases.
+	Owner string
+	// Lease is how long a claimed delivery is ours; it must outlast the
+	// longest attempt. Default 60 s.
+	Lease time.Duration
+	// Batch is the most deliveries one claim takes. Default 256.
+	Batch int
+	// MaxInFlight bounds claimed-but-unrecorded deliveries, which bounds
+	// memory whatever the backlog. Default 2048.
+	MaxInFlight int
+	// Poll is how often an idle dispatcher looks for retries that fell due.
+	// Default 1 s; publishes wake it at once.
+	Poll time.Duration
+	// Grace is how long shutdown lets attempts in flight finish. Default 30 s.
+	Grace time.Duration
+	// RetryAfterCap bounds how far a receiver's Retry-After can push the
+	// next attempt. Default 1 h.
+	RetryAfterCap time.Duration
+	// UserAgent is sent with every delivery.
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Owner == "" {
+		c.Owner = domain.NewID("proc")
+	}
+	if c.Lease <= 0 {
+		c.Lease = 60 * time.Second
+	}
+	if c.Batch <= 0 {
+		c.Batch = 256
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 2048
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.RetryAfterCap <= 0 {
+		c.RetryAfterCap = time.Hour
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "Herald"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Dispatcher delivers what the queue holds.
+type Dispatcher struct {
+	cfg    Config
+	queue  Queue
+	client *egress.Client
+	log    *slog.Logger
+
+	wake     chan struct{}
+	freed    chan struct{}
+	inFlight atomic.Int64
+
+	lanes     *lanes
+	endpoints *endpointCache
+	rec       *recorder
+
+	// sendCtx outlives the Run context by the grace period, so attempts in
+	// flight at shutdown can finish.
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+	attempts   sync.WaitGroup
+}
+
+// New builds a dispatcher; Run starts it.
+func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
+	cfg.defaults()
+	d := &Dispatcher{
+		cfg:       cfg,
+		queue:     q,
+		client:    client,
+		log:       cfg.Logger.With("component", "dispatch"),
+		wake:      make(chan struct{}, 1),
+		freed:     make(chan struct{}, 1),
+		endpoints: newEndpointCache(),
+	}
+	d.lanes = newLanes(d.attempt)
+	d.rec = newRecorder(q, d.log, d.finished)
+	return d
+}
+
+// Wake tells an idle dispatcher that work may be due now.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and delivers until ctx ends, then shuts down in order: stop
+// claiming, give back what was not started, let attempts in flight finish
+// (up to the grace period), record their outcomes.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.sendCtx, d.cancelSend = context.WithCancel(context.WithoutCancel(ctx))
+	defer d.cancelSend()
+	recDone := make(chan struct{})
+	go func() {
+		d.rec.run()
+		close(recDone)
+	}()
+
+	d.claimLoop(ctx)
+
+	unstarted := d.lanes.close()
+	d.release(unstarted)
+	for range unstarted {
+		d.attempts.Done()
+	}
+	done := make(chan struct{})
+	go func() {
+		d.attempts.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.Grace):
+		d.log.Warn("grace period over; abandoning attempts in flight (their leases will be taken back)")
+		d.cancelSend()
+		<-done
+	}
+	d.rec.close()
+	<-recDone
+	return nil
+}
+
+func (d *Dispatcher) claimLoop(ctx context.Context) {
+	poll := time.NewTicker(d.cfg.Poll)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		full, err := d.claimOnce(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Error("claim failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if full {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-d.freed:
+		case <-poll.C:
+		}
+	}
+}
+
+// claimOnce claims what fits and hands it to the lanes. It reports whether
+// the claim was full, so more work is likely waiting.
+func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
+	free := d.cfg.MaxInFlight - int(d.inFlight.Load())
+	if free <= 0 {
+		return false, nil
+	}
+	limit := min(free, d.cfg.Batch)
+	now := time.Now()
+	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
+		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: now,
+		SkipEndpoints: d.lanes.saturated(),
+	})
+	if err != nil || len(claimed) == 0 {
+		return false, err
+	}
+	d.inFlight.Add(int64(len(claimed)))
+	eps, err := d.endpoints.get(ctx, d.queue, claimed)
+	if err != nil {
+		d.release(claimed)
+		return false, err
+	}
+	jobs, missing := prepareJobs(claimed, eps, now.Add(d.cfg.Lease))
+	// An endpoint deleted between claim and now: its deliveries were
+	// cancelled by the delete, so there is nothing to send.
+	d.release(missing)
+	for i := range jobs {
+		d.attempts.Add(1)
+		if !d.lanes.push(&jobs[i]) {
+			d.attempts.Done()
+			d.release([]store.Claimed{jobs[i].claimed})
+		}
+	}
+	return len(claimed) == limit, nil
+}
+
+// release gives claimed deliveries back to the queue unattempted.
+func (d *Dispatcher) release(cs []store.Claimed) {
+	if len(cs) == 0 {
+		return
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.DeliveryID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.queue.Release(ctx, d.cfg.Owner, ids); err != nil {
+		d.log.Warn("release failed; the leases will run out instead", "deliveries", len(ids), "err", err)
+	}
+	d.finished(len(cs))
+}
+
+// finished frees in-flight capacity once outcomes are recorded or released.
+func (d *Dispatcher) finished(n int) {
+	d.inFlight.Add(-int64(n))
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// attempt is what a lane runs for each job.
+func (d *Dispatcher) attempt(j *job) {
+	defer d.attempts.Done()
+	// Starting an attempt that may outlive the lease would risk a second
+	// process sending the same delivery at the same time.
+	if time.Until(j.leaseEnd) < j.ep.timeout()+5*time.Second {
+		d.release([]store.Claimed{j.claimed})
+		return
+	}
+	o, ok := d.send(j)
+	if !ok {
+		d.release([]store.Claimed{j.claimed})
+		return
+	}
+	d.rec.add(o)
+}

@@ -1,0 +1,217 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// envelope is the default body: DESIGN.md's wire format.
+type envelope struct {
+	ID          string             `json:"id"`
+	Type        string             `json:"type"`
+	Timestamp   string             `json:"timestamp"`
+	Environment domain.Environment `json:"environment"`
+	TenantID    string             `json:"tenant_id"`
+	Job         *domain.Job        `json:"job,omitempty"`
+	Final       bool               `json:"final,omitempty"`
+	Data        json.RawMessage    `json:"data"`
+}
+
+func renderEnvelope(ev *domain.Event) []byte {
+	b, err := json.Marshal(envelope{
+		ID: ev.ID, Type: ev.Type, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
+		Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Data: ev.Data,
+	})
+	if err != nil {
+		// Data was validated as JSON when it was published.
+		panic("dispatch: render envelope: " + err.Error())
+	}
+	return b
+}
+
+func (e *endpoint) timeout() time.Duration {
+	if e.TimeoutMS <= 0 {
+		return domain.DefaultTimeoutMS * time.Millisecond
+	}
+	return time.Duration(e.TimeoutMS) * time.Millisecond
+}
+
+// maxDrain is how much of an unread response is read to keep the
+// connection alive; beyond it the connection is dropped instead.
+const maxDrain = 64 << 10
+
+// send makes one attempt and decides what follows. It reports false when
+// shutdown cut the attempt short: such an attempt is released, not counted.
+func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
+	ep, ev := j.ep, &j.claimed.Event
+	start := time.Now()
+	o := store.Outcome{
+		DeliveryID: j.claimed.DeliveryID,
+		EndpointID: ep.ID,
+		Scope:      domain.Scope{TenantID: ev.TenantID, Environment: ev.Environment},
+		Attempt: domain.Attempt{
+			ID:         domain.NewIDAt(domain.PrefixAttempt, start),
+			DeliveryID: j.claimed.DeliveryID,
+			Number:     j.claimed.Attempts + 1,
+			At:         start,
+		},
+	}
+	a := &o.Attempt
+
+	var sig [96]byte
+	ts := start.Unix()
+	signature := ep.signer.AppendSignature(sig[:0], ev.ID, ts, j.body)
+
+	ctx, cancel := context.WithTimeout(d.sendCtx, ep.timeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(j.body))
+	if err != nil {
+		a.ErrorClass, a.Error = string(egress.ClassConnect), "invalid URL: "+err.Error()
+		return d.decide(j, o, nil), true
+	}
+	h := req.Header
+	for k, v := range ep.Headers {
+		h.Set(k, v)
+	}
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{d.cfg.UserAgent}
+	// Lower-case, as the Standard Webhooks specification writes them.
+	h[webhook.HeaderID] = []string{ev.ID}
+	h[webhook.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
+	h[webhook.HeaderSignature] = []string{string(signature)}
+	a.RequestHeaders = recordedHeaders(h)
+
+	resp, err := d.client.Do(req)
+	if err != nil {
+		a.DurationMS = time.Since(start).Milliseconds()
+		if d.sendCtx.Err() != nil {
+			return o, false
+		}
+		a.ErrorClass, a.Error = string(egress.Classify(err)), err.Error()
+		return d.decide(j, o, nil), true
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, domain.MaxStoredResponseBody))
+	if n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)); n == maxDrain {
+		// A receiver that streams megabytes back is not worth the read.
+		cancel()
+	}
+	resp.Body.Close()
+	a.DurationMS = time.Since(start).Milliseconds()
+	a.ResponseStatus = resp.StatusCode
+	a.ResponseHeaders = flatten(resp.Header)
+	a.ResponseBody = string(body)
+	if readErr != nil && !errors.Is(readErr, io.EOF) {
+		if d.sendCtx.Err() != nil {
+			return o, false
+		}
+		a.ErrorClass, a.Error = string(egress.Classify(readErr)), "reading the response: "+readErr.Error()
+		return d.decide(j, o, nil), true
+	}
+	return d.decide(j, o, resp), true
+}
+
+// succeeded applies the endpoint's success rule.
+func succeeded(mode string, status int, body string) bool {
+	if mode == domain.SuccessJSONOr204 {
+		return status == http.StatusNoContent || (status == http.StatusOK && json.Valid([]byte(body)))
+	}
+	return status >= 200 && status < 300
+}
+
+// decide turns an attempt into the delivery's next state.
+func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.Outcome {
+	a := &o.Attempt
+	if resp != nil {
+		if succeeded(j.ep.Success, resp.StatusCode, a.ResponseBody) {
+			o.Status = domain.DeliverySucceeded
+			return o
+		}
+		a.ErrorClass = string(egress.ClassHTTP)
+		if resp.StatusCode == http.StatusGone {
+			o.Status = domain.DeliveryFailed
+			o.DisableEndpoint = "the receiver answered 410 Gone"
+			return o
+		}
+	}
+	delay, ok := j.ep.RetryPolicy.NextDelay(a.Number)
+	if !ok {
+		o.Status = domain.DeliveryFailed
+		return o
+	}
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), a.At); ok && ra > delay {
+			delay = min(ra, d.cfg.RetryAfterCap)
+		}
+	}
+	o.Status = domain.DeliveryPending
+	o.NextAttemptAt = a.At.Add(time.Duration(a.DurationMS)*time.Millisecond + delay)
+	return o
+}
+
+// retryAfter parses delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
+}
+
+// sensitive says whether a header's value must not be written to the log.
+func sensitive(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"auth", "key", "token", "secret", "password", "cookie", "session", "credential"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// mask keeps enough of a secret to tell two apart, and no more.
+func mask(v string) string {
+	if len(v) <= 8 {
+		return "****"
+	}
+	return "****" + v[len(v)-4:]
+}
+
+// recordedHeaders is the request as the attempt log shows it, with the
+// values of secret-looking headers (an endpoint's X-Api-Key, say) masked.
+// The signature is kept: it is no secret and receivers debug with it.
+func recordedHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		v := strings.Join(vs, ", ")
+		if k != webhook.HeaderSignature && sensitive(k) {
+			v = mask(v)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func flatten(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		out[k] = strings.Join(vs, ", ")
+	}
+	return out
+}

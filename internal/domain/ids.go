@@ -1,0 +1,36 @@
+package domain
+
+import (
+	"crypto/rand"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+var (
+	idMu      sync.Mutex
+	idEntropy = ulid.Monotonic(rand.Reader, 0)
+)
+
+// NewID returns prefix + "_" + a ULID. ULIDs sort by creation time, so ids
+// double as cursors, and are monotonic within one process.
+func NewID(prefix string) string {
+	return NewIDAt(prefix, time.Now())
+}
+
+// NewIDAt is NewID for a given time.
+func NewIDAt(prefix string, t time.Time) string {
+	idMu.Lock()
+	id := ulid.MustNew(ulid.Timestamp(t), idEntropy)
+	idMu.Unlock()
+	return prefix + "_" + id.String()
+}
+
+// Id prefixes of Herald's objects.
+const (
+	PrefixEvent    = "evt"
+	PrefixEndpoint = "ep"
+	PrefixDelivery = "dlv"
+	PrefixAttempt  = "atm"
+)

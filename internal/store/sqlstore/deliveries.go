@@ -1,0 +1,145 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const deliveryColumns = `id, tenant_id, environment, event_id, event_type, endpoint_id, status, attempts,
+	next_attempt_at, last_status, last_error, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (domain.Delivery, error) {
+	var d domain.Delivery
+	var next sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&d.ID, &d.TenantID, &d.Environment, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.Attempts,
+		&next, &d.LastStatus, &d.LastError, &created, &updated)
+	if d.Status == domain.DeliveryPending {
+		d.NextAttemptAt = nullMicros(next)
+	}
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return d, err
+}
+
+func (db *DB) ListDeliveries(ctx context.Context, s domain.Scope, f store.DeliveryFilter) ([]domain.Delivery, error) {
+	f.Page = f.Page.Clamp()
+	var where strings.Builder
+	where.WriteString(`tenant_id = ? AND environment = ?`)
+	args := []any{s.TenantID, s.Environment}
+	add := func(cond string, v any) {
+		where.WriteString(" AND " + cond)
+		args = append(args, v)
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	if f.EventID != "" {
+		add("event_id = ?", f.EventID)
+	}
+	if f.EndpointID != "" {
+		add("endpoint_id = ?", f.EndpointID)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.EventType != "" {
+		add("event_type = ?", f.EventType)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("created_at < ?", micros(f.Until))
+	}
+	args = append(args, f.Limit)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+deliveryColumns+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`), args...)
+	if err != nil {
+		return nil, db.wrap("list deliveries", err)
+	}
+	defer rows.Close()
+	out := []domain.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, db.wrap("list deliveries", err)
+		}
+		out = append(out, d)
+	}
+	return out, db.wrap("list deliveries", rows.Err())
+}
+
+func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error) {
+	d, err := scanDelivery(db.read.QueryRowContext(ctx, db.q(`SELECT `+deliveryColumns+` FROM deliveries
+		WHERE tenant_id = ? AND environment = ? AND id = ?`), s.TenantID, s.Environment, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("delivery", id)
+	}
+	if err != nil {
+		return nil, db.wrap("get delivery", err)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, delivery_id, number, at, duration_ms, request_headers,
+		response_status, response_headers, response_body, error_class, error
+		FROM attempts WHERE delivery_id = ? ORDER BY at, number`), id)
+	if err != nil {
+		return nil, db.wrap("get delivery attempts", err)
+	}
+	defer rows.Close()
+	d.AttemptLog = []domain.Attempt{}
+	for rows.Next() {
+		var a domain.Attempt
+		var at int64
+		var reqH, respH, body []byte
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.Number, &at, &a.DurationMS, &reqH, &a.ResponseStatus, &respH, &body,
+			&a.ErrorClass, &a.Error); err != nil {
+			return nil, db.wrap("get delivery attempts", err)
+		}
+		a.At = fromMicros(at)
+		a.ResponseBody = string(body)
+		if len(reqH) > 0 {
+			if err := json.Unmarshal(reqH, &a.RequestHeaders); err != nil {
+				return nil, db.wrap("get delivery attempts", err)
+			}
+		}
+		if len(respH) > 0 {
+			if err := json.Unmarshal(respH, &a.ResponseHeaders); err != nil {
+				return nil, db.wrap("get delivery attempts", err)
+			}
+		}
+		d.AttemptLog = append(d.AttemptLog, a)
+	}
+	return &d, db.wrap("get delivery attempts", rows.Err())
+}
+
+func (db *DB) RetryDelivery(ctx context.Context, s domain.Scope, id string, now time.Time) (*domain.Delivery, error) {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		// A delivery that is in flight right now is left alone: its attempt
+		// is the retry.
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+			WHERE tenant_id = ? AND environment = ? AND id = ? AND (status <> 'pending' OR lease_owner IS NULL)`),
+			micros(now), micros(now), s.TenantID, s.Environment, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var exists int
+			err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM deliveries WHERE tenant_id = ? AND environment = ? AND id = ?`),
+				s.TenantID, s.Environment, id).Scan(&exists)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("delivery", id)
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, db.wrap("retry delivery", err)
+	}
+	return db.GetDelivery(ctx, s, id)
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
+	retry_policy, timeout_ms, max_concurrency, success, secret, created_at, updated_at`
+
+func scanEndpoint(row interface{ Scan(...any) error }) (domain.Endpoint, error) {
+	var e domain.Endpoint
+	var types, headers, policy []byte
+	var created, updated int64
+	err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
+		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.Secret, &created, &updated)
+	if err != nil {
+		return e, err
+	}
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal(types, &e.EventTypes); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(headers, &e.Headers); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(policy, &e.RetryPolicy); err != nil {
+		return e, err
+	}
+	return e, e.RetryPolicy.Normalize()
+}
+
+func endpointTypes(e *domain.Endpoint) []byte {
+	if e.EventTypes == nil {
+		return []byte("[]")
+	}
+	return marshal(e.EventTypes)
+}
+
+func endpointHeaders(e *domain.Endpoint) []byte {
+	if e.Headers == nil {
+		return []byte("{}")
+	}
+	return marshal(e.Headers)
+}
+
+func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
+	return db.wrap("create endpoint", db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e),
+			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.Secret, micros(e.CreatedAt), micros(e.UpdatedAt))
+		return err
+	}))
+}
+
+func (db *DB) GetEndpoint(ctx context.Context, s domain.Scope, id string) (*domain.Endpoint, error) {
+	e, err := scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` FROM endpoints
+		WHERE tenant_id = ? AND environment = ? AND id = ?`), s.TenantID, s.Environment, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("endpoint", id)
+	}
+	if err != nil {
+		return nil, db.wrap("get endpoint", err)
+	}
+	return &e, nil
+}
+
+func (db *DB) ListEndpoints(ctx context.Context, s domain.Scope, p store.Page) ([]domain.Endpoint, error) {
+	p = p.Clamp()
+	return db.queryEndpoints(ctx, "list endpoints", `SELECT `+endpointColumns+` FROM endpoints
+		WHERE tenant_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?`, s.TenantID, s.Environment, p.Cursor, p.Limit)
+}
+
+func (db *DB) EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoint, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return db.queryEndpoints(ctx, "endpoints by id", `SELECT `+endpointColumns+` FROM endpoints WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+}
+
+func (db *DB) queryEndpoints(ctx context.Context, op, query string, args ...any) ([]domain.Endpoint, error) {
+	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, db.wrap(op, err)
+	}
+	defer rows.Close()
+	out := []domain.Endpoint{}
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, db.wrap(op, err)
+		}
+		out = append(out, e)
+	}
+	return out, db.wrap(op, rows.Err())
+}
+
+func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
+	return db.wrap("update endpoint", db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET url = ?, name = ?, status = ?, disabled_reason = ?,
+			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?, updated_at = ?
+			WHERE tenant_id = ? AND environment = ? AND id = ?`),
+			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e), marshal(e.RetryPolicy),
+			e.TimeoutMS, e.MaxConcurrency, e.Success, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("endpoint", e.ID)
+		}
+		return nil
+	}))
+}
+
+func (db *DB) DeleteEndpoint(ctx context.Context, s domain.Scope, id string) error {
+	return db.wrap("delete endpoint", db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM endpoints WHERE tenant_id = ? AND environment = ? AND id = ?`),
+			s.TenantID, s.Environment, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("endpoint", id)
+		}
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL
+			WHERE endpoint_id = ? AND status = 'pending'`), id)
+		return err
+	}))
+}

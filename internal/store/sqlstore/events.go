@@ -1,0 +1,211 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// subscriber is the part of an endpoint that publish needs.
+type subscriber struct {
+	id     string
+	filter []string
+}
+
+func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
+	var results []store.PublishResult
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		results = make([]store.PublishResult, len(pubs))
+		subs, err := db.subscribers(ctx, tx, s)
+		if err != nil {
+			return err
+		}
+		for i := range pubs {
+			r, err := db.publishOne(ctx, tx, s, &pubs[i], subs)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, db.wrap("publish", err)
+	}
+	return results, nil
+}
+
+// subscribers reads the endpoints that take new deliveries: paused ones do
+// (held until resumed), disabled ones do not.
+func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]subscriber, error) {
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT id, event_types FROM endpoints
+		WHERE tenant_id = ? AND environment = ? AND status <> 'disabled'`), s.TenantID, s.Environment)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var subs []subscriber
+	for rows.Next() {
+		var sub subscriber
+		var types []byte
+		if err := rows.Scan(&sub.id, &types); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(types, &sub.filter); err != nil {
+			return nil, err
+		}
+		subs = append(subs, sub)
+	}
+	return subs, rows.Err()
+}
+
+func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *store.Publication, subs []subscriber) (store.PublishResult, error) {
+	ev := &p.Event
+	if p.IdempotencyKey != "" {
+		var hash []byte
+		var r store.PublishResult
+		err := tx.QueryRowContext(ctx, db.q(`SELECT request_hash, event_id, deliveries FROM idempotency_keys
+			WHERE tenant_id = ? AND environment = ? AND key = ?`), s.TenantID, s.Environment, p.IdempotencyKey).
+			Scan(&hash, &r.EventID, &r.Deliveries)
+		switch {
+		case err == nil:
+			if !bytes.Equal(hash, p.RequestHash) {
+				return r, &domain.ConflictError{Msg: "idempotency key " + p.IdempotencyKey + " was already used with a different request body"}
+			}
+			r.Replayed = true
+			return r, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return r, err
+		}
+	}
+	now := micros(ev.CreatedAt)
+	var jobID any
+	var jobDoc []byte
+	if ev.Job != nil {
+		jobID = ev.Job.ID
+		var kind string
+		var params []byte
+		// The job keeps the partner params it was given last; an event that
+		// names the job without them echoes the stored ones.
+		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, last_event_type, final, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, environment, id) DO UPDATE SET
+				kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE jobs.kind END,
+				partner_params = COALESCE(excluded.partner_params, jobs.partner_params),
+				last_event_type = excluded.last_event_type,
+				final = excluded.final,
+				updated_at = excluded.updated_at
+			RETURNING kind, partner_params`),
+			s.TenantID, s.Environment, ev.Job.ID, ev.Job.Kind, nullJSON(ev.Job.PartnerParams), ev.Type, ev.Final, now, now).
+			Scan(&kind, &params)
+		if err != nil {
+			return store.PublishResult{}, err
+		}
+		ev.Job.Kind, ev.Job.PartnerParams = kind, params
+		jobDoc = marshal(ev.Job)
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (id, tenant_id, environment, type, job_id, job, final, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		ev.ID, s.TenantID, s.Environment, ev.Type, jobID, nullJSON(jobDoc), ev.Final, []byte(ev.Data), now); err != nil {
+		return store.PublishResult{}, err
+	}
+	var matched []string
+	for _, sub := range subs {
+		if domain.MatchesFilter(sub.filter, ev.Type) {
+			matched = append(matched, sub.id)
+		}
+	}
+	if err := db.insertDeliveries(ctx, tx, s, ev, matched, now); err != nil {
+		return store.PublishResult{}, err
+	}
+	r := store.PublishResult{EventID: ev.ID, Deliveries: len(matched)}
+	if p.IdempotencyKey != "" {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (tenant_id, environment, key, request_hash, event_id, deliveries, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), s.TenantID, s.Environment, p.IdempotencyKey, p.RequestHash, r.EventID, r.Deliveries, now); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// deliveryInsertChunk keeps a multi-row insert under every driver's
+// parameter limit.
+const deliveryInsertChunk = 200
+
+func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, ev *domain.Event, endpointIDs []string, now int64) error {
+	for len(endpointIDs) > 0 {
+		n := min(len(endpointIDs), deliveryInsertChunk)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO deliveries (id, tenant_id, environment, event_id, event_type, endpoint_id, status, next_attempt_at, created_at, updated_at) VALUES `)
+		args := make([]any, 0, n*8)
+		for i, ep := range endpointIDs[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(`(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
+			args = append(args, domain.NewIDAt(domain.PrefixDelivery, ev.CreatedAt), s.TenantID, s.Environment, ev.ID, ev.Type, ep, now, now, now)
+		}
+		if _, err := tx.ExecContext(ctx, db.q(b.String()), args...); err != nil {
+			return err
+		}
+		endpointIDs = endpointIDs[n:]
+	}
+	return nil
+}
+
+const eventColumns = `id, tenant_id, environment, type, job, final, data, created_at`
+
+func scanEvent(row interface{ Scan(...any) error }) (domain.Event, error) {
+	var e domain.Event
+	var job, data []byte
+	var created int64
+	if err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &data, &created); err != nil {
+		return e, err
+	}
+	e.Data = data
+	e.CreatedAt = fromMicros(created)
+	if len(job) > 0 {
+		e.Job = new(domain.Job)
+		if err := json.Unmarshal(job, e.Job); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+func (db *DB) GetEvent(ctx context.Context, s domain.Scope, id string) (*domain.Event, error) {
+	e, err := scanEvent(db.read.QueryRowContext(ctx, db.q(`SELECT `+eventColumns+` FROM events
+		WHERE tenant_id = ? AND environment = ? AND id = ?`), s.TenantID, s.Environment, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("event", id)
+	}
+	if err != nil {
+		return nil, db.wrap("get event", err)
+	}
+	return &e, nil
+}
+
+func (db *DB) ListEvents(ctx context.Context, s domain.Scope, p store.Page) ([]domain.Event, error) {
+	p = p.Clamp()
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events
+		WHERE tenant_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?`), s.TenantID, s.Environment, p.Cursor, p.Limit)
+	if err != nil {
+		return nil, db.wrap("list events", err)
+	}
+	defer rows.Close()
+	out := []domain.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, db.wrap("list events", err)
+		}
+		out = append(out, e)
+	}
+	return out, db.wrap("list events", rows.Err())
+}

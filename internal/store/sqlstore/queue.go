@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	var out []store.Claimed
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		now := micros(p.Now)
+		args := []any{micros(p.Now.Add(p.Lease)), p.Owner, now}
+		skip := ""
+		if len(p.SkipEndpoints) > 0 {
+			skip = ` AND d.endpoint_id NOT IN (` + placeholders(len(p.SkipEndpoints)) + `)`
+			for _, id := range p.SkipEndpoints {
+				args = append(args, id)
+			}
+		}
+		args = append(args, p.Limit)
+		// The lease is the due time pushed forward: a lease that runs out
+		// makes the delivery due again without any sweeper.
+		rows, err := tx.QueryContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = ?
+			WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND e.status = 'active'`+skip+`
+				ORDER BY d.next_attempt_at LIMIT ? `+db.dialect.ClaimLock+`)
+			RETURNING id, endpoint_id, attempts, event_id`), args...)
+		if err != nil {
+			return err
+		}
+		byEvent := map[string][]int{}
+		for rows.Next() {
+			var c store.Claimed
+			if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.Attempts, &c.Event.ID); err != nil {
+				rows.Close()
+				return err
+			}
+			byEvent[c.Event.ID] = append(byEvent[c.Event.ID], len(out))
+			out = append(out, c)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]any, 0, len(byEvent))
+		for id := range byEvent {
+			ids = append(ids, id)
+		}
+		evRows, err := tx.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
+		if err != nil {
+			return err
+		}
+		defer evRows.Close()
+		for evRows.Next() {
+			ev, err := scanEvent(evRows)
+			if err != nil {
+				return err
+			}
+			for _, i := range byEvent[ev.ID] {
+				out[i].Event = ev
+			}
+		}
+		return evRows.Err()
+	})
+	if err != nil {
+		return nil, db.wrap("claim deliveries", err)
+	}
+	return out, nil
+}
+
+// recordChunk keeps each statement under the parameter limits.
+const recordChunk = 200
+
+func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(outcomes); start += recordChunk {
+			chunk := outcomes[start:min(start+recordChunk, len(outcomes))]
+			if err := db.insertAttempts(ctx, tx, chunk); err != nil {
+				return err
+			}
+			if err := db.updateDeliveries(ctx, tx, chunk); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.DisableEndpoint == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET status = 'disabled', disabled_reason = ?, updated_at = ?
+				WHERE id = ? AND status <> 'disabled'`), o.DisableEndpoint, micros(o.Attempt.At), o.EndpointID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return db.wrap("record outcomes", err)
+}
+
+func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, chunk []store.Outcome) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
+		response_status, response_headers, response_body, error_class, error) VALUES `)
+	args := make([]any, 0, len(chunk)*13)
+	for i := range chunk {
+		o := &chunk[i]
+		a := &o.Attempt
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		var reqH, respH any
+		if a.RequestHeaders != nil {
+			reqH = marshal(a.RequestHeaders)
+		}
+		if a.ResponseHeaders != nil {
+			respH = marshal(a.ResponseHeaders)
+		}
+		args = append(args, a.ID, o.DeliveryID, o.Scope.TenantID, o.Scope.Environment, a.Number, micros(a.At), a.DurationMS,
+			reqH, a.ResponseStatus, respH, []byte(a.ResponseBody), a.ErrorClass, a.Error)
+	}
+	_, err := tx.ExecContext(ctx, db.q(b.String()), args...)
+	return err
+}
+
+// updateDeliveries applies a chunk of outcomes in one statement. The first
+// row's casts type the VALUES columns in both dialects.
+func (db *DB) updateDeliveries(ctx context.Context, tx *sql.Tx, chunk []store.Outcome) error {
+	var b strings.Builder
+	b.WriteString(`UPDATE deliveries SET status = v.column2, attempts = deliveries.attempts + 1, next_attempt_at = v.column3,
+		lease_owner = NULL, last_status = v.column4, last_error = v.column5, updated_at = v.column6
+		FROM (VALUES `)
+	args := make([]any, 0, len(chunk)*6)
+	for i := range chunk {
+		o := &chunk[i]
+		if i == 0 {
+			b.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT))`)
+		} else {
+			b.WriteString(`, (?, ?, ?, ?, ?, ?)`)
+		}
+		var next any
+		if o.Status == domain.DeliveryPending {
+			next = micros(o.NextAttemptAt)
+		}
+		lastErr := o.Attempt.Error
+		if lastErr == "" && o.Attempt.ErrorClass != "" {
+			lastErr = o.Attempt.ErrorClass
+		}
+		args = append(args, o.DeliveryID, o.Status, next, o.Attempt.ResponseStatus, lastErr, micros(o.Attempt.At))
+	}
+	// A delivery cancelled while its attempt was in flight stays cancelled.
+	b.WriteString(`) AS v WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'`)
+	_, err := tx.ExecContext(ctx, db.q(b.String()), args...)
+	return err
+}
+
+func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(ids); start += recordChunk {
+			chunk := ids[start:min(start+recordChunk, len(ids))]
+			args := []any{micros(time.Now()), owner}
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
+				WHERE lease_owner = ? AND status = 'pending' AND id IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return db.wrap("release leases", err)
+}

@@ -1,0 +1,130 @@
+// Package sqlstore holds the queries SQLite and PostgreSQL share. Each
+// database package opens its connections, runs its migrations, chooses how
+// writes are committed and passes its Dialect; everything else is here, so
+// the two stores cannot drift apart.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	// Placeholders rewrites "?" placeholders into the database's own form.
+	Placeholders func(query string) string
+	// ClaimLock is appended to the claim's row selection (PostgreSQL's
+	// FOR UPDATE SKIP LOCKED); SQLite has one writer and needs none.
+	ClaimLock string
+	// IsUniqueViolation recognises a duplicate-key error.
+	IsUniqueViolation func(error) bool
+	// IsUnavailable recognises an error of the database itself rather than
+	// of the request: lost connection, disk full, read-only file.
+	IsUnavailable func(error) bool
+}
+
+// WriteFunc runs fn in a write transaction and commits it.
+type WriteFunc func(ctx context.Context, fn func(tx *sql.Tx) error) error
+
+// DB implements store.Store on database/sql, less Close.
+type DB struct {
+	read    *sql.DB
+	write   WriteFunc
+	dialect Dialect
+}
+
+// New builds the shared store. read serves queries; write commits changes.
+func New(read *sql.DB, write WriteFunc, d Dialect) *DB {
+	return &DB{read: read, write: write, dialect: d}
+}
+
+// q rewrites a query's placeholders for the dialect.
+func (db *DB) q(query string) string {
+	if db.dialect.Placeholders == nil {
+		return query
+	}
+	return db.dialect.Placeholders(query)
+}
+
+// wrap classifies database failures so the API can answer 503 for them.
+func (db *DB) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var nf *domain.NotFoundError
+	var cf *domain.ConflictError
+	var ve *domain.ValidationError
+	if errors.As(err, &nf) || errors.As(err, &cf) || errors.As(err, &ve) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	if db.dialect.IsUnavailable != nil && db.dialect.IsUnavailable(err) {
+		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// DollarPlaceholders turns "?" into "$1", "$2", … (PostgreSQL). Queries here
+// never contain a literal question mark.
+func DollarPlaceholders(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// placeholders returns "?, ?, …" n times.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only Herald's own plain types pass through here.
+		panic(fmt.Sprintf("sqlstore: marshal %T: %v", v, err))
+	}
+	return b
+}
+
+// nullJSON stores an absent document as NULL rather than "null".
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func notFound(kind, id string) error { return &domain.NotFoundError{Kind: kind, ID: id} }

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const operatorTokenKey = "operator_token_sha256"
+
+func (db *DB) OperatorTokenHash(ctx context.Context) ([]byte, error) {
+	var v []byte
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT value FROM settings WHERE key = ?`), operatorTokenKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return v, db.wrap("read operator token", err)
+}
+
+func (db *DB) SetOperatorTokenHash(ctx context.Context, hash []byte) error {
+	return db.wrap("store operator token", db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO settings (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`), operatorTokenKey, hash)
+		return err
+	}))
+}
+
+func (db *DB) CreateTenant(ctx context.Context, t *domain.Tenant) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`),
+			t.ID, t.Name, micros(t.CreatedAt))
+		if err != nil && db.dialect.IsUniqueViolation(err) {
+			return &domain.ConflictError{Msg: "tenant " + t.ID + " already exists"}
+		}
+		return err
+	})
+	return db.wrap("create tenant", err)
+}
+
+func (db *DB) GetTenant(ctx context.Context, id string) (*domain.Tenant, error) {
+	var t domain.Tenant
+	var created int64
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT id, name, created_at FROM tenants WHERE id = ?`), id).
+		Scan(&t.ID, &t.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("tenant", id)
+	}
+	if err != nil {
+		return nil, db.wrap("get tenant", err)
+	}
+	t.CreatedAt = fromMicros(created)
+	return &t, nil
+}
+
+func (db *DB) ListTenants(ctx context.Context, p store.Page) ([]domain.Tenant, error) {
+	p = p.Clamp()
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, name, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?`), p.Cursor, p.Limit)
+	if err != nil {
+		return nil, db.wrap("list tenants", err)
+	}
+	defer rows.Close()
+	out := []domain.Tenant{}
+	for rows.Next() {
+		var t domain.Tenant
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
+			return nil, db.wrap("list tenants", err)
+		}
+		t.CreatedAt = fromMicros(created)
+		out = append(out, t)
+	}
+	return out, db.wrap("list tenants", rows.Err())
+}
+
+func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, error) {
+	var created bool
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var existing int64
+		err := tx.QueryRowContext(ctx, db.q(`SELECT created_at FROM event_types WHERE name = ?`), t.Name).Scan(&existing)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			created = true
+			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO event_types (name, description, schema, example, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)`), t.Name, t.Description, nullJSON(t.Schema), nullJSON(t.Example), micros(t.UpdatedAt), micros(t.UpdatedAt))
+			t.CreatedAt = t.UpdatedAt
+			return err
+		case err != nil:
+			return err
+		}
+		t.CreatedAt = fromMicros(existing)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE event_types SET description = ?, schema = ?, example = ?, updated_at = ? WHERE name = ?`),
+			t.Description, nullJSON(t.Schema), nullJSON(t.Example), micros(t.UpdatedAt), t.Name)
+		return err
+	})
+	return created, db.wrap("put event type", err)
+}
+
+const eventTypeColumns = `name, description, schema, example, created_at, updated_at`
+
+func scanEventType(row interface{ Scan(...any) error }) (domain.EventType, error) {
+	var t domain.EventType
+	var created, updated int64
+	var schema, example []byte
+	err := row.Scan(&t.Name, &t.Description, &schema, &example, &created, &updated)
+	t.Schema, t.Example = schema, example
+	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return t, err
+}
+
+func (db *DB) GetEventType(ctx context.Context, name string) (*domain.EventType, error) {
+	t, err := scanEventType(db.read.QueryRowContext(ctx, db.q(`SELECT `+eventTypeColumns+` FROM event_types WHERE name = ?`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("event type", name)
+	}
+	if err != nil {
+		return nil, db.wrap("get event type", err)
+	}
+	return &t, nil
+}
+
+func (db *DB) ListEventTypes(ctx context.Context) ([]domain.EventType, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types ORDER BY name`)
+	if err != nil {
+		return nil, db.wrap("list event types", err)
+	}
+	defer rows.Close()
+	out := []domain.EventType{}
+	for rows.Next() {
+		t, err := scanEventType(rows)
+		if err != nil {
+			return nil, db.wrap("list event types", err)
+		}
+		out = append(out, t)
+	}
+	return out, db.wrap("list event types", rows.Err())
+}

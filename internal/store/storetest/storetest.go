@@ -1,0 +1,704 @@
+// Package storetest is the conformance suite every store.Store passes.
+// Each database package runs it against a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Factory returns a new, empty, migrated store; it is closed by the suite.
+type Factory func(t *testing.T) store.Store
+
+// Run runs every conformance test.
+func Run(t *testing.T, newStore Factory) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"OperatorTokenHashRoundTrips", testOperatorToken},
+		{"TenantsCreateGetListAndConflict", testTenants},
+		{"EventTypesPutReplacesAndLists", testEventTypes},
+		{"EndpointsCRUDStaysInScope", testEndpoints},
+		{"PublishFansOutToSubscribedEndpoints", testPublishFanOut},
+		{"PublishIdempotencyReplaysAndConflicts", testIdempotency},
+		{"PublishBatchIsAllOrNothing", testPublishAtomic},
+		{"PublishEchoesStoredPartnerParams", testPartnerParams},
+		{"EventsListOldestFirstWithCursor", testListEvents},
+		{"DeliveriesListNewestFirstWithFilters", testListDeliveries},
+		{"ClaimLeasesDueDeliveriesOfActiveEndpoints", testClaim},
+		{"ClaimExpiredLeaseIsClaimedAgain", testLeaseExpiry},
+		{"ClaimConcurrentClaimersNeverShareADelivery", testClaimRace},
+		{"RecordWritesAttemptsAndNextState", testRecord},
+		{"RecordDisablesEndpointAndKeepsCancelled", testRecordDisable},
+		{"ReleaseMakesDeliveriesDueAgain", testRelease},
+		{"RetryDeliveryMakesItDueNow", testRetry},
+		{"DeleteEndpointCancelsPendingDeliveries", testDeleteEndpoint},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+var (
+	ctx   = context.Background()
+	scope = domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	other = domain.Scope{TenantID: "globex", Environment: domain.Sandbox}
+	prod  = domain.Scope{TenantID: "acme", Environment: domain.Production}
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tenant(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	must(t, s.CreateTenant(ctx, &domain.Tenant{ID: id, Name: id, CreatedAt: time.Now()}))
+}
+
+func endpoint(t *testing.T, s store.Store, sc domain.Scope, filter ...string) *domain.Endpoint {
+	t.Helper()
+	now := time.Now()
+	e := &domain.Endpoint{
+		ID: domain.NewID(domain.PrefixEndpoint), TenantID: sc.TenantID, Environment: sc.Environment,
+		URL: "https://example.com/hook", Status: domain.EndpointActive, EventTypes: filter,
+		TimeoutMS: 1000, MaxConcurrency: 4, Success: domain.Success2xx, Secret: "whsec_dGVzdA==",
+		CreatedAt: now, UpdatedAt: now,
+	}
+	must(t, e.RetryPolicy.Normalize())
+	must(t, s.CreateEndpoint(ctx, e))
+	return e
+}
+
+func event(typ string) domain.Event {
+	now := time.Now()
+	return domain.Event{ID: domain.NewIDAt(domain.PrefixEvent, now), Type: typ, Data: json.RawMessage(`{"status":"ok"}`), CreatedAt: now}
+}
+
+func publish(t *testing.T, s store.Store, sc domain.Scope, typ string) store.PublishResult {
+	t.Helper()
+	r, err := s.Publish(ctx, sc, []store.Publication{{Event: event(typ)}})
+	must(t, err)
+	return r[0]
+}
+
+func claimAll(t *testing.T, s store.Store, owner string, now time.Time) []store.Claimed {
+	t.Helper()
+	c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Limit: 1000, Lease: time.Minute, Now: now})
+	must(t, err)
+	return c
+}
+
+func setup(t *testing.T, s store.Store) {
+	t.Helper()
+	tenant(t, s, "acme")
+	tenant(t, s, "globex")
+}
+
+func testOperatorToken(t *testing.T, s store.Store) {
+	h, err := s.OperatorTokenHash(ctx)
+	must(t, err)
+	if h != nil {
+		t.Fatalf("fresh store has a token hash %x", h)
+	}
+	must(t, s.SetOperatorTokenHash(ctx, []byte{1, 2, 3}))
+	must(t, s.SetOperatorTokenHash(ctx, []byte{4, 5}))
+	h, err = s.OperatorTokenHash(ctx)
+	must(t, err)
+	if !slices.Equal(h, []byte{4, 5}) {
+		t.Fatalf("hash = %x, want 0405", h)
+	}
+}
+
+func testTenants(t *testing.T, s store.Store) {
+	for _, id := range []string{"c", "a", "b"} {
+		tenant(t, s, id)
+	}
+	err := s.CreateTenant(ctx, &domain.Tenant{ID: "a", Name: "again", CreatedAt: time.Now()})
+	if !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("duplicate tenant: err = %v, want conflict", err)
+	}
+	got, err := s.GetTenant(ctx, "b")
+	must(t, err)
+	if got.Name != "b" {
+		t.Fatalf("tenant = %+v", got)
+	}
+	if _, err := s.GetTenant(ctx, "zz"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("missing tenant: err = %v", err)
+	}
+	page, err := s.ListTenants(ctx, store.Page{Limit: 2})
+	must(t, err)
+	if len(page) != 2 || page[0].ID != "a" || page[1].ID != "b" {
+		t.Fatalf("first page = %+v", page)
+	}
+	page, err = s.ListTenants(ctx, store.Page{Cursor: "b", Limit: 2})
+	must(t, err)
+	if len(page) != 1 || page[0].ID != "c" {
+		t.Fatalf("second page = %+v", page)
+	}
+}
+
+func testEventTypes(t *testing.T, s store.Store) {
+	et := &domain.EventType{Name: "verification.approved", Description: "v1", Schema: json.RawMessage(`{"type":"object"}`), UpdatedAt: time.Now()}
+	created, err := s.PutEventType(ctx, et)
+	must(t, err)
+	if !created {
+		t.Fatal("first put did not report created")
+	}
+	et.Description = "v2"
+	et.UpdatedAt = time.Now().Add(time.Second)
+	created, err = s.PutEventType(ctx, et)
+	must(t, err)
+	if created {
+		t.Fatal("second put reported created")
+	}
+	_, err = s.PutEventType(ctx, &domain.EventType{Name: "aml.hit", UpdatedAt: time.Now()})
+	must(t, err)
+	got, err := s.GetEventType(ctx, "verification.approved")
+	must(t, err)
+	if got.Description != "v2" || string(got.Schema) != `{"type":"object"}` || got.Example != nil {
+		t.Fatalf("event type = %+v", got)
+	}
+	all, err := s.ListEventTypes(ctx)
+	must(t, err)
+	if len(all) != 2 || all[0].Name != "aml.hit" {
+		t.Fatalf("list = %+v", all)
+	}
+	if _, err := s.GetEventType(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("missing type: err = %v", err)
+	}
+}
+
+func testEndpoints(t *testing.T, s store.Store) {
+	setup(t, s)
+	e := endpoint(t, s, scope, "verification.*")
+	e.Headers = map[string]string{"X-Api-Key": "k"}
+	e.Status = domain.EndpointPaused
+	e.UpdatedAt = time.Now()
+	must(t, s.UpdateEndpoint(ctx, e))
+	got, err := s.GetEndpoint(ctx, scope, e.ID)
+	must(t, err)
+	if got.Status != domain.EndpointPaused || got.Headers["X-Api-Key"] != "k" || got.Secret != e.Secret ||
+		!slices.Equal(got.EventTypes, []string{"verification.*"}) || got.RetryPolicy.MaxAttempts() != 8 {
+		t.Fatalf("endpoint = %+v", got)
+	}
+	for _, sc := range []domain.Scope{other, prod} {
+		if _, err := s.GetEndpoint(ctx, sc, e.ID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("endpoint visible from %v: err = %v", sc, err)
+		}
+		if err := s.DeleteEndpoint(ctx, sc, e.ID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("endpoint deletable from %v: err = %v", sc, err)
+		}
+		list, err := s.ListEndpoints(ctx, sc, store.Page{})
+		must(t, err)
+		if len(list) != 0 {
+			t.Fatalf("list from %v = %+v", sc, list)
+		}
+	}
+	cross := *e
+	cross.TenantID = other.TenantID
+	if err := s.UpdateEndpoint(ctx, &cross); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("cross-tenant update: err = %v", err)
+	}
+	second := endpoint(t, s, scope)
+	list, err := s.ListEndpoints(ctx, scope, store.Page{Limit: 1})
+	must(t, err)
+	if len(list) != 1 || list[0].ID != e.ID {
+		t.Fatalf("first page = %+v", list)
+	}
+	list, err = s.ListEndpoints(ctx, scope, store.Page{Cursor: e.ID})
+	must(t, err)
+	if len(list) != 1 || list[0].ID != second.ID {
+		t.Fatalf("second page = %+v", list)
+	}
+	byID, err := s.EndpointsByID(ctx, []string{e.ID, second.ID, "ep_missing"})
+	must(t, err)
+	if len(byID) != 2 {
+		t.Fatalf("by id = %d endpoints", len(byID))
+	}
+	must(t, s.DeleteEndpoint(ctx, scope, e.ID))
+	if _, err := s.GetEndpoint(ctx, scope, e.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("deleted endpoint: err = %v", err)
+	}
+}
+
+func testPublishFanOut(t *testing.T, s store.Store) {
+	setup(t, s)
+	all := endpoint(t, s, scope)
+	prefix := endpoint(t, s, scope, "verification.*")
+	exact := endpoint(t, s, scope, "aml.hit")
+	paused := endpoint(t, s, scope)
+	paused.Status = domain.EndpointPaused
+	must(t, s.UpdateEndpoint(ctx, paused))
+	disabled := endpoint(t, s, scope)
+	disabled.Status = domain.EndpointDisabled
+	must(t, s.UpdateEndpoint(ctx, disabled))
+	endpoint(t, s, other)
+	endpoint(t, s, prod)
+
+	r := publish(t, s, scope, "verification.approved")
+	if r.Deliveries != 3 {
+		t.Fatalf("deliveries = %d, want 3 (all, prefix, paused)", r.Deliveries)
+	}
+	ds, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: r.EventID})
+	must(t, err)
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.EndpointID)
+		if d.Status != domain.DeliveryPending || d.EventType != "verification.approved" || d.NextAttemptAt == nil {
+			t.Fatalf("delivery = %+v", d)
+		}
+	}
+	slices.Sort(got)
+	want := []string{all.ID, prefix.ID, paused.ID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("endpoints = %v, want %v", got, want)
+	}
+	if r := publish(t, s, scope, "aml.hit"); r.Deliveries != 3 {
+		t.Fatalf("aml.hit deliveries = %d, want 3 (all, exact, paused)", r.Deliveries)
+	}
+	_ = exact
+	if r := publish(t, s, scope, "verificationx"); r.Deliveries != 2 {
+		t.Fatalf("prefix matched a longer word: deliveries = %d, want 2", r.Deliveries)
+	}
+	ev, err := s.GetEvent(ctx, scope, r.EventID)
+	must(t, err)
+	if ev.Type != "verification.approved" || string(ev.Data) != `{"status":"ok"}` {
+		t.Fatalf("event = %+v", ev)
+	}
+	if _, err := s.GetEvent(ctx, other, r.EventID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("event visible to another tenant: %v", err)
+	}
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	pub := store.Publication{Event: event("a.b"), IdempotencyKey: "k1", RequestHash: []byte("h1")}
+	first, err := s.Publish(ctx, scope, []store.Publication{pub})
+	must(t, err)
+	again := store.Publication{Event: event("a.b"), IdempotencyKey: "k1", RequestHash: []byte("h1")}
+	second, err := s.Publish(ctx, scope, []store.Publication{again})
+	must(t, err)
+	if !second[0].Replayed || second[0].EventID != first[0].EventID || second[0].Deliveries != 1 {
+		t.Fatalf("replay = %+v, first = %+v", second[0], first[0])
+	}
+	diff := store.Publication{Event: event("a.b"), IdempotencyKey: "k1", RequestHash: []byte("h2")}
+	if _, err := s.Publish(ctx, scope, []store.Publication{diff}); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("different body: err = %v, want conflict", err)
+	}
+	// The same key in another scope is another key.
+	endpoint(t, s, other)
+	r, err := s.Publish(ctx, other, []store.Publication{{Event: event("a.b"), IdempotencyKey: "k1", RequestHash: []byte("h2")}})
+	must(t, err)
+	if r[0].Replayed {
+		t.Fatal("key leaked across tenants")
+	}
+	evs, err := s.ListEvents(ctx, scope, store.Page{})
+	must(t, err)
+	if len(evs) != 1 {
+		t.Fatalf("events = %d, want 1", len(evs))
+	}
+}
+
+func testPublishAtomic(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	_, err := s.Publish(ctx, scope, []store.Publication{{Event: event("a.b"), IdempotencyKey: "used", RequestHash: []byte("x")}})
+	must(t, err)
+	batch := []store.Publication{
+		{Event: event("a.b")},
+		{Event: event("a.b"), IdempotencyKey: "used", RequestHash: []byte("other")},
+	}
+	if _, err := s.Publish(ctx, scope, batch); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("err = %v, want conflict", err)
+	}
+	evs, err := s.ListEvents(ctx, scope, store.Page{})
+	must(t, err)
+	if len(evs) != 1 {
+		t.Fatalf("events = %d after a refused batch, want 1", len(evs))
+	}
+	ok := []store.Publication{{Event: event("a.b")}, {Event: event("a.c")}}
+	res, err := s.Publish(ctx, scope, ok)
+	must(t, err)
+	if len(res) != 2 || res[0].EventID == res[1].EventID {
+		t.Fatalf("batch results = %+v", res)
+	}
+}
+
+func testPartnerParams(t *testing.T, s store.Store) {
+	setup(t, s)
+	ev := event("verification.started")
+	ev.Job = &domain.Job{ID: "job_1", Kind: "kyc", PartnerParams: json.RawMessage(`{"user_id":"u-1"}`)}
+	_, err := s.Publish(ctx, scope, []store.Publication{{Event: ev}})
+	must(t, err)
+	later := event("verification.approved")
+	later.Final = true
+	later.Job = &domain.Job{ID: "job_1"}
+	res, err := s.Publish(ctx, scope, []store.Publication{{Event: later}})
+	must(t, err)
+	got, err := s.GetEvent(ctx, scope, res[0].EventID)
+	must(t, err)
+	if got.Job == nil || got.Job.ID != "job_1" || got.Job.Kind != "kyc" || string(got.Job.PartnerParams) != `{"user_id":"u-1"}` || !got.Final {
+		t.Fatalf("event job = %+v final=%v", got.Job, got.Final)
+	}
+	// The same job id in another tenant is another job.
+	foreign := event("verification.approved")
+	foreign.Job = &domain.Job{ID: "job_1"}
+	res, err = s.Publish(ctx, other, []store.Publication{{Event: foreign}})
+	must(t, err)
+	got, err = s.GetEvent(ctx, other, res[0].EventID)
+	must(t, err)
+	if got.Job.PartnerParams != nil {
+		t.Fatalf("partner params leaked across tenants: %s", got.Job.PartnerParams)
+	}
+}
+
+func testListEvents(t *testing.T, s store.Store) {
+	setup(t, s)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, publish(t, s, scope, fmt.Sprintf("t.e%d", i)).EventID)
+	}
+	publish(t, s, other, "t.x")
+	first, err := s.ListEvents(ctx, scope, store.Page{Limit: 3})
+	must(t, err)
+	if len(first) != 3 || first[0].ID != ids[0] || first[2].ID != ids[2] {
+		t.Fatalf("first page = %v", first)
+	}
+	rest, err := s.ListEvents(ctx, scope, store.Page{Cursor: first[2].ID, Limit: 3})
+	must(t, err)
+	if len(rest) != 2 || rest[0].ID != ids[3] || rest[1].ID != ids[4] {
+		t.Fatalf("second page = %v", rest)
+	}
+}
+
+func testListDeliveries(t *testing.T, s store.Store) {
+	setup(t, s)
+	a := endpoint(t, s, scope)
+	b := endpoint(t, s, scope, "kyc.*")
+	endpoint(t, s, other)
+	e1 := publish(t, s, scope, "kyc.one")
+	e2 := publish(t, s, scope, "aml.two")
+	publish(t, s, other, "kyc.one")
+
+	all, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{})
+	must(t, err)
+	if len(all) != 3 {
+		t.Fatalf("deliveries = %d, want 3", len(all))
+	}
+	if all[0].EventID != e2.EventID {
+		t.Fatalf("not newest first: %+v", all)
+	}
+	check := func(name string, f store.DeliveryFilter, want int) {
+		t.Helper()
+		got, err := s.ListDeliveries(ctx, scope, f)
+		must(t, err)
+		if len(got) != want {
+			t.Fatalf("%s: %d deliveries, want %d", name, len(got), want)
+		}
+	}
+	check("endpoint", store.DeliveryFilter{EndpointID: b.ID}, 1)
+	check("event", store.DeliveryFilter{EventID: e1.EventID}, 2)
+	check("type", store.DeliveryFilter{EventType: "aml.two"}, 1)
+	check("status", store.DeliveryFilter{Status: domain.DeliveryPending}, 3)
+	check("succeeded", store.DeliveryFilter{Status: domain.DeliverySucceeded}, 0)
+	check("since future", store.DeliveryFilter{Since: time.Now().Add(time.Hour)}, 0)
+	check("until past", store.DeliveryFilter{Until: time.Now().Add(-time.Hour)}, 0)
+	check("window", store.DeliveryFilter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}, 3)
+	page, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{Page: store.Page{Limit: 2}})
+	must(t, err)
+	rest, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{Page: store.Page{Cursor: page[1].ID}})
+	must(t, err)
+	if len(page) != 2 || len(rest) != 1 || rest[0].ID == page[0].ID || rest[0].ID == page[1].ID {
+		t.Fatalf("pages = %v / %v", page, rest)
+	}
+	_ = a
+	if _, err := s.GetDelivery(ctx, other, all[0].ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("delivery visible to another tenant: %v", err)
+	}
+}
+
+func testClaim(t *testing.T, s store.Store) {
+	setup(t, s)
+	active := endpoint(t, s, scope)
+	paused := endpoint(t, s, scope)
+	paused.Status = domain.EndpointPaused
+	must(t, s.UpdateEndpoint(ctx, paused))
+	skipped := endpoint(t, s, other)
+	r := publish(t, s, scope, "a.b")
+	publish(t, s, other, "a.b")
+	if r.Deliveries != 2 {
+		t.Fatalf("deliveries = %d", r.Deliveries)
+	}
+	now := time.Now()
+	c, err := s.Claim(ctx, store.ClaimParams{Owner: "p1", Limit: 10, Lease: time.Minute, Now: now, SkipEndpoints: []string{skipped.ID}})
+	must(t, err)
+	if len(c) != 1 || c[0].EndpointID != active.ID || c[0].Event.ID != r.EventID || c[0].Event.Type != "a.b" ||
+		string(c[0].Event.Data) != `{"status":"ok"}` || c[0].Attempts != 0 {
+		t.Fatalf("claimed = %+v", c)
+	}
+	if again := claimAll(t, s, "p2", now); len(again) != 1 || again[0].EndpointID != skipped.ID {
+		t.Fatalf("second claim = %+v, want only the skipped endpoint's delivery", again)
+	}
+	if again := claimAll(t, s, "p2", now); len(again) != 0 {
+		t.Fatalf("leased deliveries claimed again: %+v", again)
+	}
+	// Resuming the paused endpoint makes its held delivery claimable.
+	paused.Status = domain.EndpointActive
+	must(t, s.UpdateEndpoint(ctx, paused))
+	if got := claimAll(t, s, "p2", now); len(got) != 1 || got[0].EndpointID != paused.ID {
+		t.Fatalf("after resume = %+v", got)
+	}
+	// Limits are honoured.
+	for i := 0; i < 5; i++ {
+		publish(t, s, scope, "a.b")
+	}
+	c, err = s.Claim(ctx, store.ClaimParams{Owner: "p3", Limit: 3, Lease: time.Minute, Now: time.Now()})
+	must(t, err)
+	if len(c) != 3 {
+		t.Fatalf("limit 3 claimed %d", len(c))
+	}
+	// Not yet due is not claimed.
+	if got := claimAll(t, s, "p4", time.Now().Add(-time.Hour)); len(got) != 0 {
+		t.Fatalf("claimed %d deliveries before they were due", len(got))
+	}
+}
+
+func testLeaseExpiry(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	publish(t, s, scope, "a.b")
+	now := time.Now()
+	if c := claimAll(t, s, "dead", now); len(c) != 1 {
+		t.Fatalf("claimed %d", len(c))
+	}
+	if c := claimAll(t, s, "alive", now.Add(30*time.Second)); len(c) != 0 {
+		t.Fatal("claimed while the lease still runs")
+	}
+	if c := claimAll(t, s, "alive", now.Add(61*time.Second)); len(c) != 1 {
+		t.Fatalf("after the lease ran out claimed %d, want 1", len(c))
+	}
+}
+
+func testClaimRace(t *testing.T, s store.Store) {
+	setup(t, s)
+	for i := 0; i < 4; i++ {
+		endpoint(t, s, scope)
+	}
+	const events = 100
+	pubs := make([]store.Publication, events)
+	for i := range pubs {
+		pubs[i] = store.Publication{Event: event("a.b")}
+	}
+	_, err := s.Publish(ctx, scope, pubs)
+	must(t, err)
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(owner string) {
+			defer wg.Done()
+			for {
+				c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Limit: 17, Lease: time.Minute, Now: time.Now()})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(c) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range c {
+					if prev, dup := seen[d.DeliveryID]; dup {
+						errs <- fmt.Errorf("delivery %s claimed by %s and %s", d.DeliveryID, prev, owner)
+					}
+					seen[d.DeliveryID] = owner
+				}
+				mu.Unlock()
+			}
+		}(fmt.Sprintf("w%d", w))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(seen) != events*4 {
+		t.Fatalf("claimed %d deliveries, want %d", len(seen), events*4)
+	}
+}
+
+func outcome(c store.Claimed, status string, next time.Time, code int) store.Outcome {
+	return store.Outcome{
+		DeliveryID: c.DeliveryID, EndpointID: c.EndpointID, Scope: scope, Status: status, NextAttemptAt: next,
+		Attempt: domain.Attempt{
+			ID: domain.NewID(domain.PrefixAttempt), Number: c.Attempts + 1, At: time.Now(), DurationMS: 12,
+			RequestHeaders:  map[string]string{"webhook-id": c.Event.ID},
+			ResponseStatus:  code,
+			ResponseHeaders: map[string]string{"Content-Type": "text/plain"},
+			ResponseBody:    fmt.Sprintf("answer %d", code),
+		},
+	}
+}
+
+func testRecord(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	for i := 0; i < 3; i++ {
+		publish(t, s, scope, "a.b")
+	}
+	now := time.Now()
+	c := claimAll(t, s, "p", now)
+	if len(c) != 3 {
+		t.Fatalf("claimed %d", len(c))
+	}
+	retryAt := now.Add(5 * time.Second)
+	must(t, s.Record(ctx, []store.Outcome{
+		outcome(c[0], domain.DeliverySucceeded, time.Time{}, 200),
+		outcome(c[1], domain.DeliveryPending, retryAt, 500),
+		outcome(c[2], domain.DeliveryFailed, time.Time{}, 400),
+	}))
+	d0, err := s.GetDelivery(ctx, scope, c[0].DeliveryID)
+	must(t, err)
+	if d0.Status != domain.DeliverySucceeded || d0.Attempts != 1 || d0.LastStatus != 200 || d0.NextAttemptAt != nil || len(d0.AttemptLog) != 1 {
+		t.Fatalf("succeeded delivery = %+v", d0)
+	}
+	a := d0.AttemptLog[0]
+	if a.ResponseBody != "answer 200" || a.ResponseHeaders["Content-Type"] != "text/plain" || a.RequestHeaders["webhook-id"] != c[0].Event.ID || a.DurationMS != 12 || a.Number != 1 {
+		t.Fatalf("attempt = %+v", a)
+	}
+	d1, err := s.GetDelivery(ctx, scope, c[1].DeliveryID)
+	must(t, err)
+	if d1.Status != domain.DeliveryPending || d1.NextAttemptAt == nil || d1.NextAttemptAt.Sub(retryAt).Abs() > time.Millisecond {
+		t.Fatalf("retrying delivery = %+v", d1)
+	}
+	d2, err := s.GetDelivery(ctx, scope, c[2].DeliveryID)
+	must(t, err)
+	if d2.Status != domain.DeliveryFailed || d2.LastStatus != 400 {
+		t.Fatalf("failed delivery = %+v", d2)
+	}
+	// The retry is due at its time, with its attempt count, and not before.
+	if got := claimAll(t, s, "p", now.Add(time.Second)); len(got) != 0 {
+		t.Fatalf("claimed before the retry was due: %+v", got)
+	}
+	got := claimAll(t, s, "p", now.Add(6*time.Second))
+	if len(got) != 1 || got[0].DeliveryID != c[1].DeliveryID || got[0].Attempts != 1 {
+		t.Fatalf("retry claim = %+v", got)
+	}
+	must(t, s.Record(ctx, []store.Outcome{outcome(got[0], domain.DeliverySucceeded, time.Time{}, 204)}))
+	d1, err = s.GetDelivery(ctx, scope, c[1].DeliveryID)
+	must(t, err)
+	if d1.Status != domain.DeliverySucceeded || d1.Attempts != 2 || len(d1.AttemptLog) != 2 || d1.AttemptLog[1].ResponseStatus != 204 {
+		t.Fatalf("after second attempt = %+v", d1)
+	}
+}
+
+func testRecordDisable(t *testing.T, s store.Store) {
+	setup(t, s)
+	gone := endpoint(t, s, scope)
+	publish(t, s, scope, "a.b")
+	c := claimAll(t, s, "p", time.Now())
+	o := outcome(c[0], domain.DeliveryFailed, time.Time{}, 410)
+	o.DisableEndpoint = "receiver answered 410 Gone"
+	must(t, s.Record(ctx, []store.Outcome{o}))
+	e, err := s.GetEndpoint(ctx, scope, gone.ID)
+	must(t, err)
+	if e.Status != domain.EndpointDisabled || e.DisabledReason == "" {
+		t.Fatalf("endpoint = %+v", e)
+	}
+	// A disabled endpoint gets no new deliveries.
+	if r := publish(t, s, scope, "a.b"); r.Deliveries != 0 {
+		t.Fatalf("disabled endpoint got %d deliveries", r.Deliveries)
+	}
+	// A delivery cancelled while in flight stays cancelled.
+	live := endpoint(t, s, scope)
+	publish(t, s, scope, "a.b")
+	c = claimAll(t, s, "p", time.Now())
+	if len(c) != 1 {
+		t.Fatalf("claimed %d", len(c))
+	}
+	must(t, s.DeleteEndpoint(ctx, scope, live.ID))
+	must(t, s.Record(ctx, []store.Outcome{outcome(c[0], domain.DeliveryPending, time.Now(), 500)}))
+	d, err := s.GetDelivery(ctx, scope, c[0].DeliveryID)
+	must(t, err)
+	if d.Status != domain.DeliveryCancelled {
+		t.Fatalf("cancelled delivery became %s", d.Status)
+	}
+}
+
+func testRelease(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	publish(t, s, scope, "a.b")
+	publish(t, s, scope, "a.b")
+	c := claimAll(t, s, "p", time.Now())
+	if len(c) != 2 {
+		t.Fatalf("claimed %d", len(c))
+	}
+	must(t, s.Release(ctx, "someone-else", []string{c[0].DeliveryID}))
+	if got := claimAll(t, s, "q", time.Now()); len(got) != 0 {
+		t.Fatal("another owner released a lease it did not hold")
+	}
+	must(t, s.Release(ctx, "p", []string{c[0].DeliveryID, c[1].DeliveryID}))
+	if got := claimAll(t, s, "q", time.Now().Add(time.Millisecond)); len(got) != 2 || got[0].Attempts != 0 {
+		t.Fatalf("after release claimed %+v", got)
+	}
+}
+
+func testRetry(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	publish(t, s, scope, "a.b")
+	c := claimAll(t, s, "p", time.Now())
+	must(t, s.Record(ctx, []store.Outcome{outcome(c[0], domain.DeliveryFailed, time.Time{}, 500)}))
+	if _, err := s.RetryDelivery(ctx, other, c[0].DeliveryID, time.Now()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("retry from another tenant: %v", err)
+	}
+	d, err := s.RetryDelivery(ctx, scope, c[0].DeliveryID, time.Now())
+	must(t, err)
+	if d.Status != domain.DeliveryPending || d.Attempts != 1 {
+		t.Fatalf("retried = %+v", d)
+	}
+	got := claimAll(t, s, "p", time.Now().Add(time.Millisecond))
+	if len(got) != 1 || got[0].DeliveryID != c[0].DeliveryID || got[0].Attempts != 1 {
+		t.Fatalf("claim after retry = %+v", got)
+	}
+	if _, err := s.RetryDelivery(ctx, scope, "dlv_missing", time.Now()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("retry missing: %v", err)
+	}
+}
+
+func testDeleteEndpoint(t *testing.T, s store.Store) {
+	setup(t, s)
+	e := endpoint(t, s, scope)
+	r := publish(t, s, scope, "a.b")
+	must(t, s.DeleteEndpoint(ctx, scope, e.ID))
+	ds, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: r.EventID})
+	must(t, err)
+	if len(ds) != 1 || ds[0].Status != domain.DeliveryCancelled {
+		t.Fatalf("deliveries = %+v", ds)
+	}
+	if got := claimAll(t, s, "p", time.Now()); len(got) != 0 {
+		t.Fatalf("claimed a cancelled delivery: %+v", got)
+	}
+}
