@@ -13,9 +13,9 @@ import (
 var version = "0.1.0-dev"
 
 type cli struct {
-	Serve   serveCmd   `cmd:"" default:"withargs" help:"Run Herald: the API and the dispatcher."`
-	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
-	OpenAPI openapiCmd `cmd:"" name:"openapi" help:"Print the OpenAPI document."`
+	Serve   serveCmd         `cmd:"" default:"withargs" help:"Run Herald: the API and the dispatcher."`
+	Migrate migrateCmd       `cmd:"" help:"Apply database migrations and exit."`
+	OpenAPI openapiCmd       `cmd:"" name:"openapi" help:"Print the OpenAPI document."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 
