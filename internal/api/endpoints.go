@@ -110,7 +110,8 @@ func (s *Server) registerEndpoints(api huma.API) {
 		OperationID: "update-endpoint", Method: http.MethodPatch, Path: "/v1/endpoints/{id}", Tags: tags,
 		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; active resumes them.",
 	}, func(ctx context.Context, in *struct {
-		scopedID
+		ScopeHeaders
+		ID   string `path:"id"`
 		Body endpointFields
 	}) (*Body[*domain.Endpoint], error) {
 		sc, err := s.scope(ctx, in.ScopeHeaders)

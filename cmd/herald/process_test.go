@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary as a separate process, to prove what
+// happens when it is killed or told to stop.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func heraldBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "herald-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "herald")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// proc is a running herald binary.
+type proc struct {
+	*herald
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	exited chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listening = regexp.MustCompile(`herald is listening"? addr=(\S+)`)
+
+func startProcess(t *testing.T, db string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(heraldBinary(t), append([]string{"serve", "--database", db, "--listen", "127.0.0.1:0", "--allow-private-destinations"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(p.stderr, line)
+			if m := listening.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+		}
+		_, _ = io.Copy(p.stderr, stderr)
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("herald stderr:\n%s", p.stderr.String())
+		}
+	})
+	select {
+	case a := <-addr:
+		p.herald = &herald{t: t, base: "http://" + a}
+	case err := <-p.exited:
+		t.Fatalf("herald exited before listening: %v\n%s", err, p.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("herald did not start:\n%s", p.stderr.String())
+	}
+	return p
+}
+
+func (p *proc) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("herald did not exit within %s", timeout)
+		return nil
+	}
+}
+
+func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	rc := newReceiver(t)
+	hold := make(chan struct{})
+	inFlight := make(chan struct{}, 100)
+	rc.respond(func(n int, r *http.Request) int {
+		select {
+		case inFlight <- struct{}{}:
+		default:
+		}
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+		return http.StatusOK
+	})
+	first := startProcess(t, db, "--operator-token", testToken)
+	first.tenant("acme")
+	ep := first.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "max_concurrency": 4})
+	rc.trust(ep.Secret)
+	const events = 40
+	want := map[string]bool{}
+	for i := 0; i < events; i++ {
+		want[first.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"i": i}}).ID] = true
+	}
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery reached the receiver")
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.wait(t, 10*time.Second)
+
+	// The receiver now takes everything at once.
+	rc.respond(func(int, *http.Request) int { return http.StatusOK })
+	close(hold)
+	second := startProcess(t, db)
+	arrived := map[string]bool{}
+	deadline := time.After(30 * time.Second)
+	for len(arrived) < events {
+		select {
+		case r := <-rc.arrived:
+			if r.Valid != nil {
+				t.Fatalf("delivery %s: %v", r.ID, r.Valid)
+			}
+			if want[r.ID] {
+				arrived[r.ID] = true
+			}
+		case <-deadline:
+			t.Fatalf("after restart only %d of %d events arrived", len(arrived), events)
+		}
+	}
+	eventually(t, 10*time.Second, "every delivery to be logged as succeeded", func() bool {
+		return len(second.deliveries("acme", "sandbox", "?status=succeeded&limit=100")) == events
+	})
+}
+
+func TestSIGTERMLetsTheAttemptInFlightFinish(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	rc := newReceiver(t)
+	started := make(chan struct{}, 1)
+	rc.respond(func(int, *http.Request) int {
+		started <- struct{}{}
+		time.Sleep(time.Second)
+		return http.StatusOK
+	})
+	p := startProcess(t, db, "--operator-token", testToken)
+	p.tenant("acme")
+	ep := p.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+	rc.trust(ep.Secret)
+	p.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	<-started
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+	if r := rc.next(time.Second); r.Valid != nil {
+		t.Fatalf("the attempt in flight: %v", r.Valid)
+	}
+	again := startProcess(t, db)
+	ds := again.deliveries("acme", "sandbox", "")
+	if len(ds) != 1 || ds[0].Status != "succeeded" || ds[0].AttemptCount != 1 {
+		t.Fatalf("after a graceful stop the delivery is %+v", ds)
+	}
+	rc.quiet(500 * time.Millisecond)
+}
+
+func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	p := startProcess(t, db)
+	tok := regexp.MustCompile(`hop_[A-Za-z0-9_-]+`).FindString(p.stderr.String())
+	if tok == "" {
+		t.Fatalf("no token printed:\n%s", p.stderr.String())
+	}
+	p.must(http.StatusOK, call{method: "GET", path: "/v1/tenants", token: &tok})
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.wait(t, 20*time.Second)
+
+	again := startProcess(t, db)
+	if strings.Contains(again.stderr.String(), "hop_") {
+		t.Fatal("the token was printed a second time")
+	}
+	again.must(http.StatusOK, call{method: "GET", path: "/v1/tenants", token: &tok})
+	bytes, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(bytes), tok) {
+		t.Fatal("the token is stored in clear")
+	}
+}
+
+func TestASecondProcessOnTheSameSQLiteFileIsRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	startProcess(t, db, "--operator-token", testToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, heraldBinary(t), "serve", "--database", db, "--listen", "127.0.0.1:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another Herald process") {
+		t.Fatalf("second process: err=%v\n%s", err, out)
+	}
+}
