@@ -48,7 +48,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 	h.tenant("acme")
 	ep := h.endpoint("acme", "production", map[string]any{
 		"url": rc.URL + "/hook", "name": "main", "event_types": []string{"verification.*"},
-		"headers": map[string]string{"X-Api-Key": "k-1234567890", "X-Team": "kyc"},
+		"headers": map[string]string{"X-Api-Key": "k-1234567890abcdef", "X-Team": "kyc"},
 	})
 	if !strings.HasPrefix(ep.Secret, "whsec_") {
 		t.Fatalf("secret %q lacks the whsec_ prefix", ep.Secret)
@@ -77,7 +77,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 	if err := json.Unmarshal(ev.Data, &data); err != nil || data["status"] != "approved" {
 		t.Fatalf("data = %s", ev.Data)
 	}
-	if got.Header.Get("X-Api-Key") != "k-1234567890" || got.Header.Get("X-Team") != "kyc" {
+	if got.Header.Get("X-Api-Key") != "k-1234567890abcdef" || got.Header.Get("X-Team") != "kyc" {
 		t.Fatalf("custom headers missing: %v", got.Header)
 	}
 	if ua := got.Header.Get("User-Agent"); !strings.HasPrefix(ua, "Herald/") {
@@ -106,7 +106,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 	if a.RequestHeaders["webhook-id"] != p.ID || a.RequestHeaders["X-Team"] != "kyc" {
 		t.Fatalf("request headers = %v", a.RequestHeaders)
 	}
-	if v := a.RequestHeaders["X-Api-Key"]; v == "k-1234567890" || !strings.HasSuffix(v, "7890") {
+	if v := a.RequestHeaders["X-Api-Key"]; v == "k-1234567890abcdef" || !strings.HasSuffix(v, "cdef") {
 		t.Fatalf("X-Api-Key not masked in the log: %q", v)
 	}
 }

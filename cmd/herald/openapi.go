@@ -11,7 +11,7 @@ type openapiCmd struct {
 }
 
 func (c *openapiCmd) Run() error {
-	_, h := api.New(api.Config{Version: version})
+	_, h := api.New(api.Config{})
 	var (
 		b   []byte
 		err error

@@ -64,7 +64,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		UserAgent: "Herald/" + version, Logger: log,
 	})
 	handler, _ := api.New(api.Config{
-		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Version: version, Logger: log,
+		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Logger: log,
 	})
 
 	ln, err := net.Listen("tcp", c.Listen)

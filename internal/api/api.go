@@ -32,10 +32,12 @@ type Config struct {
 	OperatorTokenHash []byte
 	URLs              URLChecker
 	// Wake tells the dispatcher that deliveries are due now.
-	Wake    func()
-	Version string
-	Logger  *slog.Logger
+	Wake   func()
+	Logger *slog.Logger
 }
+
+// APIVersion is the version of the API contract (the /v1 prefix), not of the binary.
+const APIVersion = "1.0.0"
 
 // Server holds the API's state.
 type Server struct {
@@ -57,7 +59,7 @@ func New(cfg Config) (http.Handler, huma.API) {
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, schemas: newSchemaCache(cfg.Store)}
 	mux := http.NewServeMux()
-	hc := huma.DefaultConfig("Herald", cfg.Version)
+	hc := huma.DefaultConfig("Herald", APIVersion)
 	hc.Info.Description = "Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks (webhooks), and keeps the record."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "The operator token."},

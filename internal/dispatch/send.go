@@ -187,7 +187,7 @@ func sensitive(name string) bool {
 
 // mask keeps enough of a secret to tell two apart, and no more.
 func mask(v string) string {
-	if len(v) <= 8 {
+	if len(v) < 16 {
 		return "****"
 	}
 	return "****" + v[len(v)-4:]
