@@ -18,10 +18,12 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
-	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/store"
 )
+
+// minLease leaves room for a useful attempt inside a lease.
+const minLease = 10 * time.Second
 
 type serveCmd struct {
 	databaseFlag
@@ -29,7 +31,7 @@ type serveCmd struct {
 	OperatorToken            string         `env:"HERALD_OPERATOR_TOKEN" help:"The operator's bearer token. When absent, one is generated on first start and printed once."`
 	AllowPrivateDestinations bool           `env:"HERALD_ALLOW_PRIVATE_DESTINATIONS" help:"Allow deliveries to loopback and private addresses (development and tests only)."`
 	AllowCIDR                []netip.Prefix `env:"HERALD_ALLOW_CIDR" help:"Address ranges to allow even though they are not public."`
-	Lease                    time.Duration  `env:"HERALD_LEASE" default:"60s" help:"How long a claimed delivery is held before another worker may take it; longer than any attempt timeout."`
+	Lease                    time.Duration  `env:"HERALD_LEASE" default:"60s" help:"How long a claimed delivery is held before another process may take it over. Attempt timeouts are cut to 5 s less than this."`
 	RetryAfterCap            time.Duration  `env:"HERALD_RETRY_AFTER_CAP" default:"1h" help:"The longest wait a receiver's Retry-After can impose."`
 	ShutdownGrace            time.Duration  `env:"HERALD_SHUTDOWN_GRACE" default:"30s" help:"On SIGTERM, how long attempts in flight may finish."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
@@ -45,8 +47,8 @@ func (c *serveCmd) Run() error {
 
 // run serves until ctx ends; ready, when set, learns the listening address.
 func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr string)) error {
-	if minLease := domain.MaxTimeoutMS*time.Millisecond + 10*time.Second; c.Lease < minLease {
-		return fmt.Errorf("--lease %s is too short: it must be at least %s, longer than the longest attempt", c.Lease, minLease)
+	if c.Lease < minLease {
+		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
 	}
 	st, err := c.open(ctx)
 	if err != nil {
@@ -78,7 +80,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	defer stopDispatch()
 	dispatched := make(chan error, 1)
 	go func() { dispatched <- d.Run(dctx) }()
-	log.Info("herald is listening", "addr", ln.Addr().String(), "database", c.Database, "version", version)
+	log.Info("herald is listening", "addr", ln.Addr().String(), "version", version, "owner", d.Owner())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

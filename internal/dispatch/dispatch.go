@@ -5,7 +5,9 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +29,8 @@ type Queue interface {
 type Config struct {
 	// Owner names this process in leases.
 	Owner string
-	// Lease is how long a claimed delivery is ours; it must outlast the
-	// longest attempt. Default 60 s.
+	// Lease is how long a claimed delivery is ours. An attempt's timeout is
+	// cut to fit inside it. Default 60 s.
 	Lease time.Duration
 	// Batch is the most deliveries one claim takes. Default 256.
 	Batch int
@@ -50,7 +52,9 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Owner == "" {
-		c.Owner = domain.NewID("proc")
+		host, _ := os.Hostname()
+		id := domain.NewID("")
+		c.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), id[len(id)-6:])
 	}
 	if c.Lease <= 0 {
 		c.Lease = 60 * time.Second
@@ -124,6 +128,9 @@ func (d *Dispatcher) Wake() {
 	default:
 	}
 }
+
+// Owner is the name this process's leases carry.
+func (d *Dispatcher) Owner() string { return d.cfg.Owner }
 
 // Run claims and delivers until ctx ends, then shuts down in order: stop
 // claiming, give back what was not started, let attempts in flight finish
@@ -256,7 +263,7 @@ func (d *Dispatcher) attempt(j *job) {
 	defer d.attempts.Done()
 	// Starting an attempt that may outlive the lease would risk a second
 	// process sending the same delivery at the same time.
-	if time.Until(j.leaseEnd) < j.ep.timeout()+5*time.Second {
+	if time.Until(j.leaseEnd) < d.timeout(j.ep)+2*time.Second {
 		d.release([]store.Claimed{j.claimed})
 		return
 	}

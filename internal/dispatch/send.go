@@ -41,11 +41,14 @@ func renderEnvelope(ev *domain.Event) []byte {
 	return b
 }
 
-func (e *endpoint) timeout() time.Duration {
-	if e.TimeoutMS <= 0 {
-		return domain.DefaultTimeoutMS * time.Millisecond
+// timeout is the endpoint's, cut to leave a margin inside the lease so an
+// attempt never outlives it.
+func (d *Dispatcher) timeout(e *endpoint) time.Duration {
+	t := time.Duration(e.TimeoutMS) * time.Millisecond
+	if t <= 0 {
+		t = domain.DefaultTimeoutMS * time.Millisecond
 	}
-	return time.Duration(e.TimeoutMS) * time.Millisecond
+	return min(t, d.cfg.Lease-5*time.Second)
 }
 
 // maxDrain is how much of an unread response is read to keep the
@@ -74,7 +77,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	ts := start.Unix()
 	signature := ep.signer.AppendSignature(sig[:0], ev.ID, ts, j.body)
 
-	ctx, cancel := context.WithTimeout(d.sendCtx, ep.timeout())
+	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(j.body))
 	if err != nil {

@@ -32,7 +32,9 @@ type Dialect struct {
 	IsUnavailable func(error) bool
 }
 
-// WriteFunc runs fn in a write transaction and commits it.
+// WriteFunc runs fn in a write transaction and commits it. It may run fn
+// again after a rollback (PostgreSQL retries deadlocks and insert races), so
+// fn must set everything it reports afresh on each run.
 type WriteFunc func(ctx context.Context, fn func(tx *sql.Tx) error) error
 
 // DB implements store.Store on database/sql, less Close.

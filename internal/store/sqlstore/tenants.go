@@ -78,6 +78,7 @@ func (db *DB) ListTenants(ctx context.Context, p store.Page) ([]domain.Tenant, e
 func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, error) {
 	var created bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		created = false // a write may be run again (PostgreSQL retries)
 		var existing int64
 		err := tx.QueryRowContext(ctx, db.q(`SELECT created_at FROM event_types WHERE name = ?`), t.Name).Scan(&existing)
 		switch {

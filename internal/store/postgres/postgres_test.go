@@ -1,0 +1,347 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+	"github.com/heraldhq/herald/internal/store/storetest"
+)
+
+var ctx = context.Background()
+
+func open(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(ctx, pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// Processes that start together on a fresh database all come up: the
+// advisory lock lets one migrate while the others wait.
+func TestConcurrentOpensOfAFreshSchemaSucceed(t *testing.T) {
+	url := pgtest.URL(t)
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = Open(ctx, url)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+			continue
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	if t.Failed() {
+		return
+	}
+	var applied int
+	if err := stores[0].db.QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id = 1`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1 {
+		t.Fatalf("migration 1 recorded %d times, want once", applied)
+	}
+	for i, s := range stores {
+		if err := s.CreateTenant(ctx, &domain.Tenant{ID: fmt.Sprint("t", i), Name: "t", CreatedAt: time.Now()}); err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+	}
+}
+
+// Unlike SQLite, opening the database proves nothing about the other
+// processes: their leases stay theirs until they run out.
+func TestOpenLeavesOtherProcessesLeasesAlone(t *testing.T) {
+	url := pgtest.URL(t)
+	first := open(t, url)
+	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	now := time.Now()
+	must(t, first.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: now}))
+	e := &domain.Endpoint{
+		ID: domain.NewID(domain.PrefixEndpoint), TenantID: sc.TenantID, Environment: sc.Environment,
+		URL: "https://example.com/hook", Status: domain.EndpointActive, TimeoutMS: 1000, MaxConcurrency: 4,
+		Success: domain.Success2xx, Secret: "whsec_dGVzdA==", CreatedAt: now, UpdatedAt: now,
+	}
+	must(t, e.RetryPolicy.Normalize())
+	must(t, first.CreateEndpoint(ctx, e))
+	_, err := first.Publish(ctx, sc, []store.Publication{{Event: domain.Event{
+		ID: domain.NewID(domain.PrefixEvent), Type: "a.b", Data: []byte(`{}`), CreatedAt: now,
+	}}})
+	must(t, err)
+	claim := func(s *Store, owner string, at time.Time) int {
+		t.Helper()
+		c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Limit: 10, Lease: time.Minute, Now: at})
+		must(t, err)
+		return len(c)
+	}
+	if n := claim(first, "first", time.Now()); n != 1 {
+		t.Fatalf("first claimed %d, want 1", n)
+	}
+	second := open(t, url)
+	if n := claim(second, "second", time.Now()); n != 0 {
+		t.Fatalf("a new process took over a live lease (%d deliveries)", n)
+	}
+	if n := claim(second, "second", time.Now().Add(61*time.Second)); n != 1 {
+		t.Fatalf("after the lease ran out the new process claimed %d, want 1", n)
+	}
+}
+
+func TestMaxConnsParam(t *testing.T) {
+	for _, tc := range []struct {
+		in, out string
+		n       int
+		bad     bool
+	}{
+		{in: "postgres://h/db?sslmode=disable", out: "postgres://h/db?sslmode=disable", n: DefaultMaxConns},
+		{in: "postgres://u:p@h/db?max_conns=3&sslmode=disable", out: "postgres://u:p@h/db?sslmode=disable", n: 3},
+		{in: "postgresql://h/db?max_conns=40", out: "postgresql://h/db", n: 40},
+		{in: "postgres://h/db?max_conns=0", bad: true},
+		{in: "postgres://h/db?max_conns=lots", bad: true},
+		{in: "host=h dbname=db", out: "host=h dbname=db", n: DefaultMaxConns},
+	} {
+		out, n, err := splitMaxConns(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%s: no error", tc.in)
+			}
+			continue
+		}
+		if err != nil || out != tc.out || n != tc.n {
+			t.Errorf("%s: got %q, %d, %v; want %q, %d", tc.in, out, n, err, tc.out, tc.n)
+		}
+	}
+
+	s := open(t, pgtest.URL(t)+"&max_conns=3")
+	if got := s.db.Stats().MaxOpenConnections; got != 3 {
+		t.Fatalf("pool size %d, want 3", got)
+	}
+	if _, err := Open(ctx, "postgres://127.0.0.1/x?max_conns=-1"); err == nil || !strings.Contains(err.Error(), "max_conns") {
+		t.Fatalf("bad max_conns: err = %v", err)
+	}
+}
+
+func TestOpenRedactsPassword(t *testing.T) {
+	_, err := Open(ctx, "postgres://herald:s3cret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	if err == nil {
+		t.Fatal("opened a database on port 1")
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error shows the password: %v", err)
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("unreachable server: err = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestErrorClassification(t *testing.T) {
+	pg := func(code string) error { return fmt.Errorf("exec: %w", &pgconn.PgError{Code: code}) }
+	for _, tc := range []struct {
+		err                        error
+		unique, retry, unavailable bool
+	}{
+		{err: pg("23505"), unique: true},
+		{err: &pgconn.PgError{Code: "23505", ConstraintName: "idempotency_keys_pkey"}, unique: true, retry: true},
+		{err: &pgconn.PgError{Code: "23505", ConstraintName: "event_types_pkey"}, unique: true, retry: true},
+		{err: &pgconn.PgError{Code: "23505", ConstraintName: "tenants_pkey"}, unique: true},
+		{err: pg("23503")},
+		{err: pg("40001"), retry: true},
+		{err: pg("40P01"), retry: true},
+		{err: pg("42P01")},
+		{err: pg("08006"), unavailable: true},
+		{err: pg("08001"), unavailable: true},
+		{err: pg("53300"), unavailable: true},
+		{err: pg("53100"), unavailable: true},
+		{err: pg("57P01"), unavailable: true},
+		{err: pg("57P02"), unavailable: true},
+		{err: pg("57P03"), unavailable: true},
+		{err: pg("57014")},
+		{err: fmt.Errorf("read: %w", io.ErrUnexpectedEOF), unavailable: true},
+		{err: driver.ErrBadConn, unavailable: true},
+		{err: fmt.Errorf("x: %w", pgconn.ErrConnClosed), unavailable: true},
+		{err: &pgconn.ConnectError{Config: &pgconn.Config{}}, unavailable: true},
+		{err: sql.ErrNoRows},
+		{err: errors.New("boom")},
+		{err: context.Canceled},
+	} {
+		if got := isUniqueViolation(tc.err); got != tc.unique {
+			t.Errorf("isUniqueViolation(%v) = %v", tc.err, got)
+		}
+		if got := isRetryable(tc.err); got != tc.retry {
+			t.Errorf("isRetryable(%v) = %v", tc.err, got)
+		}
+		if got := isUnavailable(tc.err); got != tc.unavailable {
+			t.Errorf("isUnavailable(%v) = %v", tc.err, got)
+		}
+	}
+}
+
+func TestWriteRetriesDeadlocks(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	deadlock := &pgconn.PgError{Code: deadlockDetected}
+	calls := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		calls++
+		if calls == 1 {
+			return deadlock
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ('a', 'a', 0)`)
+		return err
+	})
+	if err != nil || calls != 2 {
+		t.Fatalf("err = %v after %d calls, want success on the second", err, calls)
+	}
+	calls = 0
+	err = s.write(ctx, func(*sql.Tx) error { calls++; return deadlock })
+	if !errors.Is(err, deadlock) || calls != 1+maxWriteRetries {
+		t.Fatalf("err = %v after %d calls, want the deadlock after %d", err, calls, 1+maxWriteRetries)
+	}
+	calls = 0
+	err = s.write(ctx, func(*sql.Tx) error { calls++; return &pgconn.PgError{Code: uniqueViolation} })
+	if err == nil || calls != 1 {
+		t.Fatalf("a unique violation was retried: err = %v, calls = %d", err, calls)
+	}
+}
+
+// Without a single writer, requests race: the same idempotency key
+// published at once by several requests gives one event, and the others
+// replay it rather than fail.
+func TestConcurrentPublishesWithOneIdempotencyKey(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	must(t, s.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: time.Now()}))
+	for round := range 5 {
+		key := fmt.Sprint("key-", round)
+		const n = 8
+		results := make([]store.PublishResult, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ev := domain.Event{ID: domain.NewID(domain.PrefixEvent), Type: "a.b", Data: []byte(`{}`), CreatedAt: time.Now()}
+				var r []store.PublishResult
+				r, errs[i] = s.Publish(ctx, sc, []store.Publication{{Event: ev, IdempotencyKey: key, RequestHash: []byte("h")}})
+				if errs[i] == nil {
+					results[i] = r[0]
+				}
+			}()
+		}
+		wg.Wait()
+		fresh := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d publish %d: %v", round, i, errs[i])
+			}
+			if !results[i].Replayed {
+				fresh++
+			}
+			if results[i].EventID != results[0].EventID {
+				t.Fatalf("round %d: events %s and %s for one key", round, results[0].EventID, results[i].EventID)
+			}
+		}
+		if fresh != 1 {
+			t.Fatalf("round %d: %d publishes were not replays, want 1", round, fresh)
+		}
+	}
+	evs, err := s.ListEvents(ctx, sc, store.Page{})
+	must(t, err)
+	if len(evs) != 5 {
+		t.Fatalf("%d events stored, want 5", len(evs))
+	}
+}
+
+func TestConcurrentPutsOfANewEventType(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	const n = 8
+	created := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			created[i], errs[i] = s.PutEventType(ctx, &domain.EventType{Name: "a.b", Description: fmt.Sprint(i), UpdatedAt: time.Now()})
+		}()
+	}
+	wg.Wait()
+	news := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("put %d: %v", i, errs[i])
+		}
+		if created[i] {
+			news++
+		}
+	}
+	if news != 1 {
+		t.Fatalf("%d puts created the type, want 1", news)
+	}
+}
+
+// A connection the server drops is reported as the store being
+// unavailable, never as a wrong request.
+func TestLostConnectionIsUnavailable(t *testing.T) {
+	url := pgtest.URL(t)
+	s := open(t, url+"&max_conns=1")
+	var pid int
+	if err := s.db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	admin := open(t, url)
+	if _, err := admin.db.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	_, err := s.GetTenant(ctx, "nobody")
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		// database/sql noticed the dead connection and used a new one.
+	case errors.Is(err, store.ErrUnavailable):
+	default:
+		t.Fatalf("after the connection was killed: err = %v, want ErrUnavailable or not found", err)
+	}
+	if _, err := s.GetTenant(ctx, "nobody"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("the pool did not recover: %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
