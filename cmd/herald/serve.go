@@ -22,6 +22,12 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// listener is a store that can wake the dispatcher when another process
+// commits due work (PostgreSQL's LISTEN/NOTIFY).
+type listener interface {
+	Listen(ctx context.Context, wake func())
+}
+
 // minLease leaves room for a useful attempt inside a lease.
 const minLease = 10 * time.Second
 
@@ -80,6 +86,9 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	defer stopDispatch()
 	dispatched := make(chan error, 1)
 	go func() { dispatched <- d.Run(dctx) }()
+	if l, ok := st.(listener); ok {
+		go l.Listen(dctx, d.Wake)
+	}
 	log.Info("herald is listening", "addr", ln.Addr().String(), "version", version, "owner", d.Owner())
 	if ready != nil {
 		ready(ln.Addr().String())

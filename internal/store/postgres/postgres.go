@@ -54,6 +54,7 @@ const migrationLockID int64 = 0x68657261
 type Store struct {
 	*sqlstore.DB
 	db        *sql.DB
+	url       string
 	closeOnce sync.Once
 }
 
@@ -73,10 +74,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, url: url}
 	s.DB = sqlstore.New(db, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         `FOR UPDATE OF d SKIP LOCKED`,
+		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 	})

@@ -345,3 +345,35 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A publish committed by one process wakes a listener in another: two
+// stores on one database stand for two processes.
+func TestPublishWakesListenersOfOtherProcesses(t *testing.T) {
+	url := pgtest.URL(t)
+	publisher, other := open(t, url), open(t, url)
+	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	must(t, publisher.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: time.Now()}))
+	now := time.Now()
+	ep := &domain.Endpoint{ID: domain.NewID(domain.PrefixEndpoint), TenantID: "acme", Environment: domain.Sandbox,
+		URL: "https://example.com", Status: domain.EndpointActive, TimeoutMS: 1000, MaxConcurrency: 1,
+		Success: domain.Success2xx, Secret: "whsec_dGVzdA==", CreatedAt: now, UpdatedAt: now}
+	must(t, publisher.CreateEndpoint(ctx, ep))
+
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	woken := make(chan struct{}, 16)
+	go other.Listen(lctx, func() { woken <- struct{}{} })
+	select { // the first wake comes when listening starts
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("listener never started")
+	}
+	ev := domain.Event{ID: domain.NewID(domain.PrefixEvent), Type: "a.b", Data: []byte(`{}`), CreatedAt: time.Now()}
+	_, err := publisher.Publish(ctx, sc, []store.Publication{{Event: ev}})
+	must(t, err)
+	select {
+	case <-woken:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a publish with due deliveries did not wake the other process")
+	}
+}

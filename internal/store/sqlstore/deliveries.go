@@ -136,7 +136,7 @@ func (db *DB) RetryDelivery(ctx context.Context, s domain.Scope, id string, now 
 			}
 			return err
 		}
-		return nil
+		return db.notifyDue(ctx, tx)
 	})
 	if err != nil {
 		return nil, db.wrap("retry delivery", err)

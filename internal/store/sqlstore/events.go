@@ -26,12 +26,17 @@ func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publicat
 		if err != nil {
 			return err
 		}
+		due := false
 		for i := range pubs {
 			r, err := db.publishOne(ctx, tx, s, &pubs[i], subs)
 			if err != nil {
 				return err
 			}
 			results[i] = r
+			due = due || (r.Deliveries > 0 && !r.Replayed)
+		}
+		if due {
+			return db.notifyDue(ctx, tx)
 		}
 		return nil
 	})

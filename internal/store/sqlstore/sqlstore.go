@@ -25,6 +25,9 @@ type Dialect struct {
 	// ClaimLock is appended to the claim's row selection (PostgreSQL's
 	// FOR UPDATE SKIP LOCKED); SQLite has one writer and needs none.
 	ClaimLock string
+	// NotifyDue, when set, runs in every transaction that makes deliveries
+	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
+	NotifyDue string
 	// IsUniqueViolation recognises a duplicate-key error.
 	IsUniqueViolation func(error) bool
 	// IsUnavailable recognises an error of the database itself rather than
@@ -72,6 +75,15 @@ func (db *DB) wrap(op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// notifyDue wakes other processes when the transaction commits.
+func (db *DB) notifyDue(ctx context.Context, tx *sql.Tx) error {
+	if db.dialect.NotifyDue == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, db.dialect.NotifyDue)
+	return err
 }
 
 // DollarPlaceholders turns "?" into "$1", "$2", … (PostgreSQL). Queries here
