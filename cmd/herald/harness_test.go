@@ -35,6 +35,7 @@ func startHerald(t *testing.T, configure ...func(*serveCmd)) *herald {
 		AllowPrivateDestinations: true,
 		Lease:                    time.Minute,
 		RetryAfterCap:            time.Hour,
+		Retention:                720 * time.Hour,
 		ShutdownGrace:            5 * time.Second,
 	}
 	for _, f := range configure {

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -39,6 +40,7 @@ type serveCmd struct {
 	AllowCIDR                []netip.Prefix `env:"HERALD_ALLOW_CIDR" help:"Address ranges to allow even though they are not public."`
 	Lease                    time.Duration  `env:"HERALD_LEASE" default:"60s" help:"How long a claimed delivery is held before another process may take it over. Attempt timeouts are cut to 5 s less than this."`
 	RetryAfterCap            time.Duration  `env:"HERALD_RETRY_AFTER_CAP" default:"1h" help:"The longest wait a receiver's Retry-After can impose."`
+	Retention                time.Duration  `env:"HERALD_RETENTION" default:"720h" help:"How long events, deliveries and attempts are kept (at least 24h: idempotency keys live as long)."`
 	ShutdownGrace            time.Duration  `env:"HERALD_SHUTDOWN_GRACE" default:"30s" help:"On SIGTERM, how long attempts in flight may finish."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 }
@@ -53,6 +55,9 @@ func (c *serveCmd) Run() error {
 
 // run serves until ctx ends; ready, when set, learns the listening address.
 func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr string)) error {
+	if c.Retention < 24*time.Hour {
+		return fmt.Errorf("--retention %s is too short: idempotency keys must live at least 24h", c.Retention)
+	}
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
 	}
@@ -89,6 +94,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if l, ok := st.(listener); ok {
 		go l.Listen(dctx, d.Wake)
 	}
+	go retention.Run(dctx, st, retention.Config{Period: c.Retention, Logger: log})
 	log.Info("herald is listening", "addr", ln.Addr().String(), "version", version, "owner", d.Owner())
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -27,6 +27,16 @@ func NewIDAt(prefix string, t time.Time) string {
 	return prefix + "_" + id.String()
 }
 
+// IDFloor is the smallest id of the prefix created at t: every id made
+// before t sorts below it, which turns "older than t" into an index range.
+func IDFloor(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(t)); err != nil {
+		panic(err) // only for times past the year 10889
+	}
+	return prefix + "_" + id.String()
+}
+
 // Id prefixes of Herald's objects.
 const (
 	PrefixEvent    = "evt"

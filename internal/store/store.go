@@ -66,6 +66,12 @@ type Store interface {
 	// Release gives back leased deliveries that were never attempted.
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
 
+	// Purge removes deliveries (with their attempts) and events created
+	// before cutoff, and idempotency keys used before it, at most limit rows
+	// of each kind per call. A pending delivery is never removed, nor its
+	// event. It returns how many rows went.
+	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
 	Close() error
 }
 

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReleaseMakesDeliveriesDueAgain", testRelease},
 		{"RetryDeliveryMakesItDueNow", testRetry},
 		{"DeleteEndpointCancelsPendingDeliveries", testDeleteEndpoint},
+		{"PurgeRemovesOldFinishedWorkAndKeepsPending", testPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -700,5 +701,73 @@ func testDeleteEndpoint(t *testing.T, s store.Store) {
 	}
 	if got := claimAll(t, s, "p", time.Now()); len(got) != 0 {
 		t.Fatalf("claimed a cancelled delivery: %+v", got)
+	}
+}
+
+func testPurge(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	old := time.Now().Add(-40 * 24 * time.Hour)
+	publishAt := func(at time.Time, key string) store.PublishResult {
+		t.Helper()
+		ev := event("a.b")
+		ev.ID, ev.CreatedAt = domain.NewIDAt(domain.PrefixEvent, at), at
+		r, err := s.Publish(ctx, scope, []store.Publication{{Event: ev, IdempotencyKey: key, RequestHash: []byte(key)}})
+		must(t, err)
+		return r[0]
+	}
+	var oldDone []store.PublishResult
+	for i := 0; i < 5; i++ {
+		oldDone = append(oldDone, publishAt(old, fmt.Sprint("old-", i)))
+	}
+	c := claimAll(t, s, "p", time.Now())
+	var outcomes []store.Outcome
+	for _, cl := range c {
+		outcomes = append(outcomes, outcome(cl, domain.DeliverySucceeded, time.Time{}, 200))
+	}
+	must(t, s.Record(ctx, outcomes))
+	oldPending := publishAt(old, "old-pending")
+	fresh := publishAt(time.Now(), "fresh")
+
+	total := 0
+	for {
+		n, err := s.Purge(ctx, time.Now().Add(-30*24*time.Hour), 2)
+		must(t, err)
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	// 5 deliveries, 5 events, 6 idempotency keys.
+	if total != 16 {
+		t.Fatalf("purged %d rows, want 16", total)
+	}
+	for _, r := range oldDone {
+		if _, err := s.GetEvent(ctx, scope, r.EventID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("old event %s survived: %v", r.EventID, err)
+		}
+	}
+	for _, cl := range c {
+		if _, err := s.GetDelivery(ctx, scope, cl.DeliveryID); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("old delivery %s survived: %v", cl.DeliveryID, err)
+		}
+	}
+	for _, r := range []store.PublishResult{oldPending, fresh} {
+		if _, err := s.GetEvent(ctx, scope, r.EventID); err != nil {
+			t.Fatalf("event %s was removed: %v", r.EventID, err)
+		}
+		ds, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: r.EventID})
+		must(t, err)
+		if len(ds) != 1 {
+			t.Fatalf("deliveries of %s: %d", r.EventID, len(ds))
+		}
+	}
+	// The old key is gone, the fresh one still replays.
+	again := publishAt(time.Now(), "old-0")
+	if again.Replayed {
+		t.Fatal("an expired idempotency key still replays")
+	}
+	if r := publishAt(time.Now(), "fresh"); !r.Replayed {
+		t.Fatal("a fresh idempotency key was purged")
 	}
 }

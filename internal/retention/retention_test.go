@@ -1,0 +1,68 @@
+package retention_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/retention"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+func TestTheSweeperRemovesWhatIsOlderThanThePeriodInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	if err := s.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(at time.Time) string {
+		ev := domain.Event{ID: domain.NewIDAt(domain.PrefixEvent, at), Type: "a.b", Data: []byte(`{}`), CreatedAt: at}
+		r, err := s.Publish(ctx, sc, []store.Publication{{Event: ev}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].EventID
+	}
+	var old []string
+	for i := 0; i < 25; i++ {
+		old = append(old, publish(time.Now().Add(-2*time.Hour)))
+	}
+	recent := publish(time.Now())
+
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		retention.Run(rctx, s, retention.Config{Period: time.Hour, Every: time.Hour, Batch: 10, Pause: time.Millisecond})
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.GetEvent(ctx, sc, old[len(old)-1])
+		if errors.Is(err, domain.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("old events were not swept")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for _, id := range old {
+		if _, err := s.GetEvent(ctx, sc, id); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("old event %s survived: %v", id, err)
+		}
+	}
+	if _, err := s.GetEvent(ctx, sc, recent); err != nil {
+		t.Fatalf("a recent event was swept: %v", err)
+	}
+}
