@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -298,4 +299,21 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// starter starts Herald on the store of the subtest.
+type starter func(configure ...func(*serveCmd)) *herald
+
+// eachStore runs a test on SQLite and on PostgreSQL: everything the API
+// offers must work the same on both.
+func eachStore(t *testing.T, test func(t *testing.T, start starter)) {
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, func(configure ...func(*serveCmd)) *herald { return startHerald(t, configure...) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		test(t, func(configure ...func(*serveCmd)) *herald {
+			return startHerald(t, append([]func(*serveCmd){func(c *serveCmd) { c.Database = url }}, configure...)...)
+		})
+	})
 }
