@@ -343,3 +343,62 @@ func withHeader(next http.Handler, k, v string) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+func TestBatchPublishIsAllOrNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, start starter) {
+		h := start()
+		rc := newReceiver(t)
+		h.tenant("acme")
+		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+		rc.trust(ep.Secret)
+		bad := map[string]any{"events": []map[string]any{
+			{"type": "a.b", "data": map[string]any{}},
+			{"type": "a.b", "data": "not an object"},
+		}}
+		r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events/batch", tenant: "acme", env: "sandbox", body: bad})
+		var p problem
+		r.json(t, &p)
+		if len(p.Errors) == 0 || p.Errors[0].Location != "body.events[1].data" {
+			t.Fatalf("problem = %s", r.body)
+		}
+		var none struct{ Data []any }
+		h.must(http.StatusOK, call{method: "GET", path: "/v1/events", tenant: "acme", env: "sandbox"}).json(t, &none)
+		if len(none.Data) != 0 {
+			t.Fatalf("a refused batch stored %d events", len(none.Data))
+		}
+		good := map[string]any{"events": []map[string]any{
+			{"type": "a.b", "data": map[string]any{"i": 1}, "idempotency_key": "k1"},
+			{"type": "a.b", "data": map[string]any{"i": 2}},
+			{"type": "a.b", "data": map[string]any{"i": 3}},
+		}}
+		var res struct {
+			Data []struct {
+				ID         string `json:"id"`
+				Deliveries int    `json:"deliveries"`
+				Replayed   bool   `json:"replayed"`
+			} `json:"data"`
+		}
+		h.must(http.StatusAccepted, call{method: "POST", path: "/v1/events/batch", tenant: "acme", env: "sandbox", body: good}).json(t, &res)
+		if len(res.Data) != 3 || res.Data[0].Deliveries != 1 || res.Data[0].Replayed {
+			t.Fatalf("batch result = %+v", res)
+		}
+		seen := map[string]bool{}
+		for i := 0; i < 3; i++ {
+			got := rc.next(5 * time.Second)
+			if got.Valid != nil {
+				t.Fatal(got.Valid)
+			}
+			seen[got.ID] = true
+		}
+		for _, d := range res.Data {
+			if !seen[d.ID] {
+				t.Fatalf("event %s of the batch was not delivered", d.ID)
+			}
+		}
+		replay := map[string]any{"events": []map[string]any{{"type": "a.b", "data": map[string]any{"i": 1}, "idempotency_key": "k1"}}}
+		h.must(http.StatusAccepted, call{method: "POST", path: "/v1/events/batch", tenant: "acme", env: "sandbox", body: replay}).json(t, &res)
+		if !res.Data[0].Replayed {
+			t.Fatalf("replayed item = %+v", res.Data[0])
+		}
+	})
+}

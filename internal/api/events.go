@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -32,6 +34,35 @@ type publishResult struct {
 	Deliveries int    `json:"deliveries" doc:"How many endpoints will receive it."`
 }
 
+// maxBatchBody bounds a batch publish; each event's data is still at most
+// what a single publish takes.
+const maxBatchBody = 16 << 20
+
+type batchItem struct {
+	publishBody
+	IdempotencyKey string `json:"idempotency_key,omitempty" maxLength:"255" doc:"Like the Idempotency-Key header of a single publish, for this event."`
+}
+
+// hashable is the item as its idempotency key remembers it.
+func (b *batchItem) hashable() []byte {
+	raw, _ := json.Marshal(b.publishBody)
+	return raw
+}
+
+type batchResult struct {
+	publishResult
+	Replayed bool `json:"replayed,omitempty" doc:"The idempotency key was used before; this is the first result."`
+}
+
+// within prefixes a validation error's field with its place in a batch.
+func within(prefix string, err error) error {
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		return &domain.ValidationError{Field: prefix + ve.Field, Msg: ve.Msg}
+	}
+	return err
+}
+
 func (s *Server) registerEvents(api huma.API) {
 	tags := []string{"Events"}
 	huma.Register(api, huma.Operation{
@@ -55,7 +86,7 @@ func (s *Server) registerEvents(api huma.API) {
 		now := time.Now().UTC()
 		ev, err := s.eventFrom(ctx, sc, &in.Body, now)
 		if err != nil {
-			return nil, err
+			return nil, s.problem(err)
 		}
 		pub := store.Publication{Event: ev, IdempotencyKey: in.IdempotencyKey}
 		if in.IdempotencyKey != "" {
@@ -73,6 +104,53 @@ func (s *Server) registerEvents(api huma.API) {
 			Replayed bool `header:"Idempotent-Replayed"`
 			Body     publishResult
 		}{res[0].Replayed, publishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "publish-events", Method: http.MethodPost, Path: "/v1/events/batch", Tags: tags,
+		Summary: "Publish up to 1,000 events at once",
+		Description: "All or nothing: either every event and its deliveries are committed, or none is and the answer names " +
+			"the first failing event's field (body.events[i]...). Each event may carry its own idempotency_key.",
+		DefaultStatus: http.StatusAccepted,
+		MaxBodyBytes:  maxBatchBody,
+	}, func(ctx context.Context, in *struct {
+		ScopeHeaders
+		Body struct {
+			Events []batchItem `json:"events" minItems:"1" maxItems:"1000"`
+		}
+	}) (*Body[*List[batchResult]], error) {
+		sc, err := s.scope(ctx, in.ScopeHeaders)
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now().UTC()
+		pubs := make([]store.Publication, len(in.Body.Events))
+		for i := range in.Body.Events {
+			item := &in.Body.Events[i]
+			ev, err := s.eventFrom(ctx, sc, &item.publishBody, now)
+			if err != nil {
+				return nil, s.problem(within(fmt.Sprintf("events[%d].", i), err))
+			}
+			pubs[i] = store.Publication{Event: ev, IdempotencyKey: item.IdempotencyKey}
+			if item.IdempotencyKey != "" {
+				sum := sha256.Sum256(item.hashable())
+				pubs[i].RequestHash = sum[:]
+			}
+		}
+		res, err := s.store.Publish(ctx, sc, pubs)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		out := make([]batchResult, len(res))
+		wake := false
+		for i, r := range res {
+			out[i] = batchResult{publishResult: publishResult{ID: r.EventID, Deliveries: r.Deliveries}, Replayed: r.Replayed}
+			wake = wake || (r.Deliveries > 0 && !r.Replayed)
+		}
+		if wake {
+			s.cfg.Wake()
+		}
+		return &Body[*List[batchResult]]{Body: &List[batchResult]{Data: out}}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -111,13 +189,14 @@ func (s *Server) registerEvents(api huma.API) {
 	})
 }
 
-// eventFrom validates a publish request and builds its event.
+// eventFrom validates a publish request and builds its event. Its
+// validation errors name fields relative to the event.
 func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *publishBody, now time.Time) (domain.Event, error) {
 	if err := domain.ValidateEventTypeName("type", b.Type); err != nil {
-		return domain.Event{}, s.problem(err)
+		return domain.Event{}, err
 	}
 	if !isObject(b.Data) {
-		return domain.Event{}, s.problem(domain.Invalid("data", "must be a JSON object"))
+		return domain.Event{}, domain.Invalid("data", "must be a JSON object")
 	}
 	ev := domain.Event{
 		ID: domain.NewIDAt(domain.PrefixEvent, now), TenantID: sc.TenantID, Environment: sc.Environment,
@@ -127,18 +206,18 @@ func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *publishBody,
 		ev.Job = &domain.Job{ID: b.Job.ID, Kind: b.Job.Kind}
 		if !isNull(b.Job.PartnerParams) {
 			if !isObject(b.Job.PartnerParams) {
-				return domain.Event{}, s.problem(domain.Invalid("job.partner_params", "must be a JSON object"))
+				return domain.Event{}, domain.Invalid("job.partner_params", "must be a JSON object")
 			}
 			ev.Job.PartnerParams = compact(b.Job.PartnerParams)
 		}
 	}
 	sch, err := s.schemas.get(ctx, b.Type)
 	if err != nil {
-		return domain.Event{}, s.problem(err)
+		return domain.Event{}, err
 	}
 	if sch != nil {
 		if err := validateData(sch, ev.Data, "data"); err != nil {
-			return domain.Event{}, s.problem(err)
+			return domain.Event{}, err
 		}
 	}
 	return ev, nil
