@@ -22,14 +22,14 @@ type jobRef struct {
 	PartnerParams json.RawMessage `json:"partner_params,omitempty" doc:"An object echoed in every event of the job; the last one given is kept."`
 }
 
-type publishBody struct {
+type EventInput struct {
 	Type  string          `json:"type" minLength:"1" maxLength:"128" example:"verification.approved"`
 	Data  json.RawMessage `json:"data" doc:"The event's data: a JSON object, checked against the type's schema when it has one."`
 	Job   *jobRef         `json:"job,omitempty"`
 	Final bool            `json:"final,omitempty" doc:"Whether this is the job's last event."`
 }
 
-type publishResult struct {
+type PublishResult struct {
 	ID         string `json:"id" example:"evt_01JD6Q3M4X8F0S6V8C2K7ZB5RT"`
 	Deliveries int    `json:"deliveries" doc:"How many endpoints will receive it."`
 }
@@ -39,18 +39,18 @@ type publishResult struct {
 const maxBatchBody = 16 << 20
 
 type batchItem struct {
-	publishBody
+	EventInput
 	IdempotencyKey string `json:"idempotency_key,omitempty" maxLength:"255" doc:"Like the Idempotency-Key header of a single publish, for this event."`
 }
 
 // hashable is the item as its idempotency key remembers it.
 func (b *batchItem) hashable() []byte {
-	raw, _ := json.Marshal(b.publishBody)
+	raw, _ := json.Marshal(b.EventInput)
 	return raw
 }
 
 type batchResult struct {
-	publishResult
+	PublishResult
 	Replayed bool `json:"replayed,omitempty" doc:"The idempotency key was used before; this is the first result."`
 }
 
@@ -74,10 +74,10 @@ func (s *Server) registerEvents(api huma.API) {
 		ScopeHeaders
 		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeats with the same key and body return the first result for at least 24 hours."`
 		RawBody        []byte
-		Body           publishBody
+		Body           EventInput
 	}) (*struct {
 		Replayed bool `header:"Idempotent-Replayed"`
-		Body     publishResult
+		Body     PublishResult
 	}, error) {
 		sc, err := s.scope(ctx, in.ScopeHeaders)
 		if err != nil {
@@ -102,8 +102,8 @@ func (s *Server) registerEvents(api huma.API) {
 		}
 		return &struct {
 			Replayed bool `header:"Idempotent-Replayed"`
-			Body     publishResult
-		}{res[0].Replayed, publishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
+			Body     PublishResult
+		}{res[0].Replayed, PublishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -127,7 +127,7 @@ func (s *Server) registerEvents(api huma.API) {
 		pubs := make([]store.Publication, len(in.Body.Events))
 		for i := range in.Body.Events {
 			item := &in.Body.Events[i]
-			ev, err := s.eventFrom(ctx, sc, &item.publishBody, now)
+			ev, err := s.eventFrom(ctx, sc, &item.EventInput, now)
 			if err != nil {
 				return nil, s.problem(within(fmt.Sprintf("events[%d].", i), err))
 			}
@@ -144,7 +144,7 @@ func (s *Server) registerEvents(api huma.API) {
 		out := make([]batchResult, len(res))
 		wake := false
 		for i, r := range res {
-			out[i] = batchResult{publishResult: publishResult{ID: r.EventID, Deliveries: r.Deliveries}, Replayed: r.Replayed}
+			out[i] = batchResult{PublishResult: PublishResult{ID: r.EventID, Deliveries: r.Deliveries}, Replayed: r.Replayed}
 			wake = wake || (r.Deliveries > 0 && !r.Replayed)
 		}
 		if wake {
@@ -191,7 +191,7 @@ func (s *Server) registerEvents(api huma.API) {
 
 // eventFrom validates a publish request and builds its event. Its
 // validation errors name fields relative to the event.
-func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *publishBody, now time.Time) (domain.Event, error) {
+func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *EventInput, now time.Time) (domain.Event, error) {
 	if err := domain.ValidateEventTypeName("type", b.Type); err != nil {
 		return domain.Event{}, err
 	}
