@@ -42,6 +42,7 @@ type serveCmd struct {
 	RetryAfterCap            time.Duration  `env:"HERALD_RETRY_AFTER_CAP" default:"1h" help:"The longest wait a receiver's Retry-After can impose."`
 	Retention                time.Duration  `env:"HERALD_RETENTION" default:"720h" help:"How long events, deliveries and attempts are kept (at least 24h: idempotency keys live as long)."`
 	ShutdownGrace            time.Duration  `env:"HERALD_SHUTDOWN_GRACE" default:"30s" help:"On SIGTERM, how long attempts in flight may finish."`
+	PprofListen              string         `env:"HERALD_PPROF_LISTEN" help:"Serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060. Off when empty; never expose it publicly."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 }
 
@@ -80,6 +81,9 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Logger: log,
 	})
 
+	if c.PprofListen != "" {
+		go servePprof(c.PprofListen, log)
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
