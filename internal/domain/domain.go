@@ -45,8 +45,14 @@ type EventType struct {
 	Description string          `json:"description,omitempty"`
 	Schema      json.RawMessage `json:"schema,omitempty"`
 	Example     json.RawMessage `json:"example,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	// Sensitive types (one-time codes, session links) are never shown in
+	// clear by the API or the delivery log once delivered.
+	Sensitive bool `json:"sensitive,omitempty"`
+	// TTLSeconds, when set, is how long an event of the type is worth
+	// delivering; after it the event is not sent or retried.
+	TTLSeconds int       `json:"ttl_seconds,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Endpoint statuses. Deliveries to a paused or disabled endpoint are held, not dropped.
