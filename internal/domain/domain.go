@@ -34,9 +34,39 @@ type Scope struct {
 
 // Tenant is one of the platform's customers.
 type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// RateLimitPerMinute and RateLimitBurst bound each of the tenant's API
+	// keys; 0 takes Herald's defaults.
+	RateLimitPerMinute int       `json:"rate_limit_per_minute,omitempty"`
+	RateLimitBurst     int       `json:"rate_limit_burst,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+}
+
+// API rate limit defaults, per key.
+const (
+	DefaultRateLimitPerMinute = 100
+	DefaultRateLimitBurst     = 200
+)
+
+// APIKey lets a tenant call the API for one environment. Only a hash of
+// the key is stored; the key itself is shown once.
+type APIKey struct {
+	ID          string      `json:"id"`
+	TenantID    string      `json:"tenant_id"`
+	Environment Environment `json:"environment"`
+	// Prefix is the start of the key, enough to recognise it.
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// ExpiresAt is set when the key was rotated: it works until then.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Usable reports whether the key authenticates at t.
+func (k *APIKey) Usable(t time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || t.Before(*k.ExpiresAt))
 }
 
 // EventType is a registered kind of event, optionally with a JSON Schema for its data.
@@ -83,10 +113,27 @@ type Endpoint struct {
 	TimeoutMS      int               `json:"timeout_ms"`
 	MaxConcurrency int               `json:"max_concurrency"`
 	Success        string            `json:"success"`
-	// Secret is the signing secret (whsec_…). It is returned once, on creation.
-	Secret    string    `json:"-"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// DefaultCallback marks the one endpoint of a scope that jobs with
+	// their own callback URL borrow: its secret and settings sign and send
+	// to the job's URL instead of its own.
+	DefaultCallback bool `json:"default_callback"`
+	// Secret is the signing secret (whsec_…). It is returned once, on
+	// creation and on rotation.
+	Secret string `json:"-"`
+	// PreviousSecret signs too, beside Secret, until PreviousSecretExpiresAt.
+	PreviousSecret          string     `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+}
+
+// SigningSecrets are the secrets that sign at t: the current one, and the
+// previous one during a rotation's grace period.
+func (e *Endpoint) SigningSecrets(t time.Time) []string {
+	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && t.Before(*e.PreviousSecretExpiresAt) {
+		return []string{e.Secret, e.PreviousSecret}
+	}
+	return []string{e.Secret}
 }
 
 // Endpoint defaults, from the field's leaders (see DESIGN.md).
@@ -124,19 +171,51 @@ type Job struct {
 	ID            string          `json:"id"`
 	Kind          string          `json:"kind,omitempty"`
 	PartnerParams json.RawMessage `json:"partner_params,omitempty"`
+	// CallbackURL, when set, receives the job's events instead of the
+	// default callback endpoint. It is not part of the envelope.
+	CallbackURL string `json:"-"`
+}
+
+// JobRecord is what Herald keeps of a job: the polling alternative to
+// callbacks.
+type JobRecord struct {
+	ID            string          `json:"id"`
+	TenantID      string          `json:"tenant_id"`
+	Environment   Environment     `json:"environment"`
+	Kind          string          `json:"kind,omitempty"`
+	PartnerParams json.RawMessage `json:"partner_params,omitempty"`
+	CallbackURL   string          `json:"callback_url,omitempty"`
+	// Status is the type of the job's latest event.
+	Status    string    `json:"status,omitempty"`
+	Final     bool      `json:"final"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Event is one published fact.
 type Event struct {
-	ID          string          `json:"id"`
-	TenantID    string          `json:"tenant_id"`
-	Environment Environment     `json:"environment"`
-	Type        string          `json:"type"`
-	Job         *Job            `json:"job,omitempty"`
-	Final       bool            `json:"final,omitempty"`
-	Data        json.RawMessage `json:"data"`
-	CreatedAt   time.Time       `json:"timestamp"`
+	ID          string      `json:"id"`
+	TenantID    string      `json:"tenant_id"`
+	Environment Environment `json:"environment"`
+	Type        string      `json:"type"`
+	Job         *Job        `json:"job,omitempty"`
+	Final       bool        `json:"final,omitempty"`
+	// Test marks the events of test sends.
+	Test bool            `json:"test,omitempty"`
+	Data json.RawMessage `json:"data"`
+	// Sensitive events' data is never shown by the API and is scrubbed
+	// from the store once delivered.
+	Sensitive bool `json:"sensitive,omitempty"`
+	// ExpiresAt, from the type's TTL: the event is not sent after it.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"timestamp"`
 }
+
+// Expired reports whether the event is past its TTL at t.
+func (e *Event) Expired(t time.Time) bool { return e.ExpiresAt != nil && !t.Before(*e.ExpiresAt) }
+
+// Redacted is what the API shows of a sensitive event's data.
+var Redacted = json.RawMessage(`{"redacted":true}`)
 
 // Delivery statuses.
 const (
@@ -148,20 +227,23 @@ const (
 
 // Delivery is one event to one endpoint; the queue is made of these.
 type Delivery struct {
-	ID            string      `json:"id"`
-	TenantID      string      `json:"tenant_id"`
-	Environment   Environment `json:"environment"`
-	EventID       string      `json:"event_id"`
-	EventType     string      `json:"event_type"`
-	EndpointID    string      `json:"endpoint_id"`
-	Status        string      `json:"status"`
-	Attempts      int         `json:"attempt_count"`
-	NextAttemptAt *time.Time  `json:"next_attempt_at,omitempty"`
-	LastStatus    int         `json:"last_response_status,omitempty"`
-	LastError     string      `json:"last_error,omitempty"`
-	CreatedAt     time.Time   `json:"created_at"`
-	UpdatedAt     time.Time   `json:"updated_at"`
-	AttemptLog    []Attempt   `json:"attempts,omitempty"`
+	ID          string      `json:"id"`
+	TenantID    string      `json:"tenant_id"`
+	Environment Environment `json:"environment"`
+	EventID     string      `json:"event_id"`
+	EventType   string      `json:"event_type"`
+	EndpointID  string      `json:"endpoint_id"`
+	// TargetURL is the job's callback URL when it replaces the endpoint's.
+	TargetURL     string     `json:"target_url,omitempty"`
+	Test          bool       `json:"test,omitempty"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempt_count"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastStatus    int        `json:"last_response_status,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	AttemptLog    []Attempt  `json:"attempts,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery.

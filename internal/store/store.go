@@ -25,6 +25,19 @@ type Store interface {
 	CreateTenant(ctx context.Context, t *domain.Tenant) error
 	GetTenant(ctx context.Context, id string) (*domain.Tenant, error)
 	ListTenants(ctx context.Context, p Page) ([]domain.Tenant, error)
+	// UpdateTenant replaces a tenant's name and rate limits.
+	UpdateTenant(ctx context.Context, t *domain.Tenant) error
+
+	CreateAPIKey(ctx context.Context, k *domain.APIKey, hash []byte) error
+	// APIKeyByHash finds a key by the hash of its secret, whatever its state.
+	APIKeyByHash(ctx context.Context, hash []byte) (*domain.APIKey, error)
+	ListAPIKeys(ctx context.Context, s domain.Scope) ([]domain.APIKey, error)
+	// RotateAPIKey creates next and makes the old key expire at oldExpiresAt,
+	// together.
+	RotateAPIKey(ctx context.Context, s domain.Scope, oldID string, oldExpiresAt time.Time, next *domain.APIKey, nextHash []byte) error
+	RevokeAPIKey(ctx context.Context, s domain.Scope, id string, at time.Time) error
+	// TouchAPIKey records a use; callers throttle it.
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 
 	// PutEventType creates or replaces a type and reports whether it was new.
 	PutEventType(ctx context.Context, t *domain.EventType) (created bool, err error)
@@ -34,8 +47,15 @@ type Store interface {
 	CreateEndpoint(ctx context.Context, e *domain.Endpoint) error
 	GetEndpoint(ctx context.Context, s domain.Scope, id string) (*domain.Endpoint, error)
 	ListEndpoints(ctx context.Context, s domain.Scope, p Page) ([]domain.Endpoint, error)
-	// UpdateEndpoint replaces the mutable fields of an existing endpoint.
+	// UpdateEndpoint replaces the mutable fields of an existing endpoint,
+	// secrets included. Marking it the default callback unmarks the
+	// scope's previous one.
 	UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error
+	// DefaultCallback returns the scope's default callback endpoint.
+	DefaultCallback(ctx context.Context, s domain.Scope) (*domain.Endpoint, error)
+	// RecoverDeliveries makes an endpoint's failed deliveries created in
+	// [since, until) due now and reports how many.
+	RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID string, since, until, now time.Time) (int, error)
 	// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
 	DeleteEndpoint(ctx context.Context, s domain.Scope, id string) error
 
@@ -47,6 +67,13 @@ type Store interface {
 	GetEvent(ctx context.Context, s domain.Scope, id string) (*domain.Event, error)
 	// ListEvents returns events oldest first, after the cursor (an event id).
 	ListEvents(ctx context.Context, s domain.Scope, p Page) ([]domain.Event, error)
+
+	// PutJob creates or updates a job ahead of its events.
+	PutJob(ctx context.Context, s domain.Scope, j *domain.Job, now time.Time) (*domain.JobRecord, error)
+	GetJob(ctx context.Context, s domain.Scope, id string) (*domain.JobRecord, error)
+	ListJobs(ctx context.Context, s domain.Scope, f JobFilter) ([]domain.JobRecord, error)
+	// JobEvents returns a job's events oldest first, after the cursor.
+	JobEvents(ctx context.Context, s domain.Scope, jobID string, p Page) ([]domain.Event, error)
 
 	// ListDeliveries returns deliveries newest first, before the cursor.
 	ListDeliveries(ctx context.Context, s domain.Scope, f DeliveryFilter) ([]domain.Delivery, error)
@@ -83,7 +110,9 @@ type Page struct {
 
 // Publication is one event to publish.
 type Publication struct {
-	Event          domain.Event
+	Event domain.Event
+	// OnlyEndpoint restricts the fan-out to one endpoint (test sends).
+	OnlyEndpoint   string
 	IdempotencyKey string
 	// RequestHash identifies the request body that carried the key.
 	RequestHash []byte
@@ -99,7 +128,9 @@ type PublishResult struct {
 // DeliveryFilter narrows the delivery log.
 type DeliveryFilter struct {
 	Page
-	EventID    string
+	EventID string
+	// EventIDs selects the deliveries of several events.
+	EventIDs   []string
 	EndpointID string
 	Status     string
 	EventType  string
@@ -116,15 +147,23 @@ type ClaimParams struct {
 	// SkipEndpoints are endpoints whose lanes are full: claiming their
 	// deliveries now would only let the leases run down in a queue.
 	SkipEndpoints []string
+	// DeliveryIDs, when set, claims only these (if due): a test send.
+	DeliveryIDs []string
+}
+
+// JobFilter narrows the job list.
+type JobFilter struct {
+	Page
+	UpdatedSince time.Time
+	Final        *bool
 }
 
 // Claimed is a leased delivery with the event it carries.
 type Claimed struct {
 	DeliveryID string
 	EndpointID string
-	// EndpointUpdatedAt lets the dispatcher tell whether its cached copy of
-	// the endpoint is stale.
-	EndpointUpdatedAt time.Time
+	// TargetURL replaces the endpoint's URL (a job's own callback).
+	TargetURL string
 	// Attempts made before this one.
 	Attempts int
 	Event    domain.Event
@@ -141,6 +180,10 @@ type Outcome struct {
 	NextAttemptAt time.Time
 	// DisableEndpoint, when set, disables the endpoint with this reason (410 Gone).
 	DisableEndpoint string
+	// EventID and Scrub: a sensitive event's data is erased once none of
+	// its deliveries is pending any more.
+	EventID string
+	Scrub   bool
 }
 
 // Limits on list sizes.

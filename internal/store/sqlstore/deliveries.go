@@ -12,14 +12,14 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const deliveryColumns = `id, tenant_id, environment, event_id, event_type, endpoint_id, status, attempts,
+const deliveryColumns = `id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test, status, attempts,
 	next_attempt_at, last_status, last_error, created_at, updated_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (domain.Delivery, error) {
 	var d domain.Delivery
 	var next sql.NullInt64
 	var created, updated int64
-	err := row.Scan(&d.ID, &d.TenantID, &d.Environment, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.Attempts,
+	err := row.Scan(&d.ID, &d.TenantID, &d.Environment, &d.EventID, &d.EventType, &d.EndpointID, &d.TargetURL, &d.Test, &d.Status, &d.Attempts,
 		&next, &d.LastStatus, &d.LastError, &created, &updated)
 	if d.Status == domain.DeliveryPending {
 		d.NextAttemptAt = nullMicros(next)
@@ -42,6 +42,12 @@ func (db *DB) ListDeliveries(ctx context.Context, s domain.Scope, f store.Delive
 	}
 	if f.EventID != "" {
 		add("event_id = ?", f.EventID)
+	}
+	if len(f.EventIDs) > 0 {
+		where.WriteString(" AND event_id IN (" + placeholders(len(f.EventIDs)) + ")")
+		for _, id := range f.EventIDs {
+			args = append(args, id)
+		}
 	}
 	if f.EndpointID != "" {
 		add("endpoint_id = ?", f.EndpointID)

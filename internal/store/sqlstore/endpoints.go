@@ -5,23 +5,28 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
-	retry_policy, timeout_ms, max_concurrency, success, secret, created_at, updated_at`
+	retry_policy, timeout_ms, max_concurrency, success, default_callback, secret, previous_secret, previous_secret_expires_at,
+	created_at, updated_at`
 
 func scanEndpoint(row interface{ Scan(...any) error }) (domain.Endpoint, error) {
 	var e domain.Endpoint
 	var types, headers, policy []byte
 	var created, updated int64
+	var prevExpires sql.NullInt64
 	err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
-		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.Secret, &created, &updated)
+		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.Secret, &e.PreviousSecret, &prevExpires,
+		&created, &updated)
 	if err != nil {
 		return e, err
 	}
+	e.PreviousSecretExpiresAt = nullMicros(prevExpires)
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal(types, &e.EventTypes); err != nil {
 		return e, err
@@ -51,12 +56,65 @@ func endpointHeaders(e *domain.Endpoint) []byte {
 
 func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 	return db.wrap("create endpoint", db.write(ctx, func(tx *sql.Tx) error {
+		if err := db.unmarkDefault(ctx, tx, e); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e),
-			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.Secret, micros(e.CreatedAt), micros(e.UpdatedAt))
+			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.Secret, e.PreviousSecret,
+			optionalMicros(e.PreviousSecretExpiresAt), micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	}))
+}
+
+// unmarkDefault clears the scope's default callback before e takes the role.
+func (db *DB) unmarkDefault(ctx context.Context, tx *sql.Tx, e *domain.Endpoint) error {
+	if !e.DefaultCallback {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET default_callback = ?, updated_at = ?
+		WHERE tenant_id = ? AND environment = ? AND default_callback = ? AND id <> ?`),
+		false, micros(e.UpdatedAt), e.TenantID, e.Environment, true, e.ID)
+	return err
+}
+
+func (db *DB) DefaultCallback(ctx context.Context, s domain.Scope) (*domain.Endpoint, error) {
+	e, err := scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` FROM endpoints
+		WHERE tenant_id = ? AND environment = ? AND default_callback = ?`), s.TenantID, s.Environment, true))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("default callback of "+s.TenantID, string(s.Environment))
+	}
+	if err != nil {
+		return nil, db.wrap("get default callback", err)
+	}
+	return &e, nil
+}
+
+func (db *DB) RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID string, since, until, now time.Time) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var exists int
+		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM endpoints WHERE tenant_id = ? AND environment = ? AND id = ?`),
+			s.TenantID, s.Environment, endpointID).Scan(&exists)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("endpoint", endpointID)
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+			WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`),
+			micros(now), micros(now), endpointID, micros(since), micros(until))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return db.notifyDue(ctx, tx)
+	})
+	return int(n), db.wrap("recover deliveries", err)
 }
 
 func (db *DB) GetEndpoint(ctx context.Context, s domain.Scope, id string) (*domain.Endpoint, error) {
@@ -107,11 +165,16 @@ func (db *DB) queryEndpoints(ctx context.Context, op, query string, args ...any)
 
 func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 	return db.wrap("update endpoint", db.write(ctx, func(tx *sql.Tx) error {
+		if err := db.unmarkDefault(ctx, tx, e); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET url = ?, name = ?, status = ?, disabled_reason = ?,
-			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?, updated_at = ?
+			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
+			default_callback = ?, secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e), marshal(e.RetryPolicy),
-			e.TimeoutMS, e.MaxConcurrency, e.Success, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
+			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.Secret, e.PreviousSecret,
+			optionalMicros(e.PreviousSecretExpiresAt), micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}

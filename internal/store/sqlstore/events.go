@@ -14,8 +14,9 @@ import (
 
 // subscriber is the part of an endpoint that publish needs.
 type subscriber struct {
-	id     string
-	filter []string
+	id              string
+	filter          []string
+	defaultCallback bool
 }
 
 func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
@@ -49,7 +50,7 @@ func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publicat
 // subscribers reads the endpoints that take new deliveries: paused ones do
 // (held until resumed), disabled ones do not.
 func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]subscriber, error) {
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT id, event_types FROM endpoints
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT id, event_types, default_callback FROM endpoints
 		WHERE tenant_id = ? AND environment = ? AND status <> 'disabled'`), s.TenantID, s.Environment)
 	if err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]su
 	for rows.Next() {
 		var sub subscriber
 		var types []byte
-		if err := rows.Scan(&sub.id, &types); err != nil {
+		if err := rows.Scan(&sub.id, &types, &sub.defaultCallback); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(types, &sub.filter); err != nil {
@@ -92,39 +93,31 @@ func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *sto
 	now := micros(ev.CreatedAt)
 	var jobID any
 	var jobDoc []byte
-	if ev.Job != nil {
+	if ev.Job != nil && !ev.Test {
 		jobID = ev.Job.ID
-		var kind string
-		var params []byte
-		// The job keeps the partner params it was given last; an event that
-		// names the job without them echoes the stored ones.
-		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, last_event_type, final, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, environment, id) DO UPDATE SET
-				kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE jobs.kind END,
-				partner_params = COALESCE(excluded.partner_params, jobs.partner_params),
-				last_event_type = excluded.last_event_type,
-				final = excluded.final,
-				updated_at = excluded.updated_at
-			RETURNING kind, partner_params`),
-			s.TenantID, s.Environment, ev.Job.ID, ev.Job.Kind, nullJSON(ev.Job.PartnerParams), ev.Type, ev.Final, now, now).
-			Scan(&kind, &params)
-		if err != nil {
+		if err := db.upsertJob(ctx, tx, s, ev.Job, ev.Type, ev.Final, true, now); err != nil {
 			return store.PublishResult{}, err
 		}
-		ev.Job.Kind, ev.Job.PartnerParams = kind, params
 		jobDoc = marshal(ev.Job)
 	}
-	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (id, tenant_id, environment, type, job_id, job, final, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		ev.ID, s.TenantID, s.Environment, ev.Type, jobID, nullJSON(jobDoc), ev.Final, []byte(ev.Data), now); err != nil {
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (id, tenant_id, environment, type, job_id, job, final, test, sensitive, expires_at, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		ev.ID, s.TenantID, s.Environment, ev.Type, jobID, nullJSON(jobDoc), ev.Final, ev.Test, ev.Sensitive, optionalMicros(ev.ExpiresAt),
+		[]byte(ev.Data), now); err != nil {
 		return store.PublishResult{}, err
 	}
-	var matched []string
+	var matched []target
 	for _, sub := range subs {
-		if domain.MatchesFilter(sub.filter, ev.Type) {
-			matched = append(matched, sub.id)
+		if p.OnlyEndpoint != "" && sub.id != p.OnlyEndpoint || !p.Event.Test && !domain.MatchesFilter(sub.filter, ev.Type) {
+			continue
 		}
+		t := target{endpointID: sub.id}
+		// A job with its own callback URL takes the default callback's
+		// delivery: same secret and settings, the job's URL.
+		if sub.defaultCallback && ev.Job != nil && ev.Job.CallbackURL != "" {
+			t.url = ev.Job.CallbackURL
+		}
+		matched = append(matched, t)
 	}
 	if err := db.insertDeliveries(ctx, tx, s, ev, matched, now); err != nil {
 		return store.PublishResult{}, err
@@ -143,37 +136,46 @@ func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *sto
 // parameter limit.
 const deliveryInsertChunk = 200
 
-func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, ev *domain.Event, endpointIDs []string, now int64) error {
-	for len(endpointIDs) > 0 {
-		n := min(len(endpointIDs), deliveryInsertChunk)
+// target is where one delivery goes: an endpoint, maybe at a job's URL.
+type target struct {
+	endpointID, url string
+}
+
+func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, ev *domain.Event, targets []target, now int64) error {
+	for len(targets) > 0 {
+		n := min(len(targets), deliveryInsertChunk)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO deliveries (id, tenant_id, environment, event_id, event_type, endpoint_id, status, next_attempt_at, created_at, updated_at) VALUES `)
-		args := make([]any, 0, n*8)
-		for i, ep := range endpointIDs[:n] {
+		b.WriteString(`INSERT INTO deliveries (id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test,
+			status, next_attempt_at, created_at, updated_at) VALUES `)
+		args := make([]any, 0, n*11)
+		for i, t := range targets[:n] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(`(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
-			args = append(args, domain.NewIDAt(domain.PrefixDelivery, ev.CreatedAt), s.TenantID, s.Environment, ev.ID, ev.Type, ep, now, now, now)
+			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
+			args = append(args, domain.NewIDAt(domain.PrefixDelivery, ev.CreatedAt), s.TenantID, s.Environment, ev.ID, ev.Type,
+				t.endpointID, t.url, ev.Test, now, now, now)
 		}
 		if _, err := tx.ExecContext(ctx, db.q(b.String()), args...); err != nil {
 			return err
 		}
-		endpointIDs = endpointIDs[n:]
+		targets = targets[n:]
 	}
 	return nil
 }
 
-const eventColumns = `id, tenant_id, environment, type, job, final, data, created_at`
+const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at`
 
 func scanEvent(row interface{ Scan(...any) error }) (domain.Event, error) {
 	var e domain.Event
 	var job, data []byte
 	var created int64
-	if err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &data, &created); err != nil {
+	var expires sql.NullInt64
+	if err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created); err != nil {
 		return e, err
 	}
 	e.Data = data
+	e.ExpiresAt = nullMicros(expires)
 	e.CreatedAt = fromMicros(created)
 	if len(job) > 0 {
 		e.Job = new(domain.Job)

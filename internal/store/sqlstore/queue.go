@@ -26,6 +26,12 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 				args = append(args, id)
 			}
 		}
+		if len(p.DeliveryIDs) > 0 {
+			skip += ` AND d.id IN (` + placeholders(len(p.DeliveryIDs)) + `)`
+			for _, id := range p.DeliveryIDs {
+				args = append(args, id)
+			}
+		}
 		args = append(args, p.Limit)
 		// The lease is the due time pushed forward: a lease that runs out
 		// makes the delivery due again without any sweeper.
@@ -33,14 +39,14 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 			WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND e.status = 'active'`+skip+`
 				ORDER BY d.next_attempt_at LIMIT ? `+db.dialect.ClaimLock+`)
-			RETURNING id, endpoint_id, attempts, event_id`), args...)
+			RETURNING id, endpoint_id, target_url, attempts, event_id`), args...)
 		if err != nil {
 			return err
 		}
 		byEvent := map[string][]int{}
 		for rows.Next() {
 			var c store.Claimed
-			if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.Attempts, &c.Event.ID); err != nil {
+			if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &c.Event.ID); err != nil {
 				rows.Close()
 				return err
 			}
@@ -95,6 +101,9 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 			if err := db.updateDeliveries(ctx, tx, chunk); err != nil {
 				return err
 			}
+		}
+		if err := db.scrub(ctx, tx, outcomes); err != nil {
+			return err
 		}
 		for _, o := range outcomes {
 			if o.DisableEndpoint == "" {
@@ -186,4 +195,25 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 		return nil
 	})
 	return db.wrap("release leases", err)
+}
+
+// scrub erases the data of sensitive events none of whose deliveries is
+// pending any more: once delivered, a one-time code has no business in the
+// database.
+func (db *DB) scrub(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
+	var ids []any
+	seen := map[string]bool{}
+	for _, o := range outcomes {
+		if o.Scrub && o.Status != domain.DeliveryPending && !seen[o.EventID] {
+			seen[o.EventID] = true
+			ids = append(ids, o.EventID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	args := append([]any{[]byte(domain.Redacted)}, ids...)
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE events SET data = ? WHERE id IN (`+placeholders(len(ids))+`)
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending')`), args...)
+	return err
 }

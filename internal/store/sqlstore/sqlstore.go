@@ -124,6 +124,13 @@ func nullMicros(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+func optionalMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
+
 func marshal(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

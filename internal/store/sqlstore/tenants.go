@@ -30,8 +30,8 @@ func (db *DB) SetOperatorTokenHash(ctx context.Context, hash []byte) error {
 
 func (db *DB) CreateTenant(ctx context.Context, t *domain.Tenant) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`),
-			t.ID, t.Name, micros(t.CreatedAt))
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, rate_limit_per_minute, rate_limit_burst, created_at)
+			VALUES (?, ?, ?, ?, ?)`), t.ID, t.Name, t.RateLimitPerMinute, t.RateLimitBurst, micros(t.CreatedAt))
 		if err != nil && db.dialect.IsUniqueViolation(err) {
 			return &domain.ConflictError{Msg: "tenant " + t.ID + " already exists"}
 		}
@@ -40,36 +40,54 @@ func (db *DB) CreateTenant(ctx context.Context, t *domain.Tenant) error {
 	return db.wrap("create tenant", err)
 }
 
-func (db *DB) GetTenant(ctx context.Context, id string) (*domain.Tenant, error) {
+const tenantColumns = `id, name, rate_limit_per_minute, rate_limit_burst, created_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (domain.Tenant, error) {
 	var t domain.Tenant
 	var created int64
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT id, name, created_at FROM tenants WHERE id = ?`), id).
-		Scan(&t.ID, &t.Name, &created)
+	err := row.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RateLimitBurst, &created)
+	t.CreatedAt = fromMicros(created)
+	return t, err
+}
+
+func (db *DB) GetTenant(ctx context.Context, id string) (*domain.Tenant, error) {
+	t, err := scanTenant(db.read.QueryRowContext(ctx, db.q(`SELECT `+tenantColumns+` FROM tenants WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("tenant", id)
 	}
 	if err != nil {
 		return nil, db.wrap("get tenant", err)
 	}
-	t.CreatedAt = fromMicros(created)
 	return &t, nil
+}
+
+func (db *DB) UpdateTenant(ctx context.Context, t *domain.Tenant) error {
+	return db.wrap("update tenant", db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE tenants SET name = ?, rate_limit_per_minute = ?, rate_limit_burst = ? WHERE id = ?`),
+			t.Name, t.RateLimitPerMinute, t.RateLimitBurst, t.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("tenant", t.ID)
+		}
+		return nil
+	}))
 }
 
 func (db *DB) ListTenants(ctx context.Context, p store.Page) ([]domain.Tenant, error) {
 	p = p.Clamp()
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, name, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?`), p.Cursor, p.Limit)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+tenantColumns+` FROM tenants WHERE id > ? ORDER BY id LIMIT ?`), p.Cursor, p.Limit)
 	if err != nil {
 		return nil, db.wrap("list tenants", err)
 	}
 	defer rows.Close()
 	out := []domain.Tenant{}
 	for rows.Next() {
-		var t domain.Tenant
-		var created int64
-		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
+		t, err := scanTenant(rows)
+		if err != nil {
 			return nil, db.wrap("list tenants", err)
 		}
-		t.CreatedAt = fromMicros(created)
 		out = append(out, t)
 	}
 	return out, db.wrap("list tenants", rows.Err())
@@ -84,28 +102,29 @@ func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, erro
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
-			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO event_types (name, description, schema, example, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?)`), t.Name, t.Description, nullJSON(t.Schema), nullJSON(t.Example), micros(t.UpdatedAt), micros(t.UpdatedAt))
+			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO event_types (name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), t.Name, t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds,
+				micros(t.UpdatedAt), micros(t.UpdatedAt))
 			t.CreatedAt = t.UpdatedAt
 			return err
 		case err != nil:
 			return err
 		}
 		t.CreatedAt = fromMicros(existing)
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE event_types SET description = ?, schema = ?, example = ?, updated_at = ? WHERE name = ?`),
-			t.Description, nullJSON(t.Schema), nullJSON(t.Example), micros(t.UpdatedAt), t.Name)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE event_types SET description = ?, schema = ?, example = ?, sensitive = ?, ttl_seconds = ?, updated_at = ?
+			WHERE name = ?`), t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds, micros(t.UpdatedAt), t.Name)
 		return err
 	})
 	return created, db.wrap("put event type", err)
 }
 
-const eventTypeColumns = `name, description, schema, example, created_at, updated_at`
+const eventTypeColumns = `name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at`
 
 func scanEventType(row interface{ Scan(...any) error }) (domain.EventType, error) {
 	var t domain.EventType
 	var created, updated int64
 	var schema, example []byte
-	err := row.Scan(&t.Name, &t.Description, &schema, &example, &created, &updated)
+	err := row.Scan(&t.Name, &t.Description, &schema, &example, &t.Sensitive, &t.TTLSeconds, &created, &updated)
 	t.Schema, t.Example = schema, example
 	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return t, err
