@@ -44,6 +44,14 @@ func Run(t *testing.T, newStore Factory) {
 		{"RetryDeliveryMakesItDueNow", testRetry},
 		{"DeleteEndpointCancelsPendingDeliveries", testDeleteEndpoint},
 		{"PurgeRemovesOldFinishedWorkAndKeepsPending", testPurge},
+		{"TenantUpdateKeepsRateLimits", testTenantUpdate},
+		{"APIKeysFindRotateRevokeAndStayInScope", testAPIKeys},
+		{"DefaultCallbackIsUniqueAndJobURLReplacesIt", testJobCallback},
+		{"JobsRecordStatusAndListByUpdate", testJobs},
+		{"TestSendsGoToOneEndpointAndAreMarked", testTestSends},
+		{"RecoverRequeuesFailedDeliveriesInTheWindow", testRecover},
+		{"RotatedSecretsAreStored", testSecretRotation},
+		{"SensitiveEventDataIsScrubbedOnceDelivered", testScrub},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -769,5 +777,269 @@ func testPurge(t *testing.T, s store.Store) {
 	}
 	if r := publishAt(time.Now(), "fresh"); !r.Replayed {
 		t.Fatal("a fresh idempotency key was purged")
+	}
+}
+
+func testTenantUpdate(t *testing.T, s store.Store) {
+	tenant(t, s, "acme")
+	must(t, s.UpdateTenant(ctx, &domain.Tenant{ID: "acme", Name: "Acme Bank", RateLimitPerMinute: 600, RateLimitBurst: 50}))
+	got, err := s.GetTenant(ctx, "acme")
+	must(t, err)
+	if got.Name != "Acme Bank" || got.RateLimitPerMinute != 600 || got.RateLimitBurst != 50 {
+		t.Fatalf("tenant = %+v", got)
+	}
+	if err := s.UpdateTenant(ctx, &domain.Tenant{ID: "nobody", Name: "x"}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("update missing tenant: %v", err)
+	}
+}
+
+func apiKey(t *testing.T, s store.Store, sc domain.Scope, secret string) *domain.APIKey {
+	t.Helper()
+	k := &domain.APIKey{ID: domain.NewID("key"), TenantID: sc.TenantID, Environment: sc.Environment, Prefix: secret[:6], CreatedAt: time.Now()}
+	must(t, s.CreateAPIKey(ctx, k, []byte(secret)))
+	return k
+}
+
+func testAPIKeys(t *testing.T, s store.Store) {
+	setup(t, s)
+	k := apiKey(t, s, scope, "hash-one")
+	apiKey(t, s, other, "hash-two")
+	got, err := s.APIKeyByHash(ctx, []byte("hash-one"))
+	must(t, err)
+	if got.ID != k.ID || got.TenantID != "acme" || got.Environment != domain.Sandbox || !got.Usable(time.Now()) {
+		t.Fatalf("key = %+v", got)
+	}
+	if _, err := s.APIKeyByHash(ctx, []byte("nope")); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown hash: %v", err)
+	}
+	must(t, s.TouchAPIKey(ctx, k.ID, time.Now()))
+	list, err := s.ListAPIKeys(ctx, scope)
+	must(t, err)
+	if len(list) != 1 || list[0].LastUsedAt == nil {
+		t.Fatalf("list = %+v", list)
+	}
+	// Rotation: the old key works until its grace period ends.
+	next := &domain.APIKey{ID: domain.NewID("key"), TenantID: "acme", Environment: domain.Sandbox, Prefix: "next", CreatedAt: time.Now()}
+	grace := time.Now().Add(time.Hour)
+	if err := s.RotateAPIKey(ctx, other, k.ID, grace, next, []byte("hash-next")); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("rotate from another tenant: %v", err)
+	}
+	must(t, s.RotateAPIKey(ctx, scope, k.ID, grace, next, []byte("hash-next")))
+	old, err := s.APIKeyByHash(ctx, []byte("hash-one"))
+	must(t, err)
+	if !old.Usable(time.Now()) || old.Usable(grace.Add(time.Second)) {
+		t.Fatalf("rotated key = %+v", old)
+	}
+	if err := s.RevokeAPIKey(ctx, other, next.ID, time.Now()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("revoke from another tenant: %v", err)
+	}
+	must(t, s.RevokeAPIKey(ctx, scope, next.ID, time.Now()))
+	revoked, err := s.APIKeyByHash(ctx, []byte("hash-next"))
+	must(t, err)
+	if revoked.Usable(time.Now()) {
+		t.Fatal("a revoked key is usable")
+	}
+	if err := s.RevokeAPIKey(ctx, scope, next.ID, time.Now()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+}
+
+func testJobCallback(t *testing.T, s store.Store) {
+	setup(t, s)
+	first := endpoint(t, s, scope)
+	first.DefaultCallback = true
+	must(t, s.UpdateEndpoint(ctx, first))
+	second := endpoint(t, s, scope)
+	second.DefaultCallback = true
+	must(t, s.UpdateEndpoint(ctx, second))
+	def, err := s.DefaultCallback(ctx, scope)
+	must(t, err)
+	if def.ID != second.ID {
+		t.Fatalf("default callback = %s, want the last one marked", def.ID)
+	}
+	if e, _ := s.GetEndpoint(ctx, scope, first.ID); e.DefaultCallback {
+		t.Fatal("two default callbacks in one scope")
+	}
+	if _, err := s.DefaultCallback(ctx, other); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("other scope's default: %v", err)
+	}
+	ev := event("verification.approved")
+	ev.Job = &domain.Job{ID: "job_1", CallbackURL: "https://job.example.com/cb", PartnerParams: json.RawMessage(`{"u":1}`)}
+	r, err := s.Publish(ctx, scope, []store.Publication{{Event: ev}})
+	must(t, err)
+	ds, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: r[0].EventID})
+	must(t, err)
+	targets := map[string]string{}
+	for _, d := range ds {
+		targets[d.EndpointID] = d.TargetURL
+	}
+	if len(ds) != 2 || targets[second.ID] != "https://job.example.com/cb" || targets[first.ID] != "" {
+		t.Fatalf("targets = %v", targets)
+	}
+	// Later events of the job go to its URL without repeating it.
+	later := event("verification.rejected")
+	later.Job = &domain.Job{ID: "job_1"}
+	r, err = s.Publish(ctx, scope, []store.Publication{{Event: later}})
+	must(t, err)
+	c := claimAll(t, s, "p", time.Now())
+	found := false
+	for _, cl := range c {
+		if cl.Event.ID == r[0].EventID && cl.EndpointID == second.ID {
+			found = cl.TargetURL == "https://job.example.com/cb"
+		}
+	}
+	if !found {
+		t.Fatalf("the job's later event did not go to its URL: %+v", c)
+	}
+}
+
+func testJobs(t *testing.T, s store.Store) {
+	setup(t, s)
+	now := time.Now()
+	j, err := s.PutJob(ctx, scope, &domain.Job{ID: "job_a", Kind: "kyb", PartnerParams: json.RawMessage(`{"ref":"a"}`), CallbackURL: "https://x.example/cb"}, now)
+	must(t, err)
+	if j.Kind != "kyb" || j.CallbackURL != "https://x.example/cb" || j.Status != "" || j.Final {
+		t.Fatalf("job = %+v", j)
+	}
+	ev := event("verification.approved")
+	ev.Final = true
+	ev.Job = &domain.Job{ID: "job_a"}
+	_, err = s.Publish(ctx, scope, []store.Publication{{Event: ev}})
+	must(t, err)
+	ev2 := event("verification.started")
+	ev2.Job = &domain.Job{ID: "job_b"}
+	_, err = s.Publish(ctx, scope, []store.Publication{{Event: ev2}})
+	must(t, err)
+	j, err = s.GetJob(ctx, scope, "job_a")
+	must(t, err)
+	if j.Status != "verification.approved" || !j.Final || string(j.PartnerParams) != `{"ref":"a"}` || j.Kind != "kyb" {
+		t.Fatalf("job after its event = %+v", j)
+	}
+	if _, err := s.GetJob(ctx, other, "job_a"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("job visible to another tenant: %v", err)
+	}
+	evs, err := s.JobEvents(ctx, scope, "job_a", store.Page{})
+	must(t, err)
+	if len(evs) != 1 || evs[0].ID != ev.ID || evs[0].Job.Kind != "kyb" {
+		t.Fatalf("job events = %+v", evs)
+	}
+	final := true
+	list, err := s.ListJobs(ctx, scope, store.JobFilter{Final: &final})
+	must(t, err)
+	if len(list) != 1 || list[0].ID != "job_a" {
+		t.Fatalf("final jobs = %+v", list)
+	}
+	all, err := s.ListJobs(ctx, scope, store.JobFilter{Page: store.Page{Limit: 1}})
+	must(t, err)
+	rest, err := s.ListJobs(ctx, scope, store.JobFilter{Page: store.Page{Cursor: all[0].ID}})
+	must(t, err)
+	if len(all) != 1 || len(rest) != 1 || rest[0].ID == all[0].ID {
+		t.Fatalf("pages = %+v / %+v", all, rest)
+	}
+	none, err := s.ListJobs(ctx, scope, store.JobFilter{UpdatedSince: time.Now().Add(time.Hour)})
+	must(t, err)
+	if len(none) != 0 {
+		t.Fatalf("updated_since in the future listed %d", len(none))
+	}
+}
+
+func testTestSends(t *testing.T, s store.Store) {
+	setup(t, s)
+	target := endpoint(t, s, scope, "aml.*")
+	endpoint(t, s, scope)
+	ev := event("verification.approved")
+	ev.Test = true
+	r, err := s.Publish(ctx, scope, []store.Publication{{Event: ev, OnlyEndpoint: target.ID}})
+	must(t, err)
+	if r[0].Deliveries != 1 {
+		t.Fatalf("test send made %d deliveries, want 1 (to the named endpoint, whatever its filter)", r[0].Deliveries)
+	}
+	ds, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: r[0].EventID})
+	must(t, err)
+	if ds[0].EndpointID != target.ID || !ds[0].Test {
+		t.Fatalf("test delivery = %+v", ds[0])
+	}
+	publish(t, s, scope, "verification.approved")
+	c, err := s.Claim(ctx, store.ClaimParams{Owner: "t", Limit: 10, Lease: time.Minute, Now: time.Now(), DeliveryIDs: []string{ds[0].ID}})
+	must(t, err)
+	if len(c) != 1 || c[0].DeliveryID != ds[0].ID || !c[0].Event.Test {
+		t.Fatalf("claim by id = %+v", c)
+	}
+}
+
+func testRecover(t *testing.T, s store.Store) {
+	setup(t, s)
+	e := endpoint(t, s, scope)
+	for i := 0; i < 3; i++ {
+		publish(t, s, scope, "a.b")
+	}
+	c := claimAll(t, s, "p", time.Now())
+	must(t, s.Record(ctx, []store.Outcome{
+		outcome(c[0], domain.DeliveryFailed, time.Time{}, 500),
+		outcome(c[1], domain.DeliveryFailed, time.Time{}, 500),
+		outcome(c[2], domain.DeliverySucceeded, time.Time{}, 200),
+	}))
+	if _, err := s.RecoverDeliveries(ctx, other, e.ID, time.Now().Add(-time.Hour), time.Now(), time.Now()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("recover from another tenant: %v", err)
+	}
+	n, err := s.RecoverDeliveries(ctx, scope, e.ID, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), time.Now())
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("an empty window recovered %d", n)
+	}
+	n, err = s.RecoverDeliveries(ctx, scope, e.ID, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), time.Now())
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("recovered %d, want the 2 failed", n)
+	}
+	if got := claimAll(t, s, "p", time.Now().Add(time.Millisecond)); len(got) != 2 {
+		t.Fatalf("after recover claimed %d", len(got))
+	}
+}
+
+func testSecretRotation(t *testing.T, s store.Store) {
+	setup(t, s)
+	e := endpoint(t, s, scope)
+	until := time.Now().Add(24 * time.Hour).Truncate(time.Microsecond)
+	e.PreviousSecret, e.Secret, e.PreviousSecretExpiresAt = e.Secret, "whsec_bmV3", &until
+	must(t, s.UpdateEndpoint(ctx, e))
+	got, err := s.EndpointsByID(ctx, []string{e.ID})
+	must(t, err)
+	secrets := got[0].SigningSecrets(time.Now())
+	if len(secrets) != 2 || secrets[0] != "whsec_bmV3" || secrets[1] != "whsec_dGVzdA==" || !got[0].PreviousSecretExpiresAt.Equal(until) {
+		t.Fatalf("secrets = %v, expiry %v", secrets, got[0].PreviousSecretExpiresAt)
+	}
+	if after := got[0].SigningSecrets(until.Add(time.Second)); len(after) != 1 {
+		t.Fatalf("after the grace period: %v", after)
+	}
+}
+
+func testScrub(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	endpoint(t, s, scope)
+	ev := event("message.otp.requested")
+	ev.Sensitive = true
+	ev.Data = json.RawMessage(`{"code":"918273"}`)
+	_, err := s.Publish(ctx, scope, []store.Publication{{Event: ev}})
+	must(t, err)
+	c := claimAll(t, s, "p", time.Now())
+	scrubbed := func(o store.Outcome) store.Outcome { o.EventID, o.Scrub = ev.ID, true; return o }
+	// One delivery done, one still to retry: the data must stay for it.
+	must(t, s.Record(ctx, []store.Outcome{
+		scrubbed(outcome(c[0], domain.DeliverySucceeded, time.Time{}, 200)),
+		scrubbed(outcome(c[1], domain.DeliveryPending, time.Now(), 500)),
+	}))
+	got, err := s.GetEvent(ctx, scope, ev.ID)
+	must(t, err)
+	if string(got.Data) != `{"code":"918273"}` || !got.Sensitive {
+		t.Fatalf("data scrubbed while a delivery was pending: %s", got.Data)
+	}
+	again := claimAll(t, s, "p", time.Now().Add(time.Second))
+	must(t, s.Record(ctx, []store.Outcome{scrubbed(outcome(again[0], domain.DeliverySucceeded, time.Time{}, 200))}))
+	got, err = s.GetEvent(ctx, scope, ev.ID)
+	must(t, err)
+	if string(got.Data) != string(domain.Redacted) {
+		t.Fatalf("data after delivery = %s", got.Data)
 	}
 }
