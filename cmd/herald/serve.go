@@ -78,7 +78,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		UserAgent: "Herald/" + version, Logger: log,
 	})
 	handler, _ := api.New(api.Config{
-		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Logger: log,
+		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
 	})
 
 	if c.PprofListen != "" {

@@ -5,13 +5,11 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -25,6 +23,11 @@ type URLChecker interface {
 	CheckURL(ctx context.Context, raw string) error
 }
 
+// Sender attempts one delivery now and records it.
+type Sender interface {
+	SendNow(ctx context.Context, deliveryID string) (store.Outcome, error)
+}
+
 // Config is what the API needs from the process.
 type Config struct {
 	Store store.Store
@@ -32,7 +35,9 @@ type Config struct {
 	OperatorTokenHash []byte
 	URLs              URLChecker
 	// Wake tells the dispatcher that deliveries are due now.
-	Wake   func()
+	Wake func()
+	// Sender attempts a delivery at once (test sends).
+	Sender Sender
 	Logger *slog.Logger
 }
 
@@ -45,8 +50,21 @@ type Server struct {
 	store   store.Store
 	log     *slog.Logger
 	schemas *schemaCache
-	tenants sync.Map // ids known to exist: tenants are never deleted
+	keys    *keyCache
+	limits  *limits
+
+	tenantsMu sync.Mutex
+	tenants   map[string]cachedTenant
 }
+
+type cachedTenant struct {
+	t       *domain.Tenant
+	fetched time.Time
+}
+
+// tenantTTL bounds how stale another process's view of a tenant's
+// settings (its rate limit) may be. Tenants are never deleted.
+const tenantTTL = 30 * time.Second
 
 // New returns the API as an http.Handler, and the huma API for its
 // OpenAPI document.
@@ -57,12 +75,15 @@ func New(cfg Config) (http.Handler, huma.API) {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, schemas: newSchemaCache(cfg.Store)}
+	s := &Server{
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, schemas: newSchemaCache(cfg.Store),
+		keys: newKeyCache(), limits: newLimits(), tenants: map[string]cachedTenant{},
+	}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Herald", APIVersion)
 	hc.Info.Description = "Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks (webhooks), and keeps the record."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"bearer": {Type: "http", Scheme: "bearer", Description: "The operator token."},
+		"bearer": {Type: "http", Scheme: "bearer", Description: "The operator token, or a tenant's API key (hk_sandbox_… / hk_production_…), which scopes the call to its tenant and environment."},
 	}
 	hc.Security = []map[string][]string{{"bearer": {}}}
 	hc.CreateHooks = nil // no $schema links in responses
@@ -74,6 +95,9 @@ func New(cfg Config) (http.Handler, huma.API) {
 	s.registerEndpoints(api)
 	s.registerEvents(api)
 	s.registerDeliveries(api)
+	s.registerAPIKeys(api)
+	s.registerJobs(api)
+	s.registerEndpointActions(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -82,34 +106,40 @@ func New(cfg Config) (http.Handler, huma.API) {
 	return mux, api
 }
 
-// authenticate requires the operator token on every operation.
-func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
-	return func(ctx huma.Context, next func(huma.Context)) {
-		auth := ctx.Header("Authorization")
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || token == "" {
-			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald"`)
-			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "send the operator token as Authorization: Bearer <token>")
-			return
-		}
-		sum := sha256.Sum256([]byte(token))
-		if subtle.ConstantTimeCompare(sum[:], s.cfg.OperatorTokenHash) != 1 {
-			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
-			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "the bearer token is not valid")
-			return
-		}
-		next(ctx)
-	}
-}
-
 // ScopeHeaders name the tenant and environment of a tenant-scoped call.
 type ScopeHeaders struct {
 	Tenant      string `header:"Herald-Tenant" doc:"The tenant the call acts for." example:"acme"`
 	Environment string `header:"Herald-Environment" doc:"sandbox or production." example:"sandbox"`
 }
 
-// scope resolves and checks the scope headers.
+// tenant returns a tenant, from a short-lived cache.
+func (s *Server) tenant(ctx context.Context, id string) (*domain.Tenant, error) {
+	s.tenantsMu.Lock()
+	c, ok := s.tenants[id]
+	s.tenantsMu.Unlock()
+	if ok && time.Since(c.fetched) < tenantTTL {
+		return c.t, nil
+	}
+	t, err := s.store.GetTenant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.rememberTenant(t)
+	return t, nil
+}
+
+func (s *Server) rememberTenant(t *domain.Tenant) {
+	s.tenantsMu.Lock()
+	s.tenants[t.ID] = cachedTenant{t: t, fetched: time.Now()}
+	s.tenantsMu.Unlock()
+}
+
+// scope is the tenant and environment a call acts in: an API key's own,
+// or for the operator the scope headers, checked.
 func (s *Server) scope(ctx context.Context, h ScopeHeaders) (domain.Scope, error) {
+	if k := principalFrom(ctx).key; k != nil {
+		return domain.Scope{TenantID: k.TenantID, Environment: k.Environment}, nil
+	}
 	if h.Tenant == "" {
 		return domain.Scope{}, huma.Error400BadRequest("the Herald-Tenant header is required for this call",
 			&huma.ErrorDetail{Location: "header.Herald-Tenant", Message: "required"})
@@ -123,14 +153,11 @@ func (s *Server) scope(ctx context.Context, h ScopeHeaders) (domain.Scope, error
 		return domain.Scope{}, huma.Error400BadRequest("the Herald-Environment header must be sandbox or production",
 			&huma.ErrorDetail{Location: "header.Herald-Environment", Message: err.Error(), Value: h.Environment})
 	}
-	if _, known := s.tenants.Load(h.Tenant); !known {
-		if _, err := s.store.GetTenant(ctx, h.Tenant); err != nil {
-			if errors.Is(err, domain.ErrNotFound) {
-				return domain.Scope{}, huma.Error404NotFound("tenant " + h.Tenant + " (from the Herald-Tenant header) does not exist")
-			}
-			return domain.Scope{}, s.problem(err)
+	if _, err := s.tenant(ctx, h.Tenant); err != nil {
+		if errors.Is(err, domain.ErrNotFound) {
+			return domain.Scope{}, huma.Error404NotFound("tenant " + h.Tenant + " (from the Herald-Tenant header) does not exist")
 		}
-		s.tenants.Store(h.Tenant, true)
+		return domain.Scope{}, s.problem(err)
 	}
 	return domain.Scope{TenantID: h.Tenant, Environment: env}, nil
 }

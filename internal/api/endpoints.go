@@ -15,15 +15,16 @@ import (
 // endpointFields are what a caller may set on an endpoint. Pointers tell
 // "not given" from "set to empty" for PATCH.
 type endpointFields struct {
-	URL            *string             `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
-	Name           *string             `json:"name,omitempty" maxLength:"200"`
-	Status         *string             `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
-	EventTypes     []string            `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
-	Headers        map[string]string   `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
-	RetryPolicy    *domain.RetryPolicy `json:"retry_policy,omitempty"`
-	TimeoutMS      *int                `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
-	MaxConcurrency *int                `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
-	Success        *string             `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+	URL             *string             `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
+	Name            *string             `json:"name,omitempty" maxLength:"200"`
+	Status          *string             `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	EventTypes      []string            `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
+	Headers         map[string]string   `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
+	RetryPolicy     *domain.RetryPolicy `json:"retry_policy,omitempty"`
+	TimeoutMS       *int                `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
+	MaxConcurrency  *int                `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	Success         *string             `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+	DefaultCallback *bool               `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
 }
 
 // endpointWithSecret is the answer to create: the only time the secret is shown.
@@ -154,15 +155,27 @@ func (s *Server) registerEndpoints(api huma.API) {
 	})
 }
 
+// checkURL validates a destination URL (the SSRF guard included).
+func (s *Server) checkURL(ctx context.Context, field, raw string) (string, error) {
+	u := strings.TrimSpace(raw)
+	if err := s.cfg.URLs.CheckURL(ctx, u); err != nil {
+		return "", domain.Invalid(field, "%v", err)
+	}
+	return u, nil
+}
+
 // applyEndpoint validates the given fields and copies them onto e; on any
 // error e must be discarded.
 func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpointFields) error {
 	if f.URL != nil {
-		u := strings.TrimSpace(*f.URL)
-		if err := s.cfg.URLs.CheckURL(ctx, u); err != nil {
-			return s.problem(domain.Invalid("url", "%v", err))
+		u, err := s.checkURL(ctx, "url", *f.URL)
+		if err != nil {
+			return s.problem(err)
 		}
 		e.URL = u
+	}
+	if f.DefaultCallback != nil {
+		e.DefaultCallback = *f.DefaultCallback
 	}
 	if f.Name != nil {
 		e.Name = strings.TrimSpace(*f.Name)

@@ -22,12 +22,14 @@ type eventTypeBody struct {
 	Description string          `json:"description,omitempty" maxLength:"1000"`
 	Schema      json.RawMessage `json:"schema,omitempty" doc:"A JSON Schema (draft 2020-12 unless $schema says otherwise) that every event's data must satisfy."`
 	Example     json.RawMessage `json:"example,omitempty" doc:"Example data, used by test sends; must satisfy the schema."`
+	Sensitive   bool            `json:"sensitive,omitempty" doc:"The data carries secrets (one-time codes, session links): the API never shows it, and it is erased once delivered."`
+	TTLSeconds  int             `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"An event of this type is not delivered, nor retried, once this many seconds old; 0: no limit."`
 }
 
 func (s *Server) registerEventTypes(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "put-event-type", Method: http.MethodPut, Path: "/v1/event-types/{name}", Tags: []string{"Event types"},
-		Summary: "Register or replace an event type",
+		Summary: "Register or replace an event type", Metadata: operatorOnly,
 	}, func(ctx context.Context, in *struct {
 		Name string `path:"name" example:"verification.approved"`
 		Body eventTypeBody
@@ -38,7 +40,10 @@ func (s *Server) registerEventTypes(api huma.API) {
 		if err := domain.ValidateEventTypeName("name", in.Name); err != nil {
 			return nil, huma.Error422UnprocessableEntity(err.Error(), &huma.ErrorDetail{Location: "path.name", Value: in.Name})
 		}
-		t := domain.EventType{Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Example: in.Body.Example, UpdatedAt: time.Now().UTC()}
+		t := domain.EventType{
+			Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Example: in.Body.Example,
+			Sensitive: in.Body.Sensitive, TTLSeconds: in.Body.TTLSeconds, UpdatedAt: time.Now().UTC(),
+		}
 		if isNull(t.Schema) {
 			t.Schema = nil
 		}
@@ -148,6 +153,7 @@ type schemaCache struct {
 }
 
 type schemaEntry struct {
+	typ     *domain.EventType  // nil: not registered
 	schema  *jsonschema.Schema // nil: not registered, or no schema
 	fetched time.Time
 }
@@ -164,26 +170,31 @@ func (c *schemaCache) forget(name string) {
 	c.mu.Unlock()
 }
 
-func (c *schemaCache) get(ctx context.Context, name string) (*jsonschema.Schema, error) {
+// get returns a registered type and its compiled schema; both nil for a
+// type that is not registered.
+func (c *schemaCache) get(ctx context.Context, name string) (*domain.EventType, *jsonschema.Schema, error) {
 	c.mu.Lock()
 	e, ok := c.m[name]
 	c.mu.Unlock()
 	if ok && time.Since(e.fetched) < schemaTTL {
-		return e.schema, nil
+		return e.typ, e.schema, nil
 	}
 	e = schemaEntry{fetched: time.Now()}
 	t, err := c.store.GetEventType(ctx, name)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 	case err != nil:
-		return nil, err
-	case t.Schema != nil:
-		if e.schema, err = compileSchema(t.Schema); err != nil {
-			return nil, fmt.Errorf("compile stored schema of %s: %w", name, err)
+		return nil, nil, err
+	default:
+		e.typ = t
+		if t.Schema != nil {
+			if e.schema, err = compileSchema(t.Schema); err != nil {
+				return nil, nil, fmt.Errorf("compile stored schema of %s: %w", name, err)
+			}
 		}
 	}
 	c.mu.Lock()
 	c.m[name] = e
 	c.mu.Unlock()
-	return e.schema, nil
+	return e.typ, e.schema, nil
 }

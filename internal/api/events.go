@@ -20,6 +20,7 @@ type jobRef struct {
 	ID            string          `json:"id" minLength:"1" maxLength:"128" doc:"The platform's job id; every event of the job carries it." example:"job_7f3a"`
 	Kind          string          `json:"kind,omitempty" maxLength:"64" example:"kyc"`
 	PartnerParams json.RawMessage `json:"partner_params,omitempty" doc:"An object echoed in every event of the job; the last one given is kept."`
+	CallbackURL   string          `json:"callback_url,omitempty" maxLength:"2048" doc:"The job's own receiver: its events go there instead of the default callback endpoint, signed with that endpoint's secret and sent with its settings."`
 }
 
 type EventInput struct {
@@ -170,6 +171,9 @@ func (s *Server) registerEvents(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
+		for i := range evs {
+			redact(&evs[i])
+		}
 		return &Body[*List[domain.Event]]{Body: listOf(evs, p.Limit, func(e *domain.Event) string { return e.ID })}, nil
 	})
 
@@ -185,6 +189,7 @@ func (s *Server) registerEvents(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
+		redact(ev)
 		return &Body[*domain.Event]{Body: ev}, nil
 	})
 }
@@ -204,6 +209,13 @@ func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *EventInput, 
 	}
 	if b.Job != nil {
 		ev.Job = &domain.Job{ID: b.Job.ID, Kind: b.Job.Kind}
+		if b.Job.CallbackURL != "" {
+			u, err := s.checkURL(ctx, "job.callback_url", b.Job.CallbackURL)
+			if err != nil {
+				return domain.Event{}, err
+			}
+			ev.Job.CallbackURL = u
+		}
 		if !isNull(b.Job.PartnerParams) {
 			if !isObject(b.Job.PartnerParams) {
 				return domain.Event{}, domain.Invalid("job.partner_params", "must be a JSON object")
@@ -211,7 +223,7 @@ func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *EventInput, 
 			ev.Job.PartnerParams = compact(b.Job.PartnerParams)
 		}
 	}
-	sch, err := s.schemas.get(ctx, b.Type)
+	typ, sch, err := s.schemas.get(ctx, b.Type)
 	if err != nil {
 		return domain.Event{}, err
 	}
@@ -220,7 +232,21 @@ func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *EventInput, 
 			return domain.Event{}, err
 		}
 	}
+	if typ != nil {
+		ev.Sensitive = typ.Sensitive
+		if typ.TTLSeconds > 0 {
+			exp := now.Add(time.Duration(typ.TTLSeconds) * time.Second)
+			ev.ExpiresAt = &exp
+		}
+	}
 	return ev, nil
+}
+
+// redact hides a sensitive event's data: the API never shows it.
+func redact(ev *domain.Event) {
+	if ev.Sensitive {
+		ev.Data = domain.Redacted
+	}
 }
 
 func isObject(b json.RawMessage) bool {

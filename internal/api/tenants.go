@@ -12,16 +12,25 @@ import (
 )
 
 type tenantBody struct {
-	ID   string `json:"id,omitempty" maxLength:"64" doc:"Lower-case letters, digits, - and _; generated when absent." example:"acme"`
-	Name string `json:"name" minLength:"1" maxLength:"200" example:"Acme Bank"`
+	ID                 string `json:"id,omitempty" maxLength:"64" doc:"Lower-case letters, digits, - and _; generated when absent." example:"acme"`
+	Name               string `json:"name" minLength:"1" maxLength:"200" example:"Acme Bank"`
+	RateLimitPerMinute int    `json:"rate_limit_per_minute,omitempty" minimum:"0" maximum:"1000000" doc:"Requests a minute each API key may make; 0 means 100."`
+	RateLimitBurst     int    `json:"rate_limit_burst,omitempty" minimum:"0" maximum:"1000000" doc:"Requests an API key may make at once; 0 means 200."`
+}
+
+type tenantPatch struct {
+	Name               *string `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	RateLimitPerMinute *int    `json:"rate_limit_per_minute,omitempty" minimum:"0" maximum:"1000000"`
+	RateLimitBurst     *int    `json:"rate_limit_burst,omitempty" minimum:"0" maximum:"1000000"`
 }
 
 func (s *Server) registerTenants(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants", Tags: []string{"Tenants"},
-		Summary: "Create a tenant", DefaultStatus: http.StatusCreated,
+		Summary: "Create a tenant", DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
 	}, func(ctx context.Context, in *struct{ Body tenantBody }) (*Body[domain.Tenant], error) {
-		t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: time.Now().UTC()}
+		t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: time.Now().UTC(),
+			RateLimitPerMinute: in.Body.RateLimitPerMinute, RateLimitBurst: in.Body.RateLimitBurst}
 		if t.ID == "" {
 			t.ID = strings.ToLower(domain.NewID("tnt"))
 		}
@@ -34,13 +43,13 @@ func (s *Server) registerTenants(api huma.API) {
 		if err := s.store.CreateTenant(ctx, &t); err != nil {
 			return nil, s.problem(err)
 		}
-		s.tenants.Store(t.ID, true)
+		s.rememberTenant(&t)
 		return &Body[domain.Tenant]{Body: t}, nil
 	})
 
 	huma.Register(api, huma.Operation{
 		OperationID: "list-tenants", Method: http.MethodGet, Path: "/v1/tenants", Tags: []string{"Tenants"},
-		Summary: "List tenants, by id",
+		Summary: "List tenants, by id", Metadata: operatorOnly,
 	}, func(ctx context.Context, in *PageParams) (*Body[*List[domain.Tenant]], error) {
 		p := in.page()
 		ts, err := s.store.ListTenants(ctx, p)
@@ -52,7 +61,7 @@ func (s *Server) registerTenants(api huma.API) {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}", Tags: []string{"Tenants"},
-		Summary: "Get a tenant",
+		Summary: "Get a tenant", Metadata: operatorOnly,
 	}, func(ctx context.Context, in *struct {
 		ID string `path:"id"`
 	}) (*Body[*domain.Tenant], error) {
@@ -60,6 +69,35 @@ func (s *Server) registerTenants(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
+		return &Body[*domain.Tenant]{Body: t}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "update-tenant", Method: http.MethodPatch, Path: "/v1/tenants/{id}", Tags: []string{"Tenants"},
+		Summary: "Change a tenant's name or rate limit", Metadata: operatorOnly,
+	}, func(ctx context.Context, in *struct {
+		ID   string `path:"id"`
+		Body tenantPatch
+	}) (*Body[*domain.Tenant], error) {
+		t, err := s.store.GetTenant(ctx, in.ID)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		if in.Body.Name != nil {
+			if t.Name = strings.TrimSpace(*in.Body.Name); t.Name == "" {
+				return nil, s.problem(domain.Invalid("name", "must not be blank"))
+			}
+		}
+		if in.Body.RateLimitPerMinute != nil {
+			t.RateLimitPerMinute = *in.Body.RateLimitPerMinute
+		}
+		if in.Body.RateLimitBurst != nil {
+			t.RateLimitBurst = *in.Body.RateLimitBurst
+		}
+		if err := s.store.UpdateTenant(ctx, t); err != nil {
+			return nil, s.problem(err)
+		}
+		s.rememberTenant(t)
 		return &Body[*domain.Tenant]{Body: t}, nil
 	})
 }

@@ -98,7 +98,7 @@ type Dispatcher struct {
 	rec       *recorder
 
 	// sendCtx outlives the Run context by the grace period, so attempts in
-	// flight at shutdown can finish.
+	// flight at shutdown can finish; it ends when Run returns.
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	attempts   sync.WaitGroup
@@ -118,7 +118,41 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 	}
 	d.lanes = newLanes(d.attempt)
 	d.rec = newRecorder(q, d.log, d.finished)
+	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	return d
+}
+
+// SendNow claims one delivery and attempts it here and now, recording the
+// outcome before it returns: a test send answers with what happened.
+func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outcome, error) {
+	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
+		Owner: d.cfg.Owner, Limit: 1, Lease: d.cfg.Lease, Now: time.Now(), DeliveryIDs: []string{deliveryID},
+	})
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("send now: %w", err)
+	}
+	if len(claimed) == 0 {
+		return store.Outcome{}, fmt.Errorf("send now: delivery %s is not due or its endpoint is not active", deliveryID)
+	}
+	eps, err := d.endpoints.get(ctx, d.queue, claimed)
+	if err != nil {
+		d.release(claimed)
+		return store.Outcome{}, fmt.Errorf("send now: %w", err)
+	}
+	jobs, missing := prepareJobs(claimed, eps, time.Now().Add(d.cfg.Lease))
+	if len(missing) > 0 {
+		d.release(missing)
+		return store.Outcome{}, fmt.Errorf("send now: endpoint of delivery %s is gone", deliveryID)
+	}
+	o, ok := d.send(&jobs[0])
+	if !ok {
+		d.release(claimed)
+		return store.Outcome{}, fmt.Errorf("send now: shutting down")
+	}
+	if err := d.queue.Record(ctx, []store.Outcome{o}); err != nil {
+		return o, fmt.Errorf("send now: record: %w", err)
+	}
+	return o, nil
 }
 
 // Wake tells an idle dispatcher that work may be due now.
@@ -136,7 +170,6 @@ func (d *Dispatcher) Owner() string { return d.cfg.Owner }
 // claiming, give back what was not started, let attempts in flight finish
 // (up to the grace period), record their outcomes.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.sendCtx, d.cancelSend = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelSend()
 	recDone := make(chan struct{})
 	go func() {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -25,6 +26,18 @@ type job struct {
 type endpoint struct {
 	domain.Endpoint
 	signer *webhook.Signer
+	// previous signs too during a secret rotation's grace period.
+	previous *webhook.Signer
+}
+
+// sign appends the webhook-signature value: one entry per secret in use.
+func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.Time) []byte {
+	dst = e.signer.AppendSignature(dst, id, ts, body)
+	if e.previous != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+		dst = append(dst, ' ')
+		dst = e.previous.AppendSignature(dst, id, ts, body)
+	}
+	return dst
 }
 
 // endpointCache keeps prepared endpoints between claims.
@@ -56,16 +69,30 @@ func (c *endpointCache) get(ctx context.Context, q Queue, claimed []store.Claime
 	for _, e := range eps {
 		cached := c.m[e.ID]
 		if cached == nil || !cached.UpdatedAt.Equal(e.UpdatedAt) || cached.Secret != e.Secret {
-			signer, err := webhook.NewSigner(e.Secret)
+			prepared, err := prepare(e)
 			if err != nil {
 				return nil, err
 			}
-			cached = &endpoint{Endpoint: e, signer: signer}
+			cached = prepared
 			c.m[e.ID] = cached
 		}
 		out[e.ID] = cached
 	}
 	return out, nil
+}
+
+func prepare(e domain.Endpoint) (*endpoint, error) {
+	signer, err := webhook.NewSigner(e.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	p := &endpoint{Endpoint: e, signer: signer}
+	if e.PreviousSecret != "" {
+		if p.previous, err = webhook.NewSigner(e.PreviousSecret); err != nil {
+			return nil, fmt.Errorf("endpoint %s: previous secret: %w", e.ID, err)
+		}
+	}
+	return p, nil
 }
 
 // prepareJobs pairs each claimed delivery with its endpoint and renders each

@@ -26,13 +26,14 @@ type envelope struct {
 	TenantID    string             `json:"tenant_id"`
 	Job         *domain.Job        `json:"job,omitempty"`
 	Final       bool               `json:"final,omitempty"`
+	Test        bool               `json:"test,omitempty"`
 	Data        json.RawMessage    `json:"data"`
 }
 
 func renderEnvelope(ev *domain.Event) []byte {
 	b, err := json.Marshal(envelope{
 		ID: ev.ID, Type: ev.Type, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
-		Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Data: ev.Data,
+		Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data,
 	})
 	if err != nil {
 		// Data was validated as JSON when it was published.
@@ -64,6 +65,8 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		DeliveryID: j.claimed.DeliveryID,
 		EndpointID: ep.ID,
 		Scope:      domain.Scope{TenantID: ev.TenantID, Environment: ev.Environment},
+		EventID:    ev.ID,
+		Scrub:      ev.Sensitive,
 		Attempt: domain.Attempt{
 			ID:         domain.NewIDAt(domain.PrefixAttempt, start),
 			DeliveryID: j.claimed.DeliveryID,
@@ -73,13 +76,24 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	}
 	a := &o.Attempt
 
-	var sig [96]byte
+	// A delivery whose event is past its TTL (a one-time code, say) is
+	// worth nothing to the receiver: it is cancelled, not sent.
+	if ev.Expired(start) {
+		a.Error = "the event expired before it could be delivered"
+		o.Status = domain.DeliveryCancelled
+		return o, true
+	}
+	var sig [192]byte
 	ts := start.Unix()
-	signature := ep.signer.AppendSignature(sig[:0], ev.ID, ts, j.body)
+	signature := ep.sign(sig[:0], ev.ID, ts, j.body, start)
+	url := ep.URL
+	if j.claimed.TargetURL != "" {
+		url = j.claimed.TargetURL
+	}
 
 	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(j.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(j.body))
 	if err != nil {
 		a.ErrorClass, a.Error = string(egress.ClassConnect), "invalid URL: "+err.Error()
 		return d.decide(j, o, nil), true

@@ -1,0 +1,236 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// principal is who is calling: the operator, or a tenant's API key.
+type principal struct {
+	key *domain.APIKey // nil for the operator
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
+}
+
+// operatorOnly marks operations a tenant's key may not call.
+var operatorOnly = map[string]any{"operator_only": true}
+
+// keyPrefix starts every API key; the environment follows, so a key says
+// where it works: hk_sandbox_… or hk_production_….
+const keyPrefix = "hk_"
+
+// queryCredentials are parameters that must never carry a key: URLs end up
+// in logs and browser histories.
+var queryCredentials = []string{"api_key", "apikey", "key", "token", "access_token"}
+
+// authenticate resolves the bearer token to a principal, refuses
+// operator-only calls to keys and applies each key's rate limit.
+func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		for _, q := range queryCredentials {
+			if ctx.Query(q) != "" {
+				_ = huma.WriteErr(api, ctx, http.StatusBadRequest, "credentials are accepted in the Authorization header only, never in the URL",
+					&huma.ErrorDetail{Location: "query." + q, Message: "remove it and send Authorization: Bearer <key>"})
+				return
+			}
+		}
+		token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "send the operator token or an API key as Authorization: Bearer <token>")
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(sum[:], s.cfg.OperatorTokenHash) == 1 {
+			next(huma.WithValue(ctx, principalKey{}, principal{}))
+			return
+		}
+		key, err := s.keys.lookup(ctx.Context(), s.store, sum[:])
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			_ = writeProblem(api, ctx, s.problem(err))
+			return
+		}
+		if key == nil || !key.Usable(time.Now()) {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "the bearer token is not a valid operator token or API key (revoked and expired keys are refused)")
+			return
+		}
+		if op := ctx.Operation(); op != nil && op.Metadata["operator_only"] == true {
+			_ = huma.WriteErr(api, ctx, http.StatusForbidden, "this call needs the operator token; an API key cannot make it")
+			return
+		}
+		perMinute, burst := s.tenantLimits(ctx.Context(), key.TenantID)
+		if !s.limits.allow(ctx, key, perMinute, burst) {
+			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "rate limit reached for this API key; wait for Retry-After seconds")
+			return
+		}
+		s.keys.touch(s.store, key, s.log)
+		next(huma.WithValue(ctx, principalKey{}, principal{key: key}))
+	}
+}
+
+func writeProblem(api huma.API, ctx huma.Context, err error) error {
+	var se huma.StatusError
+	if errors.As(err, &se) {
+		return huma.WriteErr(api, ctx, se.GetStatus(), se.Error())
+	}
+	return huma.WriteErr(api, ctx, http.StatusInternalServerError, "internal error")
+}
+
+// newKey makes an API key for a scope: the key itself, shown once, and the
+// record that keeps only its hash.
+func newKey(sc domain.Scope, now time.Time) (string, *domain.APIKey, []byte, error) {
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, nil, err
+	}
+	secret := keyPrefix + string(sc.Environment) + "_" + base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(secret))
+	k := &domain.APIKey{
+		ID: domain.NewIDAt("key", now), TenantID: sc.TenantID, Environment: sc.Environment,
+		Prefix: secret[:len(keyPrefix)+len(sc.Environment)+1+6], CreatedAt: now,
+	}
+	return secret, k, sum[:], nil
+}
+
+// keyCache keeps recently used keys so that a request costs no query.
+// Revocation and rotation in this process clear it at once; another
+// process's cache lets a revoked key work for at most keyCacheTTL.
+type keyCache struct {
+	mu      sync.Mutex
+	byHash  map[string]cachedKey
+	touched map[string]time.Time
+}
+
+type cachedKey struct {
+	key     *domain.APIKey
+	fetched time.Time
+}
+
+const (
+	keyCacheTTL   = 10 * time.Second
+	touchInterval = time.Minute
+)
+
+func newKeyCache() *keyCache {
+	return &keyCache{byHash: map[string]cachedKey{}, touched: map[string]time.Time{}}
+}
+
+func (c *keyCache) lookup(ctx context.Context, st store.Store, hash []byte) (*domain.APIKey, error) {
+	c.mu.Lock()
+	e, ok := c.byHash[string(hash)]
+	c.mu.Unlock()
+	if ok && time.Since(e.fetched) < keyCacheTTL {
+		return e.key, nil
+	}
+	k, err := st.APIKeyByHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.byHash[string(hash)] = cachedKey{key: k, fetched: time.Now()}
+	c.mu.Unlock()
+	return k, nil
+}
+
+func (c *keyCache) clear() {
+	c.mu.Lock()
+	clear(c.byHash)
+	c.mu.Unlock()
+}
+
+// touch records that a key was used, at most once a minute per key and
+// off the request's path.
+func (c *keyCache) touch(st store.Store, k *domain.APIKey, log interface{ Warn(string, ...any) }) {
+	now := time.Now()
+	c.mu.Lock()
+	last := c.touched[k.ID]
+	due := now.Sub(last) >= touchInterval
+	if due {
+		c.touched[k.ID] = now
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.TouchAPIKey(ctx, k.ID, now); err != nil {
+			log.Warn("recording an API key's last use failed", "key", k.Prefix, "err", err)
+		}
+	}()
+}
+
+// limits holds one token bucket per API key.
+type limits struct {
+	mu sync.Mutex
+	m  map[string]*keyLimiter
+}
+
+type keyLimiter struct {
+	*rate.Limiter
+	perMinute, burst int
+}
+
+func newLimits() *limits { return &limits{m: map[string]*keyLimiter{}} }
+
+// allow takes a token for the key and sets the RateLimit headers; on
+// refusal it also sets Retry-After.
+func (l *limits) allow(ctx huma.Context, k *domain.APIKey, perMinute, burst int) bool {
+	l.mu.Lock()
+	lim := l.m[k.ID]
+	if lim == nil || lim.perMinute != perMinute || lim.burst != burst {
+		lim = &keyLimiter{Limiter: rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst), perMinute: perMinute, burst: burst}
+		l.m[k.ID] = lim
+	}
+	l.mu.Unlock()
+	now := time.Now()
+	ok := lim.AllowN(now, 1)
+	tokens := max(0, lim.TokensAt(now))
+	perSecond := float64(perMinute) / 60
+	ctx.SetHeader("RateLimit-Limit", strconv.Itoa(perMinute))
+	ctx.SetHeader("RateLimit-Remaining", strconv.Itoa(int(tokens)))
+	ctx.SetHeader("RateLimit-Reset", strconv.Itoa(int(math.Ceil((float64(burst)-tokens)/perSecond))))
+	if !ok {
+		ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil((1-tokens)/perSecond)))))
+	}
+	return ok
+}
+
+// tenantLimits returns a tenant's rate limit, or the defaults.
+func (s *Server) tenantLimits(ctx context.Context, tenantID string) (perMinute, burst int) {
+	perMinute, burst = domain.DefaultRateLimitPerMinute, domain.DefaultRateLimitBurst
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return perMinute, burst
+	}
+	if t.RateLimitPerMinute > 0 {
+		perMinute = t.RateLimitPerMinute
+	}
+	if t.RateLimitBurst > 0 {
+		burst = t.RateLimitBurst
+	}
+	return perMinute, burst
+}
