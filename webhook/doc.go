@@ -5,7 +5,7 @@
 // verify it; this package is the reference implementation for Go receivers
 // and the signer Herald itself uses. Each request carries three headers:
 //
-//	webhook-id:        msg_…   (identifies the message; stable across retries)
+//	webhook-id:        evt_…   (the event id; the same on every retry)
 //	webhook-timestamp: 1614265330   (unix seconds when it was signed)
 //	webhook-signature: v1,<base64 HMAC-SHA256> [v1,… | v1a,<base64 ed25519>]…
 //

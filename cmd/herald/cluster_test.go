@@ -83,6 +83,8 @@ func startPGProcess(t *testing.T, bin, name, dbURL, app string, args ...string) 
 	}
 	q := u.Query()
 	q.Set("application_name", app)
+	// Small pools: CI runs other PostgreSQL tests beside these processes.
+	q.Set("max_conns", "8")
 	u.RawQuery = q.Encode()
 	cmd := exec.Command(bin, append([]string{"serve", "--database", u.String(), "--listen", "127.0.0.1:0",
 		"--allow-private-destinations", "--operator-token", clusterToken}, args...)...)

@@ -87,6 +87,10 @@ func New(cfg Config) (http.Handler, huma.API) {
 	}
 	hc.Security = []map[string][]string{{"bearer": {}}}
 	hc.CreateHooks = nil // no $schema links in responses
+	// huma's interactive docs load scripts from a CDN; Herald must work
+	// offline, so the document is served (/openapi.json, /openapi.yaml) and
+	// docs/openapi.yaml is committed instead.
+	hc.DocsPath = ""
 	api := humago.New(mux, hc)
 	api.UseMiddleware(s.authenticate(api))
 
@@ -213,3 +217,7 @@ func listOf[T any](items []T, limit int, id func(*T) string) *List[T] {
 type Body[T any] struct {
 	Body T
 }
+
+// clock is the time as stored: UTC, to the microsecond, so an answer
+// shows the same times a later read does.
+func clock() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -85,7 +85,7 @@ func (s *Server) registerAPIKeys(api huma.API) {
 				return nil, s.problem(err)
 			}
 		}
-		now := time.Now().UTC()
+		now := clock()
 		secret, k, hash, err := newKey(sc, now)
 		if err != nil {
 			return nil, s.problem(err)
@@ -105,7 +105,7 @@ func (s *Server) registerAPIKeys(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.store.RevokeAPIKey(ctx, sc, in.ID, time.Now().UTC()); err != nil {
+		if err := s.store.RevokeAPIKey(ctx, sc, in.ID, clock()); err != nil {
 			return nil, s.problem(err)
 		}
 		s.keys.clear()
@@ -114,7 +114,7 @@ func (s *Server) registerAPIKeys(api huma.API) {
 }
 
 func (s *Server) issueKey(ctx context.Context, sc domain.Scope) (*Body[newAPIKey], error) {
-	secret, k, hash, err := newKey(sc, time.Now().UTC())
+	secret, k, hash, err := newKey(sc, clock())
 	if err != nil {
 		return nil, s.problem(err)
 	}

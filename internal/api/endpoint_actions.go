@@ -62,7 +62,7 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		if ep.Status != domain.EndpointActive {
 			return nil, huma.Error409Conflict("the endpoint is " + ep.Status + "; set it active to send a test")
 		}
-		now := time.Now().UTC()
+		now := clock()
 		data := in.Body.Data
 		if isNull(data) {
 			typ, _, err := s.schemas.get(ctx, in.Body.EventType)
@@ -112,7 +112,7 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now().UTC()
+		now := clock()
 		until := in.Body.Until
 		if until.IsZero() {
 			until = now
@@ -160,7 +160,7 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		now := time.Now().UTC()
+		now := clock()
 		until := now.Add(grace)
 		e.PreviousSecret, e.PreviousSecretExpiresAt, e.Secret, e.UpdatedAt = e.Secret, &until, secret, now
 		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
@@ -181,7 +181,7 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		return &Body[*domain.Endpoint]{Body: e}, nil
+		return &Body[*domain.Endpoint]{Body: shown(e)}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -201,10 +201,10 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		e.DefaultCallback, e.UpdatedAt = true, time.Now().UTC()
+		e.DefaultCallback, e.UpdatedAt = true, clock()
 		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 			return nil, s.problem(err)
 		}
-		return &Body[*domain.Endpoint]{Body: e}, nil
+		return &Body[*domain.Endpoint]{Body: shown(e)}, nil
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -58,7 +57,7 @@ func (s *Server) registerEndpoints(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		now := time.Now().UTC()
+		now := clock()
 		e := domain.Endpoint{
 			ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
 			Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
@@ -70,7 +69,7 @@ func (s *Server) registerEndpoints(api huma.API) {
 		if err := s.store.CreateEndpoint(ctx, &e); err != nil {
 			return nil, s.problem(err)
 		}
-		return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: e, Secret: secret}}, nil
+		return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(&e), Secret: secret}}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -89,6 +88,9 @@ func (s *Server) registerEndpoints(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
+		for i := range es {
+			es[i] = *shown(&es[i])
+		}
 		return &Body[*List[domain.Endpoint]]{Body: listOf(es, p.Limit, func(e *domain.Endpoint) string { return e.ID })}, nil
 	})
 
@@ -104,7 +106,7 @@ func (s *Server) registerEndpoints(api huma.API) {
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		return &Body[*domain.Endpoint]{Body: e}, nil
+		return &Body[*domain.Endpoint]{Body: shown(e)}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -130,14 +132,14 @@ func (s *Server) registerEndpoints(api huma.API) {
 		if resumed {
 			e.DisabledReason = ""
 		}
-		e.UpdatedAt = time.Now().UTC()
+		e.UpdatedAt = clock()
 		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 			return nil, s.problem(err)
 		}
 		if resumed {
 			s.cfg.Wake()
 		}
-		return &Body[*domain.Endpoint]{Body: e}, nil
+		return &Body[*domain.Endpoint]{Body: shown(e)}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -153,6 +155,18 @@ func (s *Server) registerEndpoints(api huma.API) {
 		}
 		return nil, nil
 	})
+}
+
+// shown is an endpoint as the API shows it: secret-looking custom header
+// values masked (they were shown to whoever set them, as they set them) and
+// lists never null.
+func shown(e *domain.Endpoint) *domain.Endpoint {
+	c := *e
+	c.Headers = domain.MaskedHeaders(e.Headers)
+	if c.EventTypes == nil {
+		c.EventTypes = []string{}
+	}
+	return &c
 }
 
 // checkURL validates a destination URL (the SSRF guard included).

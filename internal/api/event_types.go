@@ -42,7 +42,7 @@ func (s *Server) registerEventTypes(api huma.API) {
 		}
 		t := domain.EventType{
 			Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Example: in.Body.Example,
-			Sensitive: in.Body.Sensitive, TTLSeconds: in.Body.TTLSeconds, UpdatedAt: time.Now().UTC(),
+			Sensitive: in.Body.Sensitive, TTLSeconds: in.Body.TTLSeconds, UpdatedAt: clock(),
 		}
 		if isNull(t.Schema) {
 			t.Schema = nil

@@ -44,10 +44,13 @@ type batchItem struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty" maxLength:"255" doc:"Like the Idempotency-Key header of a single publish, for this event."`
 }
 
-// hashable is the item as its idempotency key remembers it.
-func (b *batchItem) hashable() []byte {
-	raw, _ := json.Marshal(b.EventInput)
-	return raw
+// requestHash is what an idempotency key remembers of its request: the
+// decoded event, so whitespace does not matter and a key means the same on
+// the single and the batch route.
+func requestHash(in *EventInput) []byte {
+	raw, _ := json.Marshal(in) // compacts data and partner params
+	sum := sha256.Sum256(raw)
+	return sum[:]
 }
 
 type batchResult struct {
@@ -74,7 +77,6 @@ func (s *Server) registerEvents(api huma.API) {
 	}, func(ctx context.Context, in *struct {
 		ScopeHeaders
 		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeats with the same key and body return the first result for at least 24 hours."`
-		RawBody        []byte
 		Body           EventInput
 	}) (*struct {
 		Replayed bool `header:"Idempotent-Replayed"`
@@ -84,15 +86,14 @@ func (s *Server) registerEvents(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now().UTC()
+		now := clock()
 		ev, err := s.eventFrom(ctx, sc, &in.Body, now)
 		if err != nil {
 			return nil, s.problem(err)
 		}
 		pub := store.Publication{Event: ev, IdempotencyKey: in.IdempotencyKey}
 		if in.IdempotencyKey != "" {
-			sum := sha256.Sum256(in.RawBody)
-			pub.RequestHash = sum[:]
+			pub.RequestHash = requestHash(&in.Body)
 		}
 		res, err := s.store.Publish(ctx, sc, []store.Publication{pub})
 		if err != nil {
@@ -124,7 +125,7 @@ func (s *Server) registerEvents(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now().UTC()
+		now := clock()
 		pubs := make([]store.Publication, len(in.Body.Events))
 		for i := range in.Body.Events {
 			item := &in.Body.Events[i]
@@ -134,8 +135,7 @@ func (s *Server) registerEvents(api huma.API) {
 			}
 			pubs[i] = store.Publication{Event: ev, IdempotencyKey: item.IdempotencyKey}
 			if item.IdempotencyKey != "" {
-				sum := sha256.Sum256(item.hashable())
-				pubs[i].RequestHash = sum[:]
+				pubs[i].RequestHash = requestHash(&item.EventInput)
 			}
 		}
 		res, err := s.store.Publish(ctx, sc, pubs)

@@ -67,7 +67,7 @@ func (s *Server) registerJobs(api huma.API) {
 				return nil, s.problem(err)
 			}
 		}
-		rec, err := s.store.PutJob(ctx, sc, j, time.Now().UTC())
+		rec, err := s.store.PutJob(ctx, sc, j, clock())
 		if err != nil {
 			return nil, s.problem(err)
 		}

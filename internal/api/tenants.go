@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -29,7 +28,7 @@ func (s *Server) registerTenants(api huma.API) {
 		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants", Tags: []string{"Tenants"},
 		Summary: "Create a tenant", DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
 	}, func(ctx context.Context, in *struct{ Body tenantBody }) (*Body[domain.Tenant], error) {
-		t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: time.Now().UTC(),
+		t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: clock(),
 			RateLimitPerMinute: in.Body.RateLimitPerMinute, RateLimitBurst: in.Body.RateLimitBurst}
 		if t.ID == "" {
 			t.ID = strings.ToLower(domain.NewID("tnt"))

@@ -274,9 +274,19 @@ func (d *Dispatcher) release(cs []store.Claimed) {
 	for i, c := range cs {
 		ids[i] = c.DeliveryID
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.queue.Release(ctx, d.cfg.Owner, ids); err != nil {
+	// A few tries: a release that fails holds the deliveries for the rest
+	// of their lease, which after a database blip can be a minute.
+	var err error
+	for try, wait := 0, 200*time.Millisecond; try < 5; try, wait = try+1, 2*wait {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = d.queue.Release(ctx, d.cfg.Owner, ids)
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(wait)
+	}
+	if err != nil {
 		d.log.Warn("release failed; the leases will run out instead", "deliveries", len(ids), "err", err)
 	}
 	d.finished(len(cs))

@@ -19,6 +19,9 @@ type job struct {
 	// leaseEnd is when another process may take the delivery over; an
 	// attempt that could not finish before it is not started.
 	leaseEnd time.Time
+	// fullBody is the receiver's answer as read (up to maxDrain), for the
+	// success rule; the log keeps less.
+	fullBody []byte
 }
 
 // endpoint is a domain.Endpoint prepared for sending: its signer is built

@@ -52,9 +52,9 @@ func (d *Dispatcher) timeout(e *endpoint) time.Duration {
 	return min(t, d.cfg.Lease-5*time.Second)
 }
 
-// maxDrain is how much of an unread response is read to keep the
-// connection alive; beyond it the connection is dropped instead.
-const maxDrain = 64 << 10
+// maxDrain is how much of a response is read, to judge it and to keep
+// the connection alive; beyond it the connection is dropped instead.
+const maxDrain = 256 << 10
 
 // send makes one attempt and decides what follows. It reports false when
 // shutdown cut the attempt short: such an attempt is released, not counted.
@@ -119,16 +119,19 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		a.ErrorClass, a.Error = string(egress.Classify(err)), err.Error()
 		return d.decide(j, o, nil), true
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, domain.MaxStoredResponseBody))
-	if n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)); n == maxDrain {
+	// Read what the success rule needs (json-or-204 judges the whole body,
+	// up to maxDrain), keep what the log stores, drop the rest.
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
+	if len(body) == maxDrain {
 		// A receiver that streams megabytes back is not worth the read.
 		cancel()
 	}
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.ResponseStatus = resp.StatusCode
-	a.ResponseHeaders = flatten(resp.Header)
-	a.ResponseBody = string(body)
+	a.ResponseHeaders = recordedHeaders(resp.Header)
+	j.fullBody = body
+	a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		if d.sendCtx.Err() != nil {
 			return o, false
@@ -140,9 +143,9 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 }
 
 // succeeded applies the endpoint's success rule.
-func succeeded(mode string, status int, body string) bool {
+func succeeded(mode string, status int, body []byte) bool {
 	if mode == domain.SuccessJSONOr204 {
-		return status == http.StatusNoContent || (status == http.StatusOK && json.Valid([]byte(body)))
+		return status == http.StatusNoContent || (status == http.StatusOK && json.Valid(body))
 	}
 	return status >= 200 && status < 300
 }
@@ -151,11 +154,15 @@ func succeeded(mode string, status int, body string) bool {
 func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.Outcome {
 	a := &o.Attempt
 	if resp != nil {
-		if succeeded(j.ep.Success, resp.StatusCode, a.ResponseBody) {
+		if succeeded(j.ep.Success, resp.StatusCode, j.fullBody) {
 			o.Status = domain.DeliverySucceeded
 			return o
 		}
 		a.ErrorClass = string(egress.ClassHTTP)
+		a.Error = "the receiver answered " + strconv.Itoa(resp.StatusCode)
+		if j.ep.Success == domain.SuccessJSONOr204 && resp.StatusCode == http.StatusOK {
+			a.Error += " without a JSON body (the endpoint's success rule is json-or-204)"
+		}
 		if resp.StatusCode == http.StatusGone {
 			o.Status = domain.DeliveryFailed
 			o.DisableEndpoint = "the receiver answered 410 Gone"
@@ -168,8 +175,9 @@ func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.
 		return o
 	}
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), a.At); ok && ra > delay {
-			delay = min(ra, d.cfg.RetryAfterCap)
+		// Retry-After can lengthen the wait, up to the cap, never shorten it.
+		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), a.At); ok {
+			delay = max(delay, min(ra, d.cfg.RetryAfterCap))
 		}
 	}
 	o.Status = domain.DeliveryPending
@@ -191,25 +199,6 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// sensitive says whether a header's value must not be written to the log.
-func sensitive(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range []string{"auth", "key", "token", "secret", "password", "cookie", "session", "credential"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// mask keeps enough of a secret to tell two apart, and no more.
-func mask(v string) string {
-	if len(v) < 16 {
-		return "****"
-	}
-	return "****" + v[len(v)-4:]
-}
-
 // recordedHeaders is the request as the attempt log shows it, with the
 // values of secret-looking headers (an endpoint's X-Api-Key, say) masked.
 // The signature is kept: it is no secret and receivers debug with it.
@@ -217,18 +206,10 @@ func recordedHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
 		v := strings.Join(vs, ", ")
-		if k != webhook.HeaderSignature && sensitive(k) {
-			v = mask(v)
+		if k != webhook.HeaderSignature && domain.SensitiveHeader(k) {
+			v = domain.Mask(v)
 		}
 		out[k] = v
-	}
-	return out
-}
-
-func flatten(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, vs := range h {
-		out[k] = strings.Join(vs, ", ")
 	}
 	return out
 }

@@ -40,7 +40,7 @@ func TestSuccessRules(t *testing.T) {
 		{domain.SuccessJSONOr204, 202, `{}`, false},
 	}
 	for _, c := range cases {
-		if got := succeeded(c.mode, c.status, c.body); got != c.want {
+		if got := succeeded(c.mode, c.status, []byte(c.body)); got != c.want {
 			t.Errorf("succeeded(%s, %d, %q) = %v, want %v", c.mode, c.status, c.body, got, c.want)
 		}
 	}
@@ -84,7 +84,8 @@ func TestDecideGoneDisablesAndRetryAfterIsHonouredUpToTheCap(t *testing.T) {
 		{429, "120", 119 * time.Second, 121 * time.Second},
 		{503, "86400", 59 * time.Minute, 61 * time.Minute}, // capped
 		{429, "0", 0, 2 * time.Second},                     // never shorter than the schedule
-		{500, "120", 0, 2 * time.Second},                   // only 429 and 503
+		{429, "2", 1 * time.Second, 3 * time.Second},
+		{500, "120", 0, 2 * time.Second}, // only 429 and 503
 		{503, time.Now().Add(5 * time.Minute).UTC().Format(http.TimeFormat), 4 * time.Minute, 6 * time.Minute},
 	} {
 		j := testJob(policy, domain.Success2xx, 0)

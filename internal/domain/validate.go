@@ -69,3 +69,38 @@ func ValidateHeaders(h map[string]string) error {
 func fieldIndex(field string, i int) string {
 	return field + "[" + strconv.Itoa(i) + "]"
 }
+
+// SensitiveHeader says whether a header's value must not be shown: the
+// attempt log and the API mask it.
+func SensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"auth", "key", "token", "secret", "password", "cookie", "session", "credential", "signature"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Mask keeps enough of a secret to tell two apart, and no more.
+func Mask(v string) string {
+	if len(v) < 16 {
+		return "****"
+	}
+	return "****" + v[len(v)-4:]
+}
+
+// MaskedHeaders returns headers with the values of sensitive ones masked.
+func MaskedHeaders(h map[string]string) map[string]string {
+	if h == nil {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if SensitiveHeader(k) {
+			v = Mask(v)
+		}
+		out[k] = v
+	}
+	return out
+}

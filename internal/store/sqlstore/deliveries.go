@@ -126,19 +126,24 @@ func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*doma
 func (db *DB) RetryDelivery(ctx context.Context, s domain.Scope, id string, now time.Time) (*domain.Delivery, error) {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		// A delivery that is in flight right now is left alone: its attempt
-		// is the retry.
+		// is the retry. One whose endpoint was deleted has nowhere to go.
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
-			WHERE tenant_id = ? AND environment = ? AND id = ? AND (status <> 'pending' OR lease_owner IS NULL)`),
+			WHERE tenant_id = ? AND environment = ? AND id = ? AND (status <> 'pending' OR lease_owner IS NULL)
+			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id)`),
 			micros(now), micros(now), s.TenantID, s.Environment, id)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			var exists int
-			err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM deliveries WHERE tenant_id = ? AND environment = ? AND id = ?`),
-				s.TenantID, s.Environment, id).Scan(&exists)
+			var hasEndpoint bool
+			err := tx.QueryRowContext(ctx, db.q(`SELECT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id)
+				FROM deliveries d WHERE d.tenant_id = ? AND d.environment = ? AND d.id = ?`),
+				s.TenantID, s.Environment, id).Scan(&hasEndpoint)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("delivery", id)
+			}
+			if err == nil && !hasEndpoint {
+				return &domain.ConflictError{Msg: "delivery " + id + " cannot be sent again: its endpoint was deleted"}
 			}
 			return err
 		}

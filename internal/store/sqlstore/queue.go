@@ -141,6 +141,8 @@ func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, chunk []store.Outc
 		args = append(args, a.ID, o.DeliveryID, o.Scope.TenantID, o.Scope.Environment, a.Number, micros(a.At), a.DurationMS,
 			reqH, a.ResponseStatus, respH, []byte(a.ResponseBody), a.ErrorClass, a.Error)
 	}
+	// A repeated Record (its first commit's answer lost) changes nothing.
+	b.WriteString(` ON CONFLICT (id) DO NOTHING`)
 	_, err := tx.ExecContext(ctx, db.q(b.String()), args...)
 	return err
 }
@@ -170,8 +172,9 @@ func (db *DB) updateDeliveries(ctx context.Context, tx *sql.Tx, chunk []store.Ou
 		}
 		args = append(args, o.DeliveryID, o.Status, next, o.Attempt.ResponseStatus, lastErr, micros(o.Attempt.At))
 	}
-	// A delivery cancelled while its attempt was in flight stays cancelled.
-	b.WriteString(`) AS v WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'`)
+	// A delivery cancelled while its attempt was in flight stays cancelled,
+	// and an outcome already recorded (its lease cleared) is not counted twice.
+	b.WriteString(`) AS v WHERE deliveries.id = v.column1 AND deliveries.status = 'pending' AND deliveries.lease_owner IS NOT NULL`)
 	_, err := tx.ExecContext(ctx, db.q(b.String()), args...)
 	return err
 }
