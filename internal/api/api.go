@@ -69,6 +69,23 @@ const tenantTTL = 30 * time.Second
 // New returns the API as an http.Handler, and the huma API for its
 // OpenAPI document.
 func New(cfg Config) (http.Handler, huma.API) {
+	mux, api := build(cfg)
+	return mux, api
+}
+
+// routes is the mux, remembering every pattern registered on it, so a test
+// can hold the OpenAPI document to every route that exists.
+type routes struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (r *routes) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	r.patterns = append(r.patterns, pattern)
+	r.ServeMux.HandleFunc(pattern, h)
+}
+
+func build(cfg Config) (*routes, huma.API) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -79,7 +96,7 @@ func New(cfg Config) (http.Handler, huma.API) {
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, schemas: newSchemaCache(cfg.Store),
 		keys: newKeyCache(), limits: newLimits(), tenants: map[string]cachedTenant{},
 	}
-	mux := http.NewServeMux()
+	mux := &routes{ServeMux: http.NewServeMux()}
 	hc := huma.DefaultConfig("Herald", APIVersion)
 	hc.Info.Description = "Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks (webhooks), and keeps the record."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{

@@ -72,7 +72,8 @@ func (s *Server) registerAPIKeys(api huma.API) {
 		Description:   "Returns a new key, shown once. The old key keeps working for the grace period (default 24 h), so clients can switch without downtime.",
 		DefaultStatus: http.StatusCreated,
 	}, func(ctx context.Context, in *struct {
-		scopedID
+		ScopeHeaders
+		ID   string `path:"id"`
 		Body *rotateKeyBody
 	}) (*Body[newAPIKey], error) {
 		sc, err := s.scope(ctx, in.ScopeHeaders)

@@ -48,7 +48,8 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		Summary:     "Send a test event now",
 		Description: "Sends the type's example (or the given data), marked \"test\": true, to this endpoint only, and answers with what happened. The send appears in the delivery log, marked as a test.",
 	}, func(ctx context.Context, in *struct {
-		scopedID
+		ScopeHeaders
+		ID   string `path:"id"`
 		Body testSendBody
 	}) (*Body[testSendResult], error) {
 		sc, err := s.scope(ctx, in.ScopeHeaders)
@@ -103,7 +104,8 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		Description:   "Every failed delivery of the endpoint created in [since, until) is due again now, with the same webhook-id.",
 		DefaultStatus: http.StatusAccepted,
 	}, func(ctx context.Context, in *struct {
-		scopedID
+		ScopeHeaders
+		ID   string `path:"id"`
 		Body recoverBody
 	}) (*Body[struct {
 		Recovered int `json:"recovered"`
@@ -139,7 +141,8 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		Summary:     "Replace an endpoint's signing secret",
 		Description: "Returns the new secret once. For the grace period (default 24 h) deliveries carry two signatures, by the new and the old secret, so receivers can switch without failing a delivery.",
 	}, func(ctx context.Context, in *struct {
-		scopedID
+		ScopeHeaders
+		ID   string `path:"id"`
 		Body *rotateKeyBody
 	}) (*Body[rotatedSecret], error) {
 		sc, err := s.scope(ctx, in.ScopeHeaders)

@@ -119,7 +119,13 @@ func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *sto
 		}
 		matched = append(matched, t)
 	}
-	if err := db.insertDeliveries(ctx, tx, s, ev, matched, now); err != nil {
+	// A test send's delivery is held (no due time) for the request that
+	// sends it at once; the dispatcher leaves it alone.
+	var due any = now
+	if p.OnlyEndpoint != "" {
+		due = nil
+	}
+	if err := db.insertDeliveries(ctx, tx, s, ev, matched, due, now); err != nil {
 		return store.PublishResult{}, err
 	}
 	r := store.PublishResult{EventID: ev.ID, Deliveries: len(matched)}
@@ -141,7 +147,7 @@ type target struct {
 	endpointID, url string
 }
 
-func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, ev *domain.Event, targets []target, now int64) error {
+func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, ev *domain.Event, targets []target, due any, now int64) error {
 	for len(targets) > 0 {
 		n := min(len(targets), deliveryInsertChunk)
 		var b strings.Builder
@@ -154,7 +160,7 @@ func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, 
 			}
 			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
 			args = append(args, domain.NewIDAt(domain.PrefixDelivery, ev.CreatedAt), s.TenantID, s.Environment, ev.ID, ev.Type,
-				t.endpointID, t.url, ev.Test, now, now, now)
+				t.endpointID, t.url, ev.Test, due, now, now)
 		}
 		if _, err := tx.ExecContext(ctx, db.q(b.String()), args...); err != nil {
 			return err

@@ -26,7 +26,11 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 				args = append(args, id)
 			}
 		}
+		due := `d.next_attempt_at <= ?`
 		if len(p.DeliveryIDs) > 0 {
+			// Named deliveries may be held (no due time): a test send's
+			// delivery waits for the request that sends it.
+			due = `(d.next_attempt_at <= ? OR d.next_attempt_at IS NULL)`
 			skip += ` AND d.id IN (` + placeholders(len(p.DeliveryIDs)) + `)`
 			for _, id := range p.DeliveryIDs {
 				args = append(args, id)
@@ -37,7 +41,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		// makes the delivery due again without any sweeper.
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = ?
 			WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND e.status = 'active'`+skip+`
+				WHERE d.status = 'pending' AND `+due+` AND e.status = 'active'`+skip+`
 				ORDER BY d.next_attempt_at LIMIT ? `+db.dialect.ClaimLock+`)
 			RETURNING id, endpoint_id, target_url, attempts, event_id`), args...)
 		if err != nil {
