@@ -117,6 +117,17 @@ type Endpoint struct {
 	// their own callback URL borrow: its secret and settings sign and send
 	// to the job's URL instead of its own.
 	DefaultCallback bool `json:"default_callback"`
+	// PayloadMode is envelope (default), raw or thin.
+	PayloadMode string `json:"payload_mode"`
+	// Signing is hmac (default) or ed25519.
+	Signing string `json:"signing"`
+	// SigningPublicKey is the ed25519 public key (whpk_…) receivers verify with.
+	SigningPublicKey string `json:"signing_public_key,omitempty"`
+	// SigningPrivateKey (whsk_…) signs when Signing is ed25519. Secret.
+	SigningPrivateKey string           `json:"-"`
+	Auth              *EndpointAuth    `json:"auth,omitempty"`
+	TLS               *EndpointTLS     `json:"tls,omitempty"`
+	CompatSignature   *CompatSignature `json:"compat_signature,omitempty"`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`
