@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
@@ -12,19 +13,45 @@ import (
 )
 
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
-	retry_policy, timeout_ms, max_concurrency, success, default_callback, secret, previous_secret, previous_secret_expires_at,
-	created_at, updated_at`
+	retry_policy, timeout_ms, max_concurrency, success, default_callback, payload_mode, signing, signing_public_key,
+	secret, previous_secret, previous_secret_expires_at, credentials, created_at, updated_at`
 
-func scanEndpoint(row interface{ Scan(...any) error }) (domain.Endpoint, error) {
+// credentials are an endpoint's secrets besides its signing secrets,
+// stored as one sealed document.
+type credentials struct {
+	Auth              *domain.EndpointAuth    `json:"auth,omitempty"`
+	TLS               *domain.EndpointTLS     `json:"tls,omitempty"`
+	CompatSignature   *domain.CompatSignature `json:"compat_signature,omitempty"`
+	SigningPrivateKey string                  `json:"signing_private_key,omitempty"`
+}
+
+func (db *DB) scanEndpoint(row interface{ Scan(...any) error }) (domain.Endpoint, error) {
 	var e domain.Endpoint
 	var types, headers, policy []byte
 	var created, updated int64
 	var prevExpires sql.NullInt64
+	var secret, previous, creds string
 	err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
-		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.Secret, &e.PreviousSecret, &prevExpires,
-		&created, &updated)
+		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
+		&secret, &previous, &prevExpires, &creds, &created, &updated)
 	if err != nil {
 		return e, err
+	}
+	if e.Secret, err = db.open(secret); err != nil {
+		return e, fmt.Errorf("endpoint %s secret: %w", e.ID, err)
+	}
+	if e.PreviousSecret, err = db.open(previous); err != nil {
+		return e, fmt.Errorf("endpoint %s previous secret: %w", e.ID, err)
+	}
+	if creds, err = db.open(creds); err != nil {
+		return e, fmt.Errorf("endpoint %s credentials: %w", e.ID, err)
+	}
+	if creds != "" {
+		var c credentials
+		if err := json.Unmarshal([]byte(creds), &c); err != nil {
+			return e, fmt.Errorf("endpoint %s credentials: %w", e.ID, err)
+		}
+		e.Auth, e.TLS, e.CompatSignature, e.SigningPrivateKey = c.Auth, c.TLS, c.CompatSignature, c.SigningPrivateKey
 	}
 	e.PreviousSecretExpiresAt = nullMicros(prevExpires)
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -54,16 +81,35 @@ func endpointHeaders(e *domain.Endpoint) []byte {
 	return marshal(e.Headers)
 }
 
+// sealedSecrets seals an endpoint's secret, previous secret and credentials.
+func (db *DB) sealedSecrets(e *domain.Endpoint) (secret, previous, creds string, err error) {
+	if secret, err = db.seal(e.Secret); err != nil {
+		return
+	}
+	if previous, err = db.seal(e.PreviousSecret); err != nil {
+		return
+	}
+	c := credentials{Auth: e.Auth, TLS: e.TLS, CompatSignature: e.CompatSignature, SigningPrivateKey: e.SigningPrivateKey}
+	if c != (credentials{}) {
+		creds, err = db.seal(string(marshal(c)))
+	}
+	return
+}
+
 func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
+	secret, previous, creds, err := db.sealedSecrets(e)
+	if err != nil {
+		return db.wrap("create endpoint", err)
+	}
 	return db.wrap("create endpoint", db.write(ctx, func(tx *sql.Tx) error {
 		if err := db.unmarkDefault(ctx, tx, e); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e),
-			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.Secret, e.PreviousSecret,
-			optionalMicros(e.PreviousSecretExpiresAt), micros(e.CreatedAt), micros(e.UpdatedAt))
+			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
+			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	}))
 }
@@ -80,7 +126,7 @@ func (db *DB) unmarkDefault(ctx context.Context, tx *sql.Tx, e *domain.Endpoint)
 }
 
 func (db *DB) DefaultCallback(ctx context.Context, s domain.Scope) (*domain.Endpoint, error) {
-	e, err := scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` FROM endpoints
+	e, err := db.scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` FROM endpoints
 		WHERE tenant_id = ? AND environment = ? AND default_callback = ?`), s.TenantID, s.Environment, true))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("default callback of "+s.TenantID, string(s.Environment))
@@ -118,7 +164,7 @@ func (db *DB) RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID 
 }
 
 func (db *DB) GetEndpoint(ctx context.Context, s domain.Scope, id string) (*domain.Endpoint, error) {
-	e, err := scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` FROM endpoints
+	e, err := db.scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` FROM endpoints
 		WHERE tenant_id = ? AND environment = ? AND id = ?`), s.TenantID, s.Environment, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("endpoint", id)
@@ -154,7 +200,7 @@ func (db *DB) queryEndpoints(ctx context.Context, op, query string, args ...any)
 	defer rows.Close()
 	out := []domain.Endpoint{}
 	for rows.Next() {
-		e, err := scanEndpoint(rows)
+		e, err := db.scanEndpoint(rows)
 		if err != nil {
 			return nil, db.wrap(op, err)
 		}
@@ -164,17 +210,22 @@ func (db *DB) queryEndpoints(ctx context.Context, op, query string, args ...any)
 }
 
 func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
+	secret, previous, creds, err := db.sealedSecrets(e)
+	if err != nil {
+		return db.wrap("update endpoint", err)
+	}
 	return db.wrap("update endpoint", db.write(ctx, func(tx *sql.Tx) error {
 		if err := db.unmarkDefault(ctx, tx, e); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET url = ?, name = ?, status = ?, disabled_reason = ?,
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
-			default_callback = ?, secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ?
+			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
+			previous_secret_expires_at = ?, credentials = ?, updated_at = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e), marshal(e.RetryPolicy),
-			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.Secret, e.PreviousSecret,
-			optionalMicros(e.PreviousSecretExpiresAt), micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
+			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
+			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}

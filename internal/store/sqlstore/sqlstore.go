@@ -45,6 +45,7 @@ type DB struct {
 	read    *sql.DB
 	write   WriteFunc
 	dialect Dialect
+	sealer  Sealer
 }
 
 // New builds the shared store. read serves queries; write commits changes.

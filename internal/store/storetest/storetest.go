@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 // Factory returns a new, empty, migrated store; it is closed by the suite.
@@ -52,6 +54,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RecoverRequeuesFailedDeliveriesInTheWindow", testRecover},
 		{"RotatedSecretsAreStored", testSecretRotation},
 		{"SensitiveEventDataIsScrubbedOnceDelivered", testScrub},
+		{"EndpointSecretsAreSealedAndResealed", testSealing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1041,5 +1044,61 @@ func testScrub(t *testing.T, s store.Store) {
 	must(t, err)
 	if string(got.Data) != string(domain.Redacted) {
 		t.Fatalf("data after delivery = %s", got.Data)
+	}
+}
+
+// sealing is what a store offers for secrets at rest.
+type sealing interface {
+	SetSealer(sqlstore.Sealer)
+	CheckSealer(ctx context.Context) error
+	Reseal(ctx context.Context, next sqlstore.Sealer) (int, error)
+}
+
+func testSealing(t *testing.T, s store.Store) {
+	st, ok := s.(sealing)
+	if !ok {
+		t.Fatalf("%T cannot seal secrets", s)
+	}
+	k1, _ := secrets.NewKey()
+	k2, _ := secrets.NewKey()
+	box1, _ := secrets.NewBox(k1)
+	box2, _ := secrets.NewBox(k2)
+	st.SetSealer(box1)
+	must(t, st.CheckSealer(ctx))
+	setup(t, s)
+	e := endpoint(t, s, scope)
+	e.Auth = &domain.EndpointAuth{Type: domain.AuthBasic, Username: "u", Password: "pa55word"}
+	e.TLS = &domain.EndpointTLS{ClientCertificate: "CERT", ClientKey: "KEY"}
+	e.SigningPrivateKey = "whsk_private"
+	must(t, s.UpdateEndpoint(ctx, e))
+	got, err := s.GetEndpoint(ctx, scope, e.ID)
+	must(t, err)
+	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.TLS.ClientKey != "KEY" || got.SigningPrivateKey != "whsk_private" {
+		t.Fatalf("endpoint read back = %+v", got)
+	}
+	// Under another key nothing opens: what is stored is not the secret.
+	st.SetSealer(box2)
+	if err := st.CheckSealer(ctx); err == nil {
+		t.Fatal("the wrong master key passed the check")
+	}
+	if _, err := s.GetEndpoint(ctx, scope, e.ID); err == nil {
+		t.Fatal("secrets opened under the wrong master key")
+	}
+	// Resealing moves everything to the new key.
+	st.SetSealer(box1)
+	n, err := st.Reseal(ctx, box2)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("resealed %d endpoints", n)
+	}
+	must(t, st.CheckSealer(ctx))
+	got, err = s.GetEndpoint(ctx, scope, e.ID)
+	must(t, err)
+	if got.Secret != e.Secret || got.Auth.Password != "pa55word" {
+		t.Fatalf("after reseal = %+v", got)
+	}
+	st.SetSealer(box1)
+	if _, err := s.GetEndpoint(ctx, scope, e.ID); err == nil {
+		t.Fatal("the old key still opens after the reseal")
 	}
 }
