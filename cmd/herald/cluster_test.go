@@ -27,6 +27,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -76,6 +77,9 @@ func randomHex(t *testing.T, n int) string {
 
 // startPGProcess starts `herald serve` on dbURL under application_name app.
 // It does not call t.Fatal, so several can start at once from goroutines.
+// clusterMasterKey is shared by every process of a cluster, as it must be.
+var clusterMasterKey = secrets.EncodeKey(bytes.Repeat([]byte{7}, secrets.KeySize))
+
 func startPGProcess(t *testing.T, bin, name, dbURL, app string, args ...string) (*pgProc, error) {
 	u, err := url.Parse(dbURL)
 	if err != nil {
@@ -87,7 +91,7 @@ func startPGProcess(t *testing.T, bin, name, dbURL, app string, args ...string) 
 	q.Set("max_conns", "8")
 	u.RawQuery = q.Encode()
 	cmd := exec.Command(bin, append([]string{"serve", "--database", u.String(), "--listen", "127.0.0.1:0",
-		"--allow-private-destinations", "--operator-token", clusterToken}, args...)...)
+		"--allow-private-destinations", "--operator-token", clusterToken, "--master-key", clusterMasterKey, "--no-production-https-only"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -27,8 +28,17 @@ type herald struct {
 	stop func()
 }
 
-func startHerald(t *testing.T, configure ...func(*serveCmd)) *herald {
+// startHeraldErr starts Herald expecting it to refuse, and returns why.
+func startHeraldErr(t *testing.T, configure ...func(*serveCmd)) error {
 	t.Helper()
+	cmd := testServeCmd(t, configure...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := cmd.run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string) { cancel() })
+	return err
+}
+
+func testServeCmd(t *testing.T, configure ...func(*serveCmd)) serveCmd {
 	cmd := serveCmd{
 		databaseFlag:             databaseFlag{Database: filepath.Join(t.TempDir(), "herald.db")},
 		Listen:                   "127.0.0.1:0",
@@ -37,11 +47,18 @@ func startHerald(t *testing.T, configure ...func(*serveCmd)) *herald {
 		Lease:                    time.Minute,
 		RetryAfterCap:            time.Hour,
 		Retention:                720 * time.Hour,
+		masterKeyFlags:           masterKeyFlags{MasterKey: secrets.EncodeKey(bytes.Repeat([]byte{9}, secrets.KeySize))},
 		ShutdownGrace:            5 * time.Second,
 	}
 	for _, f := range configure {
 		f(&cmd)
 	}
+	return cmd
+}
+
+func startHerald(t *testing.T, configure ...func(*serveCmd)) *herald {
+	t.Helper()
+	cmd := testServeCmd(t, configure...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -75,7 +75,7 @@ var listening = regexp.MustCompile(`herald is listening"? addr=(\S+)`)
 
 func startProcess(t *testing.T, db string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(heraldBinary(t), append([]string{"serve", "--database", db, "--listen", "127.0.0.1:0", "--allow-private-destinations"}, args...)...)
+	cmd := exec.Command(heraldBinary(t), append([]string{"serve", "--database", db, "--listen", "127.0.0.1:0", "--allow-private-destinations", "--no-production-https-only"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,6 +35,7 @@ const minLease = 10 * time.Second
 
 type serveCmd struct {
 	databaseFlag
+	masterKeyFlags
 	Listen                   string         `env:"HERALD_LISTEN" default:"127.0.0.1:8080" help:"Address the API listens on."`
 	OperatorToken            string         `env:"HERALD_OPERATOR_TOKEN" help:"The operator's bearer token. When absent, one is generated on first start and printed once."`
 	AllowPrivateDestinations bool           `env:"HERALD_ALLOW_PRIVATE_DESTINATIONS" help:"Allow deliveries to loopback and private addresses (development and tests only)."`
@@ -43,6 +45,9 @@ type serveCmd struct {
 	Retention                time.Duration  `env:"HERALD_RETENTION" default:"720h" help:"How long events, deliveries and attempts are kept (at least 24h: idempotency keys live as long)."`
 	ShutdownGrace            time.Duration  `env:"HERALD_SHUTDOWN_GRACE" default:"30s" help:"On SIGTERM, how long attempts in flight may finish."`
 	PprofListen              string         `env:"HERALD_PPROF_LISTEN" help:"Serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060. Off when empty; never expose it publicly."`
+	EgressProxy              *url.URL       `env:"HERALD_EGRESS_PROXY" help:"Send every delivery through this proxy (http://… or socks5://…), so receivers see one fixed address."`
+	EgressIPs                []string       `env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
+	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 }
 
@@ -71,14 +76,18 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	if err := c.seal(ctx, c.databaseFlag, st); err != nil {
+		return err
+	}
 
-	client := egress.New(egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR})
+	client := egress.New(egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy})
 	d := dispatch.New(st, client, dispatch.Config{
 		Lease: c.Lease, Grace: c.ShutdownGrace, RetryAfterCap: c.RetryAfterCap,
 		UserAgent: "Herald/" + version, Logger: log,
 	})
 	handler, _ := api.New(api.Config{
 		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
+		ProductionHTTPSOnly: c.ProductionHTTPSOnly, EgressIPs: c.EgressIPs, EgressProxy: c.EgressProxy != nil,
 	})
 
 	if c.PprofListen != "" {

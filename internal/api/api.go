@@ -38,7 +38,14 @@ type Config struct {
 	Wake func()
 	// Sender attempts a delivery at once (test sends).
 	Sender Sender
-	Logger *slog.Logger
+	// ProductionHTTPSOnly refuses http destinations in production.
+	ProductionHTTPSOnly bool
+	// EgressIPs are the addresses deliveries leave from, for receivers'
+	// allowlists.
+	EgressIPs []string
+	// EgressProxy says whether deliveries go through a fixed-address proxy.
+	EgressProxy bool
+	Logger      *slog.Logger
 }
 
 // APIVersion is the version of the API contract (the /v1 prefix), not of the binary.
@@ -119,6 +126,7 @@ func build(cfg Config) (*routes, huma.API) {
 	s.registerAPIKeys(api)
 	s.registerJobs(api)
 	s.registerEndpointActions(api)
+	s.registerEgress(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -14,16 +14,21 @@ import (
 // endpointFields are what a caller may set on an endpoint. Pointers tell
 // "not given" from "set to empty" for PATCH.
 type endpointFields struct {
-	URL             *string             `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
-	Name            *string             `json:"name,omitempty" maxLength:"200"`
-	Status          *string             `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
-	EventTypes      []string            `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
-	Headers         map[string]string   `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
-	RetryPolicy     *domain.RetryPolicy `json:"retry_policy,omitempty"`
-	TimeoutMS       *int                `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
-	MaxConcurrency  *int                `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
-	Success         *string             `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
-	DefaultCallback *bool               `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
+	URL             *string                 `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
+	Name            *string                 `json:"name,omitempty" maxLength:"200"`
+	Status          *string                 `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	EventTypes      []string                `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
+	Headers         map[string]string       `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
+	RetryPolicy     *domain.RetryPolicy     `json:"retry_policy,omitempty"`
+	TimeoutMS       *int                    `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
+	MaxConcurrency  *int                    `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	Success         *string                 `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+	DefaultCallback *bool                   `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
+	PayloadMode     *string                 `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
+	Signing         *string                 `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
+	Auth            *domain.EndpointAuth    `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
+	TLS             *domain.EndpointTLS     `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
+	CompatSignature *domain.CompatSignature `json:"compat_signature,omitempty" doc:"An extra signature for receivers built to an older scheme. {\"kind\":\"none\"} removes it."`
 }
 
 // endpointWithSecret is the answer to create: the only time the secret is shown.
@@ -61,7 +66,8 @@ func (s *Server) registerEndpoints(api huma.API) {
 		e := domain.Endpoint{
 			ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
 			Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
-			Success: domain.Success2xx, Secret: secret, CreatedAt: now, UpdatedAt: now,
+			Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
+			Secret: secret, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := s.applyEndpoint(ctx, &e, &in.Body); err != nil {
 			return nil, err
@@ -163,17 +169,22 @@ func (s *Server) registerEndpoints(api huma.API) {
 func shown(e *domain.Endpoint) *domain.Endpoint {
 	c := *e
 	c.Headers = domain.MaskedHeaders(e.Headers)
+	c.Auth, c.TLS, c.CompatSignature = e.Auth.Shown(), e.TLS.Shown(), e.CompatSignature.Shown()
 	if c.EventTypes == nil {
 		c.EventTypes = []string{}
 	}
 	return &c
 }
 
-// checkURL validates a destination URL (the SSRF guard included).
-func (s *Server) checkURL(ctx context.Context, field, raw string) (string, error) {
+// checkURL validates a destination URL: the SSRF guard, and HTTPS for
+// production when Herald is configured to require it.
+func (s *Server) checkURL(ctx context.Context, env domain.Environment, field, raw string) (string, error) {
 	u := strings.TrimSpace(raw)
 	if err := s.cfg.URLs.CheckURL(ctx, u); err != nil {
 		return "", domain.Invalid(field, "%v", err)
+	}
+	if env == domain.Production && s.cfg.ProductionHTTPSOnly && !strings.HasPrefix(strings.ToLower(u), "https://") {
+		return "", domain.Invalid(field, "production destinations must use https (sandbox may use http)")
 	}
 	return u, nil
 }
@@ -182,7 +193,7 @@ func (s *Server) checkURL(ctx context.Context, field, raw string) (string, error
 // error e must be discarded.
 func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpointFields) error {
 	if f.URL != nil {
-		u, err := s.checkURL(ctx, "url", *f.URL)
+		u, err := s.checkURL(ctx, e.Environment, "url", *f.URL)
 		if err != nil {
 			return s.problem(err)
 		}
@@ -223,6 +234,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpo
 	}
 	if f.Success != nil {
 		e.Success = *f.Success
+	}
+	if err := s.applyReceiverOptions(ctx, e, f); err != nil {
+		return s.problem(err)
 	}
 	return nil
 }

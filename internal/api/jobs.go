@@ -63,7 +63,7 @@ func (s *Server) registerJobs(api huma.API) {
 			j.PartnerParams = compact(in.Body.PartnerParams)
 		}
 		if in.Body.CallbackURL != "" {
-			if j.CallbackURL, err = s.checkURL(ctx, "callback_url", in.Body.CallbackURL); err != nil {
+			if j.CallbackURL, err = s.checkURL(ctx, sc.Environment, "callback_url", in.Body.CallbackURL); err != nil {
 				return nil, s.problem(err)
 			}
 		}

@@ -38,7 +38,7 @@ const (
 // EndpointAuth is how Herald authenticates to a receiver, beyond the
 // signature. Its secret fields are encrypted at rest and never shown.
 type EndpointAuth struct {
-	Type string `json:"type" enum:"basic,bearer,header,oauth2_client_credentials"`
+	Type string `json:"type" enum:"basic,bearer,header,oauth2_client_credentials,none"`
 	// basic
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty" doc:"Secret: write-only."`
@@ -66,7 +66,7 @@ type EndpointTLS struct {
 // CompatSignature serves receivers built to an older scheme, on top of the
 // Standard Webhooks headers (always sent).
 type CompatSignature struct {
-	Kind string `json:"kind" enum:"hmac-sha256-hex,body-api-key"`
+	Kind string `json:"kind" enum:"hmac-sha256-hex,body-api-key,none"`
 	// Header carries the hex HMAC-SHA256 of the body, keyed with the
 	// endpoint's secret (hmac-sha256-hex).
 	Header string `json:"header,omitempty" example:"X-SmartKYC-Signature"`

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// selfSigned makes a PEM certificate and key for client-certificate fields.
+func selfSigned(t *testing.T) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "herald-client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}))
+}
+
+// The database file holds no secret in clear: signing secrets, passwords,
+// tokens, client keys and compatibility keys are all sealed, and the API
+// shows them only when they are made.
+func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "herald.db")
+	h := startHerald(t, func(c *serveCmd) {
+		c.Database = db
+		c.masterKeyFlags = masterKeyFlags{} // the key file beside the database
+	})
+	h.tenant("acme")
+	certPEM, keyPEM := selfSigned(t)
+	secretsInUse := []string{"basic-pa55word-xyz", "oauth-client-secret-xyz", "compat-api-key-xyz", "header-value-xyz"}
+	e1 := h.endpoint("acme", "sandbox", map[string]any{
+		"url":              "http://127.0.0.1:9/hook",
+		"auth":             map[string]string{"type": "basic", "username": "u", "password": secretsInUse[0]},
+		"tls":              map[string]string{"client_certificate": certPEM, "client_key": keyPEM},
+		"compat_signature": map[string]string{"kind": "body-api-key", "field": "callbackApiKey", "api_key": secretsInUse[2]},
+		"signing":          "ed25519",
+	})
+	e2 := h.endpoint("acme", "sandbox", map[string]any{
+		"url":  "http://127.0.0.1:9/hook",
+		"auth": map[string]string{"type": "oauth2_client_credentials", "token_url": "http://127.0.0.1:9/token", "client_id": "cid", "client_secret": secretsInUse[1]},
+	})
+	e3 := h.endpoint("acme", "sandbox", map[string]any{"url": "http://127.0.0.1:9/hook", "auth": map[string]string{"type": "header", "name": "X-Key", "value": secretsInUse[3]}})
+	var rot struct{ Secret string }
+	h.must(http.StatusOK, call{method: "POST", path: "/v1/endpoints/" + e3.ID + "/secret/rotate", tenant: "acme", env: "sandbox"}).json(t, &rot)
+
+	// The API never shows them again.
+	for _, id := range []string{e1.ID, e2.ID, e3.ID} {
+		body := string(h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + id, tenant: "acme", env: "sandbox"}).body)
+		for _, s := range append([]string{e1.Secret, e2.Secret, e3.Secret, rot.Secret, "PRIVATE KEY"}, secretsInUse...) {
+			if strings.Contains(body, s) {
+				t.Fatalf("GET endpoint %s shows a secret: %s", id, body)
+			}
+		}
+	}
+	var shown struct {
+		SigningPublicKey string `json:"signing_public_key"`
+	}
+	h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + e1.ID, tenant: "acme", env: "sandbox"}).json(t, &shown)
+	if !strings.HasPrefix(shown.SigningPublicKey, "whpk_") {
+		t.Fatalf("public key = %q", shown.SigningPublicKey)
+	}
+	h.stop()
+
+	files, _ := filepath.Glob(db + "*")
+	if len(files) == 0 {
+		t.Fatal("no database files")
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "herald.key"))
+	if err != nil {
+		t.Fatalf("the master key file was not created: %v", err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "herald.key")); st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v", st.Mode())
+	}
+	needles := append([]string{e1.Secret, e2.Secret, e3.Secret, rot.Secret, strings.TrimPrefix(e1.Secret, "whsec_"), "PRIVATE KEY", "whsk_"}, secretsInUse...)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range needles {
+			if bytes.Contains(raw, []byte(n)) {
+				t.Fatalf("%s holds %q in clear", filepath.Base(f), n)
+			}
+		}
+		if bytes.Contains(raw, bytes.TrimSpace(key)) {
+			t.Fatalf("%s holds the master key", filepath.Base(f))
+		}
+	}
+
+	// Another key cannot start on this database.
+	other := startHeraldErr(t, func(c *serveCmd) {
+		c.Database = db
+		c.masterKeyFlags = masterKeyFlags{MasterKey: strings.Repeat("A", 43) + "="}
+	})
+	if other == nil || !strings.Contains(other.Error(), "master key") {
+		t.Fatalf("start with the wrong key: %v", other)
+	}
+}
+
+func TestProductionDestinationsMustUseHTTPS(t *testing.T) {
+	h := startHerald(t, func(c *serveCmd) { c.ProductionHTTPSOnly = true })
+	h.tenant("acme")
+	r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "production", body: map[string]string{"url": "http://127.0.0.1:9/x"}})
+	if !strings.Contains(string(r.body), "body.url") || !strings.Contains(string(r.body), "https") {
+		t.Fatalf("answer: %s", r.body)
+	}
+	h.must(http.StatusCreated, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "production", body: map[string]string{"url": "https://127.0.0.1:9/x"}})
+	h.must(http.StatusCreated, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "sandbox", body: map[string]string{"url": "http://127.0.0.1:9/x"}})
+	h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events", tenant: "acme", env: "production",
+		body: map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]string{"id": "j", "callback_url": "http://127.0.0.1:9/j"}}})
+}
+
+func TestEgressAddressesArePublished(t *testing.T) {
+	h := startHerald(t, func(c *serveCmd) { c.EgressIPs = []string{"203.0.113.7", "203.0.113.8"} })
+	h.tenant("acme")
+	key := h.apiKey("acme", "sandbox")
+	var got struct {
+		IPs []string `json:"ips"`
+	}
+	h.must(http.StatusOK, call{method: "GET", path: "/v1/egress-ips", token: &key}).json(t, &got)
+	if len(got.IPs) != 2 || got.IPs[0] != "203.0.113.7" {
+		t.Fatalf("egress ips = %+v", got)
+	}
+}
+
+func TestBadReceiverOptionsAreRefusedWithTheField(t *testing.T) {
+	h := startHerald(t)
+	h.tenant("acme")
+	cases := map[string]any{
+		"body.auth.password":            map[string]any{"url": "http://127.0.0.1:9/x", "auth": map[string]string{"type": "basic", "username": "u"}},
+		"body.auth.token_url":           map[string]any{"url": "http://127.0.0.1:9/x", "auth": map[string]string{"type": "oauth2_client_credentials", "token_url": "ftp://x", "client_id": "a", "client_secret": "b"}},
+		"body.tls.client_certificate":   map[string]any{"url": "http://127.0.0.1:9/x", "tls": map[string]string{"client_certificate": "nope", "client_key": "nope"}},
+		"body.compat_signature.header":  map[string]any{"url": "http://127.0.0.1:9/x", "compat_signature": map[string]string{"kind": "hmac-sha256-hex"}},
+		"body.compat_signature.api_key": map[string]any{"url": "http://127.0.0.1:9/x", "compat_signature": map[string]string{"kind": "body-api-key", "field": "k"}},
+		"body.payload_mode":             map[string]any{"url": "http://127.0.0.1:9/x", "payload_mode": "fat"},
+		"body.signing":                  map[string]any{"url": "http://127.0.0.1:9/x", "signing": "rsa"},
+	}
+	for loc, body := range cases {
+		r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "sandbox", body: body})
+		if !strings.Contains(string(r.body), `"location":"`+loc) {
+			t.Errorf("%s: %s", loc, r.body)
+		}
+	}
+}
