@@ -20,7 +20,9 @@ func (db *DB) upsertJob(ctx context.Context, tx *sql.Tx, s domain.Scope, j *doma
 	status := `jobs.last_event_type`
 	finalSQL := `jobs.final`
 	if fromEvent {
-		status, finalSQL = `excluded.last_event_type`, `excluded.final`
+		// A job that has ended stays ended: a later correction
+		// (decision_updated, say) does not reopen it.
+		status, finalSQL = `excluded.last_event_type`, `(jobs.final OR excluded.final)`
 	}
 	var params []byte
 	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at)
