@@ -15,7 +15,7 @@ func TestPausedEndpointReceivesNothingUntilResumed(t *testing.T) {
 		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
 		rc.trust(ep.Secret)
 		h.must(http.StatusOK, call{method: "PATCH", path: "/v1/endpoints/" + ep.ID, tenant: "acme", env: "sandbox", body: map[string]any{"status": "paused"}})
-		p := h.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"n": 1}})
+		p := h.publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{"n": 1}})
 		if p.Deliveries != 1 {
 			t.Fatalf("a paused endpoint must still get (held) deliveries: %+v", p)
 		}
@@ -38,7 +38,7 @@ func TestIdempotentPublishCreatesOneEvent(t *testing.T) {
 		h.tenant("acme")
 		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
 		rc.trust(ep.Secret)
-		body := `{"type":"verification.approved","data":{"status":"approved"}}`
+		body := `{"type":"check.approved","data":{"status":"approved"}}`
 		key := map[string]string{"Idempotency-Key": "req-42"}
 		var first, second published
 		h.must(http.StatusAccepted, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox", body: body, headers: key}).json(t, &first)
@@ -48,7 +48,7 @@ func TestIdempotentPublishCreatesOneEvent(t *testing.T) {
 			t.Fatalf("replay = %+v (replayed header %q), first = %+v", second, r.header.Get("Idempotent-Replayed"), first)
 		}
 		conflict := h.must(http.StatusConflict, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox",
-			body: `{"type":"verification.rejected","data":{}}`, headers: key})
+			body: `{"type":"check.rejected","data":{}}`, headers: key})
 		if ct := conflict.header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("conflict content-type = %q", ct)
 		}
@@ -68,7 +68,7 @@ func TestSchemaViolationIsA422NamingTheField(t *testing.T) {
 	eachStore(t, func(t *testing.T, start starter) {
 		h := start()
 		h.tenant("acme")
-		h.must(http.StatusCreated, call{method: "PUT", path: "/v1/event-types/verification.approved", body: map[string]any{
+		h.must(http.StatusCreated, call{method: "PUT", path: "/v1/event-types/check.approved", body: map[string]any{
 			"description": "A verification passed.",
 			"schema": map[string]any{
 				"type": "object", "required": []string{"status", "document"},
@@ -80,7 +80,7 @@ func TestSchemaViolationIsA422NamingTheField(t *testing.T) {
 			"example": map[string]any{"status": "approved", "document": map[string]any{"number": "X1"}},
 		}})
 		r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox",
-			body: map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "document": map[string]any{"number": 12}}}})
+			body: map[string]any{"type": "check.approved", "data": map[string]any{"status": "approved", "document": map[string]any{"number": 12}}}})
 		var p problem
 		r.json(t, &p)
 		if len(p.Errors) == 0 || p.Errors[0].Location != "body.data.document.number" {
@@ -114,7 +114,7 @@ func TestATenantNeverSeesAnotherTenantsData(t *testing.T) {
 		h.tenant("acme")
 		h.tenant("globex")
 		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-		p := h.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{}})
+		p := h.publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{}})
 		eventually(t, 5*time.Second, "the delivery", func() bool { return len(h.deliveries("acme", "sandbox", "")) == 1 })
 		d := h.deliveries("acme", "sandbox", "")[0]
 		for _, sc := range [][2]string{{"globex", "sandbox"}, {"acme", "production"}} {
@@ -178,7 +178,7 @@ func TestBadInputIsRefusedWithTheFieldAndChangesNothing(t *testing.T) {
 			{"no url", map[string]any{"name": "x"}, "body.url"},
 			{"ftp url", map[string]any{"url": "ftp://example.com/x"}, "body.url"},
 			{"reserved header", map[string]any{"url": "http://127.0.0.1:9/x", "headers": map[string]string{"webhook-signature": "x"}}, "body.headers.webhook-signature"},
-			{"bad filter", map[string]any{"url": "http://127.0.0.1:9/x", "event_types": []string{"verification.**"}}, "body.event_types[0]"},
+			{"bad filter", map[string]any{"url": "http://127.0.0.1:9/x", "event_types": []string{"check.**"}}, "body.event_types[0]"},
 			{"bad delay", map[string]any{"url": "http://127.0.0.1:9/x", "retry_policy": map[string]any{"delays": []string{"5s", "soon"}}}, "body.retry_policy.delays[1]"},
 			{"bad preset", map[string]any{"url": "http://127.0.0.1:9/x", "retry_policy": map[string]any{"preset": "forever"}}, "body.retry_policy.preset"},
 			{"timeout too long", map[string]any{"url": "http://127.0.0.1:9/x", "timeout_ms": 600000}, "body.timeout_ms"},

@@ -48,7 +48,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 		rc := newReceiver(t)
 		h.tenant("acme")
 		ep := h.endpoint("acme", "production", map[string]any{
-			"url": rc.URL + "/hook", "name": "main", "event_types": []string{"verification.*"},
+			"url": rc.URL + "/hook", "name": "main", "event_types": []string{"check.*"},
 			"headers": map[string]string{"X-Api-Key": "k-1234567890abcdef", "X-Team": "kyc"},
 		})
 		if !strings.HasPrefix(ep.Secret, "whsec_") {
@@ -56,7 +56,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 		}
 		rc.trust(ep.Secret)
 		p := h.publish("acme", "production", map[string]any{
-			"type": "verification.approved", "final": true,
+			"type": "check.approved", "final": true,
 			"data": map[string]any{"status": "approved", "score": 0.98},
 			"job":  map[string]any{"id": "job_7f3a", "kind": "kyc", "partner_params": map[string]string{"user_id": "u-123"}},
 		})
@@ -68,7 +68,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 			t.Fatalf("signature did not verify: %v", got.Valid)
 		}
 		ev := got.Event
-		if got.ID != p.ID || ev.ID != p.ID || ev.Type != "verification.approved" || ev.Environment != "production" || ev.TenantID != "acme" || !ev.Final {
+		if got.ID != p.ID || ev.ID != p.ID || ev.Type != "check.approved" || ev.Environment != "production" || ev.TenantID != "acme" || !ev.Final {
 			t.Fatalf("envelope = %+v", ev)
 		}
 		if ev.Job == nil || ev.Job.ID != "job_7f3a" || ev.Job.Kind != "kyc" || string(ev.Job.PartnerParams) != `{"user_id":"u-123"}` {
@@ -126,7 +126,7 @@ func TestFailingReceiverGetsTheEventOnTheThirdAttemptWithTheSameID(t *testing.T)
 		h.tenant("acme")
 		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"delays": []string{"200ms", "200ms", "1h"}}})
 		rc.trust(ep.Secret)
-		p := h.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{}})
+		p := h.publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{}})
 		var ids []string
 		for i := 0; i < 3; i++ {
 			r := rc.next(10 * time.Second)

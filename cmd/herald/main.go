@@ -13,10 +13,11 @@ import (
 var version = "0.1.0-dev"
 
 type cli struct {
-	Serve   serveCmd         `cmd:"" default:"withargs" help:"Run Herald: the API and the dispatcher."`
-	Migrate migrateCmd       `cmd:"" help:"Apply database migrations and exit."`
-	OpenAPI openapiCmd       `cmd:"" name:"openapi" help:"Print the OpenAPI document."`
-	Version kong.VersionFlag `help:"Print the version and exit."`
+	Serve           serveCmd           `cmd:"" default:"withargs" help:"Run Herald: the API and the dispatcher."`
+	Migrate         migrateCmd         `cmd:"" help:"Apply database migrations and exit."`
+	OpenAPI         openapiCmd         `cmd:"" name:"openapi" help:"Print the OpenAPI document."`
+	RotateMasterKey rotateMasterKeyCmd `cmd:"" name:"rotate-master-key" help:"Re-encrypt every stored secret under a new master key (stop Herald first)."`
+	Version         kong.VersionFlag   `help:"Print the version and exit."`
 }
 
 func main() {

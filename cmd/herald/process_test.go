@@ -148,7 +148,7 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 	const events = 40
 	want := map[string]bool{}
 	for i := 0; i < events; i++ {
-		want[first.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"i": i}}).ID] = true
+		want[first.publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{"i": i}}).ID] = true
 	}
 	select {
 	case <-inFlight:

@@ -175,7 +175,7 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 		jobURL.trust(defEP.Secret) // signed with the default callback's secret
 		other.trust(otherEP.Secret)
 		params := `{"user_id":"u-123","nested":{"a":[1,2,3]},"unicode":"çé"}`
-		body := `{"type":"verification.approved","data":{"status":"approved"},"job":{"id":"job_7f3a","callback_url":"` + jobURL.URL + `/job","partner_params":` + params + `}}`
+		body := `{"type":"check.approved","data":{"status":"approved"},"job":{"id":"job_7f3a","callback_url":"` + jobURL.URL + `/job","partner_params":` + params + `}}`
 		h.must(http.StatusAccepted, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox", body: body})
 		got := jobURL.next(5 * time.Second)
 		if got.Valid != nil || got.Header.Get("X-Team") != "kyc" {
@@ -189,7 +189,7 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 		}
 		def.quiet(500 * time.Millisecond)
 		// A later event of the job, naming only its id, follows the job.
-		h.publish("acme", "sandbox", map[string]any{"type": "verification.completed", "final": true, "data": map[string]any{}, "job": map[string]any{"id": "job_7f3a"}})
+		h.publish("acme", "sandbox", map[string]any{"type": "check.completed", "final": true, "data": map[string]any{}, "job": map[string]any{"id": "job_7f3a"}})
 		later := jobURL.next(5 * time.Second)
 		if later.Valid != nil || string(later.Event.Job.PartnerParams) != params {
 			t.Fatalf("later event: %v %s", later.Valid, later.Event.Job.PartnerParams)
@@ -225,9 +225,9 @@ func TestJobStatusRebuildsAReceiversState(t *testing.T) {
 		h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
 		h.must(http.StatusOK, call{method: "POST", path: "/v1/jobs", tenant: "acme", env: "sandbox",
 			body: map[string]any{"id": "job_1", "kind": "kyb", "partner_params": map[string]string{"ref": "r1"}}})
-		h.publish("acme", "sandbox", map[string]any{"type": "verification.started", "data": map[string]any{"status": "started"}, "job": map[string]any{"id": "job_1"}})
-		h.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "final": true, "data": map[string]any{"status": "approved"}, "job": map[string]any{"id": "job_1"}})
-		h.publish("acme", "sandbox", map[string]any{"type": "verification.started", "data": map[string]any{}, "job": map[string]any{"id": "job_2"}})
+		h.publish("acme", "sandbox", map[string]any{"type": "check.started", "data": map[string]any{"status": "started"}, "job": map[string]any{"id": "job_1"}})
+		h.publish("acme", "sandbox", map[string]any{"type": "check.approved", "final": true, "data": map[string]any{"status": "approved"}, "job": map[string]any{"id": "job_1"}})
+		h.publish("acme", "sandbox", map[string]any{"type": "check.started", "data": map[string]any{}, "job": map[string]any{"id": "job_2"}})
 		rc.next(5 * time.Second)
 		rc.next(5 * time.Second)
 		rc.next(5 * time.Second)
@@ -249,8 +249,8 @@ func TestJobStatusRebuildsAReceiversState(t *testing.T) {
 			h.must(http.StatusOK, call{method: "GET", path: "/v1/jobs/job_1", tenant: "acme", env: "sandbox"}).json(t, &job)
 			return len(job.Events) == 2 && len(job.Events[1].Deliveries) == 1 && job.Events[1].Deliveries[0].Status == "succeeded"
 		})
-		if job.Status != "verification.approved" || !job.Final || job.Kind != "kyb" || string(job.PartnerParams) != `{"ref":"r1"}` ||
-			job.Events[0].Type != "verification.started" || string(job.Events[1].Data) != `{"status":"approved"}` {
+		if job.Status != "check.approved" || !job.Final || job.Kind != "kyb" || string(job.PartnerParams) != `{"ref":"r1"}` ||
+			job.Events[0].Type != "check.started" || string(job.Events[1].Data) != `{"status":"approved"}` {
 			t.Fatalf("job = %+v", job)
 		}
 		var l struct {
@@ -274,7 +274,7 @@ func TestSendTestAnswersWithWhatHappenedAndIsLoggedAsATest(t *testing.T) {
 		rc := newReceiver(t)
 		rc.respond(func(int, *http.Request) int { return http.StatusAccepted })
 		h.tenant("acme")
-		h.must(http.StatusCreated, call{method: "PUT", path: "/v1/event-types/verification.approved", body: map[string]any{
+		h.must(http.StatusCreated, call{method: "PUT", path: "/v1/event-types/check.approved", body: map[string]any{
 			"schema": map[string]any{"type": "object"}, "example": map[string]any{"status": "approved"},
 		}})
 		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "event_types": []string{"aml.*"}})
@@ -287,7 +287,7 @@ func TestSendTestAnswersWithWhatHappenedAndIsLoggedAsATest(t *testing.T) {
 			LatencyMS      *int64 `json:"latency_ms"`
 		}
 		h.must(http.StatusOK, call{method: "POST", path: "/v1/endpoints/" + ep.ID + "/test", tenant: "acme", env: "sandbox",
-			body: map[string]string{"event_type": "verification.approved"}}).json(t, &res)
+			body: map[string]string{"event_type": "check.approved"}}).json(t, &res)
 		if res.Status != "succeeded" || res.ResponseStatus != 202 || res.ResponseBody != `{"received":true}` || res.LatencyMS == nil {
 			t.Fatalf("test send = %+v", res)
 		}

@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -68,19 +68,21 @@ func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f
 	return nil
 }
 
-// validateTLS parses what the TLS layer will use, so a bad PEM is refused
-// when it is saved rather than at every attempt.
+// validateTLS parses what the TLS layer will use, with the parser the
+// delivery path uses, so a bad or expired PEM is refused when it is saved
+// rather than at every attempt.
 func validateTLS(t *domain.EndpointTLS) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if t.ClientCertificate != "" {
-		if _, err := tls.X509KeyPair([]byte(t.ClientCertificate), []byte(t.ClientKey)); err != nil {
-			return domain.Invalid("tls.client_certificate", "not a usable PEM certificate and key pair: %v", err)
+	if _, err := egress.ParseTLS(t.ClientCertificate, t.ClientKey, t.CABundle); err != nil {
+		// ParseTLS says "<ErrInvalidTLS>: tls.<field>: <why>".
+		detail := strings.TrimPrefix(err.Error(), egress.ErrInvalidTLS.Error()+": ")
+		field, msg, ok := strings.Cut(detail, ": ")
+		if !ok || !strings.HasPrefix(field, "tls.") {
+			field, msg = "tls.client_certificate", detail
 		}
-	}
-	if t.CABundle != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(t.CABundle)) {
-		return domain.Invalid("tls.ca_bundle", "holds no PEM certificate")
+		return domain.Invalid(field, "%s", msg)
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 		log:       cfg.Logger.With("component", "dispatch"),
 		wake:      make(chan struct{}, 1),
 		freed:     make(chan struct{}, 1),
-		endpoints: newEndpointCache(),
+		endpoints: newEndpointCache(client),
 	}
 	d.lanes = newLanes(d.attempt)
 	d.rec = newRecorder(q, d.log, d.finished)

@@ -1,21 +1,21 @@
 package dispatch
 
 import (
-	"context"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/webhook"
 )
 
 // job is one claimed delivery ready to send.
 type job struct {
 	claimed store.Claimed
 	ep      *endpoint
-	body    []byte
+	// body is shared by every job of the same event and payload mode (and
+	// endpoint, when the body carries the endpoint's API key); never modified.
+	body []byte
+	// bodyErr says why no body could be made for this endpoint.
+	bodyErr string
 	// leaseEnd is when another process may take the delivery over; an
 	// attempt that could not finish before it is not started.
 	leaseEnd time.Time
@@ -24,97 +24,49 @@ type job struct {
 	fullBody []byte
 }
 
-// endpoint is a domain.Endpoint prepared for sending: its signer is built
-// once and reused while the endpoint is unchanged.
-type endpoint struct {
-	domain.Endpoint
-	signer *webhook.Signer
-	// previous signs too during a secret rotation's grace period.
-	previous *webhook.Signer
+// bodyKey names one rendering of an event: its payload mode and, for
+// endpoints that add their API key to the body, the endpoint.
+type bodyKey struct {
+	event    string
+	mode     payloadMode
+	endpoint string
 }
 
-// sign appends the webhook-signature value: one entry per secret in use.
-func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.Time) []byte {
-	dst = e.signer.AppendSignature(dst, id, ts, body)
-	if e.previous != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
-		dst = append(dst, ' ')
-		dst = e.previous.AppendSignature(dst, id, ts, body)
-	}
-	return dst
-}
-
-// endpointCache keeps prepared endpoints between claims.
-type endpointCache struct {
-	mu sync.Mutex
-	m  map[string]*endpoint
-}
-
-func newEndpointCache() *endpointCache { return &endpointCache{m: map[string]*endpoint{}} }
-
-// get returns the endpoints of a claimed batch, read fresh in one query so a
-// change (URL, headers, secret) applies to the next batch.
-func (c *endpointCache) get(ctx context.Context, q Queue, claimed []store.Claimed) (map[string]*endpoint, error) {
-	ids := make([]string, 0, 8)
-	seen := make(map[string]bool, 8)
-	for _, cl := range claimed {
-		if !seen[cl.EndpointID] {
-			seen[cl.EndpointID] = true
-			ids = append(ids, cl.EndpointID)
-		}
-	}
-	eps, err := q.EndpointsByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*endpoint, len(eps))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range eps {
-		cached := c.m[e.ID]
-		if cached == nil || !cached.UpdatedAt.Equal(e.UpdatedAt) || cached.Secret != e.Secret {
-			prepared, err := prepare(e)
-			if err != nil {
-				return nil, err
-			}
-			cached = prepared
-			c.m[e.ID] = cached
-		}
-		out[e.ID] = cached
-	}
-	return out, nil
-}
-
-func prepare(e domain.Endpoint) (*endpoint, error) {
-	signer, err := webhook.NewSigner(e.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
-	}
-	p := &endpoint{Endpoint: e, signer: signer}
-	if e.PreviousSecret != "" {
-		if p.previous, err = webhook.NewSigner(e.PreviousSecret); err != nil {
-			return nil, fmt.Errorf("endpoint %s: previous secret: %w", e.ID, err)
-		}
-	}
-	return p, nil
+type rendered struct {
+	body []byte
+	err  string
 }
 
 // prepareJobs pairs each claimed delivery with its endpoint and renders each
 // event's body once for all the endpoints that take it in the same form.
 func prepareJobs(claimed []store.Claimed, eps map[string]*endpoint, leaseEnd time.Time) (jobs []job, missing []store.Claimed) {
 	jobs = make([]job, 0, len(claimed))
-	bodies := make(map[string][]byte, len(claimed))
+	bodies := make(map[bodyKey]rendered, len(claimed))
 	for _, c := range claimed {
 		ep := eps[c.EndpointID]
 		if ep == nil {
 			missing = append(missing, c)
 			continue
 		}
-		body, ok := bodies[c.Event.ID]
-		if !ok {
-			body = renderEnvelope(&c.Event)
-			bodies[c.Event.ID] = body
+		k := bodyKey{event: c.Event.ID, mode: ep.mode}
+		if ep.apiKeyMember != nil {
+			k.endpoint = ep.ID
 		}
-		jobs = append(jobs, job{claimed: c, ep: ep, body: body, leaseEnd: leaseEnd})
+		r, ok := bodies[k]
+		if !ok {
+			r.body, r.err = ep.render(&c.Event, func(mode payloadMode) []byte {
+				// The endpoint-free rendering is shared too.
+				base := bodyKey{event: c.Event.ID, mode: mode}
+				if b, ok := bodies[base]; ok && b.err == "" {
+					return b.body
+				}
+				b := render(&c.Event, mode)
+				bodies[base] = rendered{body: b}
+				return b
+			})
+			bodies[k] = r
+		}
+		jobs = append(jobs, job{claimed: c, ep: ep, body: r.body, bodyErr: r.err, leaseEnd: leaseEnd})
 	}
 	return jobs, missing
 }

@@ -11,36 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/webhook"
 )
-
-// envelope is the default body: DESIGN.md's wire format.
-type envelope struct {
-	ID          string             `json:"id"`
-	Type        string             `json:"type"`
-	Timestamp   string             `json:"timestamp"`
-	Environment domain.Environment `json:"environment"`
-	TenantID    string             `json:"tenant_id"`
-	Job         *domain.Job        `json:"job,omitempty"`
-	Final       bool               `json:"final,omitempty"`
-	Test        bool               `json:"test,omitempty"`
-	Data        json.RawMessage    `json:"data"`
-}
-
-func renderEnvelope(ev *domain.Event) []byte {
-	b, err := json.Marshal(envelope{
-		ID: ev.ID, Type: ev.Type, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
-		Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data,
-	})
-	if err != nil {
-		// Data was validated as JSON when it was published.
-		panic("dispatch: render envelope: " + err.Error())
-	}
-	return b
-}
 
 // timeout is the endpoint's, cut to leave a margin inside the lease so an
 // attempt never outlives it.
@@ -83,7 +60,15 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		o.Status = domain.DeliveryCancelled
 		return o, true
 	}
-	var sig [192]byte
+	if j.bodyErr != "" {
+		// No retry can help until the endpoint's settings change.
+		a.Error = j.bodyErr
+		o.Status = domain.DeliveryFailed
+		return o, true
+	}
+	// Room for a v1a entry and two v1 entries (an ed25519 endpoint during
+	// a secret rotation) without allocating.
+	var sig [256]byte
 	ts := start.Unix()
 	signature := ep.sign(sig[:0], ev.ID, ts, j.body, start)
 	url := ep.URL
@@ -108,9 +93,59 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	h[webhook.HeaderID] = []string{ev.ID}
 	h[webhook.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
 	h[webhook.HeaderSignature] = []string{string(signature)}
-	a.RequestHeaders = recordedHeaders(h)
+	if ep.compatMAC != nil {
+		var hexSig [64]byte
+		h[ep.compatHeader] = []string{string(ep.compatMAC.appendHex(hexSig[:0], j.body))}
+	}
+	if ep.authHeader != "" {
+		h[ep.authHeader] = []string{ep.authValue}
+	}
+	record := func() { a.RequestHeaders = recordedHeaders(h, ep.authHeader, ep.compatHeader) }
 
-	resp, err := d.client.Do(req)
+	client := ep.client
+	if client == nil {
+		client = d.client
+	}
+	if ep.clientErr != nil {
+		record()
+		a.ErrorClass, a.Error = string(egress.ClassTLS), "the endpoint's TLS settings cannot be used: "+ep.clientErr.Error()
+		return d.decide(j, o, nil), true
+	}
+	var tok *oauth2.Token
+	if ep.tokens != nil {
+		if tok, err = ep.tokens.token(ctx); err != nil {
+			a.DurationMS = time.Since(start).Milliseconds()
+			if d.sendCtx.Err() != nil {
+				return o, false
+			}
+			record()
+			ep.tokens.describeTokenError(a, err)
+			return d.decide(j, o, nil), true
+		}
+		h["Authorization"] = []string{bearer(tok)}
+	}
+	record()
+
+	resp, err := client.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
+		// The token may have been revoked before it expired: drop it,
+		// fetch a new one and try once more, within the same attempt.
+		drain(resp)
+		ep.tokens.refused(tok)
+		if tok, err = ep.tokens.token(ctx); err != nil {
+			a.DurationMS = time.Since(start).Milliseconds()
+			if d.sendCtx.Err() != nil {
+				return o, false
+			}
+			ep.tokens.describeTokenError(a, err)
+			a.Error = "the receiver answered 401 and " + a.Error
+			return d.decide(j, o, nil), true
+		}
+		retry := req.Clone(ctx)
+		retry.Body, _ = req.GetBody()
+		retry.Header["Authorization"] = []string{bearer(tok)}
+		resp, err = client.Do(retry)
+	}
 	if err != nil {
 		a.DurationMS = time.Since(start).Milliseconds()
 		if d.sendCtx.Err() != nil {
@@ -129,7 +164,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.ResponseStatus = resp.StatusCode
-	a.ResponseHeaders = recordedHeaders(resp.Header)
+	a.ResponseHeaders = recordedHeaders(resp.Header, "", "")
 	j.fullBody = body
 	a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
@@ -140,6 +175,16 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		return d.decide(j, o, nil), true
 	}
 	return d.decide(j, o, resp), true
+}
+
+// bearer is the Authorization value for an OAuth2 token.
+func bearer(t *oauth2.Token) string { return t.Type() + " " + t.AccessToken }
+
+// drain reads a little of a response that is being dropped, so its
+// connection can go back to the pool.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
 }
 
 // succeeded applies the endpoint's success rule.
@@ -199,17 +244,36 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// recordedHeaders is the request as the attempt log shows it, with the
-// values of secret-looking headers (an endpoint's X-Api-Key, say) masked.
-// The signature is kept: it is no secret and receivers debug with it.
-func recordedHeaders(h http.Header) map[string]string {
+// recordedHeaders is a request or response as the attempt log shows it.
+// Authorization (and Proxy-Authorization) keep only their scheme ("Bearer
+// ****"); secret is the header of the endpoint's header auth, masked
+// whatever its name; other secret-looking headers (an endpoint's custom
+// X-Api-Key, say) keep their last four characters. The signatures are
+// kept, webhook-signature and the compatibility header shown: they are
+// derived from the body, not secrets, and receivers debug with them.
+func recordedHeaders(h http.Header, secret, shown string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
 		v := strings.Join(vs, ", ")
-		if k != webhook.HeaderSignature && domain.SensitiveHeader(k) {
+		switch {
+		case k == "Authorization" || k == "Proxy-Authorization":
+			v = maskAuthorization(v)
+		case k == secret:
+			v = "****"
+		case k == webhook.HeaderSignature || (k == shown && shown != ""):
+		case domain.SensitiveHeader(k):
 			v = domain.Mask(v)
 		}
 		out[k] = v
 	}
 	return out
+}
+
+// maskAuthorization keeps the scheme of an Authorization value, when it
+// has one, and nothing of the credentials.
+func maskAuthorization(v string) string {
+	if i := strings.IndexByte(v, ' '); i > 0 && i <= 16 {
+		return v[:i] + " ****"
+	}
+	return "****"
 }

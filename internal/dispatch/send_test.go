@@ -98,12 +98,26 @@ func TestDecideGoneDisablesAndRetryAfterIsHonouredUpToTheCap(t *testing.T) {
 }
 
 func TestSecretLookingHeadersAreMaskedInTheLog(t *testing.T) {
-	h := http.Header{"X-Api-Key": {"sk_live_abcdef123456"}, "Authorization": {"Bearer abc"}, "X-Team": {"kyc"}, "webhook-signature": {"v1,abc"}}
-	got := recordedHeaders(h)
-	if got["X-Api-Key"] != "****3456" || got["Authorization"] != "****" {
+	h := http.Header{
+		"X-Api-Key": {"sk_live_abcdef123456"}, "Authorization": {"Bearer abcdefghijklmnopqrstuvwxyz"}, "X-Team": {"kyc"},
+		"webhook-signature": {"v1,abc"}, "X-Partner": {"partner-credential-0123456789"}, "X-Smartkyc-Signature": {"00ff"},
+		"Proxy-Authorization": {"Basic dXNlcjpwYXNz"}, "X-Other-Signature": {"0123456789abcdef0123"},
+	}
+	got := recordedHeaders(h, "X-Partner", "X-Smartkyc-Signature")
+	if got["X-Api-Key"] != "****3456" || got["Authorization"] != "Bearer ****" || got["Proxy-Authorization"] != "Basic ****" {
 		t.Fatalf("masked = %v", got)
 	}
-	if got["X-Team"] != "kyc" || got["webhook-signature"] != "v1,abc" {
+	// The header of header auth is masked whatever its name, in full.
+	if got["X-Partner"] != "****" {
+		t.Fatalf("auth header = %q", got["X-Partner"])
+	}
+	if got["X-Team"] != "kyc" || got["webhook-signature"] != "v1,abc" || got["X-Smartkyc-Signature"] != "00ff" {
 		t.Fatalf("unmasked = %v", got)
+	}
+	if got["X-Other-Signature"] != "****0123" {
+		t.Fatalf("another signature-looking header = %q", got["X-Other-Signature"])
+	}
+	if got := recordedHeaders(http.Header{"Authorization": {"opaque-credential-without-scheme"}}, "", ""); got["Authorization"] != "****" {
+		t.Fatalf("schemeless authorization = %q", got["Authorization"])
 	}
 }

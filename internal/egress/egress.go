@@ -51,10 +51,14 @@ type Options struct {
 	// ProxyURL, when non-nil, sends every request through this proxy
 	// (Transport.Proxy). Proxies are never taken from the environment.
 	//
+	// Schemes http, https and socks5 (net/http's Transport.Proxy) work;
+	// https:// destinations are tunnelled with CONNECT through an http proxy.
+	//
 	// When ProxyURL is set the dial-time guard is NOT applied (the only
 	// connection Herald opens is to the proxy, which is typically on a
-	// private network); destinations are then checked only by CheckURL when
-	// they are saved, and the proxy is expected to enforce egress policy.
+	// private network); destinations are then checked by CheckURL when they
+	// are saved, and by Do only when the host is a literal IP address; the
+	// proxy is expected to enforce egress policy (docs/security.md).
 	ProxyURL *url.URL
 	// Resolver is used for both dialling and CheckURL. Nil means
 	// net.DefaultResolver. Mainly for tests.
@@ -138,8 +142,29 @@ func New(o Options) *Client {
 
 // Do sends req. Per-request timeouts come from req's context. Redirects are
 // not followed: a 3xx response is returned as is.
+//
+// With a proxy, the dial-time guard cannot see the destination (the proxy
+// resolves and connects), so Do refuses a URL whose host is a literal
+// non-public IP address itself; names are checked only by CheckURL, when
+// they are saved, and the proxy is expected to enforce egress policy.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	if c.opts.ProxyURL != nil && req.URL != nil {
+		if ip, err := netip.ParseAddr(req.URL.Hostname()); err == nil {
+			if r := c.refusal(ip); r != "" {
+				return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(),
+					Err: &blockedError{msg: fmt.Sprintf("host %s is %s%s", ip, r, refuseSuffix)}}
+			}
+		}
+	}
 	return c.hc.Do(req)
+}
+
+// urlErrorOp is how net/http names a method in a *url.Error ("Post").
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 // HTTPClient returns the underlying *http.Client (same guard, same pool).
@@ -320,6 +345,10 @@ const (
 	ClassTLS     ErrorClass = "tls"
 	ClassBlocked ErrorClass = "blocked"
 	ClassHTTP    ErrorClass = "http"
+	// ClassAuth is a failure to obtain the credentials for a receiver
+	// (an OAuth2 token endpoint that refused or could not be reached).
+	// Classify never returns it: the caller knows when it was fetching a token.
+	ClassAuth ErrorClass = "auth"
 )
 
 // Classify maps an error from Do (or from reading the response body) to its
@@ -327,6 +356,7 @@ const (
 //
 //   - nil → ClassNone
 //   - ErrBlocked → ClassBlocked
+//   - ErrInvalidTLS (an endpoint's certificate, key or CA bundle) → ClassTLS
 //   - context.DeadlineExceeded / os.ErrDeadlineExceeded → ClassTimeout
 //     (including a deadline that expires during DNS resolution)
 //   - *net.DNSError → ClassDNS (including a DNS server that does not answer)
@@ -342,6 +372,9 @@ func Classify(err error) ErrorClass {
 	}
 	if errors.Is(err, ErrBlocked) {
 		return ClassBlocked
+	}
+	if errors.Is(err, ErrInvalidTLS) {
+		return ClassTLS
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return ClassTimeout

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/webhook"
+)
+
+// endpointView is an endpoint as the API shows it.
+type endpointView struct {
+	ID               string `json:"id"`
+	Secret           string `json:"secret"`
+	Signing          string `json:"signing"`
+	SigningPublicKey string `json:"signing_public_key"`
+}
+
+func (h *herald) endpointView(tenant, env string, body map[string]any) endpointView {
+	h.t.Helper()
+	var e endpointView
+	h.must(http.StatusCreated, call{method: "POST", path: "/v1/endpoints", tenant: tenant, env: env, body: body}).json(h.t, &e)
+	return e
+}
+
+// settledDelivery waits for the delivery of an event to an endpoint to be
+// attempted and returns it as the API shows it, with its raw JSON.
+func (h *herald) settledDelivery(tenant, env, eventID, endpointID string) (deliveryView, string) {
+	h.t.Helper()
+	var found deliveryView
+	eventually(h.t, 10*time.Second, "the delivery to be attempted", func() bool {
+		for _, d := range h.deliveries(tenant, env, "?event_id="+eventID) {
+			if d.EndpointID == endpointID && d.AttemptCount > 0 {
+				found = d
+				return true
+			}
+		}
+		return false
+	})
+	raw := h.must(http.StatusOK, call{method: "GET", path: "/v1/deliveries/" + found.ID, tenant: tenant, env: env})
+	var d deliveryView
+	raw.json(h.t, &d)
+	return d, string(raw.body)
+}
+
+// capture is a receiver that keeps its requests and answers with check.
+type capture struct {
+	*httptest.Server
+	got   chan captured
+	check func(r *http.Request, body []byte) int
+}
+
+type captured struct {
+	header http.Header
+	body   []byte
+	tls    *tls.ConnectionState
+}
+
+func newCapture(t *testing.T, check func(r *http.Request, body []byte) int, tlsCfg *tls.Config) *capture {
+	c := &capture{got: make(chan captured, 256), check: check}
+	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.got <- captured{header: r.Header.Clone(), body: body, tls: r.TLS}
+		status := http.StatusOK
+		if c.check != nil {
+			status = c.check(r, body)
+		}
+		w.WriteHeader(status)
+	}))
+	c.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if tlsCfg != nil {
+		c.TLS = tlsCfg
+		c.StartTLS()
+	} else {
+		c.Start()
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *capture) next(t *testing.T) captured {
+	t.Helper()
+	select {
+	case r := <-c.got:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery arrived")
+		return captured{}
+	}
+}
+
+func mustVerify(t *testing.T, key string, c captured) {
+	t.Helper()
+	v, err := webhook.NewVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(c.header, c.body); err != nil {
+		t.Fatalf("signature does not verify: %v (body %s)", err, c.body)
+	}
+}
+
+func mustNotContain(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Errorf("%s shows the secret %q: %s", what, s, text)
+		}
+	}
+}
+
+func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
+	h := startHerald(t)
+	h.tenant("acme")
+	const token = "static-bearer-token-0a1b2c3d4e5f"
+	const apiKey = "cbk_live_5e6f7a8b9c0d"
+	const password = "s3cret-basic-password"
+
+	// raw body, Smart-KYC-style hex signature, bearer token.
+	var rawSecret string
+	raw := newCapture(t, func(r *http.Request, body []byte) int {
+		key, _ := webhook.ParseSecret(rawSecret)
+		m := hmac.New(sha256.New, key)
+		m.Write(body)
+		if r.Header.Get("Authorization") != "Bearer "+token || r.Header.Get("X-SmartKYC-Signature") != hex.EncodeToString(m.Sum(nil)) {
+			return http.StatusUnauthorized
+		}
+		return http.StatusOK
+	}, nil)
+	epRaw := h.endpointView("acme", "sandbox", map[string]any{
+		"url": raw.URL, "event_types": []string{"modes.*"}, "payload_mode": "raw",
+		"compat_signature": map[string]any{"kind": "hmac-sha256-hex", "header": "X-SmartKYC-Signature"},
+		"auth":             map[string]any{"type": "bearer", "token": token},
+	})
+	rawSecret = epRaw.Secret
+
+	// thin body with the receiver's API key in it, basic auth.
+	thin := newCapture(t, func(r *http.Request, body []byte) int {
+		var m map[string]any
+		u, p, _ := r.BasicAuth()
+		if json.Unmarshal(body, &m) != nil || m["callbackApiKey"] != apiKey || u != "acme" || p != password {
+			return http.StatusForbidden
+		}
+		return http.StatusOK
+	}, nil)
+	epThin := h.endpointView("acme", "sandbox", map[string]any{
+		"url": thin.URL, "event_types": []string{"modes.*"}, "payload_mode": "thin",
+		"compat_signature": map[string]any{"kind": "body-api-key", "field": "callbackApiKey", "api_key": apiKey},
+		"auth":             map[string]any{"type": "basic", "username": "acme", "password": password},
+	})
+
+	// ed25519 signatures: the API made the key pair.
+	ed := newCapture(t, nil, nil)
+	epEd := h.endpointView("acme", "sandbox", map[string]any{"url": ed.URL, "event_types": []string{"modes.*"}, "signing": "ed25519"})
+	if epEd.Signing != "ed25519" || !strings.HasPrefix(epEd.SigningPublicKey, "whpk_") {
+		t.Fatalf("ed25519 endpoint: %+v", epEd)
+	}
+
+	p := h.publish("acme", "sandbox", map[string]any{
+		"type": "modes.checked", "job": map[string]any{"id": "job_1"},
+		"data": map[string]any{"status": "approved", "name": "Ada Lovelace"},
+	})
+
+	got := raw.next(t)
+	mustVerify(t, epRaw.Secret, got)
+	var data map[string]any
+	if json.Unmarshal(got.body, &data) != nil || data["status"] != "approved" || data["id"] != nil {
+		t.Fatalf("raw body %s", got.body)
+	}
+
+	got = thin.next(t)
+	mustVerify(t, epThin.Secret, got)
+	if strings.Contains(string(got.body), "Lovelace") || !strings.Contains(string(got.body), p.ID) {
+		t.Fatalf("thin body %s", got.body)
+	}
+
+	got = ed.next(t)
+	mustVerify(t, epEd.SigningPublicKey, got)
+	sig, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(got.header.Get("webhook-signature"), "v1a,"))
+	pub, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(epEd.SigningPublicKey, "whpk_"))
+	if !ed25519.Verify(pub, []byte(p.ID+"."+got.header.Get("webhook-timestamp")+"."+string(got.body)), sig) {
+		t.Fatal("crypto/ed25519 does not verify the delivery")
+	}
+
+	for _, ep := range []endpointView{epRaw, epThin, epEd} {
+		d, text := h.settledDelivery("acme", "sandbox", p.ID, ep.ID)
+		if d.Status != "succeeded" {
+			t.Errorf("delivery to %s: %s", ep.ID, text)
+		}
+		mustNotContain(t, "the delivery log", text, token, apiKey, password)
+		text = string(h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + ep.ID, tenant: "acme", env: "sandbox"}).body)
+		mustNotContain(t, "the endpoint", text, token, apiKey, password)
+	}
+}
+
+func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
+	h := startHerald(t)
+	h.tenant("acme")
+
+	// A token endpoint that counts.
+	var fetches atomic.Int64
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		id, secret, _ := r.BasicAuth()
+		r.ParseForm()
+		if id != "herald" || secret != "oauth-client-secret-77" || r.PostForm.Get("grant_type") != "client_credentials" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"invalid_client"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"at-%d","token_type":"Bearer","expires_in":3600}`, fetches.Load())
+	}))
+	defer tokens.Close()
+
+	// A receiver that demands a client certificate from its own CA and a token.
+	ca := newE2ECA(t)
+	srvCert, srvKey := ca.issue(t, "receiver", false)
+	pair, _ := tls.X509KeyPair([]byte(srvCert), []byte(srvKey))
+	rc := newCapture(t, func(r *http.Request, _ []byte) int {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer at-") {
+			return http.StatusUnauthorized
+		}
+		return http.StatusOK
+	}, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
+	clientCert, clientKey := ca.issue(t, "herald-client", true)
+
+	ep := h.endpointView("acme", "sandbox", map[string]any{
+		"url": rc.URL, "max_concurrency": 4,
+		"auth": map[string]any{
+			"type": "oauth2_client_credentials", "token_url": tokens.URL + "/token",
+			"client_id": "herald", "client_secret": "oauth-client-secret-77", "scope": "callbacks",
+		},
+		"tls": map[string]any{"client_certificate": clientCert, "client_key": clientKey, "ca_bundle": ca.pem},
+	})
+	var ids []string
+	for range 12 {
+		ids = append(ids, h.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}}).ID)
+	}
+	for range ids {
+		got := rc.next(t)
+		mustVerify(t, ep.Secret, got)
+		if got.tls == nil || len(got.tls.PeerCertificates) == 0 || got.tls.PeerCertificates[0].Subject.CommonName != "herald-client" {
+			t.Fatal("no client certificate")
+		}
+	}
+	for _, id := range ids {
+		d, text := h.settledDelivery("acme", "sandbox", id, ep.ID)
+		if d.Status != "succeeded" {
+			t.Fatalf("delivery: %s", text)
+		}
+		mustNotContain(t, "the delivery log", text, "oauth-client-secret-77", "at-1", clientKey[40:80])
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d token fetches for 12 deliveries, want 1", n)
+	}
+	text := string(h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + ep.ID, tenant: "acme", env: "sandbox"}).body)
+	mustNotContain(t, "the endpoint", text, "oauth-client-secret-77", clientKey[40:80])
+}
+
+type e2eCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+func newE2ECA(t *testing.T) *e2eCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Receiver CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &e2eCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+func (ca *e2eCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+func (ca *e2eCA) issue(t *testing.T, cn string, client bool) (string, string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
+
+// With --egress-proxy every delivery leaves through the proxy: here a
+// forward proxy that alone can reach the receiver's name.
+func TestDeliveriesGoThroughTheEgressProxyFlag(t *testing.T) {
+	rc := newCapture(t, nil, nil)
+	var proxied atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.IsAbs() || r.URL.Host != "receiver.herald.test" {
+			http.Error(w, "not a proxy request for receiver.herald.test", http.StatusBadGateway)
+			return
+		}
+		proxied.Add(1)
+		out, _ := http.NewRequest(r.Method, rc.URL+r.URL.Path, r.Body)
+		out.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer proxy.Close()
+	h := startHerald(t, func(c *serveCmd) {
+		pu, _ := url.Parse(proxy.URL)
+		c.EgressProxy = pu
+		c.EgressIPs = []string{"203.0.113.7"}
+		c.AllowPrivateDestinations = false // the proxy is on loopback: with a proxy that is its business
+	})
+	h.tenant("acme")
+	var ips struct {
+		IPs   []string `json:"ips"`
+		Proxy bool     `json:"proxy"`
+	}
+	h.must(http.StatusOK, call{method: "GET", path: "/v1/egress-ips"}).json(t, &ips)
+	if len(ips.IPs) != 1 || ips.IPs[0] != "203.0.113.7" || !ips.Proxy {
+		t.Fatalf("egress IPs %+v", ips)
+	}
+	ep := h.endpointView("acme", "sandbox", map[string]any{"url": "http://receiver.herald.test/hook"})
+	p := h.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	mustVerify(t, ep.Secret, rc.next(t))
+	if d, text := h.settledDelivery("acme", "sandbox", p.ID, ep.ID); d.Status != "succeeded" || proxied.Load() != 1 {
+		t.Fatalf("through the proxy (%d): %s", proxied.Load(), text)
+	}
+}

@@ -1,0 +1,254 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// endpoint is a domain.Endpoint prepared for sending: everything that can
+// be worked out once (signers, keys, auth headers, the TLS client, the
+// OAuth2 token cache) is, and is reused while the endpoint is unchanged.
+// It is shared by every lane goroutine of the endpoint: nothing in it
+// changes after prepare except through its own locks.
+type endpoint struct {
+	domain.Endpoint
+	signer *webhook.Signer
+	// previous signs too during a secret rotation's grace period.
+	previous *webhook.Signer
+	// ed25519Key signs (v1a) when Signing is ed25519.
+	ed25519Key ed25519.PrivateKey
+
+	mode payloadMode
+	// apiKeyMember is `"field":"key"`, added to the body (body-api-key).
+	apiKeyMember []byte
+	// compatMAC and compatHeader: the hex HMAC-SHA256 of the body in a
+	// header of the receiver's choosing (hmac-sha256-hex).
+	compatMAC    *hexMAC
+	compatHeader string
+
+	// authHeader and authValue are a static credential (basic, bearer,
+	// header); tokens fetches OAuth2 tokens (oauth2_client_credentials).
+	authHeader string
+	authValue  string
+	tokens     *tokenCache
+
+	// client sends to the receiver: the dispatcher's, or one of its own
+	// with the endpoint's client certificate and CA (clientErr when that
+	// material cannot be used; every attempt then fails with class tls).
+	client    *egress.Client
+	ownClient bool
+	clientErr error
+}
+
+// sign appends the webhook-signature value: one entry per key in use.
+func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.Time) []byte {
+	rotating := e.previous != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt)
+	if e.ed25519Key != nil {
+		dst = webhook.AppendSignatureEd25519(dst, e.ed25519Key, id, ts, body)
+		if !rotating {
+			return dst
+		}
+		// During a rotation's grace period the HMAC entries go too, so
+		// receivers still verifying with a whsec_ secret (a switch from
+		// hmac to ed25519, say) keep working until it ends.
+		dst = append(dst, ' ')
+	}
+	dst = e.signer.AppendSignature(dst, id, ts, body)
+	if rotating {
+		dst = append(dst, ' ')
+		dst = e.previous.AppendSignature(dst, id, ts, body)
+	}
+	return dst
+}
+
+// render makes the endpoint's body for ev. shared renders (and caches) the
+// endpoint-free body of a mode; only body-api-key makes a body of its own.
+func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]byte, string) {
+	b := shared(e.mode)
+	if e.apiKeyMember == nil {
+		return b, ""
+	}
+	out, ok := addMember(b, e.apiKeyMember)
+	if !ok {
+		return nil, "the endpoint adds its API key to the body (compat_signature body-api-key), which needs a JSON object, " +
+			"but in payload mode raw the body is the event's data, and this event's data is " + jsonKind(b)
+	}
+	return out, ""
+}
+
+// jsonKind names the type of a JSON value, without showing it.
+func jsonKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "empty"
+	}
+	switch b[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// close lets go of what the endpoint holds that is not garbage collected.
+func (e *endpoint) close() {
+	if e.ownClient {
+		e.client.CloseIdleConnections()
+	}
+}
+
+// prepare builds the sending form of an endpoint. old, when set, is the
+// previous form of the same endpoint: its TLS client (with its connection
+// pool) and its OAuth2 token are kept when their settings did not change.
+func prepare(e domain.Endpoint, base *egress.Client, old *endpoint) (*endpoint, error) {
+	signer, err := webhook.NewSigner(e.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+	}
+	p := &endpoint{Endpoint: e, signer: signer, client: base, mode: parsePayloadMode(e.PayloadMode)}
+	if e.PreviousSecret != "" {
+		if p.previous, err = webhook.NewSigner(e.PreviousSecret); err != nil {
+			return nil, fmt.Errorf("endpoint %s: previous secret: %w", e.ID, err)
+		}
+	}
+	if e.Signing == domain.SigningEd25519 {
+		if p.ed25519Key, err = webhook.ParsePrivateKey(e.SigningPrivateKey); err != nil {
+			return nil, fmt.Errorf("endpoint %s: ed25519 signing key: %w", e.ID, err)
+		}
+	}
+
+	if cs := e.CompatSignature; cs != nil {
+		switch cs.Kind {
+		case domain.CompatHMACHex:
+			key, err := webhook.ParseSecret(e.Secret)
+			if err != nil {
+				return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+			}
+			p.compatMAC = newHexMAC(key)
+			p.compatHeader = http.CanonicalHeaderKey(cs.Header)
+		case domain.CompatBodyAPIKey:
+			name, _ := json.Marshal(cs.Field)
+			value, _ := json.Marshal(cs.APIKey)
+			p.apiKeyMember = append(append(append(make([]byte, 0, len(name)+len(value)+1), name...), ':'), value...)
+		}
+	}
+
+	if a := e.Auth; a != nil {
+		switch a.Type {
+		case domain.AuthBasic:
+			p.authHeader = "Authorization"
+			p.authValue = "Basic " + base64.StdEncoding.EncodeToString([]byte(a.Username+":"+a.Password))
+		case domain.AuthBearer:
+			p.authHeader, p.authValue = "Authorization", "Bearer "+a.Token
+		case domain.AuthHeader:
+			p.authHeader, p.authValue = http.CanonicalHeaderKey(a.Name), a.Value
+		case domain.AuthOAuth2:
+			if old != nil && old.tokens != nil && old.Auth != nil && *old.Auth == *a {
+				p.tokens = old.tokens
+			} else {
+				p.tokens = newTokenCache(a, base)
+			}
+		}
+	}
+
+	if t := e.TLS; t != nil && (t.ClientCertificate != "" || t.CABundle != "") {
+		if old != nil && old.ownClient && old.TLS != nil && *old.TLS == *t {
+			p.client, p.ownClient = old.client, true
+		} else if params, err := egress.ParseTLS(t.ClientCertificate, t.ClientKey, t.CABundle); err != nil {
+			p.clientErr = err
+		} else if base != nil {
+			p.client, p.ownClient = base.WithTLS(params), true
+		}
+	}
+	return p, nil
+}
+
+// hexMAC makes the hex HMAC-SHA256 of bodies with one key, reusing its
+// hash states.
+type hexMAC struct{ pool sync.Pool }
+
+func newHexMAC(key []byte) *hexMAC {
+	m := &hexMAC{}
+	m.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return m
+}
+
+func (m *hexMAC) appendHex(dst, body []byte) []byte {
+	h := m.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(body)
+	var sum [sha256.Size]byte
+	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
+	m.pool.Put(h)
+	return dst
+}
+
+// endpointCache keeps prepared endpoints between claims.
+type endpointCache struct {
+	base *egress.Client
+	mu   sync.Mutex
+	m    map[string]*endpoint
+}
+
+func newEndpointCache(base *egress.Client) *endpointCache {
+	return &endpointCache{base: base, m: map[string]*endpoint{}}
+}
+
+// get returns the endpoints of a claimed batch, read fresh in one query so a
+// change (URL, headers, secret, auth) applies to the next batch.
+func (c *endpointCache) get(ctx context.Context, q Queue, claimed []store.Claimed) (map[string]*endpoint, error) {
+	ids := make([]string, 0, 8)
+	seen := make(map[string]bool, 8)
+	for _, cl := range claimed {
+		if !seen[cl.EndpointID] {
+			seen[cl.EndpointID] = true
+			ids = append(ids, cl.EndpointID)
+		}
+	}
+	eps, err := q.EndpointsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*endpoint, len(eps))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range eps {
+		cached := c.m[e.ID]
+		if cached == nil || !cached.UpdatedAt.Equal(e.UpdatedAt) || cached.Secret != e.Secret {
+			prepared, err := prepare(e, c.base, cached)
+			if err != nil {
+				return nil, err
+			}
+			if cached != nil && cached.client != prepared.client {
+				// Jobs of the old form may still be sending: only idle
+				// connections go.
+				cached.close()
+			}
+			cached = prepared
+			c.m[e.ID] = cached
+		}
+		out[e.ID] = cached
+	}
+	return out, nil
+}
