@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -71,10 +72,14 @@ func (r *recorder) run() {
 	}
 }
 
-// write retries until the outcomes are stored: an outcome dropped here would
-// make its delivery be sent again when its lease runs out. Past the lease
-// that happens anyway, which is at least once, never lost.
+// write retries while the database is unavailable: an outcome dropped
+// here makes its delivery be sent again when its lease runs out. Any other
+// failure is tried a few times and then given up, logged: a batch that can
+// never be written must not wedge every outcome queued behind it, and its
+// deliveries are sent again after their leases, which is at least once,
+// never lost.
 func (r *recorder) write(batch []store.Outcome) {
+	failures := 0
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := r.q.Record(ctx, batch)
@@ -83,7 +88,17 @@ func (r *recorder) write(batch []store.Outcome) {
 			r.finished(len(batch))
 			return
 		}
+		if failures++; !errors.Is(err, store.ErrUnavailable) && failures >= maxRecordFailures {
+			r.log.Error("giving up recording outcomes; their deliveries will be sent again when their leases end",
+				"outcomes", len(batch), "err", err)
+			r.finished(len(batch))
+			return
+		}
 		r.log.Error("recording outcomes failed; retrying", "outcomes", len(batch), "err", err, "in", wait)
 		time.Sleep(wait)
 	}
 }
+
+// maxRecordFailures bounds the tries of a batch that fails for a reason
+// other than an unavailable database.
+const maxRecordFailures = 5
