@@ -80,11 +80,9 @@ func (s *Server) registerAPIKeys(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		grace := defaultKeyGrace
-		if in.Body != nil && in.Body.GracePeriod != "" {
-			if grace, err = parseGrace("grace_period", in.Body.GracePeriod); err != nil {
-				return nil, s.problem(err)
-			}
+		grace, err := in.Body.grace()
+		if err != nil {
+			return nil, s.problem(err)
 		}
 		now := clock()
 		secret, k, hash, err := newKey(sc, now)
@@ -125,11 +123,15 @@ func (s *Server) issueKey(ctx context.Context, sc domain.Scope) (*Body[newAPIKey
 	return &Body[newAPIKey]{Body: newAPIKey{APIKey: *k, Key: secret}}, nil
 }
 
-// parseGrace reads a grace period: a duration up to 30 days.
-func parseGrace(field, v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
+// grace reads a rotation's grace period: a duration up to 30 days, 24 h
+// when the body or the field is absent.
+func (b *rotateKeyBody) grace() (time.Duration, error) {
+	if b == nil || b.GracePeriod == "" {
+		return defaultKeyGrace, nil
+	}
+	d, err := time.ParseDuration(b.GracePeriod)
 	if err != nil || d < 0 || d > 720*time.Hour {
-		return 0, domain.Invalid(field, "%q is not a duration between 0s and 720h, such as 24h", v)
+		return 0, domain.Invalid("grace_period", "%q is not a duration between 0s and 720h, such as 24h", b.GracePeriod)
 	}
 	return d, nil
 }

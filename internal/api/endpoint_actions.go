@@ -149,11 +149,9 @@ func (s *Server) registerEndpointActions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		grace := defaultKeyGrace
-		if in.Body != nil && in.Body.GracePeriod != "" {
-			if grace, err = parseGrace("grace_period", in.Body.GracePeriod); err != nil {
-				return nil, s.problem(err)
-			}
+		grace, err := in.Body.grace()
+		if err != nil {
+			return nil, s.problem(err)
 		}
 		e, err := s.store.GetEndpoint(ctx, sc, in.ID)
 		if err != nil {

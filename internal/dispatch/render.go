@@ -27,7 +27,9 @@ func parsePayloadMode(s string) payloadMode {
 	return modeEnvelope // "" and envelope
 }
 
-// envelope is the default body: DESIGN.md's wire format.
+// envelope is the default body: DESIGN.md's wire format. Without Data it
+// is the thin body: the receiver fetches the event with GET /v1/events/{id}.
+// (Published data is always an object, so an envelope never lacks it.)
 type envelope struct {
 	ID          string             `json:"id"`
 	Type        string             `json:"type"`
@@ -37,48 +39,27 @@ type envelope struct {
 	Job         *domain.Job        `json:"job,omitempty"`
 	Final       bool               `json:"final,omitempty"`
 	Test        bool               `json:"test,omitempty"`
-	Data        json.RawMessage    `json:"data"`
-}
-
-// thinEnvelope is the envelope without data: the receiver fetches the
-// event with GET /v1/events/{id}.
-type thinEnvelope struct {
-	ID          string             `json:"id"`
-	Type        string             `json:"type"`
-	Timestamp   string             `json:"timestamp"`
-	Environment domain.Environment `json:"environment"`
-	TenantID    string             `json:"tenant_id"`
-	Job         *domain.Job        `json:"job,omitempty"`
-	Final       bool               `json:"final,omitempty"`
-	Test        bool               `json:"test,omitempty"`
+	Data        json.RawMessage    `json:"data,omitempty"`
 }
 
 func renderEnvelope(ev *domain.Event) []byte { return render(ev, modeEnvelope) }
 
 // render makes the body of an event in a payload mode.
 func render(ev *domain.Event, mode payloadMode) []byte {
-	var (
-		b   []byte
-		err error
-	)
-	ts := ev.CreatedAt.UTC().Format(time.RFC3339)
-	switch mode {
-	case modeRaw:
+	if mode == modeRaw {
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
 			return []byte("null")
 		}
 		return ev.Data
-	case modeThin:
-		b, err = json.Marshal(thinEnvelope{
-			ID: ev.ID, Type: ev.Type, Timestamp: ts,
-			Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test,
-		})
-	default:
-		b, err = json.Marshal(envelope{
-			ID: ev.ID, Type: ev.Type, Timestamp: ts,
-			Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data,
-		})
 	}
+	env := envelope{
+		ID: ev.ID, Type: ev.Type, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
+		Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data,
+	}
+	if mode == modeThin {
+		env.Data = nil
+	}
+	b, err := json.Marshal(env)
 	if err != nil {
 		// Data was validated as JSON when it was published.
 		panic("dispatch: render body: " + err.Error())

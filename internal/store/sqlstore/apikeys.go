@@ -11,11 +11,11 @@ import (
 
 const apiKeyColumns = `id, tenant_id, environment, prefix, created_at, last_used_at, expires_at, revoked_at`
 
-func scanAPIKey(row interface{ Scan(...any) error }) (domain.APIKey, error) {
+func scanAPIKey(r row) (domain.APIKey, error) {
 	var k domain.APIKey
 	var created int64
 	var used, expires, revoked sql.NullInt64
-	err := row.Scan(&k.ID, &k.TenantID, &k.Environment, &k.Prefix, &created, &used, &expires, &revoked)
+	err := r.Scan(&k.ID, &k.TenantID, &k.Environment, &k.Prefix, &created, &used, &expires, &revoked)
 	k.CreatedAt = fromMicros(created)
 	k.LastUsedAt, k.ExpiresAt, k.RevokedAt = nullMicros(used), nullMicros(expires), nullMicros(revoked)
 	return k, err
@@ -45,21 +45,8 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash []byte) (*domain.APIKey, er
 }
 
 func (db *DB) ListAPIKeys(ctx context.Context, s domain.Scope) ([]domain.APIKey, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+apiKeyColumns+` FROM api_keys
-		WHERE tenant_id = ? AND environment = ? ORDER BY id`), s.TenantID, s.Environment)
-	if err != nil {
-		return nil, db.wrap("list api keys", err)
-	}
-	defer rows.Close()
-	out := []domain.APIKey{}
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, db.wrap("list api keys", err)
-		}
-		out = append(out, k)
-	}
-	return out, db.wrap("list api keys", rows.Err())
+	return collect(ctx, db, "list api keys", scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys
+		WHERE tenant_id = ? AND environment = ? ORDER BY id`, s.TenantID, s.Environment)
 }
 
 // changeKey updates a usable key of the scope, or reports it missing.

@@ -15,11 +15,11 @@ import (
 const deliveryColumns = `id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test, status, attempts,
 	next_attempt_at, last_status, last_error, created_at, updated_at`
 
-func scanDelivery(row interface{ Scan(...any) error }) (domain.Delivery, error) {
+func scanDelivery(r row) (domain.Delivery, error) {
 	var d domain.Delivery
 	var next sql.NullInt64
 	var created, updated int64
-	err := row.Scan(&d.ID, &d.TenantID, &d.Environment, &d.EventID, &d.EventType, &d.EndpointID, &d.TargetURL, &d.Test, &d.Status, &d.Attempts,
+	err := r.Scan(&d.ID, &d.TenantID, &d.Environment, &d.EventID, &d.EventType, &d.EndpointID, &d.TargetURL, &d.Test, &d.Status, &d.Attempts,
 		&next, &d.LastStatus, &d.LastError, &created, &updated)
 	if d.Status == domain.DeliveryPending {
 		d.NextAttemptAt = nullMicros(next)
@@ -65,20 +65,7 @@ func (db *DB) ListDeliveries(ctx context.Context, s domain.Scope, f store.Delive
 		add("created_at < ?", micros(f.Until))
 	}
 	args = append(args, f.Limit)
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+deliveryColumns+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`), args...)
-	if err != nil {
-		return nil, db.wrap("list deliveries", err)
-	}
-	defer rows.Close()
-	out := []domain.Delivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, db.wrap("list deliveries", err)
-		}
-		out = append(out, d)
-	}
-	return out, db.wrap("list deliveries", rows.Err())
+	return collect(ctx, db, "list deliveries", scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
 }
 
 func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error) {

@@ -25,13 +25,13 @@ type credentials struct {
 	SigningPrivateKey string                  `json:"signing_private_key,omitempty"`
 }
 
-func (db *DB) scanEndpoint(row interface{ Scan(...any) error }) (domain.Endpoint, error) {
+func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 	var e domain.Endpoint
 	var types, headers, policy []byte
 	var created, updated int64
 	var prevExpires sql.NullInt64
 	var secret, previous, creds string
-	err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
+	err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
 		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
 		&secret, &previous, &prevExpires, &creds, &created, &updated)
 	if err != nil {
@@ -177,7 +177,7 @@ func (db *DB) GetEndpoint(ctx context.Context, s domain.Scope, id string) (*doma
 
 func (db *DB) ListEndpoints(ctx context.Context, s domain.Scope, p store.Page) ([]domain.Endpoint, error) {
 	p = p.Clamp()
-	return db.queryEndpoints(ctx, "list endpoints", `SELECT `+endpointColumns+` FROM endpoints
+	return collect(ctx, db, "list endpoints", db.scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE tenant_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?`, s.TenantID, s.Environment, p.Cursor, p.Limit)
 }
 
@@ -189,24 +189,7 @@ func (db *DB) EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoin
 	for i, id := range ids {
 		args[i] = id
 	}
-	return db.queryEndpoints(ctx, "endpoints by id", `SELECT `+endpointColumns+` FROM endpoints WHERE id IN (`+placeholders(len(ids))+`)`, args...)
-}
-
-func (db *DB) queryEndpoints(ctx context.Context, op, query string, args ...any) ([]domain.Endpoint, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, db.wrap(op, err)
-	}
-	defer rows.Close()
-	out := []domain.Endpoint{}
-	for rows.Next() {
-		e, err := db.scanEndpoint(rows)
-		if err != nil {
-			return nil, db.wrap(op, err)
-		}
-		out = append(out, e)
-	}
-	return out, db.wrap(op, rows.Err())
+	return collect(ctx, db, "endpoints by id", db.scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 }
 
 func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {

@@ -172,12 +172,12 @@ func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, 
 
 const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at`
 
-func scanEvent(row interface{ Scan(...any) error }) (domain.Event, error) {
+func scanEvent(r row) (domain.Event, error) {
 	var e domain.Event
 	var job, data []byte
 	var created int64
 	var expires sql.NullInt64
-	if err := row.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created); err != nil {
+	if err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created); err != nil {
 		return e, err
 	}
 	e.Data = data
@@ -206,19 +206,6 @@ func (db *DB) GetEvent(ctx context.Context, s domain.Scope, id string) (*domain.
 
 func (db *DB) ListEvents(ctx context.Context, s domain.Scope, p store.Page) ([]domain.Event, error) {
 	p = p.Clamp()
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events
-		WHERE tenant_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?`), s.TenantID, s.Environment, p.Cursor, p.Limit)
-	if err != nil {
-		return nil, db.wrap("list events", err)
-	}
-	defer rows.Close()
-	out := []domain.Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, db.wrap("list events", err)
-		}
-		out = append(out, e)
-	}
-	return out, db.wrap("list events", rows.Err())
+	return collect(ctx, db, "list events", scanEvent, `SELECT `+eventColumns+` FROM events
+		WHERE tenant_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?`, s.TenantID, s.Environment, p.Cursor, p.Limit)
 }

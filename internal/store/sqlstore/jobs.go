@@ -53,11 +53,11 @@ func (db *DB) PutJob(ctx context.Context, s domain.Scope, j *domain.Job, now tim
 
 const jobColumns = `id, tenant_id, environment, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at`
 
-func scanJob(row interface{ Scan(...any) error }) (domain.JobRecord, error) {
+func scanJob(r row) (domain.JobRecord, error) {
 	var j domain.JobRecord
 	var params []byte
 	var created, updated int64
-	err := row.Scan(&j.ID, &j.TenantID, &j.Environment, &j.Kind, &params, &j.CallbackURL, &j.Status, &j.Final, &created, &updated)
+	err := r.Scan(&j.ID, &j.TenantID, &j.Environment, &j.Kind, &params, &j.CallbackURL, &j.Status, &j.Final, &created, &updated)
 	j.PartnerParams = params
 	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return j, err
@@ -95,38 +95,12 @@ func (db *DB) ListJobs(ctx context.Context, s domain.Scope, f store.JobFilter) (
 		args = append(args, s.TenantID, s.Environment, f.Cursor)
 	}
 	args = append(args, f.Limit)
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+jobColumns+` FROM jobs WHERE `+where.String()+` ORDER BY updated_at, id LIMIT ?`), args...)
-	if err != nil {
-		return nil, db.wrap("list jobs", err)
-	}
-	defer rows.Close()
-	out := []domain.JobRecord{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, db.wrap("list jobs", err)
-		}
-		out = append(out, j)
-	}
-	return out, db.wrap("list jobs", rows.Err())
+	return collect(ctx, db, "list jobs", scanJob, `SELECT `+jobColumns+` FROM jobs WHERE `+where.String()+` ORDER BY updated_at, id LIMIT ?`, args...)
 }
 
 func (db *DB) JobEvents(ctx context.Context, s domain.Scope, jobID string, p store.Page) ([]domain.Event, error) {
 	p = p.Clamp()
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events
-		WHERE tenant_id = ? AND environment = ? AND job_id = ? AND id > ? ORDER BY id LIMIT ?`),
+	return collect(ctx, db, "job events", scanEvent, `SELECT `+eventColumns+` FROM events
+		WHERE tenant_id = ? AND environment = ? AND job_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		s.TenantID, s.Environment, jobID, p.Cursor, p.Limit)
-	if err != nil {
-		return nil, db.wrap("job events", err)
-	}
-	defer rows.Close()
-	out := []domain.Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, db.wrap("job events", err)
-		}
-		out = append(out, e)
-	}
-	return out, db.wrap("job events", rows.Err())
 }

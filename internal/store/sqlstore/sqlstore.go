@@ -150,3 +150,24 @@ func nullJSON(b []byte) any {
 }
 
 func notFound(kind, id string) error { return &domain.NotFoundError{Kind: kind, ID: id} }
+
+// row is what a scan function reads from.
+type row interface{ Scan(...any) error }
+
+// collect runs a read query and scans every row.
+func collect[T any](ctx context.Context, db *DB, op string, scan func(row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, db.wrap(op, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, db.wrap(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, db.wrap(op, rows.Err())
+}

@@ -42,10 +42,10 @@ func (db *DB) CreateTenant(ctx context.Context, t *domain.Tenant) error {
 
 const tenantColumns = `id, name, rate_limit_per_minute, rate_limit_burst, created_at`
 
-func scanTenant(row interface{ Scan(...any) error }) (domain.Tenant, error) {
+func scanTenant(r row) (domain.Tenant, error) {
 	var t domain.Tenant
 	var created int64
-	err := row.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RateLimitBurst, &created)
+	err := r.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RateLimitBurst, &created)
 	t.CreatedAt = fromMicros(created)
 	return t, err
 }
@@ -77,20 +77,7 @@ func (db *DB) UpdateTenant(ctx context.Context, t *domain.Tenant) error {
 
 func (db *DB) ListTenants(ctx context.Context, p store.Page) ([]domain.Tenant, error) {
 	p = p.Clamp()
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+tenantColumns+` FROM tenants WHERE id > ? ORDER BY id LIMIT ?`), p.Cursor, p.Limit)
-	if err != nil {
-		return nil, db.wrap("list tenants", err)
-	}
-	defer rows.Close()
-	out := []domain.Tenant{}
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, db.wrap("list tenants", err)
-		}
-		out = append(out, t)
-	}
-	return out, db.wrap("list tenants", rows.Err())
+	return collect(ctx, db, "list tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants WHERE id > ? ORDER BY id LIMIT ?`, p.Cursor, p.Limit)
 }
 
 func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, error) {
@@ -120,11 +107,11 @@ func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, erro
 
 const eventTypeColumns = `name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at`
 
-func scanEventType(row interface{ Scan(...any) error }) (domain.EventType, error) {
+func scanEventType(r row) (domain.EventType, error) {
 	var t domain.EventType
 	var created, updated int64
 	var schema, example []byte
-	err := row.Scan(&t.Name, &t.Description, &schema, &example, &t.Sensitive, &t.TTLSeconds, &created, &updated)
+	err := r.Scan(&t.Name, &t.Description, &schema, &example, &t.Sensitive, &t.TTLSeconds, &created, &updated)
 	t.Schema, t.Example = schema, example
 	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return t, err
@@ -142,18 +129,5 @@ func (db *DB) GetEventType(ctx context.Context, name string) (*domain.EventType,
 }
 
 func (db *DB) ListEventTypes(ctx context.Context) ([]domain.EventType, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+eventTypeColumns+` FROM event_types ORDER BY name`)
-	if err != nil {
-		return nil, db.wrap("list event types", err)
-	}
-	defer rows.Close()
-	out := []domain.EventType{}
-	for rows.Next() {
-		t, err := scanEventType(rows)
-		if err != nil {
-			return nil, db.wrap("list event types", err)
-		}
-		out = append(out, t)
-	}
-	return out, db.wrap("list event types", rows.Err())
+	return collect(ctx, db, "list event types", scanEventType, `SELECT `+eventTypeColumns+` FROM event_types ORDER BY name`)
 }
