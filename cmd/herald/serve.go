@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -94,6 +95,15 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
 		ProductionHTTPSOnly: c.ProductionHTTPSOnly, EgressIPs: c.EgressIPs, EgressProxy: c.EgressProxy != nil,
 	})
+	// The web portal and console call the API above in-process.
+	web, err := portal.New(portal.Config{API: handler, Store: st, Logger: log})
+	if err != nil {
+		return err
+	}
+	root := http.NewServeMux()
+	root.Handle("/", handler)
+	web.Mount(root)
+	handler = root
 
 	if c.PprofListen != "" {
 		go servePprof(c.PprofListen, log)

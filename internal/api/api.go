@@ -126,6 +126,7 @@ func build(cfg Config) (*routes, huma.API) {
 	s.registerAPIKeys(api)
 	s.registerJobs(api)
 	s.registerEndpointActions(api)
+	s.registerPortalSessions(api)
 	s.registerEgress(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -66,7 +66,18 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			next(huma.WithValue(ctx, principalKey{}, principal{}))
 			return
 		}
-		key, err := s.keys.lookup(ctx.Context(), s.store, sum[:])
+		var key *domain.APIKey
+		var err error
+		portal := isPortalSession(token)
+		if portal {
+			var operator bool
+			if key, operator, err = s.portalPrincipal(ctx.Context(), sum[:]); err == nil && operator {
+				next(huma.WithValue(ctx, principalKey{}, principal{}))
+				return
+			}
+		} else {
+			key, err = s.keys.lookup(ctx.Context(), s.store, sum[:])
+		}
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			_ = writeProblem(api, ctx, s.problem(err))
 			return
@@ -85,7 +96,9 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "rate limit reached for this API key; wait for Retry-After seconds")
 			return
 		}
-		s.keys.touch(s.store, key, s.log)
+		if !portal {
+			s.keys.touch(s.store, key, s.log)
+		}
 		next(huma.WithValue(ctx, principalKey{}, principal{key: key}))
 	}
 }

@@ -42,6 +42,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestPortalConformance(t *testing.T) {
+	storetest.RunPortal(t, func(t *testing.T) store.Store {
+		s, err := Open(ctx, pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 // Processes that start together on a fresh database all come up: the
 // advisory lock lets one migrate while the others wait.
 func TestConcurrentOpensOfAFreshSchemaSucceed(t *testing.T) {

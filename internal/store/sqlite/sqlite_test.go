@@ -21,6 +21,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestPortalConformance(t *testing.T) {
+	storetest.RunPortal(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 func TestSecondProcessIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	s, err := sqlite.Open(context.Background(), path)

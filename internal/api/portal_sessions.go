@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Portal sessions: the operator hands a tenant a sign-in link for the web
+// portal, and the portal, acting for a signed-in browser, calls this API
+// with the session's secret as its bearer token. A tenant session is
+// treated like an API key of its tenant and environment (scope, operator-
+// only refusals, rate limit); a console session like the operator token.
+
+const (
+	// PortalSessionPrefix starts a session secret (the browser's cookie).
+	PortalSessionPrefix = "hps_"
+	// PortalTokenPrefix starts the one-time token of a sign-in link.
+	PortalTokenPrefix = "hpt_"
+	// PortalStartPath is where a sign-in link points; the portal serves it.
+	PortalStartPath = "/portal/start"
+
+	defaultPortalLinkTTL = time.Hour
+	maxPortalLinkTTL     = 24 * time.Hour
+)
+
+// NewPortalSecret returns a random secret with the prefix and its SHA-256,
+// which is all Herald stores.
+func NewPortalSecret(prefix string) (string, []byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, err
+	}
+	secret := prefix + base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:], nil
+}
+
+type portalSessionInput struct {
+	ID   string `path:"id"`
+	Body struct {
+		Environment string `json:"environment" enum:"sandbox,production" doc:"The environment the portal opens in; the tenant can switch to the other."`
+		ExpiresIn   string `json:"expires_in,omitempty" doc:"How long the link can be used, as a duration (default 1h, at most 24h). Signing in with it opens a session of 8 hours." example:"1h"`
+	}
+	base string
+}
+
+// Resolve remembers the address the operator called, for the link: the
+// portal is served by the same listener.
+func (in *portalSessionInput) Resolve(ctx huma.Context) []error {
+	scheme := "http"
+	if ctx.TLS() != nil || strings.EqualFold(ctx.Header("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	in.base = scheme + "://" + ctx.Host()
+	return nil
+}
+
+type portalSessionLink struct {
+	URL         string             `json:"url" doc:"Open it in a browser to sign in; it works once." example:"https://herald.example.com/portal/start?token=hpt_…"`
+	ExpiresAt   time.Time          `json:"expires_at" doc:"Until when the link works."`
+	TenantID    string             `json:"tenant_id"`
+	Environment domain.Environment `json:"environment"`
+}
+
+func (s *Server) registerPortalSessions(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "create-portal-session", Method: http.MethodPost, Path: "/v1/tenants/{id}/portal-sessions", Tags: []string{"Tenants"},
+		Summary:       "Open the web portal for a tenant",
+		Description:   "Returns a sign-in link for the tenant portal, to hand to the tenant. It works once, within expires_in; the session it opens may switch between the tenant's two environments.",
+		DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
+	}, func(ctx context.Context, in *portalSessionInput) (*Body[portalSessionLink], error) {
+		ps, ok := s.store.(store.PortalSessions)
+		if !ok {
+			return nil, huma.Error501NotImplemented("this store does not keep portal sessions")
+		}
+		if _, err := s.tenant(ctx, in.ID); err != nil {
+			return nil, s.problem(err)
+		}
+		ttl := defaultPortalLinkTTL
+		if in.Body.ExpiresIn != "" {
+			d, err := time.ParseDuration(in.Body.ExpiresIn)
+			if err != nil || d <= 0 || d > maxPortalLinkTTL {
+				return nil, s.problem(domain.Invalid("expires_in", "%q is not a duration between 1s and 24h, such as 1h", in.Body.ExpiresIn))
+			}
+			ttl = d
+		}
+		token, hash, err := NewPortalSecret(PortalTokenPrefix)
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		now := clock()
+		sess := &store.PortalSession{
+			ID: domain.NewIDAt("pss", now), TenantID: in.ID, Environment: domain.Environment(in.Body.Environment),
+			Environments: []domain.Environment{domain.Sandbox, domain.Production}, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		}
+		if err := ps.CreatePortalSession(ctx, sess, hash, nil); err != nil {
+			return nil, s.problem(err)
+		}
+		return &Body[portalSessionLink]{Body: portalSessionLink{
+			URL: in.base + PortalStartPath + "?token=" + url.QueryEscape(token), ExpiresAt: sess.ExpiresAt,
+			TenantID: sess.TenantID, Environment: sess.Environment,
+		}}, nil
+	})
+}
+
+// portalPrincipal resolves a portal session's secret: the operator for a
+// console session; for a tenant session, a stand-in key with the session's
+// id and scope, so that every rule for keys applies to it.
+func (s *Server) portalPrincipal(ctx context.Context, hash []byte) (key *domain.APIKey, operator bool, err error) {
+	ps, ok := s.store.(store.PortalSessions)
+	if !ok {
+		return nil, false, &domain.NotFoundError{Kind: "portal session"}
+	}
+	sess, err := ps.PortalSession(ctx, hash, time.Now())
+	if err != nil {
+		return nil, false, err
+	}
+	if sess.Operator {
+		return nil, true, nil
+	}
+	return &domain.APIKey{ID: sess.ID, TenantID: sess.TenantID, Environment: sess.Environment, Prefix: "portal", CreatedAt: sess.CreatedAt}, false, nil
+}
+
+// isPortalSession tells a session secret from an API key.
+func isPortalSession(token string) bool { return strings.HasPrefix(token, PortalSessionPrefix) }

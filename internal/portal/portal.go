@@ -1,0 +1,480 @@
+// Package portal is Herald's web interface, built into the binary: the
+// tenant portal at /portal/ and the operator console at /console/. Pages are
+// rendered on the server from embedded templates, with no script needed to
+// use them and nothing loaded from elsewhere.
+//
+// The portal holds no business rules of its own. Every change, and every
+// read of tenant data, is a call to the JSON API's handler in this process,
+// authenticated with the browser's session secret, so the API's validation,
+// scoping and rate limits apply to the browser exactly as to an API key. Only
+// the sessions themselves and the charts' aggregate counts are read from the
+// store directly.
+package portal
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+//go:embed templates/*.html assets/*
+var files embed.FS
+
+// DefaultSessionTTL is how long a browser stays signed in; it is not
+// extended by use, so a stolen cookie is bounded too.
+const DefaultSessionTTL = 8 * time.Hour
+
+const (
+	tenantCookie   = "herald_portal"
+	operatorCookie = "herald_console"
+	csrfField      = "csrf"
+)
+
+// Config is what the portal needs from the process.
+type Config struct {
+	// API is the JSON API's handler; the portal calls it in-process.
+	API http.Handler
+	// Store must implement store.PortalSessions; store.StatsReader, when
+	// implemented, feeds the charts and the health page.
+	Store  store.Store
+	Logger *slog.Logger
+	// SessionTTL is how long a sign-in lasts (default DefaultSessionTTL).
+	SessionTTL time.Duration
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Portal serves the web pages.
+type Portal struct {
+	api      http.Handler
+	st       store.Store
+	sessions store.PortalSessions
+	stats    store.StatsReader
+	log      *slog.Logger
+	ttl      time.Duration
+	now      func() time.Time
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+}
+
+// New builds the portal.
+func New(cfg Config) (*Portal, error) {
+	ps, ok := cfg.Store.(store.PortalSessions)
+	if !ok {
+		return nil, fmt.Errorf("portal: the store %T keeps no portal sessions", cfg.Store)
+	}
+	p := &Portal{api: cfg.API, st: cfg.Store, sessions: ps, log: cfg.Logger, ttl: cfg.SessionTTL, now: cfg.Now}
+	p.stats, _ = cfg.Store.(store.StatsReader)
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.ttl <= 0 {
+		p.ttl = DefaultSessionTTL
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	var err error
+	if p.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	p.routes()
+	return p, nil
+}
+
+// Mount registers the portal's paths on mux: /portal/, /console/ and the
+// bare / (which leads to the portal).
+func (p *Portal) Mount(mux *http.ServeMux) {
+	mux.Handle("/portal/", p)
+	mux.Handle("/console/", p)
+	mux.Handle("GET /{$}", p)
+}
+
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// Pages carry secrets shown once and per-session tokens: never cached,
+	// never framed, never leaking an address (a sign-in link) to another
+	// site. ("no-referrer" would make browsers send "Origin: null" on our own
+	// forms, which the CSRF check must refuse.)
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	if !strings.HasPrefix(r.URL.Path, "/portal/assets/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	p.mux.ServeHTTP(w, r)
+}
+
+// state is what a handler knows of the signed-in browser.
+type state struct {
+	sess   *store.PortalSession
+	secret string // the session secret: the API credential
+	csrf   string
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, st *state)
+
+func (p *Portal) routes() {
+	m := http.NewServeMux()
+	p.mux = m
+	assets, _ := fs.Sub(files, "assets")
+	m.Handle("GET /portal/assets/", http.StripPrefix("/portal/assets/", http.FileServerFS(assets)))
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/portal/", http.StatusFound) })
+
+	// Tenant portal.
+	m.HandleFunc("GET /portal/{$}", p.tenant(func(w http.ResponseWriter, r *http.Request, _ *state) {
+		http.Redirect(w, r, "/portal/endpoints", http.StatusFound)
+	}))
+	m.HandleFunc("GET /portal/login", p.tenantLoginPage)
+	m.HandleFunc("POST /portal/login", p.tenantLogin)
+	m.HandleFunc("GET /portal/start", p.start)
+	m.HandleFunc("POST /portal/logout", p.tenant(p.logout(tenantCookie, "/portal/login")))
+	m.HandleFunc("POST /portal/environment", p.tenant(p.switchEnvironment))
+	m.HandleFunc("GET /portal/endpoints", p.tenant(p.endpoints))
+	m.HandleFunc("GET /portal/endpoints/new", p.tenant(p.newEndpoint))
+	m.HandleFunc("POST /portal/endpoints", p.tenant(p.createEndpoint))
+	m.HandleFunc("GET /portal/endpoints/{id}", p.tenant(p.endpoint))
+	m.HandleFunc("GET /portal/endpoints/{id}/edit", p.tenant(p.editEndpoint))
+	m.HandleFunc("POST /portal/endpoints/{id}", p.tenant(p.updateEndpoint))
+	m.HandleFunc("POST /portal/endpoints/{id}/status", p.tenant(p.endpointStatus))
+	m.HandleFunc("POST /portal/endpoints/{id}/rotate", p.tenant(p.rotateSecret))
+	m.HandleFunc("POST /portal/endpoints/{id}/recover", p.tenant(p.recoverEndpoint))
+	m.HandleFunc("GET /portal/endpoints/{id}/delete", p.tenant(p.confirmDelete))
+	m.HandleFunc("POST /portal/endpoints/{id}/delete", p.tenant(p.deleteEndpoint))
+	m.HandleFunc("POST /portal/default-callback", p.tenant(p.setDefaultCallback))
+	m.HandleFunc("GET /portal/test", p.tenant(p.testPage))
+	m.HandleFunc("POST /portal/test", p.tenant(p.sendTest))
+	m.HandleFunc("GET /portal/logs", p.tenant(p.logs))
+	m.HandleFunc("GET /portal/logs/{id}", p.tenant(p.delivery))
+	m.HandleFunc("POST /portal/logs/{id}/resend", p.tenant(p.resend))
+	m.HandleFunc("GET /portal/jobs", p.tenant(p.jobs))
+	m.HandleFunc("GET /portal/keys", p.tenant(p.keys))
+	m.HandleFunc("POST /portal/keys", p.tenant(p.createKey))
+	m.HandleFunc("POST /portal/keys/{id}/rotate", p.tenant(p.rotateKey))
+	m.HandleFunc("POST /portal/keys/{id}/revoke", p.tenant(p.revokeKey))
+	m.HandleFunc("GET /portal/verify", p.tenant(p.verify))
+
+	// Operator console.
+	m.HandleFunc("GET /console/{$}", p.operator(func(w http.ResponseWriter, r *http.Request, _ *state) {
+		http.Redirect(w, r, "/console/tenants", http.StatusFound)
+	}))
+	m.HandleFunc("GET /console/login", p.consoleLoginPage)
+	m.HandleFunc("POST /console/login", p.consoleLogin)
+	m.HandleFunc("POST /console/logout", p.operator(p.logout(operatorCookie, "/console/login")))
+	m.HandleFunc("GET /console/tenants", p.operator(p.tenants))
+	m.HandleFunc("POST /console/tenants", p.operator(p.createTenant))
+	m.HandleFunc("POST /console/tenants/{id}/portal-session", p.operator(p.openPortal))
+	m.HandleFunc("GET /console/event-types", p.operator(p.eventTypes))
+	m.HandleFunc("GET /console/health", p.operator(p.health))
+}
+
+// tenant wraps a handler that needs a signed-in tenant browser.
+func (p *Portal) tenant(h handler) http.HandlerFunc {
+	return p.signedIn(tenantCookie, false, "/portal/login", h)
+}
+
+// operator wraps a handler of the operator console.
+func (p *Portal) operator(h handler) http.HandlerFunc {
+	return p.signedIn(operatorCookie, true, "/console/login", h)
+}
+
+func (p *Portal) signedIn(cookie string, operator bool, login string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st, err := p.session(r, cookie)
+		if err == nil && st.sess.Operator != operator {
+			err = &domain.NotFoundError{Kind: "portal session"}
+		}
+		if err != nil {
+			if !errors.Is(err, domain.ErrNotFound) {
+				p.fail(w, r, nil, err)
+				return
+			}
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, login, http.StatusFound)
+				return
+			}
+			p.refuse(w, r, http.StatusUnauthorized, "Your session has ended. Sign in again.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			if !sameOrigin(r) {
+				p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
+				return
+			}
+			if err := r.ParseForm(); err != nil {
+				p.refuse(w, r, http.StatusBadRequest, "The form could not be read.")
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue(csrfField)), []byte(st.csrf)) != 1 {
+				p.refuse(w, r, http.StatusForbidden, "The form's security token is missing or stale. Reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, st)
+	}
+}
+
+// session reads the browser's session from its cookie.
+func (p *Portal) session(r *http.Request, cookie string) (*state, error) {
+	c, err := r.Cookie(cookie)
+	if err != nil || !strings.HasPrefix(c.Value, api.PortalSessionPrefix) {
+		return nil, &domain.NotFoundError{Kind: "portal session"}
+	}
+	sum := sha256.Sum256([]byte(c.Value))
+	sess, err := p.sessions.PortalSession(r.Context(), sum[:], p.now())
+	if err != nil {
+		return nil, err
+	}
+	return &state{sess: sess, secret: c.Value, csrf: csrfToken(c.Value)}, nil
+}
+
+// csrfToken is derived from the session secret, which only the browser's
+// HttpOnly cookie holds: another site can neither read nor compute it.
+func csrfToken(secret string) string {
+	sum := sha256.Sum256([]byte("herald-portal-csrf\x00" + secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// sameOrigin refuses requests a browser marks as coming from another site.
+// Requests without these headers (not from a browser) still need the CSRF
+// token of a session.
+func sameOrigin(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false // includes "null"
+	}
+	host := r.Host
+	if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+		host = fh
+	}
+	return strings.EqualFold(u.Host, host)
+}
+
+// secure reports whether the browser reached Herald over HTTPS, directly or
+// through a proxy that says so.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	path := "/portal/"
+	if name == operatorCookie {
+		path = "/console/"
+	}
+	maxAge := int(time.Until(expires).Seconds())
+	if value == "" {
+		maxAge = -1
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// openSession stores a new, signed-in session and gives the browser its
+// cookie.
+func (p *Portal) openSession(w http.ResponseWriter, r *http.Request, sess *store.PortalSession) error {
+	secret, hash, err := api.NewPortalSecret(api.PortalSessionPrefix)
+	if err != nil {
+		return err
+	}
+	if err := p.sessions.CreatePortalSession(r.Context(), sess, nil, hash); err != nil {
+		return fmt.Errorf("open portal session: %w", err)
+	}
+	name := tenantCookie
+	if sess.Operator {
+		name = operatorCookie
+	}
+	p.setCookie(w, r, name, secret, sess.ExpiresAt)
+	return nil
+}
+
+// start redeems a sign-in link and redirects, so the token leaves the
+// address bar and the history.
+func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if !strings.HasPrefix(token, api.PortalTokenPrefix) {
+		p.refuse(w, r, http.StatusNotFound, "This sign-in link is not valid. Ask for a new one.")
+		return
+	}
+	secret, hash, err := api.NewPortalSecret(api.PortalSessionPrefix)
+	if err != nil {
+		p.fail(w, r, nil, err)
+		return
+	}
+	tokenSum := sha256.Sum256([]byte(token))
+	now := p.now()
+	sess, err := p.sessions.RedeemPortalSession(r.Context(), tokenSum[:], hash, now, now.Add(p.ttl))
+	if errors.Is(err, domain.ErrNotFound) {
+		p.refuse(w, r, http.StatusNotFound, "This sign-in link was used already or has expired. Ask for a new one.")
+		return
+	}
+	if err != nil {
+		p.fail(w, r, nil, err)
+		return
+	}
+	p.setCookie(w, r, tenantCookie, secret, sess.ExpiresAt)
+	http.Redirect(w, r, "/portal/endpoints", http.StatusSeeOther)
+}
+
+func (p *Portal) logout(cookie, login string) handler {
+	return func(w http.ResponseWriter, r *http.Request, st *state) {
+		if err := p.sessions.EndPortalSession(r.Context(), st.sess.ID, p.now()); err != nil {
+			p.fail(w, r, st, err)
+			return
+		}
+		p.setCookie(w, r, cookie, "", time.Time{})
+		http.Redirect(w, r, login, http.StatusSeeOther)
+	}
+}
+
+// switchEnvironment replaces the session by one of the same tenant in the
+// other environment, when the session allows it: ids of one environment
+// mean nothing in the other, so the switch lands on the endpoint list.
+func (p *Portal) switchEnvironment(w http.ResponseWriter, r *http.Request, st *state) {
+	env, err := domain.ParseEnvironment(r.PostFormValue("environment"))
+	if err != nil || !st.sess.Allows(env) {
+		p.refuse(w, r, http.StatusForbidden, "This session cannot open that environment. Sign in with a key of that environment.")
+		return
+	}
+	if env != st.sess.Environment {
+		next := *st.sess
+		next.ID, next.Environment, next.CreatedAt = domain.NewID("pss"), env, p.now()
+		if err := p.openSession(w, r, &next); err != nil {
+			p.fail(w, r, st, err)
+			return
+		}
+		if err := p.sessions.EndPortalSession(r.Context(), st.sess.ID, p.now()); err != nil {
+			p.log.Warn("ending the replaced portal session failed", "session", st.sess.ID, "err", err)
+		}
+	}
+	http.Redirect(w, r, "/portal/endpoints", http.StatusSeeOther)
+}
+
+func (p *Portal) tenantLoginPage(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, http.StatusOK, "login.html", &page{Title: "Sign in", Data: loginData{Action: "/portal/login"}})
+}
+
+// tenantLogin signs a tenant in with an API key: the session has the key's
+// tenant and environment only, and ends when the key stops working.
+func (p *Portal) tenantLogin(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
+		return
+	}
+	key := strings.TrimSpace(r.PostFormValue("api_key"))
+	sum := sha256.Sum256([]byte(key))
+	k, err := p.st.APIKeyByHash(r.Context(), sum[:])
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		p.fail(w, r, nil, err)
+		return
+	}
+	now := p.now()
+	if k == nil || !k.Usable(now) || !strings.HasPrefix(key, "hk_") {
+		p.render(w, r, http.StatusUnauthorized, "login.html", &page{Title: "Sign in",
+			Data: loginData{Action: "/portal/login", Error: "That API key is not valid (revoked and expired keys are refused)."}})
+		return
+	}
+	sess := &store.PortalSession{
+		ID: domain.NewID("pss"), TenantID: k.TenantID, Environment: k.Environment,
+		Environments: []domain.Environment{k.Environment}, APIKeyID: k.ID, CreatedAt: now, ExpiresAt: now.Add(p.ttl),
+	}
+	if err := p.openSession(w, r, sess); err != nil {
+		p.fail(w, r, nil, err)
+		return
+	}
+	http.Redirect(w, r, "/portal/endpoints", http.StatusSeeOther)
+}
+
+func (p *Portal) consoleLoginPage(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, http.StatusOK, "login.html", &page{Title: "Operator sign-in", Console: true, Data: loginData{Action: "/console/login", Operator: true}})
+}
+
+// consoleLogin checks the operator token by asking the API (an operator-only
+// read), so the token's hash stays the API's business alone.
+func (p *Portal) consoleLogin(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
+		return
+	}
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	err := p.call(r, token, http.MethodGet, "/v1/tenants?limit=1", nil, nil)
+	if err != nil || token == "" || strings.HasPrefix(token, api.PortalSessionPrefix) {
+		var ae *apiError
+		if err != nil && !errors.As(err, &ae) {
+			p.fail(w, r, nil, err)
+			return
+		}
+		p.render(w, r, http.StatusUnauthorized, "login.html", &page{Title: "Operator sign-in", Console: true,
+			Data: loginData{Action: "/console/login", Operator: true, Error: "That is not the operator token."}})
+		return
+	}
+	now := p.now()
+	sess := &store.PortalSession{ID: domain.NewID("pss"), Operator: true, CreatedAt: now, ExpiresAt: now.Add(p.ttl)}
+	if err := p.openSession(w, r, sess); err != nil {
+		p.fail(w, r, nil, err)
+		return
+	}
+	http.Redirect(w, r, "/console/tenants", http.StatusSeeOther)
+}
+
+type loginData struct {
+	Action   string
+	Operator bool
+	Error    string
+}
+
+// refuse answers with a short page that explains.
+func (p *Portal) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p.render(w, r, status, "message.html", &page{Title: http.StatusText(status), Console: strings.HasPrefix(r.URL.Path, "/console/"), Data: msg})
+}
+
+// fail logs an unexpected error and answers 500 (or the API's own problem).
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, st *state, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		status := ae.Status
+		if status == http.StatusUnauthorized {
+			// The session ended between the page's own check and the call.
+			status = http.StatusForbidden
+		}
+		p.render(w, r, status, "message.html", p.pageFor(st, r, http.StatusText(status), ae.Detail))
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	p.log.Error("portal", "path", r.URL.Path, "err", err)
+	p.render(w, r, http.StatusInternalServerError, "message.html", p.pageFor(st, r, "Error", "Something went wrong; the operator's log has the details."))
+}
+
+func (p *Portal) pageFor(st *state, r *http.Request, title string, data any) *page {
+	pg := &page{Title: title, Console: strings.HasPrefix(r.URL.Path, "/console/"), Data: data}
+	if st != nil {
+		pg.Session, pg.CSRF = st.sess, st.csrf
+	}
+	return pg
+}
