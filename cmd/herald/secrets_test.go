@@ -11,8 +11,10 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -164,5 +166,44 @@ func TestBadReceiverOptionsAreRefusedWithTheField(t *testing.T) {
 		if !strings.Contains(string(r.body), `"location":"`+loc) {
 			t.Errorf("%s: %s", loc, r.body)
 		}
+	}
+}
+
+// herald rotate-master-key re-encrypts every secret under a new key; the
+// signing secrets still sign the same after it, and the old key is refused.
+func TestRotateMasterKeyReencryptsEverySecret(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	rc := newReceiver(t)
+	first := startProcess(t, db, "--operator-token", testToken)
+	first.tenant("acme")
+	ep := first.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "auth": map[string]string{"type": "bearer", "token": "tok-abcdefghijklmnop"}})
+	rc.trust(ep.Secret)
+	_ = first.cmd.Process.Signal(syscall.SIGTERM)
+	if err := first.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	keyFile := filepath.Join(filepath.Dir(db), "herald.key")
+	oldKey, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(heraldBinary(t), "rotate-master-key", "--database", db).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "re-encrypted the secrets of 1 endpoints") {
+		t.Fatalf("rotate-master-key: %v\n%s", err, out)
+	}
+	newKey, _ := os.ReadFile(keyFile)
+	if bytes.Equal(oldKey, newKey) {
+		t.Fatal("the key file still holds the old key")
+	}
+	// The old key no longer opens the database.
+	old := exec.Command(heraldBinary(t), "serve", "--database", db, "--listen", "127.0.0.1:0", "--master-key", strings.TrimSpace(string(oldKey)))
+	if out, err := old.CombinedOutput(); err == nil || !strings.Contains(string(out), "master key") {
+		t.Fatalf("start with the old key: %v\n%s", err, out)
+	}
+	again := startProcess(t, db)
+	again.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	got := rc.next(5 * time.Second)
+	if got.Valid != nil || got.Header.Get("Authorization") != "Bearer tok-abcdefghijklmnop" {
+		t.Fatalf("after the rotation: %v, auth %q", got.Valid, got.Header.Get("Authorization"))
 	}
 }
