@@ -252,9 +252,17 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	jobs, missing := prepareJobs(claimed, eps, now.Add(d.cfg.Lease))
-	// An endpoint deleted between claim and now: its deliveries were
-	// cancelled by the delete, so there is nothing to send.
-	d.release(missing)
+	// A delivery whose endpoint is gone (deleted while the delivery was
+	// being published) has nowhere to go: it is cancelled, not released,
+	// or it would be claimed again and again.
+	for _, c := range missing {
+		d.rec.add(store.Outcome{
+			DeliveryID: c.DeliveryID, EndpointID: c.EndpointID, EventID: c.Event.ID, Status: domain.DeliveryCancelled,
+			Scope: domain.Scope{TenantID: c.Event.TenantID, Environment: c.Event.Environment},
+			Attempt: domain.Attempt{ID: domain.NewIDAt(domain.PrefixAttempt, now), DeliveryID: c.DeliveryID,
+				Number: c.Attempts + 1, At: now, Error: "the endpoint was deleted"},
+		})
+	}
 	for i := range jobs {
 		d.attempts.Add(1)
 		if !d.lanes.push(&jobs[i]) {

@@ -77,7 +77,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s := &Store{db: db, url: url}
 	s.DB = sqlstore.New(db, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
-		ClaimLock:         `FOR UPDATE OF d SKIP LOCKED`,
+		ClaimLock:         `FOR UPDATE SKIP LOCKED`,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,

@@ -39,9 +39,13 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		args = append(args, p.Limit)
 		// The lease is the due time pushed forward: a lease that runs out
 		// makes the delivery due again without any sweeper.
+		// The inactive endpoints are a short list read once per claim, not a
+		// join: the scan must walk the due index in order and stop at the
+		// limit, whatever the planner believes about the table's size.
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = ?
-			WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-				WHERE d.status = 'pending' AND `+due+` AND e.status = 'active'`+skip+`
+			WHERE id IN (SELECT d.id FROM deliveries d
+				WHERE d.status = 'pending' AND `+due+`
+				AND d.endpoint_id NOT IN (SELECT e.id FROM endpoints e WHERE e.status <> 'active')`+skip+`
 				ORDER BY d.next_attempt_at LIMIT ? `+db.dialect.ClaimLock+`)
 			RETURNING id, endpoint_id, target_url, attempts, event_id`), args...)
 		if err != nil {
