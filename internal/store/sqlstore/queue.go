@@ -158,6 +158,9 @@ func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, chunk []store.Outc
 // updateDeliveries applies a chunk of outcomes in one statement. The first
 // row's casts type the VALUES columns in both dialects.
 func (db *DB) updateDeliveries(ctx context.Context, tx *sql.Tx, chunk []store.Outcome) error {
+	if db.dialect.RowUpdates {
+		return db.updateDeliveriesByRow(ctx, tx, chunk)
+	}
 	var b strings.Builder
 	b.WriteString(`UPDATE deliveries SET status = v.column2, attempts = deliveries.attempts + 1, next_attempt_at = v.column3,
 		lease_owner = NULL, last_status = v.column4, last_error = v.column5, updated_at = v.column6
@@ -174,17 +177,46 @@ func (db *DB) updateDeliveries(ctx context.Context, tx *sql.Tx, chunk []store.Ou
 		if o.Status == domain.DeliveryPending {
 			next = micros(o.NextAttemptAt)
 		}
-		lastErr := o.Attempt.Error
-		if lastErr == "" && o.Attempt.ErrorClass != "" {
-			lastErr = o.Attempt.ErrorClass
-		}
-		args = append(args, o.DeliveryID, o.Status, next, o.Attempt.ResponseStatus, lastErr, micros(o.Attempt.At))
+		args = append(args, o.DeliveryID, o.Status, next, o.Attempt.ResponseStatus, lastError(&o.Attempt), micros(o.Attempt.At))
 	}
 	// A delivery cancelled while its attempt was in flight stays cancelled,
 	// and an outcome already recorded (its lease cleared) is not counted twice.
 	b.WriteString(`) AS v WHERE deliveries.id = v.column1 AND deliveries.status = 'pending' AND deliveries.lease_owner IS NOT NULL`)
 	_, err := tx.ExecContext(ctx, db.q(b.String()), args...)
 	return err
+}
+
+// updateDeliveriesByRow is updateDeliveries one prepared statement
+// execution per outcome: for an embedded database there is no round trip
+// to save, and a point update by primary key is cheaper than SQLite's
+// UPDATE … FROM over a VALUES list.
+func (db *DB) updateDeliveriesByRow(ctx context.Context, tx *sql.Tx, chunk []store.Outcome) error {
+	stmt, err := tx.PrepareContext(ctx, db.q(`UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
+		lease_owner = NULL, last_status = ?, last_error = ?, updated_at = ?
+		WHERE id = ? AND status = 'pending' AND lease_owner IS NOT NULL`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range chunk {
+		o := &chunk[i]
+		var next any
+		if o.Status == domain.DeliveryPending {
+			next = micros(o.NextAttemptAt)
+		}
+		if _, err := stmt.ExecContext(ctx, o.Status, next, o.Attempt.ResponseStatus, lastError(&o.Attempt), micros(o.Attempt.At), o.DeliveryID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastError is what the delivery shows of its latest attempt's failure.
+func lastError(a *domain.Attempt) string {
+	if a.Error == "" {
+		return a.ErrorClass
+	}
+	return a.Error
 }
 
 func (db *DB) Release(ctx context.Context, owner string, ids []string) error {

@@ -28,6 +28,9 @@ type Dialect struct {
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string
+	// RowUpdates records outcomes with one point update per delivery
+	// (SQLite: no round trips to save) instead of one UPDATE … FROM VALUES.
+	RowUpdates bool
 	// IsUniqueViolation recognises a duplicate-key error.
 	IsUniqueViolation func(error) bool
 	// IsUnavailable recognises an error of the database itself rather than
