@@ -64,6 +64,13 @@ func TestAnOTPCodeNeverAppearsInTheDeliveryLog(t *testing.T) {
 				t.Fatalf("GET %s shows the one-time code: %s", path, body)
 			}
 		}
+		// Once erased, the code cannot be resent: a resend sends nothing,
+		// least of all the placeholder, and says why.
+		h.must(http.StatusAccepted, call{method: "POST", path: "/v1/deliveries/" + d.ID + "/retry", tenant: "acme", env: "sandbox"})
+		rc.quiet(700 * time.Millisecond)
+		eventually(t, 5*time.Second, "the resend to be cancelled", func() bool {
+			return h.delivery("acme", "sandbox", d.ID).Status == "cancelled"
+		})
 	})
 }
 

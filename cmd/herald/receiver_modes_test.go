@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -357,7 +358,7 @@ func TestDeliveriesGoThroughTheEgressProxyFlag(t *testing.T) {
 	h := startHerald(t, func(c *serveCmd) {
 		pu, _ := url.Parse(proxy.URL)
 		c.EgressProxy = pu
-		c.EgressIPs = []string{"203.0.113.7"}
+		c.EgressIPs = []netip.Addr{netip.MustParseAddr("203.0.113.7")}
 		c.AllowPrivateDestinations = false // the proxy is on loopback: with a proxy that is its business
 	})
 	h.tenant("acme")

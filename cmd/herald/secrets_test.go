@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +138,9 @@ func TestProductionDestinationsMustUseHTTPS(t *testing.T) {
 }
 
 func TestEgressAddressesArePublished(t *testing.T) {
-	h := startHerald(t, func(c *serveCmd) { c.EgressIPs = []string{"203.0.113.7", "203.0.113.8"} })
+	h := startHerald(t, func(c *serveCmd) {
+		c.EgressIPs = []netip.Addr{netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("203.0.113.8")}
+	})
 	h.tenant("acme")
 	key := h.apiKey("acme", "sandbox")
 	var got struct {

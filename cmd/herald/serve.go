@@ -47,7 +47,7 @@ type serveCmd struct {
 	ShutdownGrace            time.Duration  `env:"HERALD_SHUTDOWN_GRACE" default:"30s" help:"On SIGTERM, how long attempts in flight may finish."`
 	PprofListen              string         `env:"HERALD_PPROF_LISTEN" help:"Serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060. Off when empty; never expose it publicly."`
 	EgressProxy              *url.URL       `env:"HERALD_EGRESS_PROXY" help:"Send every delivery through this proxy (http://… or socks5://…), so receivers see one fixed address."`
-	EgressIPs                []string       `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
+	EgressIPs                []netip.Addr   `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
 	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 }
@@ -64,6 +64,9 @@ func (c *serveCmd) Run() error {
 func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr string)) error {
 	if c.Retention < 24*time.Hour {
 		return fmt.Errorf("--retention %s is too short: idempotency keys must live at least 24h", c.Retention)
+	}
+	if p := c.EgressProxy; p != nil && p.Scheme != "http" && p.Scheme != "https" && p.Scheme != "socks5" {
+		return fmt.Errorf("--egress-proxy %s: the scheme must be http, https or socks5", p.Redacted())
 	}
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
@@ -93,7 +96,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	})
 	handler, _ := api.New(api.Config{
 		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
-		ProductionHTTPSOnly: c.ProductionHTTPSOnly, EgressIPs: c.EgressIPs, EgressProxy: c.EgressProxy != nil,
+		ProductionHTTPSOnly: c.ProductionHTTPSOnly, EgressIPs: addrs(c.EgressIPs), EgressProxy: c.EgressProxy != nil,
 	})
 	// The web portal and console call the API above in-process.
 	web, err := portal.New(portal.Config{API: handler, Store: st, Logger: log})
@@ -175,4 +178,12 @@ func (c *serveCmd) operatorToken(ctx context.Context, st store.Store) ([]byte, e
 	}
 	fmt.Fprintf(os.Stderr, "\nGenerated the operator token. It is shown only now; Herald keeps only its hash:\n\n    %s\n\n", token)
 	return sum[:], nil
+}
+
+func addrs(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
 }

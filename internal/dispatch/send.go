@@ -60,6 +60,13 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		o.Status = domain.DeliveryCancelled
 		return o, true
 	}
+	// A sensitive event's data is erased once delivered; a resend has
+	// nothing true left to send, so it must not send the placeholder.
+	if ev.Sensitive && bytes.Equal(ev.Data, domain.Redacted) {
+		a.Error = "the event's sensitive data was erased after it was delivered; it cannot be sent again"
+		o.Status = domain.DeliveryCancelled
+		return o, true
+	}
 	if j.bodyErr != "" {
 		// No retry can help until the endpoint's settings change.
 		a.Error = j.bodyErr
