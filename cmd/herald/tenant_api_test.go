@@ -169,6 +169,12 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 		h := start()
 		def, jobURL, other := newReceiver(t), newReceiver(t), newReceiver(t)
 		h.tenant("acme")
+		// Without a default callback a job URL could never be signed: refused.
+		r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox",
+			body: map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]any{"id": "j0", "callback_url": jobURL.URL}}})
+		if !strings.Contains(string(r.body), "default callback") {
+			t.Fatalf("job URL without a default callback: %s", r.body)
+		}
 		defEP := h.endpoint("acme", "sandbox", map[string]any{"url": def.URL, "default_callback": true, "headers": map[string]string{"X-Team": "kyc"}})
 		otherEP := h.endpoint("acme", "sandbox", map[string]any{"url": other.URL})
 		def.trust(defEP.Secret)
@@ -202,7 +208,7 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 			t.Fatal(d.Valid)
 		}
 		// The job URL is checked like any endpoint URL.
-		r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox",
+		r = h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events", tenant: "acme", env: "sandbox",
 			body: map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]any{"id": "j", "callback_url": "ftp://x"}}})
 		if !strings.Contains(string(r.body), "body.job.callback_url") {
 			t.Fatalf("bad job URL: %s", r.body)

@@ -210,7 +210,7 @@ func (s *Server) eventFrom(ctx context.Context, sc domain.Scope, b *EventInput, 
 	if b.Job != nil {
 		ev.Job = &domain.Job{ID: b.Job.ID, Kind: b.Job.Kind}
 		if b.Job.CallbackURL != "" {
-			u, err := s.checkURL(ctx, sc.Environment, "job.callback_url", b.Job.CallbackURL)
+			u, err := s.jobCallbackURL(ctx, sc, "job.callback_url", b.Job.CallbackURL)
 			if err != nil {
 				return domain.Event{}, err
 			}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -63,7 +64,7 @@ func (s *Server) registerJobs(api huma.API) {
 			j.PartnerParams = compact(in.Body.PartnerParams)
 		}
 		if in.Body.CallbackURL != "" {
-			if j.CallbackURL, err = s.checkURL(ctx, sc.Environment, "callback_url", in.Body.CallbackURL); err != nil {
+			if j.CallbackURL, err = s.jobCallbackURL(ctx, sc, "callback_url", in.Body.CallbackURL); err != nil {
 				return nil, s.problem(err)
 			}
 		}
@@ -138,4 +139,20 @@ func (s *Server) registerJobs(api huma.API) {
 		}
 		return &Body[*List[domain.JobRecord]]{Body: listOf(js, f.Limit, func(j *domain.JobRecord) string { return j.ID })}, nil
 	})
+}
+
+// jobCallbackURL checks a job's own callback URL. It borrows the default
+// callback endpoint's secret and settings, so without one it could never
+// be sent to: refused now rather than ignored later.
+func (s *Server) jobCallbackURL(ctx context.Context, sc domain.Scope, field, raw string) (string, error) {
+	u, err := s.checkURL(ctx, sc.Environment, field, raw)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.store.DefaultCallback(ctx, sc); errors.Is(err, domain.ErrNotFound) {
+		return "", domain.Invalid(field, "this environment has no default callback endpoint; a job's URL is signed with its secret and sent with its settings (PUT /v1/default-callback)")
+	} else if err != nil {
+		return "", err
+	}
+	return u, nil
 }
