@@ -53,7 +53,7 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 	})
 	h.tenant("acme")
 	certPEM, keyPEM := selfSigned(t)
-	secretsInUse := []string{"basic-pa55word-xyz", "oauth-client-secret-xyz", "compat-api-key-xyz", "header-value-xyz"}
+	secretsInUse := []string{"basic-pa55word-xyz", "oauth-client-secret-xyz", "compat-api-key-xyz", "header-value-xyz", "custom-header-api-key-xyz"}
 	e1 := h.endpoint("acme", "sandbox", map[string]any{
 		"url":              "http://127.0.0.1:9/hook",
 		"auth":             map[string]string{"type": "basic", "username": "u", "password": secretsInUse[0]},
@@ -65,7 +65,8 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 		"url":  "http://127.0.0.1:9/hook",
 		"auth": map[string]string{"type": "oauth2_client_credentials", "token_url": "http://127.0.0.1:9/token", "client_id": "cid", "client_secret": secretsInUse[1]},
 	})
-	e3 := h.endpoint("acme", "sandbox", map[string]any{"url": "http://127.0.0.1:9/hook", "auth": map[string]string{"type": "header", "name": "X-Key", "value": secretsInUse[3]}})
+	e3 := h.endpoint("acme", "sandbox", map[string]any{"url": "http://127.0.0.1:9/hook", "auth": map[string]string{"type": "header", "name": "X-Key", "value": secretsInUse[3]},
+		"headers": map[string]string{"X-Api-Key": secretsInUse[4]}})
 	var rot struct{ Secret string }
 	h.must(http.StatusOK, call{method: "POST", path: "/v1/endpoints/" + e3.ID + "/secret/rotate", tenant: "acme", env: "sandbox"}).json(t, &rot)
 

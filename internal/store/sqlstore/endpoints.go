@@ -19,6 +19,10 @@ const endpointColumns = `id, tenant_id, environment, url, name, status, disabled
 // credentials are an endpoint's secrets besides its signing secrets,
 // stored as one sealed document.
 type credentials struct {
+	// Headers are the endpoint's custom headers: they often carry the
+	// receiver's API key, so they are sealed with the rest. (The headers
+	// column holds only what was written before they were.)
+	Headers           map[string]string       `json:"headers,omitempty"`
 	Auth              *domain.EndpointAuth    `json:"auth,omitempty"`
 	TLS               *domain.EndpointTLS     `json:"tls,omitempty"`
 	CompatSignature   *domain.CompatSignature `json:"compat_signature,omitempty"`
@@ -52,14 +56,17 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 			return e, fmt.Errorf("endpoint %s credentials: %w", e.ID, err)
 		}
 		e.Auth, e.TLS, e.CompatSignature, e.SigningPrivateKey = c.Auth, c.TLS, c.CompatSignature, c.SigningPrivateKey
+		e.Headers = c.Headers
 	}
 	e.PreviousSecretExpiresAt = nullMicros(prevExpires)
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal(types, &e.EventTypes); err != nil {
 		return e, err
 	}
-	if err := json.Unmarshal(headers, &e.Headers); err != nil {
-		return e, err
+	if e.Headers == nil {
+		if err := json.Unmarshal(headers, &e.Headers); err != nil {
+			return e, err
+		}
 	}
 	if err := json.Unmarshal(policy, &e.RetryPolicy); err != nil {
 		return e, err
@@ -74,12 +81,9 @@ func endpointTypes(e *domain.Endpoint) []byte {
 	return marshal(e.EventTypes)
 }
 
-func endpointHeaders(e *domain.Endpoint) []byte {
-	if e.Headers == nil {
-		return []byte("{}")
-	}
-	return marshal(e.Headers)
-}
+// emptyHeaders is what the headers column holds now that custom headers
+// are sealed in the credentials.
+var emptyHeaders = []byte("{}")
 
 // sealedSecrets seals an endpoint's secret, previous secret and credentials.
 func (db *DB) sealedSecrets(e *domain.Endpoint) (secret, previous, creds string, err error) {
@@ -89,8 +93,8 @@ func (db *DB) sealedSecrets(e *domain.Endpoint) (secret, previous, creds string,
 	if previous, err = db.seal(e.PreviousSecret); err != nil {
 		return
 	}
-	c := credentials{Auth: e.Auth, TLS: e.TLS, CompatSignature: e.CompatSignature, SigningPrivateKey: e.SigningPrivateKey}
-	if c != (credentials{}) {
+	c := credentials{Headers: e.Headers, Auth: e.Auth, TLS: e.TLS, CompatSignature: e.CompatSignature, SigningPrivateKey: e.SigningPrivateKey}
+	if len(c.Headers) > 0 || c.Auth != nil || c.TLS != nil || c.CompatSignature != nil || c.SigningPrivateKey != "" {
 		creds, err = db.seal(string(marshal(c)))
 	}
 	return
@@ -107,7 +111,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e),
+			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders,
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
 			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
@@ -206,7 +210,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
 			previous_secret_expires_at = ?, credentials = ?, updated_at = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
-			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), endpointHeaders(e), marshal(e.RetryPolicy),
+			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders, marshal(e.RetryPolicy),
 			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
 			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
 		if err != nil {

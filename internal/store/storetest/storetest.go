@@ -1070,10 +1070,12 @@ func testSealing(t *testing.T, s store.Store) {
 	e.Auth = &domain.EndpointAuth{Type: domain.AuthBasic, Username: "u", Password: "pa55word"}
 	e.TLS = &domain.EndpointTLS{ClientCertificate: "CERT", ClientKey: "KEY"}
 	e.SigningPrivateKey = "whsk_private"
+	e.Headers = map[string]string{"X-Api-Key": "custom-secret"}
 	must(t, s.UpdateEndpoint(ctx, e))
 	got, err := s.GetEndpoint(ctx, scope, e.ID)
 	must(t, err)
-	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.TLS.ClientKey != "KEY" || got.SigningPrivateKey != "whsk_private" {
+	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.TLS.ClientKey != "KEY" || got.SigningPrivateKey != "whsk_private" ||
+		got.Headers["X-Api-Key"] != "custom-secret" {
 		t.Fatalf("endpoint read back = %+v", got)
 	}
 	// Under another key nothing opens: what is stored is not the secret.
@@ -1094,7 +1096,7 @@ func testSealing(t *testing.T, s store.Store) {
 	must(t, st.CheckSealer(ctx))
 	got, err = s.GetEndpoint(ctx, scope, e.ID)
 	must(t, err)
-	if got.Secret != e.Secret || got.Auth.Password != "pa55word" {
+	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.Headers["X-Api-Key"] != "custom-secret" {
 		t.Fatalf("after reseal = %+v", got)
 	}
 	st.SetSealer(box1)
