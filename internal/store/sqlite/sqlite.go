@@ -82,13 +82,15 @@ func dsn(path string, readOnly bool) string {
 	// FULL: a commit is on disk before the API answers 202.
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// The queue's indexes are hot: keep them in memory rather than reread
-	// pages through system calls (64 MiB per connection at most).
-	q.Add("_pragma", "cache_size(-65536)")
 	q.Add("_pragma", "temp_store(memory)")
+	// The writer walks the queue's hot indexes on every claim and record:
+	// it keeps 64 MiB of pages rather than reread them through system
+	// calls. Readers serve the API and keep 8 MiB each, which bounds memory.
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", "cache_size(-8192)")
 	} else {
+		q.Add("_pragma", "cache_size(-65536)")
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
