@@ -51,7 +51,7 @@ var unreachable struct {
 //
 // When the server cannot be reached the test is skipped, unless CI=true:
 // then it fails, so that a broken CI set-up is not mistaken for a pass.
-func URL(t *testing.T) string {
+func URL(t testing.TB) string {
 	t.Helper()
 	base := BaseURL()
 	u, err := url.Parse(base)
@@ -100,7 +100,7 @@ func connect(ctx context.Context, base string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-func skipOrFail(t *testing.T, base string, err error) {
+func skipOrFail(t testing.TB, base string, err error) {
 	t.Helper()
 	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 		t.Fatalf("PostgreSQL at %s is unreachable (%v); set %s (CI=true: not skipping)", redact(base), err, EnvURL)
@@ -108,7 +108,7 @@ func skipOrFail(t *testing.T, base string, err error) {
 	t.Skipf("PostgreSQL at %s is unreachable (%v); set %s", redact(base), err, EnvURL)
 }
 
-func dropSchema(t *testing.T, base, schema string) {
+func dropSchema(t testing.TB, base, schema string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := connect(ctx, base)
@@ -128,7 +128,7 @@ func dropSchema(t *testing.T, base, schema string) {
 	}
 }
 
-func randomSuffix(t *testing.T) string {
+func randomSuffix(t testing.TB) string {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)

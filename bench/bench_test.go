@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+)
+
+// TestMain lets the test binary play the receiver when the harness
+// re-executes it.
+func TestMain(m *testing.M) {
+	if os.Getenv(roleEnv) == "receiver" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// smallRun is every scenario with small counts: a check of the harness,
+// not a measurement. It builds Herald from the working tree, or from the
+// commit in $HERALD_BENCH_REV.
+func smallRun(database string) config {
+	return config{
+		scenarios: allScenarios, scale: 1, database: database, rev: os.Getenv("HERALD_BENCH_REV"),
+		endpoints: 10, concurrency: 16, publishers: 2, batch: 250,
+		burstEvents: 300, steadyRate: 200, steadyDuration: 2 * time.Second, steadyEndpoints: 2,
+		backlogDeliveries: 1500, badEvents: 200, badTimeout: 500 * time.Millisecond,
+		ceilingRequests: 2000, profiles: map[string]bool{},
+	}
+}
+
+// TestEveryScenarioDeliversEverything runs the harness end to end and
+// asserts only correctness: every published event arrived at every
+// endpoint it was for, exactly once, and the sampled signatures verify.
+func TestEveryScenarioDeliversEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs Herald")
+	}
+	t.Run("sqlite", func(t *testing.T) { checkRun(t, smallRun("")) })
+	t.Run("postgres", func(t *testing.T) {
+		base := pgtest.BaseURL()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Skipf("PostgreSQL unreachable at %s: %v", base, err)
+		}
+		conn.Close(ctx)
+		checkRun(t, smallRun(base))
+	})
+}
+
+func checkRun(t *testing.T, cfg config) {
+	run, err := execute(context.Background(), cfg, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Results) != len(allScenarios) {
+		t.Fatalf("%d results for %d scenarios", len(run.Results), len(allScenarios))
+	}
+	for _, r := range run.Results {
+		results := []*Result{r}
+		if r.Baseline != nil {
+			results = append(results, r.Baseline)
+		}
+		for _, r := range results {
+			if !r.OK {
+				t.Errorf("%s: %s", r.Scenario, r.Error)
+				continue
+			}
+			rc := r.Received
+			if rc.Unique != r.Deliveries || r.Deliveries == 0 {
+				t.Errorf("%s: %d of %d deliveries arrived", r.Scenario, rc.Unique, r.Deliveries)
+			}
+			var sum int64
+			for _, n := range rc.PerEndpoint {
+				sum += n
+			}
+			if sum != rc.Unique {
+				t.Errorf("%s: per-endpoint counts add up to %d, not %d", r.Scenario, sum, rc.Unique)
+			}
+			if rc.Duplicates != 0 || rc.Stale != 0 || rc.Malformed != 0 {
+				t.Errorf("%s: %d duplicates, %d stale, %d malformed", r.Scenario, rc.Duplicates, rc.Stale, rc.Malformed)
+			}
+			if rc.SigChecked == 0 || rc.SigFailed != 0 {
+				t.Errorf("%s: %d signatures checked, %d failed %v", r.Scenario, rc.SigChecked, rc.SigFailed, rc.SigErrors)
+			}
+			if rc.Latency.N != int(rc.Requests) {
+				t.Errorf("%s: %d latencies for %d requests", r.Scenario, rc.Latency.N, rc.Requests)
+			}
+			if r.Scenario != "ceiling" && (r.CPU.Herald <= 0 || r.PeakRSSMB <= 0) {
+				t.Errorf("%s: Herald CPU %.2fs, peak RSS %.0f MB: /proc not read", r.Scenario, r.CPU.Herald, r.PeakRSSMB)
+			}
+			if r.Publish != nil && r.Publish.Events != r.Events {
+				t.Errorf("%s: published %d of %d events", r.Scenario, r.Publish.Events, r.Events)
+			}
+		}
+	}
+	if bad := find(run, "badneighbour"); bad != nil && (bad.Received == nil || bad.Received.Hangs == 0) {
+		t.Error("the bad endpoint was never called")
+	}
+	if b := find(run, "backlog"); b != nil && (b.Ingest == nil || b.Drain == nil || b.Drain.Rate <= 0) {
+		t.Errorf("backlog phases missing: %+v %+v", b.Ingest, b.Drain)
+	}
+	if md := markdownReport(run); len(md) == 0 {
+		t.Error("empty report")
+	}
+}

@@ -1,0 +1,325 @@
+// Command bench is Herald's load harness: `go run ./bench` builds Herald,
+// starts it on a fresh database for each scenario, drives it with a
+// publisher (this process) and a receiver (this binary again, in its own
+// process), and reports throughput, latency, CPU and memory. See
+// docs/performance.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// allScenarios in the order they run.
+var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour"}
+
+type config struct {
+	scenarios         []string
+	scale             float64
+	database          string
+	heraldBin         string
+	rev               string
+	outDir            string
+	endpoints         int
+	concurrency       int
+	publishers        int
+	batch             int
+	burstEvents       int
+	steadyRate        int
+	steadyDuration    time.Duration
+	steadyEndpoints   int
+	backlogDeliveries int
+	badEvents         int
+	badTimeout        time.Duration
+	ceilingRequests   int
+	profiles          map[string]bool
+	profileSeconds    int
+	shape             eventShape
+	keep              bool
+	waitIdle          time.Duration
+	write             bool
+}
+
+// count scales a base count, never below floor.
+func (c config) count(base, floor int) int {
+	return max(floor, int(math.Round(float64(base)*c.scale)))
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	scenarios := fs.String("scenario", strings.Join(allScenarios, ","), "Scenarios to run, comma-separated: "+strings.Join(allScenarios, ", ")+".")
+	fs.Float64Var(&c.scale, "scale", 1, "Multiply every count (and the steady duration) by this, e.g. 0.05 for a quick run.")
+	fs.StringVar(&c.database, "database", "", "A postgres:// URL to run on PostgreSQL (each scenario gets a fresh schema, dropped after); SQLite in a temporary file when empty.")
+	fs.StringVar(&c.heraldBin, "herald", "", "A Herald binary to run instead of building ./cmd/herald.")
+	fs.StringVar(&c.rev, "rev", "", "Build Herald from this commit (git archive) instead of the working tree.")
+	fs.StringVar(&c.outDir, "out", "", "Where results go (default bench/results in the module).")
+	fs.IntVar(&c.endpoints, "endpoints", 10, "Endpoints of burst and bad neighbour (the ceiling drives as many receiver ports).")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "Each endpoint's max_concurrency; the ceiling uses endpoints × this many connections.")
+	fs.IntVar(&c.publishers, "publishers", 4, "Concurrent batch publishers.")
+	fs.IntVar(&c.batch, "batch", 1000, "Events per POST /v1/events/batch.")
+	fs.IntVar(&c.burstEvents, "burst-events", 200_000, "Events of the burst (each goes to every endpoint).")
+	fs.IntVar(&c.steadyRate, "steady-rate", 1000, "Events a second in steady (not scaled).")
+	fs.DurationVar(&c.steadyDuration, "steady-duration", 60*time.Second, "Duration of steady (scaled; at least 2 s).")
+	fs.IntVar(&c.steadyEndpoints, "steady-endpoints", 1, "Endpoints of steady.")
+	fs.IntVar(&c.backlogDeliveries, "backlog", 1_000_000, "Deliveries queued behind the paused endpoint.")
+	fs.IntVar(&c.badEvents, "bad-events", 20_000, "Events of bad neighbour (each to every endpoint).")
+	fs.DurationVar(&c.badTimeout, "bad-timeout", 2*time.Second, "timeout_ms of the endpoint that never answers.")
+	fs.IntVar(&c.ceilingRequests, "ceiling-requests", 400_000, "Requests of the ceiling run.")
+	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: burst, steady, backlog (the drain), badneighbour.")
+	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
+	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
+	fs.BoolVar(&c.keep, "keep", false, "Keep the temporary directory (databases, Herald's logs).")
+	fs.DurationVar(&c.waitIdle, "wait-idle", time.Minute, "Before each scenario, wait up to this long for the machine to be idle (under 15 % busy); the report notes when it was not.")
+	fs.BoolVar(&c.write, "write", true, "Write JSON and Markdown results.")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	known := map[string]bool{}
+	for _, s := range allScenarios {
+		known[s] = true
+	}
+	for _, s := range strings.Split(*scenarios, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if s == "all" {
+			c.scenarios = append(c.scenarios, allScenarios...)
+			continue
+		}
+		if !known[s] {
+			return c, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
+		}
+		c.scenarios = append(c.scenarios, s)
+	}
+	c.profiles = map[string]bool{}
+	for _, s := range strings.Split(*profiles, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.profiles[s] = true
+		}
+	}
+	switch {
+	case c.scale <= 0:
+		return c, errors.New("-scale must be positive")
+	case c.endpoints < 2:
+		return c, errors.New("-endpoints must be at least 2 (bad neighbour needs a healthy one)")
+	case c.concurrency < 1 || c.concurrency > 256:
+		return c, errors.New("-concurrency must be 1..256 (Herald's max_concurrency range)")
+	case c.batch < 1 || c.batch > 1000:
+		return c, errors.New("-batch must be 1..1000")
+	case c.publishers < 1:
+		return c, errors.New("-publishers must be at least 1")
+	case c.steadyRate < 1:
+		return c, errors.New("-steady-rate must be positive")
+	}
+	if c.database != "" && !isPostgres(c.database) {
+		return c, errors.New("-database takes a postgres:// URL; SQLite runs on a temporary file")
+	}
+	return c, nil
+}
+
+func main() {
+	if os.Getenv(roleEnv) == "receiver" || (len(os.Args) > 1 && os.Args[1] == "receiver") {
+		fs := flag.NewFlagSet("receiver", flag.ExitOnError)
+		ports := fs.Int("ports", 10, "hook ports")
+		args := os.Args[1:]
+		if len(args) > 0 && args[0] == "receiver" {
+			args = args[1:]
+		}
+		_ = fs.Parse(args)
+		if err := runReceiver(*ports); err != nil {
+			fmt.Fprintln(os.Stderr, "receiver:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	run, err := execute(ctx, cfg, func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) })
+	if run != nil {
+		fmt.Println(markdownTables(run))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	for _, r := range run.Results {
+		if !r.OK {
+			os.Exit(1)
+		}
+	}
+}
+
+// Run is one invocation of the harness on one store.
+type Run struct {
+	Started  string    `json:"started"`
+	Store    string    `json:"store"`
+	Database string    `json:"database"`
+	Command  string    `json:"command"`
+	Commit   string    `json:"commit"`
+	Dirty    bool      `json:"dirty"`
+	Scale    float64   `json:"scale"`
+	Jobs     bool      `json:"jobs"`
+	Machine  Machine   `json:"machine"`
+	Seconds  float64   `json:"seconds"`
+	Results  []*Result `json:"results"`
+	Targets  []Target  `json:"targets"`
+	Files    []string  `json:"-"`
+}
+
+// execute runs the chosen scenarios and writes the results.
+func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, error) {
+	began := time.Now()
+	store := "sqlite"
+	dbDesc := "a new SQLite file per scenario, in a temporary directory"
+	if cfg.database != "" {
+		store = "postgres"
+		u, _ := url.Parse(cfg.database)
+		dbDesc = u.Redacted() + " (a new schema per scenario)"
+	}
+	run := &Run{
+		Started: began.UTC().Format(time.RFC3339), Store: store, Database: dbDesc,
+		Command: "go run ./bench " + strings.Join(os.Args[1:], " "), Scale: cfg.scale, Jobs: cfg.shape.Jobs,
+		Machine: describeMachine(),
+	}
+	if os.Getenv(roleEnv) != "" || strings.HasSuffix(os.Args[0], ".test") {
+		run.Command = "(test)"
+	}
+	if cfg.database != "" {
+		run.Machine.Postgres = pgVersion(ctx, cfg.database)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	run.Commit, run.Dirty = gitState(root, cfg.rev)
+	if cfg.outDir == "" {
+		cfg.outDir = filepath.Join(root, "bench", "results")
+	}
+	tmp, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.keep {
+		logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	bin := cfg.heraldBin
+	if bin == "" {
+		what := "the working tree"
+		if cfg.rev != "" {
+			what = cfg.rev
+		}
+		logf("building ./cmd/herald of %s", what)
+		if bin, err = buildHerald(tmp, cfg.rev); err != nil {
+			return nil, err
+		}
+	}
+	rc, err := startReceiver(max(cfg.endpoints, cfg.steadyEndpoints))
+	if err != nil {
+		return nil, err
+	}
+	defer rc.stop()
+	r := &runner{cfg: cfg, bin: bin, tmp: tmp, rc: rc, store: store, logf: logf, outDir: cfg.outDir,
+		stamp: began.UTC().Format("20060102T150405Z"), machine: run.Machine}
+	for _, name := range cfg.scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		before := machineBusy(cfg.waitIdle)
+		logf("%s on %s…", name, store)
+		t0 := time.Now()
+		var res *Result
+		switch name {
+		case "ceiling":
+			res = r.ceiling(ctx)
+		case "burst":
+			res = r.burst(ctx)
+		case "steady":
+			res = r.steady(ctx)
+		case "backlog":
+			res = r.backlog(ctx)
+		case "badneighbour":
+			res = r.badNeighbour(ctx)
+		}
+		if before > 0.15 {
+			res.Notes = append(res.Notes, fmt.Sprintf("the machine was %.0f %% busy just before the scenario started (other processes)", before*100))
+		}
+		logf("  %s in %.1fs: %s", name, time.Since(t0).Seconds(), oneLine(res))
+		run.Results = append(run.Results, res)
+	}
+	run.Seconds = time.Since(began).Seconds()
+	run.Targets = targets(run)
+	if cfg.write {
+		files, err := writeResults(cfg.outDir, r.stamp, run)
+		if err != nil {
+			return run, err
+		}
+		run.Files = files
+		for _, f := range files {
+			logf("wrote %s", f)
+		}
+	}
+	return run, ctx.Err()
+}
+
+// machineBusy waits up to wait for a second in which the machine is under
+// 15 % busy, and returns the busy share of the last second measured; with
+// no wait it measures nothing.
+func machineBusy(wait time.Duration) float64 {
+	if wait <= 0 {
+		return 0
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		b0, t0 := systemCPU()
+		time.Sleep(time.Second)
+		b1, t1 := systemCPU()
+		busy := 0.0
+		if t1 > t0 {
+			busy = (b1 - b0) / (t1 - t0)
+		}
+		if busy < 0.15 || time.Now().After(deadline) {
+			return busy
+		}
+	}
+}
+
+// gitState names the commit measured and whether the working tree it was
+// built from had changes.
+func gitState(root, rev string) (string, bool) {
+	if rev != "" {
+		out, _ := exec.Command("git", "-C", root, "rev-parse", "--short", rev).Output()
+		return strings.TrimSpace(string(out)), false
+	}
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	st, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	return strings.TrimSpace(string(out)), len(strings.TrimSpace(string(st))) > 0
+}

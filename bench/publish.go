@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// eventShape is how the publisher's events look.
+type eventShape struct {
+	// Jobs gives every event its own job (a job upsert per event).
+	Jobs bool
+}
+
+// appendEvent writes one event of the publish API: a verification.approved
+// that Herald's KYC catalog schema accepts (so publishing pays for the
+// schema check, as real traffic does). Its data starts with the publish
+// time and the sequence number, which the receiver reads back; the rest is
+// a result of about the size such platforms send.
+func (s eventShape) appendEvent(b []byte, t, seq int64) []byte {
+	b = append(b, `{"type":"verification.approved","data":{"t":`...)
+	b = strconv.AppendInt(b, t, 10)
+	b = append(b, `,"s":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `,"status":"approved","decision":{"result":"approved","reasons":[],"result_code":"R100","result_text":"Verified"},`+
+		`"checks":[{"name":"document","result":"clear","score":0.98},{"name":"liveness","result":"clear","score":0.99},{"name":"face_match","result":"clear","score":0.94}],`+
+		`"risk_score":8,"reviewed_by":"auto","workflow":{"id":"wf_basic_kyc","name":"Basic KYC"},"user_id":"u-`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `"}`...)
+	if s.Jobs {
+		b = append(b, `,"job":{"id":"job_`...)
+		b = strconv.AppendInt(b, seq, 10)
+		b = append(b, `","kind":"kyc","partner_params":{"user_id":"u-`...)
+		b = strconv.AppendInt(b, seq, 10)
+		b = append(b, `"}}`...)
+	}
+	return append(b, '}')
+}
+
+// publishStats sums up a publish phase.
+type publishStats struct {
+	Events   int     `json:"events"`
+	Requests int     `json:"requests"`
+	Seconds  float64 `json:"seconds"`
+	// Rate is events accepted per second, first request sent to last answer.
+	Rate    float64     `json:"events_per_s"`
+	Latency Percentiles `json:"request_latency_ms"`
+	start   time.Time
+	end     time.Time
+}
+
+func (p *publishStats) finish(lat []int64, err error) {
+	p.Seconds = p.end.Sub(p.start).Seconds()
+	if p.Seconds > 0 && err == nil {
+		p.Rate = float64(p.Events) / p.Seconds
+	}
+	p.Latency = percentiles(lat)
+}
+
+type batchAnswer struct {
+	Data []struct {
+		ID         string `json:"id"`
+		Deliveries int    `json:"deliveries"`
+	} `json:"data"`
+}
+
+// publishBatches publishes events [0, total) through POST /v1/events/batch,
+// batch at a time, from several concurrent publishers, each as fast as
+// Herald answers. Every event must fan out to fanout deliveries.
+func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total, batch, publishers, fanout int) (publishStats, error) {
+	ps := publishStats{Events: total}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []int64
+	var firstErr error
+	nBatches := (total + batch - 1) / batch
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	ps.start = time.Now()
+	for range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, batch*512)
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= nBatches || ctx.Err() != nil {
+					return
+				}
+				lo, hi := k*batch, min((k+1)*batch, total)
+				sent := time.Now()
+				t := sent.UnixNano()
+				buf = append(buf[:0], `{"events":[`...)
+				for seq := lo; seq < hi; seq++ {
+					if seq > lo {
+						buf = append(buf, ',')
+					}
+					buf = shape.appendEvent(buf, t, int64(seq))
+				}
+				buf = append(buf, "]}"...)
+				var ans batchAnswer
+				err := h.call(ctx, http.MethodPost, "/v1/events/batch", buf, http.StatusAccepted, &ans)
+				if err == nil && len(ans.Data) != hi-lo {
+					err = fmt.Errorf("batch of %d answered with %d results", hi-lo, len(ans.Data))
+				}
+				if err == nil {
+					for _, r := range ans.Data {
+						if r.Deliveries != fanout {
+							err = fmt.Errorf("event %s fanned out to %d endpoints, want %d", r.ID, r.Deliveries, fanout)
+							break
+						}
+					}
+				}
+				done := time.Now()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				lat = append(lat, done.Sub(sent).Nanoseconds())
+				ps.Requests++
+				if done.After(ps.end) {
+					ps.end = done
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	ps.finish(lat, firstErr)
+	return ps, firstErr
+}
+
+// publishSteady publishes one event at a time through POST /v1/events at
+// rate events a second for d, open loop: event i is due at start + i/rate
+// and carries that due time as its publish time, so a slow answer delays
+// the events behind it and the delay counts in their latency (no
+// coordinated omission). workers bound the requests in flight.
+func publishSteady(ctx context.Context, h *heraldProc, shape eventShape, rate int, d time.Duration, workers, fanout int) (publishStats, error) {
+	total := int(float64(rate) * d.Seconds())
+	ps := publishStats{Events: total}
+	interval := time.Second / time.Duration(rate)
+	var next atomic.Int64
+	var mu sync.Mutex
+	lat := make([]int64, 0, total)
+	var firstErr error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	ps.start = time.Now().Add(20 * time.Millisecond)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, 1024)
+			for {
+				seq := int(next.Add(1) - 1)
+				if seq >= total || ctx.Err() != nil {
+					return
+				}
+				due := ps.start.Add(time.Duration(seq) * interval)
+				if wait := time.Until(due); wait > 0 {
+					time.Sleep(wait)
+				}
+				buf = shape.appendEvent(buf[:0], due.UnixNano(), int64(seq))
+				var ans struct {
+					ID         string `json:"id"`
+					Deliveries int    `json:"deliveries"`
+				}
+				sent := time.Now()
+				err := h.call(ctx, http.MethodPost, "/v1/events", buf, http.StatusAccepted, &ans)
+				if err == nil && ans.Deliveries != fanout {
+					err = fmt.Errorf("event %s fanned out to %d endpoints, want %d", ans.ID, ans.Deliveries, fanout)
+				}
+				done := time.Now()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				lat = append(lat, done.Sub(sent).Nanoseconds())
+				ps.Requests++
+				if done.After(ps.end) {
+					ps.end = done
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	ps.finish(lat, firstErr)
+	return ps, firstErr
+}

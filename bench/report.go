@@ -1,0 +1,295 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Target is one of the issue's targets, checked against this run.
+type Target struct {
+	Figure string `json:"figure"`
+	Target string `json:"target"`
+	Value  string `json:"value"`
+	// Met is nil when the run has no figure for it.
+	Met  *bool  `json:"met"`
+	Note string `json:"note,omitempty"`
+}
+
+func find(run *Run, name string) *Result {
+	for _, r := range run.Results {
+		if r.Scenario == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// targets compares the run with issue 6's table for its store.
+func targets(run *Run) []Target {
+	pg := run.Store == "postgres"
+	pick := func(sqlite, postgres float64) float64 {
+		if pg {
+			return postgres
+		}
+		return sqlite
+	}
+	var out []Target
+	add := func(figure, target, value string, met *bool, note string) {
+		out = append(out, Target{Figure: figure, Target: target, Value: value, Met: met, Note: note})
+	}
+	yes := func(b bool) *bool { return &b }
+	ceiling, burst, steady, backlog, bad := find(run, "ceiling"), find(run, "burst"), find(run, "steady"), find(run, "backlog"), find(run, "badneighbour")
+	usable := func(r *Result) bool { return r != nil && r.OK }
+
+	share := pick(0.50, 0.35)
+	if usable(ceiling) && usable(burst) && ceiling.Throughput > 0 {
+		v := burst.Throughput / ceiling.Throughput
+		add("burst delivery throughput / ceiling", fmt.Sprintf("≥ %.0f %%", share*100),
+			fmt.Sprintf("%.1f %% (%.0f / %.0f per s)", v*100, burst.Throughput, ceiling.Throughput), yes(v >= share), "")
+	} else {
+		add("burst delivery throughput / ceiling", fmt.Sprintf("≥ %.0f %%", share*100), "not measured", nil, "needs ceiling and burst")
+	}
+	cpu := pick(0.15, 0.25)
+	if usable(burst) {
+		add("Herald CPU per delivery (burst, ingest included)", fmt.Sprintf("≤ %.2f ms", cpu),
+			fmt.Sprintf("%.3f ms", burst.CPUPerDeliveryMS), yes(burst.CPUPerDeliveryMS <= cpu), "")
+	} else {
+		add("Herald CPU per delivery (burst, ingest included)", fmt.Sprintf("≤ %.2f ms", cpu), "not measured", nil, "")
+	}
+	if usable(backlog) && backlog.Drain != nil {
+		add("Herald CPU per delivery (backlog drain, no ingest)", fmt.Sprintf("≤ %.2f ms", cpu),
+			fmt.Sprintf("%.3f ms", backlog.Drain.CPUPerItemMS), yes(backlog.Drain.CPUPerItemMS <= cpu), "for reference")
+	}
+	p99 := pick(25, 50)
+	if usable(steady) {
+		add("steady: p99 publish-to-arrival", fmt.Sprintf("≤ %.0f ms", p99),
+			fmt.Sprintf("%.1f ms (%d events/s)", steady.Latency.P99, int(steady.Publish.Rate+0.5)), yes(steady.Latency.P99 <= p99), "")
+	} else {
+		add("steady: p99 publish-to-arrival", fmt.Sprintf("≤ %.0f ms", p99), "not measured", nil, "")
+	}
+	if usable(backlog) {
+		note := ""
+		if backlog.Events < 1_000_000 {
+			note = fmt.Sprintf("backlog of %d, not 1,000,000", backlog.Events)
+		}
+		add("backlog: Herald peak RSS", "≤ 200 MB", fmt.Sprintf("%.0f MB", backlog.PeakRSSMB), yes(backlog.PeakRSSMB <= 200), note)
+	} else {
+		add("backlog: Herald peak RSS", "≤ 200 MB", "not measured", nil, "")
+	}
+	if usable(bad) {
+		add("bad neighbour: healthy nine with / without", "≥ 90 %", fmt.Sprintf("%.1f %%", bad.Ratio*100), yes(bad.Ratio >= 0.9), "")
+	} else {
+		add("bad neighbour: healthy nine with / without", "≥ 90 %", "not measured", nil, "")
+	}
+	rate := pick(20_000, 10_000)
+	if usable(burst) && burst.Publish != nil {
+		note := ""
+		if usable(backlog) && backlog.Publish != nil {
+			note = fmt.Sprintf("one endpoint, paused (backlog): %.0f events/s", backlog.Publish.Rate)
+		}
+		add(fmt.Sprintf("batch publish, events accepted/s (burst: %d endpoints, delivering meanwhile)", burst.Endpoints),
+			fmt.Sprintf("≥ %.0f", rate), fmt.Sprintf("%.0f", burst.Publish.Rate), yes(burst.Publish.Rate >= rate), note)
+	} else {
+		add("batch publish, events accepted/s", fmt.Sprintf("≥ %.0f", rate), "not measured", nil, "")
+	}
+	return out
+}
+
+func oneLine(r *Result) string {
+	if r == nil {
+		return "no result"
+	}
+	s := fmt.Sprintf("%d deliveries, %.0f/s", r.Deliveries, r.Throughput)
+	if r.Publish != nil {
+		s += fmt.Sprintf(", publish %.0f events/s", r.Publish.Rate)
+	}
+	s += fmt.Sprintf(", p99 %.1f ms, Herald CPU %.1fs (%.3f ms/delivery), peak RSS %.0f MB", r.Latency.P99, r.CPU.Herald, r.CPUPerDeliveryMS, r.PeakRSSMB)
+	if r.Ratio > 0 {
+		s += fmt.Sprintf(", ratio %.1f %%", r.Ratio*100)
+	}
+	if !r.OK {
+		s += " — FAILED: " + r.Error
+	}
+	return s
+}
+
+func mark(met *bool) string {
+	switch {
+	case met == nil:
+		return "–"
+	case *met:
+		return "met"
+	default:
+		return "**missed**"
+	}
+}
+
+// markdownTables is the summary printed at the end and put in the report.
+func markdownTables(run *Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Targets (%s)\n\n", run.Store)
+	b.WriteString("| figure | target | this run | |\n|---|---|---|---|\n")
+	for _, t := range run.Targets {
+		v := t.Value
+		if t.Note != "" {
+			v += " — " + t.Note
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Figure, t.Target, v, mark(t.Met))
+	}
+	fmt.Fprintf(&b, "\n### Scenarios (%s)\n\n", run.Store)
+	b.WriteString("| scenario | events | deliveries | publish events/s | deliveries/s | drain s | latency p50 / p90 / p99 / max ms | Herald CPU s | CPU/delivery ms | Herald peak RSS MB | machine busy | ok |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n")
+	rows := []*Result{}
+	for _, r := range run.Results {
+		if r.Baseline != nil {
+			rows = append(rows, r.Baseline)
+		}
+		rows = append(rows, r)
+	}
+	for _, r := range rows {
+		pub, drain, rss, herald := "–", "–", "–", "–"
+		if r.Publish != nil {
+			pub = fmt.Sprintf("%.0f", r.Publish.Rate)
+		}
+		if r.DrainSeconds > 0 {
+			drain = fmt.Sprintf("%.1f", r.DrainSeconds)
+		}
+		cpuPer := fmt.Sprintf("%.3f", r.CPUPerDeliveryMS)
+		if r.Scenario == "ceiling" {
+			cpuPer += " (client)"
+		} else {
+			rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
+			herald = fmt.Sprintf("%.1f", r.CPU.Herald)
+		}
+		ok := "yes"
+		if !r.OK {
+			ok = "**no**: " + r.Error
+		}
+		lat := fmt.Sprintf("%.1f / %.1f / %.1f / %.0f", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
+		if r.Drain != nil {
+			lat = "– (held while paused)"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %.0f %% | %s |\n",
+			r.Scenario, r.Events, r.Deliveries, pub, r.Throughput, drain, lat, herald, cpuPer, rss, r.CPU.MachineBusy*100, ok)
+	}
+	return b.String()
+}
+
+// markdownReport is the full Markdown file of a run.
+func markdownReport(run *Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Herald load harness: %s, %s\n\n", run.Store, run.Started)
+	dirty := ""
+	if run.Dirty {
+		dirty = " with uncommitted changes"
+	}
+	fmt.Fprintf(&b, "- command: `%s`\n- commit: %s%s\n- store: %s\n- scale: %g", run.Command, run.Commit, dirty, run.Database, run.Scale)
+	if run.Jobs {
+		b.WriteString(" (every event with its own job)")
+	}
+	m := run.Machine
+	fmt.Fprintf(&b, "\n- machine: %d CPUs, %s, %d MB memory, Linux %s, %s", m.CPUs, m.CPUModel, m.MemoryMB, m.Kernel, m.GoVersion)
+	if m.Postgres != "" {
+		fmt.Fprintf(&b, ", %s on the same machine", m.Postgres)
+	}
+	fmt.Fprintf(&b, "\n- took %.0f s\n\n", run.Seconds)
+	b.WriteString(markdownTables(run))
+	b.WriteString("\n### Details\n\n")
+	for _, r := range run.Results {
+		fmt.Fprintf(&b, "**%s**: ", r.Scenario)
+		b.WriteString(detail(r))
+		if r.Baseline != nil {
+			b.WriteString(" Baseline (without the bad endpoint): " + detail(r.Baseline))
+		}
+		b.WriteString("\n\n")
+	}
+	return b.String()
+}
+
+func detail(r *Result) string {
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%d endpoints × max_concurrency %d", r.Endpoints, r.Concurrency))
+	if r.Publish != nil {
+		parts = append(parts, fmt.Sprintf("published %d events in %d requests over %.1f s (%.0f events/s; request latency p50 %.1f ms, p99 %.1f ms)",
+			r.Publish.Events, r.Publish.Requests, r.Publish.Seconds, r.Publish.Rate, r.Publish.Latency.P50, r.Publish.Latency.P99))
+	}
+	if r.Received != nil {
+		rc := r.Received
+		parts = append(parts, fmt.Sprintf("receiver: %d unique of %d expected, %d requests, %d duplicates, %d signatures sampled (%d failed), %d never-answered requests",
+			rc.Unique, r.Deliveries, rc.Requests, rc.Duplicates, rc.SigChecked, rc.SigFailed, rc.Hangs))
+	}
+	parts = append(parts, fmt.Sprintf("arrival window %.1f s", r.WindowSeconds))
+	if r.AfterPublishSeconds > 0 {
+		parts = append(parts, fmt.Sprintf("last arrival %.1f s after the last publish", r.AfterPublishSeconds))
+	}
+	c := r.CPU
+	cpu := fmt.Sprintf("CPU over %.1f s: Herald %.1f s, receiver %.1f s, publisher %.1f s", c.Wall, c.Herald, c.Receiver, c.Publisher)
+	if c.Postgres > 0 {
+		cpu += fmt.Sprintf(", PostgreSQL %.1f s", c.Postgres)
+	}
+	cpu += fmt.Sprintf(", other processes %.1f s; machine %.0f %% busy", c.Others, c.MachineBusy*100)
+	parts = append(parts, cpu)
+	if r.Scenario != "ceiling" {
+		parts = append(parts, fmt.Sprintf("Herald peak RSS %.0f MB (VmHWM), %.0f MB sampled", r.PeakRSSMB, r.SampledPeakRSSMB))
+	}
+	if r.Ingest != nil {
+		parts = append(parts, fmt.Sprintf("ingest (paused): %.0f events/s, Herald %.3f ms CPU per event, peak RSS %.0f MB",
+			r.Ingest.Rate, r.Ingest.CPUPerItemMS, r.Ingest.PeakRSSMB))
+	}
+	if r.Drain != nil {
+		exact := "VmHWM reset at the resume"
+		if !r.Drain.PeakRSSExact {
+			exact = "sampled"
+		}
+		parts = append(parts, fmt.Sprintf("drain: %.1f s, %.0f deliveries/s, Herald %.3f ms CPU per delivery, peak RSS %.0f MB (%s)",
+			r.Drain.Seconds, r.Drain.Rate, r.Drain.CPUPerItemMS, r.Drain.PeakRSSMB, exact))
+	}
+	if r.Ratio > 0 {
+		parts = append(parts, fmt.Sprintf("healthy throughput %.1f %% of the baseline", r.Ratio*100))
+	}
+	if r.HeraldWarnings+r.HeraldErrors > 0 {
+		s := fmt.Sprintf("Herald logged %d warnings, %d errors", r.HeraldWarnings, r.HeraldErrors)
+		if r.HeraldLastErr != "" {
+			s += " (last: `" + truncate(r.HeraldLastErr, 200) + "`)"
+		}
+		parts = append(parts, s)
+	}
+	if r.Profile != "" {
+		parts = append(parts, "CPU profile: "+filepath.Base(r.Profile))
+	}
+	parts = append(parts, r.Notes...)
+	if !r.OK {
+		parts = append(parts, "FAILED: "+r.Error)
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// writeResults writes <stamp>-<store>.json and .md, and latest-<store>.md.
+func writeResults(dir, stamp string, run *Run) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(dir, stamp+"-"+run.Store)
+	raw, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	md := markdownReport(run)
+	files := []string{base + ".json", base + ".md", filepath.Join(dir, "latest-"+run.Store+".md")}
+	for i, content := range [][]byte{raw, []byte(md), []byte(md)} {
+		if err := os.WriteFile(files[i], content, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}

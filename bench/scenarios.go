@@ -1,0 +1,654 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/webhook"
+)
+
+// Result is one scenario's figures on one store.
+type Result struct {
+	Scenario string `json:"scenario"`
+	Store    string `json:"store"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error,omitempty"`
+
+	Endpoints   int `json:"endpoints"`
+	Concurrency int `json:"max_concurrency"`
+	Events      int `json:"events"`
+	// Deliveries is how many healthy deliveries had to arrive.
+	Deliveries int64 `json:"deliveries"`
+
+	Publish  *publishStats `json:"publish,omitempty"`
+	Received *Report       `json:"received,omitempty"`
+
+	// Throughput is healthy deliveries a second over the arrival window
+	// (first to last arrival).
+	Throughput    float64 `json:"throughput_per_s"`
+	WindowSeconds float64 `json:"window_s"`
+	// DrainSeconds runs from the first publish (or the resume) to the last
+	// arrival; AfterPublishSeconds from the last publish answer to it.
+	DrainSeconds        float64     `json:"drain_s,omitempty"`
+	AfterPublishSeconds float64     `json:"after_publish_s,omitempty"`
+	Latency             Percentiles `json:"latency_ms"`
+
+	// CPU is measured from just before publishing to the last arrival.
+	CPU CPU `json:"cpu"`
+	// CPUPerDeliveryMS is Herald's CPU per healthy delivery (ingest
+	// included where publishing overlaps); for the ceiling, the bare
+	// client's CPU per request.
+	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
+	// PeakRSSMB is Herald's VmHWM over its whole life; SampledPeakRSSMB the
+	// highest VmRSS seen every 100 ms.
+	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	SampledPeakRSSMB float64 `json:"sampled_peak_rss_mb"`
+
+	// Backlog: the paused publish and the drain after the resume.
+	Ingest *Phase `json:"ingest,omitempty"`
+	Drain  *Phase `json:"drain,omitempty"`
+
+	// Bad neighbour: the same run without the bad endpoint, and the ratio
+	// of the healthy nine's throughput with it to without it.
+	Baseline *Result `json:"baseline,omitempty"`
+	Ratio    float64 `json:"ratio,omitempty"`
+
+	HeraldWarnings int64    `json:"herald_log_warnings"`
+	HeraldErrors   int64    `json:"herald_log_errors"`
+	HeraldLastErr  string   `json:"herald_last_error,omitempty"`
+	Profile        string   `json:"profile,omitempty"`
+	Notes          []string `json:"notes,omitempty"`
+}
+
+// Phase is part of a scenario measured on its own.
+type Phase struct {
+	Seconds float64 `json:"seconds"`
+	// Rate is items (events ingested, deliveries drained) a second.
+	Rate         float64 `json:"rate_per_s"`
+	CPU          CPU     `json:"cpu"`
+	CPUPerItemMS float64 `json:"herald_cpu_per_item_ms"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	// PeakRSSExact is true when VmHWM was reset at the phase's start, so
+	// PeakRSSMB is the phase's own; otherwise it is sampled.
+	PeakRSSExact bool `json:"peak_rss_exact"`
+}
+
+// runner runs scenarios against one store.
+type runner struct {
+	cfg     config
+	bin     string
+	tmp     string
+	rc      *receiverProc
+	store   string
+	stamp   string
+	runs    int
+	logf    func(format string, args ...any)
+	outDir  string
+	machine Machine
+}
+
+// stage is one Herald lifetime on a fresh database.
+type stage struct {
+	r       *runner
+	name    string
+	h       *heraldProc
+	drop    func() error
+	run     string
+	src     usageSource
+	rss     *rssSampler
+	begun   usage
+	stopped bool
+}
+
+func (r *runner) startStage(ctx context.Context, name string, profile bool) (*stage, error) {
+	r.runs++
+	st := &stage{r: r, name: name, run: fmt.Sprintf("r%d", r.runs)}
+	db := filepath.Join(r.tmp, fmt.Sprintf("%s-%d.db", name, r.runs))
+	pg := isPostgres(r.cfg.database)
+	if pg {
+		u, drop, err := freshSchema(ctx, r.cfg.database)
+		if err != nil {
+			return nil, err
+		}
+		db, st.drop = u, drop
+	}
+	h, err := startHerald(r.bin, db, filepath.Join(r.tmp, fmt.Sprintf("%s-%d.log", name, r.runs)), profile)
+	if err != nil {
+		if st.drop != nil {
+			_ = st.drop()
+		}
+		return nil, err
+	}
+	st.h = h
+	if err := h.createTenant(ctx); err != nil {
+		st.close()
+		return nil, err
+	}
+	st.src = usageSource{heraldPID: h.pid(), receiverPID: r.rc.pid(), postgres: pg}
+	st.rss = sampleRSS(h.pid(), 100*time.Millisecond)
+	return st, nil
+}
+
+// endpoints creates n endpoints at the receiver; bad marks the ones that
+// never answer.
+func (st *stage) endpoints(ctx context.Context, n int, bad func(i int) bool) ([]createdEndpoint, []string, error) {
+	eps := make([]createdEndpoint, n)
+	secrets := make([]string, n)
+	for i := range n {
+		spec := endpointSpec{
+			URL: st.r.rc.url(st.run, i, bad != nil && bad(i)), Name: fmt.Sprintf("bench %d", i),
+			MaxConcurrency: st.r.cfg.concurrency,
+		}
+		if bad != nil && bad(i) {
+			spec.TimeoutMS = int(st.r.cfg.badTimeout / time.Millisecond)
+		}
+		ep, err := st.h.createEndpoint(ctx, spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		eps[i], secrets[i] = ep, ep.Secret
+	}
+	return eps, secrets, nil
+}
+
+func (st *stage) begin() { st.begun = st.src.snap() }
+
+// end reads Herald's figures into res, stops Herald and drops the schema.
+func (st *stage) end(res *Result) {
+	st.measure(res)
+	st.close()
+}
+
+// measure reads Herald's CPU and memory into res.
+func (st *stage) measure(res *Result) {
+	now := st.src.snap()
+	res.CPU = cpuBetween(st.begun, now)
+	if hwm, err := procMemKB(st.h.pid(), "VmHWM"); err == nil {
+		res.PeakRSSMB = float64(hwm) / 1024
+	}
+	res.SampledPeakRSSMB = float64(st.rss.Stop()) / 1024
+	res.HeraldWarnings, res.HeraldErrors = st.h.warns.Load(), st.h.errs.Load()
+	if v, ok := st.h.lastErr.Load().(string); ok {
+		res.HeraldLastErr = v
+	}
+}
+
+func (st *stage) close() {
+	if st.stopped {
+		return
+	}
+	st.stopped = true
+	if st.rss != nil {
+		select {
+		case <-st.rss.stop:
+		default:
+			st.rss.Stop()
+		}
+	}
+	if err := st.h.stop(); err != nil {
+		st.r.logf("  herald %s: %v (log: %s)", st.name, err, st.h.log)
+	}
+	if st.drop != nil {
+		if err := st.drop(); err != nil {
+			st.r.logf("  %v", err)
+		}
+	}
+}
+
+// fill derives the delivery figures from the receiver's report.
+func fill(res *Result, rep Report, from time.Time, publishEnd time.Time) {
+	res.Received = &rep
+	res.Latency = rep.Latency
+	if rep.LastArrival > rep.FirstArrival {
+		res.WindowSeconds = float64(rep.LastArrival-rep.FirstArrival) / 1e9
+		res.Throughput = float64(rep.Unique) / res.WindowSeconds
+	}
+	if !from.IsZero() && rep.LastArrival > 0 {
+		res.DrainSeconds = float64(rep.LastArrival-from.UnixNano()) / 1e9
+	}
+	if !publishEnd.IsZero() && rep.LastArrival > 0 {
+		res.AfterPublishSeconds = float64(rep.LastArrival-publishEnd.UnixNano()) / 1e9
+	}
+	if rep.Unique > 0 {
+		res.CPUPerDeliveryMS = res.CPU.Herald * 1000 / float64(rep.Unique)
+	}
+}
+
+// check fails the result when the receiver's counts disagree with what was
+// published.
+func check(res *Result) {
+	rep := res.Received
+	switch {
+	case rep == nil:
+		res.fail("no report from the receiver")
+	case rep.Unique != res.Deliveries:
+		res.fail(fmt.Sprintf("%d of %d deliveries arrived", rep.Unique, res.Deliveries))
+	case rep.Malformed > 0:
+		res.fail(fmt.Sprintf("%d requests had unreadable data", rep.Malformed))
+	case rep.SigFailed > 0:
+		res.fail(fmt.Sprintf("%d of %d sampled signatures failed: %v", rep.SigFailed, rep.SigChecked, rep.SigErrors))
+	case rep.SigChecked == 0 && rep.Requests >= sampleEvery:
+		res.fail("no signature was checked")
+	}
+	if rep != nil && rep.Duplicates > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d duplicate deliveries (at least once: retries after timeouts or lease expiry)", rep.Duplicates))
+	}
+}
+
+func (res *Result) fail(msg string) {
+	res.OK = false
+	if res.Error == "" {
+		res.Error = msg
+	} else {
+		res.Error += "; " + msg
+	}
+}
+
+const stall = 90 * time.Second
+
+// ceiling drives the receiver with a bare net/http client: the same hook
+// ports, the same concurrency (endpoints × max_concurrency), the same
+// keep-alive pool settings as Herald's egress client, the same headers and
+// an envelope of the same size, signed the same way.
+func (r *runner) ceiling(ctx context.Context) *Result {
+	n := r.cfg.endpoints
+	perTarget := r.cfg.count(r.cfg.ceilingRequests, 100) / n
+	res := &Result{Scenario: "ceiling", Store: r.store, OK: true, Endpoints: n, Concurrency: r.cfg.concurrency,
+		Events: perTarget, Deliveries: int64(perTarget * n)}
+	r.runs++
+	run := fmt.Sprintf("r%d", r.runs)
+	secrets := make([]string, n)
+	signers := make([]*webhook.Signer, n)
+	for i := range n {
+		secrets[i], _ = webhook.NewSecret()
+		signers[i], _ = webhook.NewSigner(secrets[i])
+	}
+	if err := r.rc.reset(run, secrets, perTarget); err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: dialer.DialContext, MaxIdleConns: 1024, MaxIdleConnsPerHost: 64,
+		IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true, DisableCompression: true,
+	}}
+	src := usageSource{receiverPID: r.rc.pid()}
+	begun := src.snap()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	next := make([]atomic.Int64, n)
+	start := time.Now()
+	for i := range n {
+		url := r.rc.url(run, i, false)
+		for range r.cfg.concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := make([]byte, 0, 1024)
+				sig := make([]byte, 0, 128)
+				for {
+					seq := next[i].Add(1) - 1
+					if seq >= int64(perTarget) || ctx.Err() != nil {
+						return
+					}
+					now := time.Now()
+					id := fmt.Sprintf("evt_%026d", seq)
+					body = ceilingEnvelope(body[:0], id, now, seq)
+					ts := now.Unix()
+					sig = signers[i].AppendSignature(sig[:0], id, ts, body)
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytesReader(body))
+					h := req.Header
+					h["Content-Type"] = []string{"application/json"}
+					h["User-Agent"] = []string{"Herald/bench-ceiling"}
+					h[webhook.HeaderID] = []string{id}
+					h[webhook.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
+					h[webhook.HeaderSignature] = []string{string(sig)}
+					resp, err := client.Do(req)
+					if err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							err = fmt.Errorf("receiver answered %s", resp.Status)
+						}
+					}
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	res.CPU = cpuBetween(begun, src.snap())
+	rep, err := r.rc.report()
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	fill(res, rep, start, time.Time{})
+	res.CPUPerDeliveryMS = 0
+	if rep.Unique > 0 {
+		res.CPUPerDeliveryMS = res.CPU.Publisher * 1000 / float64(rep.Unique)
+	}
+	if f := failed.Load(); f > 0 {
+		res.fail(fmt.Sprintf("%d requests failed, first: %v", f, firstErr.Load()))
+	}
+	check(res)
+	client.CloseIdleConnections()
+	return res
+}
+
+type byteReader struct {
+	b []byte
+	i int
+}
+
+func bytesReader(b []byte) *byteReader { return &byteReader{b: b} }
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+func (r *byteReader) Len() int { return len(r.b) - r.i }
+
+// ceilingEnvelope is an envelope as Herald renders it, with the
+// publisher's data.
+func ceilingEnvelope(b []byte, id string, now time.Time, seq int64) []byte {
+	b = append(b, `{"id":"`...)
+	b = append(b, id...)
+	b = append(b, `","type":"verification.approved","timestamp":"`...)
+	b = now.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, `","environment":"`+benchEnvironment+`","tenant_id":"`+benchTenant+`","data":`...)
+	// appendEvent writes {"type":…,"data":{…}}; take its data object.
+	ev := eventShape{}.appendEvent(nil, now.UnixNano(), seq)
+	const pre = `{"type":"verification.approved","data":`
+	b = append(b, ev[len(pre):len(ev)-1]...)
+	return append(b, '}')
+}
+
+// burst publishes events fanned out to every endpoint as fast as Herald
+// takes them, and waits until every delivery arrived.
+func (r *runner) burst(ctx context.Context) *Result {
+	events := r.cfg.count(r.cfg.burstEvents, 100)
+	return r.fanout(ctx, "burst", events, r.cfg.endpoints, nil, r.cfg.profiles["burst"])
+}
+
+// fanout is burst's body, shared with bad neighbour.
+func (r *runner) fanout(ctx context.Context, name string, events, n int, bad func(int) bool, profile bool) *Result {
+	healthy := n
+	for i := range n {
+		if bad != nil && bad(i) {
+			healthy--
+		}
+	}
+	res := &Result{Scenario: name, Store: r.store, OK: true, Endpoints: n, Concurrency: r.cfg.concurrency,
+		Events: events, Deliveries: int64(events * healthy)}
+	st, err := r.startStage(ctx, name, profile)
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	defer st.close()
+	_, secrets, err := st.endpoints(ctx, n, bad)
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	if err := r.rc.reset(st.run, secrets, events); err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	var prof <-chan error
+	if profile {
+		prof = r.startProfile(res, st)
+	}
+	st.begin()
+	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, n)
+	res.Publish = &ps
+	if err != nil {
+		res.fail("publish: " + err.Error())
+		st.end(res)
+		return res
+	}
+	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
+	st.measure(res)
+	r.awaitProfile(res, prof)
+	st.close()
+	if werr != nil {
+		res.fail(werr.Error())
+	}
+	rep, err := r.rc.report()
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	fill(res, rep, ps.start, ps.end)
+	check(res)
+	return res
+}
+
+// startProfile starts a CPU profile of the stage's Herald when the
+// scenario asked for one.
+func (r *runner) startProfile(res *Result, st *stage) <-chan error {
+	if st.h.pprof == "" {
+		return nil
+	}
+	res.Profile = filepath.Join(r.outDir, "profiles", fmt.Sprintf("%s-%s-%s.pprof", r.stamp, r.store, res.Scenario))
+	_ = os.MkdirAll(filepath.Dir(res.Profile), 0o755)
+	return st.h.profileCPU(r.cfg.profileSeconds, res.Profile)
+}
+
+// awaitProfile waits for a CPU profile (Herald must still run) and
+// summarises it.
+func (r *runner) awaitProfile(res *Result, prof <-chan error) {
+	if prof == nil {
+		return
+	}
+	if err := <-prof; err != nil {
+		res.Notes = append(res.Notes, "profile: "+err.Error())
+		res.Profile = ""
+		return
+	}
+	r.summarizeProfile(res.Profile)
+}
+
+// summarizeProfile writes `go tool pprof -top` next to the profile.
+func (r *runner) summarizeProfile(path string) {
+	for _, mode := range []string{"-top", "-top -cum"} {
+		args := append([]string{"tool", "pprof"}, append(strings.Fields(mode), "-nodecount=60", path)...)
+		out, err := exec.Command("go", args...).CombinedOutput()
+		suffix := ".top.txt"
+		if mode != "-top" {
+			suffix = ".cum.txt"
+		}
+		if err != nil {
+			r.logf("  pprof %s: %v", mode, err)
+			continue
+		}
+		_ = os.WriteFile(path+suffix, out, 0o644)
+	}
+}
+
+// steady publishes single events at a fixed rate and measures
+// publish-to-arrival latency.
+func (r *runner) steady(ctx context.Context) *Result {
+	d := time.Duration(float64(r.cfg.steadyDuration) * r.cfg.scale)
+	d = max(d, 2*time.Second)
+	n := r.cfg.steadyEndpoints
+	events := int(float64(r.cfg.steadyRate) * d.Seconds())
+	res := &Result{Scenario: "steady", Store: r.store, OK: true, Endpoints: n, Concurrency: r.cfg.concurrency,
+		Events: events, Deliveries: int64(events * n)}
+	st, err := r.startStage(ctx, "steady", r.cfg.profiles["steady"])
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	defer st.close()
+	_, secrets, err := st.endpoints(ctx, n, nil)
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	if err := r.rc.reset(st.run, secrets, events); err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	prof := r.startProfile(res, st)
+	st.begin()
+	ps, err := publishSteady(ctx, st.h, r.cfg.shape, r.cfg.steadyRate, d, 64, n)
+	res.Publish = &ps
+	if err != nil {
+		res.fail("publish: " + err.Error())
+		st.end(res)
+		return res
+	}
+	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
+	st.measure(res)
+	r.awaitProfile(res, prof)
+	st.close()
+	if werr != nil {
+		res.fail(werr.Error())
+	}
+	rep, err := r.rc.report()
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	fill(res, rep, ps.start, ps.end)
+	check(res)
+	if ps.Rate < 0.95*float64(r.cfg.steadyRate) {
+		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", ps.Rate, r.cfg.steadyRate))
+	}
+	return res
+}
+
+// backlog queues deliveries behind a paused endpoint, resumes it and
+// measures the drain.
+func (r *runner) backlog(ctx context.Context) *Result {
+	events := r.cfg.count(r.cfg.backlogDeliveries, 100)
+	res := &Result{Scenario: "backlog", Store: r.store, OK: true, Endpoints: 1, Concurrency: r.cfg.concurrency,
+		Events: events, Deliveries: int64(events)}
+	st, err := r.startStage(ctx, "backlog", r.cfg.profiles["backlog"])
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	defer st.close()
+	eps, secrets, err := st.endpoints(ctx, 1, nil)
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	if err := st.h.setEndpointStatus(ctx, eps[0].ID, "paused"); err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	if err := r.rc.reset(st.run, secrets, events); err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	var prof <-chan error
+	profile := func() { prof = r.startProfile(res, st) }
+	st.begin()
+	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, 1)
+	res.Publish = &ps
+	if err != nil {
+		res.fail("publish: " + err.Error())
+		st.end(res)
+		return res
+	}
+	// Let anything the dispatcher was doing settle, then check that the
+	// pause held.
+	time.Sleep(time.Second)
+	paused := st.src.snap()
+	ingest := &Phase{Seconds: ps.Seconds, Rate: ps.Rate, CPU: cpuBetween(st.begun, paused)}
+	ingest.CPUPerItemMS = ingest.CPU.Herald * 1000 / float64(events)
+	if hwm, err := procMemKB(st.h.pid(), "VmHWM"); err == nil {
+		ingest.PeakRSSMB, ingest.PeakRSSExact = float64(hwm)/1024, true
+	}
+	res.Ingest = ingest
+	if s, err := r.rc.stats(); err == nil && s.Unique > 0 {
+		res.fail(fmt.Sprintf("%d deliveries arrived while the endpoint was paused", s.Unique))
+	}
+	drain := &Phase{PeakRSSExact: resetPeakRSS(st.h.pid()) == nil}
+	drainRSS := sampleRSS(st.h.pid(), 100*time.Millisecond)
+	profile()
+	resumed := time.Now()
+	if err := st.h.setEndpointStatus(ctx, eps[0].ID, "active"); err != nil {
+		res.fail(err.Error())
+		drainRSS.Stop()
+		st.end(res)
+		return res
+	}
+	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
+	drained := st.src.snap()
+	sampled := float64(drainRSS.Stop()) / 1024
+	if hwm, err := procMemKB(st.h.pid(), "VmHWM"); err == nil && drain.PeakRSSExact {
+		drain.PeakRSSMB = float64(hwm) / 1024
+	} else {
+		drain.PeakRSSMB, drain.PeakRSSExact = sampled, false
+	}
+	drain.CPU = cpuBetween(paused, drained)
+	st.measure(res)
+	r.awaitProfile(res, prof)
+	st.close()
+	// VmHWM was reset for the drain: the whole life's peak is the larger.
+	res.PeakRSSMB = max(res.PeakRSSMB, ingest.PeakRSSMB, drain.PeakRSSMB)
+	if werr != nil {
+		res.fail(werr.Error())
+	}
+	rep, err := r.rc.report()
+	if err != nil {
+		res.fail(err.Error())
+		return res
+	}
+	fill(res, rep, resumed, time.Time{})
+	if rep.LastArrival > 0 {
+		drain.Seconds = float64(rep.LastArrival-resumed.UnixNano()) / 1e9
+		drain.Rate = float64(rep.Unique) / drain.Seconds
+	}
+	if rep.Unique > 0 {
+		drain.CPUPerItemMS = drain.CPU.Herald * 1000 / float64(rep.Unique)
+	}
+	res.Drain = drain
+	check(res)
+	return res
+}
+
+// badNeighbour runs the fan-out twice on fresh Heralds: to nine healthy
+// endpoints, then to the same nine plus one that never answers.
+func (r *runner) badNeighbour(ctx context.Context) *Result {
+	events := r.cfg.count(r.cfg.badEvents, 100)
+	n := r.cfg.endpoints
+	base := r.fanout(ctx, "badneighbour-baseline", events, n-1, nil, false)
+	res := r.fanout(ctx, "badneighbour", events, n, func(i int) bool { return i == n-1 }, r.cfg.profiles["badneighbour"])
+	res.Baseline = base
+	if !base.OK {
+		res.fail("baseline: " + base.Error)
+	}
+	if base.Throughput > 0 {
+		res.Ratio = res.Throughput / base.Throughput
+	}
+	if res.Received != nil && res.Received.Hangs == 0 && res.OK {
+		res.fail("the bad endpoint was never called")
+	}
+	return res
+}
