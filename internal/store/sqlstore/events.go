@@ -27,17 +27,23 @@ func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publicat
 		if err != nil {
 			return err
 		}
-		due := false
+		// The deliveries of every event go in together, in a few large
+		// inserts rather than one per event.
+		var targets []target
 		for i := range pubs {
-			r, err := db.publishOne(ctx, tx, s, &pubs[i], subs)
+			r, err := db.publishOne(ctx, tx, s, &pubs[i], subs, &targets)
 			if err != nil {
 				return err
 			}
 			results[i] = r
-			due = due || (r.Deliveries > 0 && !r.Replayed)
 		}
-		if due {
-			return db.notifyDue(ctx, tx)
+		if err := db.insertDeliveries(ctx, tx, s, targets); err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if t.due != nil {
+				return db.notifyDue(ctx, tx)
+			}
 		}
 		return nil
 	})
@@ -71,7 +77,8 @@ func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]su
 	return subs, rows.Err()
 }
 
-func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *store.Publication, subs []subscriber) (store.PublishResult, error) {
+// publishOne stores one event and adds its deliveries to targets.
+func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *store.Publication, subs []subscriber, targets *[]target) (store.PublishResult, error) {
 	ev := &p.Event
 	if p.IdempotencyKey != "" {
 		var hash []byte
@@ -106,29 +113,27 @@ func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *sto
 		[]byte(ev.Data), now); err != nil {
 		return store.PublishResult{}, err
 	}
-	var matched []target
-	for _, sub := range subs {
-		if p.OnlyEndpoint != "" && sub.id != p.OnlyEndpoint || !p.Event.Test && !domain.MatchesFilter(sub.filter, ev.Type) {
-			continue
-		}
-		t := target{endpointID: sub.id}
-		// A job with its own callback URL takes the default callback's
-		// delivery: same secret and settings, the job's URL.
-		if sub.defaultCallback && ev.Job != nil && ev.Job.CallbackURL != "" {
-			t.url = ev.Job.CallbackURL
-		}
-		matched = append(matched, t)
-	}
 	// A test send's delivery is held (no due time) for the request that
 	// sends it at once; the dispatcher leaves it alone.
 	var due any = now
 	if p.OnlyEndpoint != "" {
 		due = nil
 	}
-	if err := db.insertDeliveries(ctx, tx, s, ev, matched, due, now); err != nil {
-		return store.PublishResult{}, err
+	matched := 0
+	for _, sub := range subs {
+		if p.OnlyEndpoint != "" && sub.id != p.OnlyEndpoint || !p.Event.Test && !domain.MatchesFilter(sub.filter, ev.Type) {
+			continue
+		}
+		t := target{ev: ev, endpointID: sub.id, due: due}
+		// A job with its own callback URL takes the default callback's
+		// delivery: same secret and settings, the job's URL.
+		if sub.defaultCallback && ev.Job != nil && ev.Job.CallbackURL != "" {
+			t.url = ev.Job.CallbackURL
+		}
+		*targets = append(*targets, t)
+		matched++
 	}
-	r := store.PublishResult{EventID: ev.ID, Deliveries: len(matched)}
+	r := store.PublishResult{EventID: ev.ID, Deliveries: matched}
 	if p.IdempotencyKey != "" {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (tenant_id, environment, key, request_hash, event_id, deliveries, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`), s.TenantID, s.Environment, p.IdempotencyKey, p.RequestHash, r.EventID, r.Deliveries, now); err != nil {
@@ -142,12 +147,15 @@ func (db *DB) publishOne(ctx context.Context, tx *sql.Tx, s domain.Scope, p *sto
 // parameter limit.
 const deliveryInsertChunk = 200
 
-// target is where one delivery goes: an endpoint, maybe at a job's URL.
+// target is one delivery to make: an event to an endpoint, maybe at a
+// job's URL, due now or held (due nil).
 type target struct {
+	ev              *domain.Event
 	endpointID, url string
+	due             any
 }
 
-func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, ev *domain.Event, targets []target, due any, now int64) error {
+func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, targets []target) error {
 	for len(targets) > 0 {
 		n := min(len(targets), deliveryInsertChunk)
 		var b strings.Builder
@@ -159,8 +167,9 @@ func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, 
 				b.WriteString(", ")
 			}
 			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`)
-			args = append(args, domain.NewIDAt(domain.PrefixDelivery, ev.CreatedAt), s.TenantID, s.Environment, ev.ID, ev.Type,
-				t.endpointID, t.url, ev.Test, due, now, now)
+			now := micros(t.ev.CreatedAt)
+			args = append(args, domain.NewIDAt(domain.PrefixDelivery, t.ev.CreatedAt), s.TenantID, s.Environment, t.ev.ID, t.ev.Type,
+				t.endpointID, t.url, t.ev.Test, t.due, now, now)
 		}
 		if _, err := tx.ExecContext(ctx, db.q(b.String()), args...); err != nil {
 			return err
