@@ -61,6 +61,29 @@ func (p *publishStats) finish(lat []int64, err error) {
 	p.Latency = percentiles(lat)
 }
 
+// tally gathers the publishers' answers; the first error stops them all.
+type tally struct {
+	mu       sync.Mutex
+	ps       *publishStats
+	lat      []int64
+	firstErr error
+	cancel   context.CancelFunc
+}
+
+func (t *tally) add(sent, done time.Time, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil && t.firstErr == nil {
+		t.firstErr = err
+		t.cancel()
+	}
+	t.lat = append(t.lat, done.Sub(sent).Nanoseconds())
+	t.ps.Requests++
+	if done.After(t.ps.end) {
+		t.ps.end = done
+	}
+}
+
 type batchAnswer struct {
 	Data []struct {
 		ID         string `json:"id"`
@@ -74,12 +97,10 @@ type batchAnswer struct {
 func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total, batch, publishers, fanout int) (publishStats, error) {
 	ps := publishStats{Events: total}
 	var next atomic.Int64
-	var mu sync.Mutex
-	var lat []int64
-	var firstErr error
 	nBatches := (total + batch - 1) / batch
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	t := &tally{ps: &ps, cancel: cancel}
 	var wg sync.WaitGroup
 	ps.start = time.Now()
 	for range publishers {
@@ -94,13 +115,13 @@ func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total,
 				}
 				lo, hi := k*batch, min((k+1)*batch, total)
 				sent := time.Now()
-				t := sent.UnixNano()
+				at := sent.UnixNano()
 				buf = append(buf[:0], `{"events":[`...)
 				for seq := lo; seq < hi; seq++ {
 					if seq > lo {
 						buf = append(buf, ',')
 					}
-					buf = shape.appendEvent(buf, t, int64(seq))
+					buf = shape.appendEvent(buf, at, int64(seq))
 				}
 				buf = append(buf, "]}"...)
 				var ans batchAnswer
@@ -116,24 +137,13 @@ func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total,
 						}
 					}
 				}
-				done := time.Now()
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				lat = append(lat, done.Sub(sent).Nanoseconds())
-				ps.Requests++
-				if done.After(ps.end) {
-					ps.end = done
-				}
-				mu.Unlock()
+				t.add(sent, time.Now(), err)
 			}
 		}()
 	}
 	wg.Wait()
-	ps.finish(lat, firstErr)
-	return ps, firstErr
+	ps.finish(t.lat, t.firstErr)
+	return ps, t.firstErr
 }
 
 // publishSteady publishes one event at a time through POST /v1/events at
@@ -146,11 +156,9 @@ func publishSteady(ctx context.Context, h *heraldProc, shape eventShape, rate in
 	ps := publishStats{Events: total}
 	interval := time.Second / time.Duration(rate)
 	var next atomic.Int64
-	var mu sync.Mutex
-	lat := make([]int64, 0, total)
-	var firstErr error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	t := &tally{ps: &ps, lat: make([]int64, 0, total), cancel: cancel}
 	var wg sync.WaitGroup
 	ps.start = time.Now().Add(20 * time.Millisecond)
 	for range workers {
@@ -177,22 +185,11 @@ func publishSteady(ctx context.Context, h *heraldProc, shape eventShape, rate in
 				if err == nil && ans.Deliveries != fanout {
 					err = fmt.Errorf("event %s fanned out to %d endpoints, want %d", ans.ID, ans.Deliveries, fanout)
 				}
-				done := time.Now()
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				lat = append(lat, done.Sub(sent).Nanoseconds())
-				ps.Requests++
-				if done.After(ps.end) {
-					ps.end = done
-				}
-				mu.Unlock()
+				t.add(sent, time.Now(), err)
 			}
 		}()
 	}
 	wg.Wait()
-	ps.finish(lat, firstErr)
-	return ps, firstErr
+	ps.finish(t.lat, t.firstErr)
+	return ps, t.firstErr
 }

@@ -393,6 +393,16 @@ func (r *runner) burst(ctx context.Context) *Result {
 
 // fanout is burst's body, shared with bad neighbour.
 func (r *runner) fanout(ctx context.Context, name string, events, n int, bad func(int) bool, profile bool) *Result {
+	return r.deliver(ctx, name, events, n, bad, profile, func(st *stage) (publishStats, error) {
+		return publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, n)
+	})
+}
+
+// deliver is what fanout and steady share: a fresh Herald with n endpoints
+// (bad ones answer nothing), publish, then wait until every delivery to a
+// healthy endpoint has arrived, and measure.
+func (r *runner) deliver(ctx context.Context, name string, events, n int, bad func(int) bool, profile bool,
+	publish func(*stage) (publishStats, error)) *Result {
 	healthy := n
 	for i := range n {
 		if bad != nil && bad(i) {
@@ -416,12 +426,9 @@ func (r *runner) fanout(ctx context.Context, name string, events, n int, bad fun
 		res.fail(err.Error())
 		return res
 	}
-	var prof <-chan error
-	if profile {
-		prof = r.startProfile(res, st)
-	}
+	prof := r.startProfile(res, st)
 	st.begin()
-	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, n)
+	ps, err := publish(st)
 	res.Publish = &ps
 	if err != nil {
 		res.fail("publish: " + err.Error())
@@ -494,48 +501,11 @@ func (r *runner) steady(ctx context.Context) *Result {
 	d = max(d, 2*time.Second)
 	n := r.cfg.steadyEndpoints
 	events := int(float64(r.cfg.steadyRate) * d.Seconds())
-	res := &Result{Scenario: "steady", Store: r.store, OK: true, Endpoints: n, Concurrency: r.cfg.concurrency,
-		Events: events, Deliveries: int64(events * n)}
-	st, err := r.startStage(ctx, "steady", r.cfg.profiles["steady"])
-	if err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	defer st.close()
-	_, secrets, err := st.endpoints(ctx, n, nil)
-	if err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	if err := r.rc.reset(st.run, secrets, events); err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	prof := r.startProfile(res, st)
-	st.begin()
-	ps, err := publishSteady(ctx, st.h, r.cfg.shape, r.cfg.steadyRate, d, 64, n)
-	res.Publish = &ps
-	if err != nil {
-		res.fail("publish: " + err.Error())
-		st.end(res)
-		return res
-	}
-	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
-	st.measure(res)
-	r.awaitProfile(res, prof)
-	st.close()
-	if werr != nil {
-		res.fail(werr.Error())
-	}
-	rep, err := r.rc.report()
-	if err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	fill(res, rep, ps.start, ps.end)
-	check(res)
-	if ps.Rate < 0.95*float64(r.cfg.steadyRate) {
-		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", ps.Rate, r.cfg.steadyRate))
+	res := r.deliver(ctx, "steady", events, n, nil, r.cfg.profiles["steady"], func(st *stage) (publishStats, error) {
+		return publishSteady(ctx, st.h, r.cfg.shape, r.cfg.steadyRate, d, 64, n)
+	})
+	if res.Publish != nil && res.Publish.Rate < 0.95*float64(r.cfg.steadyRate) {
+		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", res.Publish.Rate, r.cfg.steadyRate))
 	}
 	return res
 }

@@ -46,8 +46,6 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// MaxIdleConnsPerHost is the keep-alive pool size per receiver. Default 64.
 	MaxIdleConnsPerHost int
-	// UserAgent is not applied by the client itself; it is kept for callers.
-	UserAgent string
 	// ProxyURL, when non-nil, sends every request through this proxy
 	// (Transport.Proxy). Proxies are never taken from the environment.
 	//

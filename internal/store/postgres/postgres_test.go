@@ -32,25 +32,12 @@ func open(t *testing.T, url string) *Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(ctx, pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-}
+// fresh is the conformance suites' factory: a store on a new schema.
+func fresh(t *testing.T) store.Store { return open(t, pgtest.URL(t)) }
 
-func TestPortalConformance(t *testing.T) {
-	storetest.RunPortal(t, func(t *testing.T) store.Store {
-		s, err := Open(ctx, pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-}
+func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
+
+func TestPortalConformance(t *testing.T) { storetest.RunPortal(t, fresh) }
 
 // Processes that start together on a fresh database all come up: the
 // advisory lock lets one migrate while the others wait.

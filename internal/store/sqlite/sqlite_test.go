@@ -11,25 +11,18 @@ import (
 	"github.com/heraldhq/herald/internal/store/storetest"
 )
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+// fresh is the conformance suites' factory: a store in a new file.
+func fresh(t *testing.T) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
-func TestPortalConformance(t *testing.T) {
-	storetest.RunPortal(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-}
+func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
+
+func TestPortalConformance(t *testing.T) { storetest.RunPortal(t, fresh) }
 
 func TestSecondProcessIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
