@@ -75,7 +75,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, url: url}
-	s.DB = sqlstore.New(db, s.write, sqlstore.Dialect{
+	s.DB = sqlstore.New(db, s.write, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         `FOR UPDATE SKIP LOCKED`,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,

@@ -117,7 +117,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 	}
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
-	s.DB = sqlstore.New(s.read, s.group, sqlstore.Dialect{
+	s.DB = sqlstore.New(s.read, s.group, s.group, sqlstore.Dialect{
 		RowUpdates:        true,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,

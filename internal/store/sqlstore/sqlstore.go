@@ -45,15 +45,21 @@ type WriteFunc func(ctx context.Context, fn func(tx *sql.Tx) error) error
 
 // DB implements store.Store on database/sql, less Close.
 type DB struct {
-	read    *sql.DB
-	write   WriteFunc
-	dialect Dialect
-	sealer  Sealer
+	read  *sql.DB
+	write WriteFunc
+	// queueWrite commits the dispatcher's own writes (claim, record,
+	// release). A store with one writer serves them ahead of publishes:
+	// deliveries then keep pace with ingest instead of waiting behind it.
+	queueWrite WriteFunc
+	dialect    Dialect
+	sealer     Sealer
 }
 
-// New builds the shared store. read serves queries; write commits changes.
-func New(read *sql.DB, write WriteFunc, d Dialect) *DB {
-	return &DB{read: read, write: write, dialect: d}
+// New builds the shared store. read serves queries; write commits changes;
+// queueWrite commits the dispatcher's claims, records and releases (it may
+// be write itself).
+func New(read *sql.DB, write, queueWrite WriteFunc, d Dialect) *DB {
+	return &DB{read: read, write: write, queueWrite: queueWrite, dialect: d}
 }
 
 // q rewrites a query's placeholders for the dialect.
