@@ -134,4 +134,3 @@ func lastError(a *domain.Attempt) string {
 	}
 	return a.Error
 }
-
