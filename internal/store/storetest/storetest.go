@@ -21,12 +21,16 @@ import (
 // Factory returns a new, empty, migrated store; it is closed by the suite.
 type Factory func(t *testing.T) store.Store
 
+// conformanceTest is one test of the suite; each file of the suite may add
+// its own list to Run.
+type conformanceTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
 // Run runs every conformance test.
 func Run(t *testing.T, newStore Factory) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []conformanceTest{
 		{"OperatorTokenHashRoundTrips", testOperatorToken},
 		{"TenantsCreateGetListAndConflict", testTenants},
 		{"EventTypesPutReplacesAndLists", testEventTypes},
@@ -56,6 +60,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"SensitiveEventDataIsScrubbedOnceDelivered", testScrub},
 		{"EndpointSecretsAreSealedAndResealed", testSealing},
 	}
+	tests = append(tests, claimTests...)
+	tests = append(tests, publishTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -1,0 +1,4 @@
+package storetest
+
+// claimTests prove how claims share the queue between endpoints.
+var claimTests = []conformanceTest{}

