@@ -230,7 +230,8 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 }
 
 // claimOnce claims what fits and hands it to the lanes. It reports whether
-// the claim was full, so more work is likely waiting.
+// more work is likely waiting: the claim was full, or took a whole round of
+// some endpoint.
 func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	free := d.cfg.MaxInFlight - int(d.inFlight.Load())
 	if free <= 0 {
@@ -270,7 +271,22 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 			d.release([]store.Claimed{jobs[i].claimed})
 		}
 	}
-	return len(claimed) == limit, nil
+	return len(claimed) == limit || fullRound(jobs), nil
+}
+
+// fullRound reports whether a claim gave some endpoint a whole round of its
+// concurrency limit, the most one claim takes from an endpoint: its queue
+// may hold more, and the next claim takes it unless the lane is full.
+func fullRound(jobs []job) bool {
+	n := make(map[*endpoint]int, 8)
+	for i := range jobs {
+		ep := jobs[i].ep
+		n[ep]++
+		if n[ep] >= max(1, ep.MaxConcurrency) {
+			return true
+		}
+	}
+	return false
 }
 
 // release gives claimed deliveries back to the queue unattempted.

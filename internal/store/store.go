@@ -82,9 +82,12 @@ type Store interface {
 	// RetryDelivery makes a delivery due now, whatever its status.
 	RetryDelivery(ctx context.Context, s domain.Scope, id string, now time.Time) (*domain.Delivery, error)
 
-	// Claim leases up to Limit due deliveries of active endpoints to Owner.
-	// A lease that is not recorded or released before it ends makes the
-	// delivery due again, which is how a crashed process's work is taken over.
+	// Claim leases up to Limit due deliveries of active endpoints to Owner,
+	// oldest due first within each endpoint and at most one round of an
+	// endpoint's max_concurrency from one claim, so that endpoints share the
+	// claims. A lease that is not recorded or released before it ends makes
+	// the delivery due again, which is how a crashed process's work is taken
+	// over.
 	Claim(ctx context.Context, p ClaimParams) ([]Claimed, error)
 	// EndpointsByID returns the named endpoints, with their signing secrets.
 	EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoint, error)

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
@@ -15,81 +17,201 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	}
 	var out []store.Claimed
 	err := db.queueWrite(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
-		now := micros(p.Now)
-		args := []any{micros(p.Now.Add(p.Lease)), p.Owner, now}
-		skip := ""
-		if len(p.SkipEndpoints) > 0 {
-			skip = ` AND d.endpoint_id NOT IN (` + placeholders(len(p.SkipEndpoints)) + `)`
-			for _, id := range p.SkipEndpoints {
-				args = append(args, id)
-			}
-		}
-		due := `d.next_attempt_at <= ?`
+		var err error
 		if len(p.DeliveryIDs) > 0 {
-			// Named deliveries may be held (no due time): a test send's
-			// delivery waits for the request that sends it.
-			due = `(d.next_attempt_at <= ? OR d.next_attempt_at IS NULL)`
-			skip += ` AND d.id IN (` + placeholders(len(p.DeliveryIDs)) + `)`
-			for _, id := range p.DeliveryIDs {
-				args = append(args, id)
-			}
+			out, err = db.claimNamed(ctx, tx, p)
+		} else {
+			out, err = db.claimDue(ctx, tx, p)
 		}
-		args = append(args, p.Limit)
-		// The lease is the due time pushed forward: a lease that runs out
-		// makes the delivery due again without any sweeper.
-		// The inactive endpoints are a short list read once per claim, not a
-		// join: the scan must walk the due index in order and stop at the
-		// limit, whatever the planner believes about the table's size.
-		rows, err := tx.QueryContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = ?
-			WHERE id IN (SELECT d.id FROM deliveries d
-				WHERE d.status = 'pending' AND `+due+`
-				AND d.endpoint_id NOT IN (SELECT e.id FROM endpoints e WHERE e.status <> 'active')`+skip+`
-				ORDER BY d.next_attempt_at LIMIT ? `+db.dialect.ClaimLock+`)
-			RETURNING id, endpoint_id, target_url, attempts, event_id`), args...)
-		if err != nil {
+		if err != nil || len(out) == 0 {
 			return err
 		}
-		byEvent := map[string][]int{}
-		for rows.Next() {
-			var c store.Claimed
-			if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &c.Event.ID); err != nil {
-				rows.Close()
-				return err
-			}
-			byEvent[c.Event.ID] = append(byEvent[c.Event.ID], len(out))
-			out = append(out, c)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		ids := make([]any, 0, len(byEvent))
-		for id := range byEvent {
-			ids = append(ids, id)
-		}
-		evRows, err := tx.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
-		if err != nil {
-			return err
-		}
-		defer evRows.Close()
-		for evRows.Next() {
-			ev, err := scanEvent(evRows)
-			if err != nil {
-				return err
-			}
-			for _, i := range byEvent[ev.ID] {
-				out[i].Event = ev
-			}
-		}
-		return evRows.Err()
+		return db.readClaimedEvents(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, db.wrap("claim deliveries", err)
 	}
 	return out, nil
+}
+
+// The lease is the due time pushed forward: a lease that runs out makes the
+// delivery due again without any sweeper.
+const (
+	claimSet       = `UPDATE deliveries SET next_attempt_at = ?, lease_owner = ? WHERE id IN `
+	claimReturning = ` RETURNING id, endpoint_id, target_url, attempts, event_id`
+)
+
+// claimCandidate is an endpoint whose due deliveries a claim may take, and
+// how many at most: one round of its lane.
+type claimCandidate struct {
+	id  string
+	cap int
+}
+
+// claimDue claims due deliveries endpoint by endpoint, through the
+// per-endpoint due index: an endpoint that is paused or whose lane is full
+// is never walked, however long its backlog, and no endpoint takes more
+// than its concurrency limit from a claim, so one endpoint's backlog cannot
+// fill every claim while others wait.
+func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]store.Claimed, error) {
+	cands, err := db.claimCandidates(ctx, tx, p.SkipEndpoints)
+	if err != nil || len(cands) == 0 {
+		return nil, err
+	}
+	// When the limit is smaller than the candidates' rounds, which
+	// endpoints come first changes from claim to claim.
+	start := rand.IntN(len(cands))
+	cands = append(cands[start:], cands[:start]...)
+	lease, now := micros(p.Now.Add(p.Lease)), micros(p.Now)
+	if db.dialect.ClaimLock != "" {
+		return db.claimLateral(ctx, tx, p, cands, lease, now)
+	}
+	// An embedded database has no round trips to save: one prepared
+	// statement per endpoint is the cheapest plan there is.
+	stmt, err := tx.PrepareContext(ctx, db.q(claimSet+`(SELECT id FROM deliveries
+		WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?)`+claimReturning))
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var out []store.Claimed
+	for _, c := range cands {
+		n := min(c.cap, p.Limit-len(out))
+		if n <= 0 {
+			break
+		}
+		rows, err := stmt.QueryContext(ctx, lease, p.Owner, c.id, now, n)
+		if err != nil {
+			return nil, err
+		}
+		if out, err = scanClaimed(rows, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// claimLateral is claimDue in one statement, for a database with array
+// parameters and lateral joins (PostgreSQL): one round trip whatever the
+// number of endpoints, and SKIP LOCKED keeps processes off each other's rows.
+func (db *DB) claimLateral(ctx context.Context, tx *sql.Tx, p store.ClaimParams, cands []claimCandidate, lease, now int64) ([]store.Claimed, error) {
+	ids := make([]string, len(cands))
+	caps := make([]int32, len(cands))
+	for i, c := range cands {
+		ids[i], caps[i] = c.id, int32(c.cap)
+	}
+	rows, err := tx.QueryContext(ctx, db.q(claimSet+`(SELECT d.id
+		FROM unnest(CAST(? AS TEXT[]), CAST(? AS INTEGER[])) AS c(endpoint_id, cap)
+		CROSS JOIN LATERAL (SELECT x.id FROM deliveries x
+			WHERE x.endpoint_id = c.endpoint_id AND x.status = 'pending' AND x.next_attempt_at <= ?
+			ORDER BY x.next_attempt_at LIMIT c.cap `+db.dialect.ClaimLock+`) d
+		LIMIT ?)`+claimReturning), lease, p.Owner, ids, caps, now, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanClaimed(rows, nil)
+}
+
+// claimCandidates lists the endpoints that have pending deliveries and may
+// be claimed from: active and not skipped, or gone (their deliveries are
+// claimed to be cancelled). The endpoints are found by skipping through the
+// due index one endpoint at a time, so the cost is one index step per
+// endpoint with pending work, not one per pending delivery.
+func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([]claimCandidate, error) {
+	rows, err := tx.QueryContext(ctx, `WITH RECURSIVE pe(id) AS (
+			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
+				ORDER BY d.endpoint_id LIMIT 1)
+			FROM pe WHERE pe.id IS NOT NULL)
+		SELECT pe.id, e.status, e.max_concurrency FROM pe LEFT JOIN endpoints e ON e.id = pe.id
+		WHERE pe.id IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []claimCandidate
+	for rows.Next() {
+		var c claimCandidate
+		var status sql.NullString
+		var limit sql.NullInt64
+		if err := rows.Scan(&c.id, &status, &limit); err != nil {
+			return nil, err
+		}
+		switch {
+		case slices.Contains(skip, c.id):
+			continue
+		case !status.Valid:
+			c.cap = domain.DefaultMaxConcurrency
+		case status.String == domain.EndpointActive:
+			c.cap = max(1, int(limit.Int64))
+		default:
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// claimNamed claims the named deliveries if they are due or held (a test
+// send's delivery waits, with no due time, for the request that sends it).
+func (db *DB) claimNamed(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]store.Claimed, error) {
+	args := []any{micros(p.Now.Add(p.Lease)), p.Owner, micros(p.Now)}
+	for _, id := range p.DeliveryIDs {
+		args = append(args, id)
+	}
+	args = append(args, p.Limit)
+	rows, err := tx.QueryContext(ctx, db.q(claimSet+`(SELECT d.id FROM deliveries d
+		WHERE d.status = 'pending' AND (d.next_attempt_at <= ? OR d.next_attempt_at IS NULL)
+		AND d.id IN (`+placeholders(len(p.DeliveryIDs))+`)
+		AND d.endpoint_id NOT IN (SELECT e.id FROM endpoints e WHERE e.status <> 'active')
+		LIMIT ? `+db.dialect.ClaimLock+`)`+claimReturning), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanClaimed(rows, nil)
+}
+
+// scanClaimed appends the claimed rows to out and closes rows.
+func scanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var c store.Claimed
+		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &c.Event.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// readClaimedEvents fills in the event of every claimed delivery, reading
+// each event once however many endpoints it goes to.
+func (db *DB) readClaimedEvents(ctx context.Context, tx *sql.Tx, claimed []store.Claimed) error {
+	byEvent := map[string][]int{}
+	for i, c := range claimed {
+		byEvent[c.Event.ID] = append(byEvent[c.Event.ID], i)
+	}
+	ids := make([]any, 0, len(byEvent))
+	for id := range byEvent {
+		ids = append(ids, id)
+	}
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		for _, i := range byEvent[ev.ID] {
+			claimed[i].Event = ev
+		}
+	}
+	return rows.Err()
 }
 
 func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
