@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore Factory) {
 	}
 	tests = append(tests, claimTests...)
 	tests = append(tests, publishTests...)
+	tests = append(tests, recordTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
