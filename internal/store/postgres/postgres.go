@@ -79,6 +79,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         `FOR UPDATE SKIP LOCKED`,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
+		ArrayParams:       true,
+		CachesStatements:  true,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 	})

@@ -25,7 +25,7 @@ func (db *DB) upsertJob(ctx context.Context, tx *sql.Tx, s domain.Scope, j *doma
 		status, finalSQL = `excluded.last_event_type`, `(jobs.final OR excluded.final)`
 	}
 	var params []byte
-	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at)
+	err := db.scanStmt(ctx, tx, `INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, environment, id) DO UPDATE SET
 			kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE jobs.kind END,
@@ -34,9 +34,9 @@ func (db *DB) upsertJob(ctx context.Context, tx *sql.Tx, s domain.Scope, j *doma
 			last_event_type = `+status+`,
 			final = `+finalSQL+`,
 			updated_at = excluded.updated_at
-		RETURNING kind, partner_params, callback_url`),
-		s.TenantID, s.Environment, j.ID, j.Kind, nullJSON(j.PartnerParams), j.CallbackURL, eventType, final, now, now).
-		Scan(&j.Kind, &params, &j.CallbackURL)
+		RETURNING kind, partner_params, callback_url`,
+		[]any{s.TenantID, s.Environment, j.ID, j.Kind, nullJSON(j.PartnerParams), j.CallbackURL, eventType, final, now, now},
+		&j.Kind, &params, &j.CallbackURL)
 	j.PartnerParams = params
 	return err
 }

@@ -31,6 +31,15 @@ type Dialect struct {
 	// RowUpdates records outcomes with one point update per delivery
 	// (SQLite: no round trips to save) instead of one UPDATE … FROM VALUES.
 	RowUpdates bool
+	// ArrayParams writes the rows of a batch publish in one statement per
+	// table, each column passed as an array and unnested (PostgreSQL: pgx
+	// takes Go slices as arrays), because every statement is a round trip.
+	// Without it (SQLite) rows go in multi-row VALUES statements of a few
+	// fixed sizes, whose SQL repeats and is prepared once.
+	ArrayParams bool
+	// CachesStatements says the driver keeps prepared statements per
+	// connection itself (pgx), so sqlstore prepares none of its own.
+	CachesStatements bool
 	// IsUniqueViolation recognises a duplicate-key error.
 	IsUniqueViolation func(error) bool
 	// IsUnavailable recognises an error of the database itself rather than
@@ -53,6 +62,7 @@ type DB struct {
 	queueWrite WriteFunc
 	dialect    Dialect
 	sealer     Sealer
+	stmts      stmtCache
 }
 
 // New builds the shared store. read serves queries; write commits changes;
