@@ -63,7 +63,7 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	start := rand.IntN(len(cands))
 	cands = append(cands[start:], cands[:start]...)
 	lease, now := micros(p.Now.Add(p.Lease)), micros(p.Now)
-	if db.dialect.ClaimLock != "" {
+	if db.dialect.ArrayParams {
 		return db.claimLateral(ctx, tx, p, cands, lease, now)
 	}
 	// An embedded database has no round trips to save: one prepared

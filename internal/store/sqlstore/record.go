@@ -39,15 +39,9 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 	return db.wrap("record outcomes", err)
 }
 
-// arrayParams reports whether the database takes Go slices as array
-// parameters and can unnest them (PostgreSQL through pgx). Dialect has no
-// field of its own for this yet; RowUpdates is off on PostgreSQL alone, so
-// it stands in for one.
-func (db *DB) arrayParams() bool { return !db.dialect.RowUpdates }
-
 // writeOutcomes inserts the attempts and applies the deliveries' new state.
 func (db *DB) writeOutcomes(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
-	if db.arrayParams() {
+	if db.dialect.ArrayParams {
 		// Arrays have no parameter limit: the whole batch goes in two
 		// statements whose text never changes. Their generic plans are the
 		// right ones whatever the statistics (see updateDeliveriesUnnest),

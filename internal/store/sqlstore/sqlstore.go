@@ -31,11 +31,14 @@ type Dialect struct {
 	// RowUpdates records outcomes with one point update per delivery
 	// (SQLite: no round trips to save) instead of one UPDATE … FROM VALUES.
 	RowUpdates bool
-	// ArrayParams writes the rows of a batch publish in one statement per
-	// table, each column passed as an array and unnested (PostgreSQL: pgx
-	// takes Go slices as arrays), because every statement is a round trip.
-	// Without it (SQLite) rows go in multi-row VALUES statements of a few
-	// fixed sizes, whose SQL repeats and is prepared once.
+	// ArrayParams writes the rows of a batch (publish, record) in one
+	// statement per table, each column passed as an array and unnested, and
+	// claims every endpoint in one statement with a lateral join
+	// (PostgreSQL: pgx takes Go slices as arrays), because every statement
+	// is a round trip. Without it (SQLite) rows go in multi-row VALUES
+	// statements of a few fixed sizes, whose SQL repeats and is prepared
+	// once, outcomes are point updates and a claim probes endpoint by
+	// endpoint: an embedded database has no round trips to save.
 	ArrayParams bool
 	// CachesStatements says the driver keeps prepared statements per
 	// connection itself (pgx), so sqlstore prepares none of its own.
