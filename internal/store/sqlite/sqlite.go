@@ -28,24 +28,37 @@ var migrations embed.FS
 // maxGroup bounds how many writes share one commit.
 const maxGroup = 256
 
+// groupBudget is the least time a group gives ordinary writes (publishes,
+// the API's changes) after the dispatcher's: enough for many small
+// publishes to share one commit. A publish of 1,000 events takes far
+// longer and ends its group alone, so a claim queued behind it commits
+// right after it instead of after every publish queued with it.
+const groupBudget = 5 * time.Millisecond
+
 // ErrLocked is returned when another process holds the database file.
 var ErrLocked = errors.New("database file is in use by another Herald process")
+
+var errClosed = errors.New("store is closed")
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
 	*sqlstore.DB
 	read, write *sql.DB
 	lock        *flock.Flock
-	ops         chan *writeOp
-	stop        chan struct{}
-	done        sync.WaitGroup
-	closeOnce   sync.Once
+	// ops queues every write but the dispatcher's, which queueOps queues.
+	ops, queueOps chan *writeOp
+	stop          chan struct{}
+	// closed is closed once Close has answered every queued write.
+	closed    chan struct{}
+	done      sync.WaitGroup
+	closeOnce sync.Once
 }
 
 type writeOp struct {
-	ctx  context.Context
-	fn   func(*sql.Tx) error
-	done chan error
+	ctx   context.Context
+	fn    func(*sql.Tx) error
+	done  chan error
+	queue bool
 }
 
 // Open opens (creating if needed) the database at path, takes the file
@@ -64,7 +77,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("open sqlite %s: %w; stop it first, or use PostgreSQL to run several processes", abs, ErrLocked)
 	}
-	s := &Store{lock: lock, ops: make(chan *writeOp, maxGroup), stop: make(chan struct{})}
+	s := &Store{
+		lock: lock, ops: make(chan *writeOp, maxGroup), queueOps: make(chan *writeOp, maxGroup),
+		stop: make(chan struct{}), closed: make(chan struct{}),
+	}
 	if err := s.open(ctx, abs); err != nil {
 		s.closeDBs()
 		_ = lock.Unlock()
@@ -117,7 +133,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 	}
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
-	s.DB = sqlstore.New(s.read, s.group, s.group, sqlstore.Dialect{
+	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
 		RowUpdates:        true,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
@@ -157,83 +173,202 @@ func Migrate(ctx context.Context, path string) error {
 // arrive while a commit is in progress share the next one: one fsync for
 // many requests.
 func (s *Store) group(ctx context.Context, fn func(*sql.Tx) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.submit(ctx, s.ops, &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// queueGroup is group for the dispatcher's claims, records and releases.
+// The writer serves them before any publish, so delivery keeps pace with
+// ingest instead of waiting for the publishers to stop.
+func (s *Store) queueGroup(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.submit(ctx, s.queueOps, &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1), queue: true})
+}
+
+func (s *Store) submit(ctx context.Context, ops chan *writeOp, op *writeOp) error {
 	select {
-	case s.ops <- op:
+	case ops <- op:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.stop:
-		return errors.New("store is closed")
+		return errClosed
 	}
 	// Once queued the write may commit, so wait for the truth rather than
 	// give up on ctx.
-	return <-op.done
+	select {
+	case err := <-op.done:
+		return err
+	case <-s.closed:
+		// Close has answered every write it found; one queued after that
+		// would wait forever.
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *Store) writer() {
 	defer s.done.Done()
-	batch := make([]*writeOp, 0, maxGroup)
+	// held was taken from a queue and has not run yet.
+	var held *writeOp
 	for {
-		select {
-		case op := <-s.ops:
-			batch = append(batch[:0], op)
-		drain:
-			for len(batch) < maxGroup {
-				select {
-				case op := <-s.ops:
-					batch = append(batch, op)
-				default:
-					break drain
-				}
+		if held == nil {
+			select {
+			case held = <-s.queueOps:
+			case held = <-s.ops:
+			case <-s.stop:
+				return
 			}
-			s.commit(batch)
-		case <-s.stop:
-			return
 		}
+		select {
+		case <-s.stop:
+			held.done <- errClosed
+			return
+		default:
+		}
+		held = s.runGroup(held)
 	}
 }
 
-// commit runs a group in one transaction. Each write runs inside its own
-// savepoint, so one write's failure is its own and the others still commit.
-func (s *Store) commit(batch []*writeOp) {
-	results := make([]error, len(batch))
-	err := func() error {
-		tx, err := s.write.BeginTx(context.Background(), nil)
+// runGroup runs one group of writes, starting with held, in one
+// transaction and commits it. It returns held if the group filled up
+// before held's turn.
+func (s *Store) runGroup(held *writeOp) *writeOp {
+	g := groupTx{s: s}
+	for range maxGroup {
+		op := g.next(&held)
+		if op == nil {
+			break
+		}
+		if err := op.ctx.Err(); err != nil {
+			op.done <- err
+			continue
+		}
+		began := time.Now()
+		err := g.run(op)
+		if op.queue {
+			g.queueTime += time.Since(began)
+		} else {
+			g.ordinaryTime += time.Since(began)
+		}
 		if err != nil {
-			return err
+			g.fail(op, err)
+			return held
 		}
-		defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-		for i, op := range batch {
-			if err := op.ctx.Err(); err != nil {
-				results[i] = err
-				continue
-			}
-			if len(batch) == 1 {
-				results[i] = op.fn(tx)
-				if results[i] != nil {
-					return nil
-				}
-				continue
-			}
-			if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
-				return err
-			}
-			if results[i] = op.fn(tx); results[i] != nil {
-				if _, err := tx.Exec(`ROLLBACK TO w`); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Exec(`RELEASE w`); err != nil {
-				return err
-			}
+	}
+	g.commit()
+	return held
+}
+
+// groupTx is one group's transaction and the writes that wait for its
+// commit.
+type groupTx struct {
+	s *Store
+	// The time the dispatcher's writes took, and the others'.
+	queueTime, ordinaryTime time.Duration
+	tx                      *sql.Tx
+	ran                     []*writeOp
+}
+
+// next returns the group's next write, or nil when it is time to commit.
+// Every waiting dispatcher's write comes first. Ordinary writes follow
+// while they have taken less than groupBudget or less than the
+// dispatcher's writes took: a claim that arrives meanwhile waits for the
+// write in progress and little more, and a busy dispatcher still leaves
+// publishes half of the writer's time. The first always runs.
+func (g *groupTx) next(held **writeOp) *writeOp {
+	select {
+	case <-g.s.stop:
+		return nil
+	default:
+	}
+	if h := *held; h != nil && h.queue {
+		*held = nil
+		return h
+	}
+	select {
+	case op := <-g.s.queueOps:
+		return op
+	default:
+	}
+	if g.ordinaryTime >= max(groupBudget, g.queueTime) {
+		return nil
+	}
+	op := *held
+	*held = nil
+	if op == nil {
+		select {
+		case op = <-g.s.ops:
+		default:
+			return nil
 		}
-		return tx.Commit()
-	}()
-	for i, op := range batch {
-		if err != nil && results[i] == nil {
-			results[i] = err
+	}
+	return op
+}
+
+// run runs op in the group's transaction. The first write of a
+// transaction needs no savepoint: if it fails, the transaction holds
+// nothing else and is rolled back whole. Any later write runs in its own
+// savepoint, so its failure is its own. run returns an error only when the
+// transaction itself is broken; op is then not answered yet.
+func (g *groupTx) run(op *writeOp) error {
+	if g.tx == nil {
+		tx, err := g.s.write.BeginTx(context.Background(), nil)
+		if err != nil {
+			op.done <- fmt.Errorf("sqlite write: begin: %w", err)
+			return nil
 		}
-		op.done <- results[i]
+		if err := op.fn(tx); err != nil {
+			_ = tx.Rollback()
+			op.done <- err
+			return nil
+		}
+		g.tx = tx
+		g.ran = append(g.ran, op)
+		return nil
+	}
+	if _, err := g.tx.Exec(`SAVEPOINT w`); err != nil {
+		return fmt.Errorf("sqlite write: savepoint: %w", err)
+	}
+	fnErr := op.fn(g.tx)
+	if fnErr != nil {
+		if _, err := g.tx.Exec(`ROLLBACK TO w`); err != nil {
+			return fmt.Errorf("sqlite write: roll back to savepoint: %w", err)
+		}
+	}
+	if _, err := g.tx.Exec(`RELEASE w`); err != nil {
+		return fmt.Errorf("sqlite write: release savepoint: %w", err)
+	}
+	if fnErr != nil {
+		// Rolled back already: a failure waits for no commit.
+		op.done <- fnErr
+		return nil
+	}
+	g.ran = append(g.ran, op)
+	return nil
+}
+
+// fail rolls back a broken transaction: op and every write run in it fail.
+func (g *groupTx) fail(op *writeOp, err error) {
+	_ = g.tx.Rollback()
+	op.done <- err
+	for _, o := range g.ran {
+		o.done <- err
+	}
+}
+
+// commit commits the group and only then answers its writes.
+func (g *groupTx) commit() {
+	if g.tx == nil {
+		return
+	}
+	err := g.tx.Commit()
+	if err != nil {
+		err = fmt.Errorf("sqlite write: commit: %w", err)
+	}
+	for _, op := range g.ran {
+		op.done <- err
 	}
 }
 
@@ -243,15 +378,17 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.done.Wait()
 		// Fail writes that were queued but never picked up.
-		for {
-			select {
-			case op := <-s.ops:
-				op.done <- errors.New("store is closed")
-				continue
-			default:
+		for _, ops := range []chan *writeOp{s.queueOps, s.ops} {
+			for drained := false; !drained; {
+				select {
+				case op := <-ops:
+					op.done <- errClosed
+				default:
+					drained = true
+				}
 			}
-			break
 		}
+		close(s.closed)
 		s.closeDBs()
 		_ = s.lock.Unlock()
 	})
