@@ -134,7 +134,6 @@ func (s *Store) open(ctx context.Context, path string) error {
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
 	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
-		RowUpdates:        true,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 	})

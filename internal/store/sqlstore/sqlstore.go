@@ -28,9 +28,6 @@ type Dialect struct {
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string
-	// RowUpdates records outcomes with one point update per delivery
-	// (SQLite: no round trips to save) instead of one UPDATE … FROM VALUES.
-	RowUpdates bool
 	// ArrayParams writes the rows of a batch (publish, record) in one
 	// statement per table, each column passed as an array and unnested, and
 	// claims every endpoint in one statement with a lateral join
