@@ -2,12 +2,9 @@ package sqlite_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/store/storetest"
 )
 
 // The single writer's scheduling, measured on a real file as the load
@@ -43,30 +41,12 @@ var benchScope = domain.Scope{TenantID: "bench", Environment: domain.Sandbox}
 // endpoints.
 func openBench(b *testing.B, endpoints int) store.Store {
 	b.Helper()
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "herald.db"))
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	if err := s.CreateTenant(ctx, &domain.Tenant{ID: benchScope.TenantID, Name: "bench", CreatedAt: time.Now()}); err != nil {
-		b.Fatal(err)
-	}
-	for i := range endpoints {
-		now := time.Now()
-		e := &domain.Endpoint{
-			ID: domain.NewID(domain.PrefixEndpoint), TenantID: benchScope.TenantID, Environment: benchScope.Environment,
-			URL: fmt.Sprintf("http://127.0.0.1:%d/hook", 9000+i), Status: domain.EndpointActive,
-			TimeoutMS: 15000, MaxConcurrency: 64, Success: domain.Success2xx, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-			CreatedAt: now, UpdatedAt: now,
-		}
-		if err := e.RetryPolicy.Normalize(); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.CreateEndpoint(ctx, e); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchTenant(b, s, benchScope, endpoints)
 	return s
 }
 
@@ -76,14 +56,7 @@ var benchSeq atomic.Int64
 func publications(n int) []store.Publication {
 	pubs := make([]store.Publication, n)
 	for i := range pubs {
-		seq := benchSeq.Add(1)
-		at := time.Now()
-		pubs[i] = store.Publication{Event: domain.Event{
-			ID: domain.NewIDAt(domain.PrefixEvent, at), TenantID: benchScope.TenantID, Environment: benchScope.Environment,
-			Type: "verification.approved", CreatedAt: at,
-			Data: json.RawMessage(`{"status":"approved","user_id":"u-` + strconv.FormatInt(seq, 10) +
-				`","country":"GB","document":{"type":"passport","number":"P1234567","expires":"2031-04-30"},"checks":{"document":"clear","face_match":"clear","liveness":"clear","watchlist":"clear"},"score":0.987}`),
-		}}
+		pubs[i] = store.Publication{Event: storetest.BenchEvent(benchScope, benchSeq.Add(1), time.Now())}
 	}
 	return pubs
 }

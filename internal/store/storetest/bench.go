@@ -46,15 +46,24 @@ type benchQueue struct {
 
 func newBenchQueue(b *testing.B, s store.Store) *benchQueue {
 	b.Helper()
+	sc := domain.Scope{TenantID: "bench", Environment: domain.Production}
+	return &benchQueue{s: s, scope: sc, eps: BenchTenant(b, s, sc, benchEndpoints), createdAt: time.Now().Add(-time.Hour)}
+}
+
+// BenchTenant creates the tenant of sc with n endpoints that take every
+// event type, each with the harness's concurrency of 64, and returns their
+// ids. Benchmarks of a single store use it to build the same queue.
+func BenchTenant(b *testing.B, s store.Store, sc domain.Scope, n int) []string {
+	b.Helper()
 	ctx := context.Background()
-	q := &benchQueue{s: s, scope: domain.Scope{TenantID: "bench", Environment: domain.Production}, createdAt: time.Now().Add(-time.Hour)}
-	if err := s.CreateTenant(ctx, &domain.Tenant{ID: "bench", Name: "bench", CreatedAt: time.Now()}); err != nil {
+	if err := s.CreateTenant(ctx, &domain.Tenant{ID: sc.TenantID, Name: sc.TenantID, CreatedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
-	for i := range benchEndpoints {
+	ids := make([]string, n)
+	for i := range ids {
 		now := time.Now()
 		e := &domain.Endpoint{
-			ID: domain.NewID(domain.PrefixEndpoint), TenantID: "bench", Environment: domain.Production,
+			ID: domain.NewID(domain.PrefixEndpoint), TenantID: sc.TenantID, Environment: sc.Environment,
 			URL: fmt.Sprintf("https://receiver-%d.example.com/hook", i), Status: domain.EndpointActive,
 			TimeoutMS: 15000, MaxConcurrency: 64, Success: domain.Success2xx, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 			CreatedAt: now, UpdatedAt: now,
@@ -65,9 +74,20 @@ func newBenchQueue(b *testing.B, s store.Store) *benchQueue {
 		if err := s.CreateEndpoint(ctx, e); err != nil {
 			b.Fatal(err)
 		}
-		q.eps = append(q.eps, e.ID)
+		ids[i] = e.ID
 	}
-	return q
+	return ids
+}
+
+// BenchEvent is the harness's event: a verification.approved with about
+// 400 bytes of data, numbered seq, created at.
+func BenchEvent(sc domain.Scope, seq int64, at time.Time) domain.Event {
+	return domain.Event{
+		ID: domain.NewIDAt(domain.PrefixEvent, at), TenantID: sc.TenantID, Environment: sc.Environment,
+		Type: "verification.approved", CreatedAt: at,
+		Data: json.RawMessage(`{"status":"approved","user_id":"u-` + strconv.FormatInt(seq, 10) +
+			`","country":"GB","document":{"type":"passport","number":"P1234567","expires":"2031-04-30"},"checks":{"document":"clear","face_match":"clear","liveness":"clear","watchlist":"clear"},"score":0.987}`),
+	}
 }
 
 // publish adds events (each fanned out to every endpoint) in batches of
@@ -80,12 +100,7 @@ func (q *benchQueue) publish(b *testing.B, events int) {
 		for i := range pubs {
 			q.seq++
 			q.createdAt = q.createdAt.Add(time.Microsecond)
-			pubs[i] = store.Publication{Event: domain.Event{
-				ID: domain.NewIDAt(domain.PrefixEvent, q.createdAt), TenantID: q.scope.TenantID, Environment: q.scope.Environment,
-				Type: "verification.approved", CreatedAt: q.createdAt,
-				Data: json.RawMessage(`{"status":"approved","user_id":"u-` + strconv.Itoa(q.seq) +
-					`","country":"GB","document":{"type":"passport","number":"P1234567","expires":"2031-04-30"},"checks":{"document":"clear","face_match":"clear","liveness":"clear","watchlist":"clear"},"score":0.987}`),
-			}}
+			pubs[i] = store.Publication{Event: BenchEvent(q.scope, int64(q.seq), q.createdAt)}
 		}
 		if _, err := q.s.Publish(context.Background(), q.scope, pubs); err != nil {
 			b.Fatal(err)

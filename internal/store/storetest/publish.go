@@ -98,20 +98,27 @@ func testBatchKeysMixed(t *testing.T, s store.Store) {
 
 	// One conflicting key refuses the whole batch: its new key is not
 	// kept, so it is new again afterwards.
-	refused := []store.Publication{
+	refuseBatch(t, s, []store.Publication{
 		keyed("a.b", "new-3", "n3"),
 		keyed("a.b", "old-2", "h2"),
 		keyed("a.b", "old-1", "another body"),
-	}
-	_, err = s.Publish(ctx, scope, refused)
+	}, 5, "new-3")
+}
+
+// refuseBatch publishes a batch that must conflict, then proves it stored
+// nothing: the scope still holds wantEvents events, and key, used only by
+// the refused batch, is new again.
+func refuseBatch(t *testing.T, s store.Store, batch []store.Publication, wantEvents int, key string) {
+	t.Helper()
+	_, err := s.Publish(ctx, scope, batch)
 	var ce *domain.ConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("batch with a conflicting key: err = %v, want a conflict", err)
 	}
-	if n := len(allEvents(t, s, scope)); n != 5 {
-		t.Fatalf("%d events stored after a refused batch, want 5", n)
+	if n := len(allEvents(t, s, scope)); n != wantEvents {
+		t.Fatalf("%d events stored after a refused batch, want %d", n, wantEvents)
 	}
-	res, err = s.Publish(ctx, scope, []store.Publication{keyed("a.b", "new-3", "different now")})
+	res, err := s.Publish(ctx, scope, []store.Publication{keyed("a.b", key, "different now")})
 	must(t, err)
 	if res[0].Replayed {
 		t.Fatal("the key of a refused batch was kept")
@@ -152,18 +159,7 @@ func testBatchKeyTwice(t *testing.T, s store.Store) {
 
 	// With different bodies the second conflicts with the first, and the
 	// batch stores nothing.
-	_, err = s.Publish(ctx, scope, []store.Publication{keyed("a.b", "clash", "h1"), keyed("a.b", "clash", "h2")})
-	if !errors.Is(err, domain.ErrConflict) {
-		t.Fatalf("same key, different bodies in one batch: err = %v, want conflict", err)
-	}
-	if n := len(allEvents(t, s, scope)); n != 2 {
-		t.Fatalf("%d events stored after the refused batch, want 2", n)
-	}
-	res, err = s.Publish(ctx, scope, []store.Publication{keyed("a.b", "clash", "h3")})
-	must(t, err)
-	if res[0].Replayed {
-		t.Fatal("the key of the refused batch was kept")
-	}
+	refuseBatch(t, s, []store.Publication{keyed("a.b", "clash", "h1"), keyed("a.b", "clash", "h2")}, 2, "clash")
 }
 
 // largePublications makes a batch with every optional field in use: keys,
