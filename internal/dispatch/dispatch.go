@@ -32,7 +32,11 @@ type Config struct {
 	// Lease is how long a claimed delivery is ours. An attempt's timeout is
 	// cut to fit inside it. Default 60 s.
 	Lease time.Duration
-	// Batch is the most deliveries one claim takes. Default 256.
+	// Batch is the most deliveries one claim takes. Default 1024: on
+	// SQLite a claim waits for the publish ahead of it in the one writer
+	// (a 1,000-event batch to ten endpoints holds it for a few hundred
+	// milliseconds), so what one claim takes bounds delivery while
+	// publishers are busy.
 	Batch int
 	// MaxInFlight bounds claimed-but-unrecorded deliveries, which bounds
 	// memory whatever the backlog. Default 2048.
@@ -60,7 +64,7 @@ func (c *Config) defaults() {
 		c.Lease = 60 * time.Second
 	}
 	if c.Batch <= 0 {
-		c.Batch = 256
+		c.Batch = 1024
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 2048
@@ -274,15 +278,16 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	return len(claimed) == limit || fullRound(jobs), nil
 }
 
-// fullRound reports whether a claim gave some endpoint a whole round of its
-// concurrency limit, the most one claim takes from an endpoint: its queue
-// may hold more, and the next claim takes it unless the lane is full.
+// fullRound reports whether a claim gave some endpoint the most one claim
+// takes from an endpoint (store.ClaimRounds rounds of its concurrency
+// limit): its queue may hold more, and the next claim takes it unless the
+// lane is full.
 func fullRound(jobs []job) bool {
 	n := make(map[*endpoint]int, 8)
 	for i := range jobs {
 		ep := jobs[i].ep
 		n[ep]++
-		if n[ep] >= max(1, ep.MaxConcurrency) {
+		if n[ep] >= store.ClaimRounds*max(1, ep.MaxConcurrency) {
 			return true
 		}
 	}

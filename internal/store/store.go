@@ -83,9 +83,9 @@ type Store interface {
 	RetryDelivery(ctx context.Context, s domain.Scope, id string, now time.Time) (*domain.Delivery, error)
 
 	// Claim leases up to Limit due deliveries of active endpoints to Owner,
-	// oldest due first within each endpoint and at most one round of an
-	// endpoint's max_concurrency from one claim, so that endpoints share the
-	// claims. A lease that is not recorded or released before it ends makes
+	// oldest due first within each endpoint and at most ClaimRounds rounds
+	// of an endpoint's max_concurrency from one claim, so that endpoints
+	// share the claims. A lease that is not recorded or released before it ends makes
 	// the delivery due again, which is how a crashed process's work is taken
 	// over.
 	Claim(ctx context.Context, p ClaimParams) ([]Claimed, error)
@@ -140,6 +140,12 @@ type DeliveryFilter struct {
 	Since      time.Time
 	Until      time.Time
 }
+
+// ClaimRounds is how many rounds of an endpoint's max_concurrency one claim
+// takes at most. One round leaves a lane that empties between two claims
+// idle; two keep it busy while the next claim waits for the single writer,
+// and still share a claim between endpoints.
+const ClaimRounds = 2
 
 // ClaimParams bounds one claim.
 type ClaimParams struct {

@@ -244,7 +244,7 @@ func (db *DB) insertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys [
 		args = append(args, s.TenantID, s.Environment, k.key, k.hash, k.eventID, k.deliveries, k.createdAt)
 	}
 	return db.insertRows(ctx, tx, `INSERT INTO idempotency_keys (tenant_id, environment, key, request_hash, event_id, deliveries, created_at) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?)`, 7, args)
+		`(?, ?, ?, ?, ?, ?, ?)`, "", 7, args)
 }
 
 // insertEvents stores the batch's new events.
@@ -293,7 +293,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, even
 			optionalMicros(ev.ExpiresAt), []byte(ev.Data), micros(ev.CreatedAt))
 	}
 	return db.insertRows(ctx, tx, `INSERT INTO events (id, tenant_id, environment, type, job_id, job, final, test, sensitive, expires_at, data, created_at) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, 12, args)
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "", 12, args)
 }
 
 // target is one delivery to make: an event to an endpoint, maybe at a
@@ -345,7 +345,7 @@ func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, 
 			t.endpointID, t.url, ev.Test, t.due, now, now)
 	}
 	return db.insertRows(ctx, tx, `INSERT INTO deliveries (id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test,
-		status, next_attempt_at, created_at, updated_at) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`, 11, args)
+		status, next_attempt_at, created_at, updated_at) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`, "", 11, args)
 }
 
 // rowsPerStatement are the sizes, largest first, of SQLite's multi-row
@@ -379,11 +379,11 @@ func statementRows(n int, padding bool) int {
 
 // insertRows inserts rows of width values each (args, row after row) with
 // statements of the sizes in rowsPerStatement. head is the statement up to
-// VALUES, row the placeholders of one row.
-func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, head, row string, width int, args []any) error {
+// VALUES, row the placeholders of one row, tail what follows the rows.
+func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, head, row, tail string, width int, args []any) error {
 	for len(args) > 0 {
 		n := statementRows(len(args)/width, false)
-		if _, err := db.execStmt(ctx, tx, head+strings.Repeat(row+", ", n-1)+row, args[:n*width]...); err != nil {
+		if _, err := db.execStmt(ctx, tx, head+strings.Repeat(row+", ", n-1)+row+tail, args[:n*width]...); err != nil {
 			return err
 		}
 		args = args[n*width:]

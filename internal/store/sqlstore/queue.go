@@ -42,7 +42,7 @@ const (
 )
 
 // claimCandidate is an endpoint whose due deliveries a claim may take, and
-// how many at most: one round of its lane.
+// how many at most: store.ClaimRounds rounds of its lane.
 type claimCandidate struct {
 	id  string
 	cap int
@@ -51,7 +51,7 @@ type claimCandidate struct {
 // claimDue claims due deliveries endpoint by endpoint, through the
 // per-endpoint due index: an endpoint that is paused or whose lane is full
 // is never walked, however long its backlog, and no endpoint takes more
-// than its concurrency limit from a claim, so one endpoint's backlog cannot
+// than store.ClaimRounds rounds of its concurrency limit from a claim, so one endpoint's backlog cannot
 // fill every claim while others wait.
 func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]store.Claimed, error) {
 	cands, err := db.claimCandidates(ctx, tx, p.SkipEndpoints)
@@ -68,20 +68,16 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	}
 	// An embedded database has no round trips to save: one prepared
 	// statement per endpoint is the cheapest plan there is.
-	stmt, err := tx.PrepareContext(ctx, db.q(claimSet+`(SELECT id FROM deliveries
+	const probe = claimSet + `(SELECT id FROM deliveries
 		WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
-		ORDER BY next_attempt_at LIMIT ?)`+claimReturning))
-	if err != nil {
-		return nil, err
-	}
-	defer stmt.Close()
+		ORDER BY next_attempt_at LIMIT ?)` + claimReturning
 	var out []store.Claimed
 	for _, c := range cands {
 		n := min(c.cap, p.Limit-len(out))
 		if n <= 0 {
 			break
 		}
-		rows, err := stmt.QueryContext(ctx, lease, p.Owner, c.id, now, n)
+		rows, err := db.queryStmt(ctx, tx, probe, lease, p.Owner, c.id, now, n)
 		if err != nil {
 			return nil, err
 		}
@@ -143,9 +139,9 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([
 		case slices.Contains(skip, c.id):
 			continue
 		case !status.Valid:
-			c.cap = domain.DefaultMaxConcurrency
+			c.cap = store.ClaimRounds * domain.DefaultMaxConcurrency
 		case status.String == domain.EndpointActive:
-			c.cap = max(1, int(limit.Int64))
+			c.cap = store.ClaimRounds * max(1, int(limit.Int64))
 		default:
 			continue
 		}
@@ -214,13 +210,17 @@ func (db *DB) readClaimedEvents(ctx context.Context, tx *sql.Tx, claimed []store
 	return rows.Err()
 }
 
+// releaseChunk keeps each release's IN list far under SQLite's parameter
+// limit.
+const releaseChunk = 200
+
 func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	err := db.queueWrite(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(ids); start += recordChunk {
-			chunk := ids[start:min(start+recordChunk, len(ids))]
+		for start := 0; start < len(ids); start += releaseChunk {
+			chunk := ids[start:min(start+releaseChunk, len(ids))]
 			args := []any{micros(time.Now()), owner}
 			for _, id := range chunk {
 				args = append(args, id)

@@ -4,15 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-// recordChunk keeps each of SQLite's multi-row inserts under its parameter
-// limit (13 per attempt).
-const recordChunk = 200
 
 func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
@@ -59,10 +54,8 @@ func (db *DB) writeOutcomes(ctx context.Context, tx *sql.Tx, outcomes []store.Ou
 		}
 		return nil
 	}
-	for start := 0; start < len(outcomes); start += recordChunk {
-		if err := db.insertAttempts(ctx, tx, outcomes[start:min(start+recordChunk, len(outcomes))]); err != nil {
-			return fmt.Errorf("insert attempts: %w", err)
-		}
+	if err := db.insertAttempts(ctx, tx, outcomes); err != nil {
+		return fmt.Errorf("insert attempts: %w", err)
 	}
 	if err := db.updateDeliveriesByRow(ctx, tx, outcomes); err != nil {
 		return fmt.Errorf("update deliveries: %w", err)
@@ -145,19 +138,14 @@ func updateDeliveriesUnnest(ctx context.Context, tx *sql.Tx, outcomes []store.Ou
 	return err
 }
 
-// insertAttempts inserts a chunk of attempts with one multi-row insert.
-func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, chunk []store.Outcome) error {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
-		response_status, response_headers, response_body, error_class, error) VALUES `)
-	args := make([]any, 0, len(chunk)*13)
-	for i := range chunk {
-		o := &chunk[i]
+// insertAttempts inserts the attempts with multi-row inserts of the fixed
+// sizes publish uses, so their SQL is parsed once per transaction rather
+// than once per batch, as a VALUES list of the batch's own length was.
+func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
+	args := make([]any, 0, len(outcomes)*13)
+	for i := range outcomes {
+		o := &outcomes[i]
 		a := &o.Attempt
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		var reqH, respH any
 		if a.RequestHeaders != nil {
 			reqH = marshal(a.RequestHeaders)
@@ -169,9 +157,9 @@ func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, chunk []store.Outc
 			reqH, a.ResponseStatus, respH, []byte(a.ResponseBody), a.ErrorClass, a.Error)
 	}
 	// A repeated Record (its first commit's answer lost) changes nothing.
-	b.WriteString(` ON CONFLICT (id) DO NOTHING`)
-	_, err := tx.ExecContext(ctx, db.q(b.String()), args...)
-	return err
+	return db.insertRows(ctx, tx, `INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
+		response_status, response_headers, response_body, error_class, error) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT (id) DO NOTHING`, 13, args)
 }
 
 // updateDeliveriesByRow applies the outcomes with one prepared statement
@@ -179,13 +167,9 @@ func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, chunk []store.Outc
 // and a point update by primary key is cheaper than SQLite's UPDATE … FROM
 // over a VALUES list.
 func (db *DB) updateDeliveriesByRow(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
-	stmt, err := tx.PrepareContext(ctx, db.q(`UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
+	const update = `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
 		lease_owner = NULL, last_status = ?, last_error = ?, updated_at = ?
-		WHERE id = ? AND status = 'pending' AND lease_owner IS NOT NULL`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+		WHERE id = ? AND status = 'pending' AND lease_owner IS NOT NULL`
 	for i := range outcomes {
 		o := &outcomes[i]
 		var next any
@@ -194,7 +178,7 @@ func (db *DB) updateDeliveriesByRow(ctx context.Context, tx *sql.Tx, outcomes []
 		}
 		// A delivery cancelled while its attempt was in flight stays
 		// cancelled, and an outcome already recorded is not counted twice.
-		if _, err := stmt.ExecContext(ctx, o.Status, next, o.Attempt.ResponseStatus, lastError(&o.Attempt), micros(o.Attempt.At), o.DeliveryID); err != nil {
+		if _, err := db.execStmt(ctx, tx, update, o.Status, next, o.Attempt.ResponseStatus, lastError(&o.Attempt), micros(o.Attempt.At), o.DeliveryID); err != nil {
 			return err
 		}
 	}

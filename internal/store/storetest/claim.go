@@ -44,23 +44,24 @@ func testClaimRound(t *testing.T, s store.Store) {
 	setup(t, s)
 	busy := endpoint(t, s, scope, "a.b") // max_concurrency 4
 	quiet := endpoint(t, s, other, "a.b")
-	events := publishSeq(t, s, scope, 10)
+	round := store.ClaimRounds * 4
+	events := publishSeq(t, s, scope, round+6)
 	publishSeq(t, s, other, 2)
 
 	c, err := s.Claim(ctx, store.ClaimParams{Owner: "p", Limit: 100, Lease: time.Minute, Now: time.Now()})
 	must(t, err)
 	got := claimed(c)
-	if len(c) != 6 || len(got[busy.ID]) != 4 || len(got[quiet.ID]) != 2 {
-		t.Fatalf("claimed %d: %d of the busy endpoint (want its round of 4), %d of the quiet one (want 2)",
-			len(c), len(got[busy.ID]), len(got[quiet.ID]))
+	if len(c) != round+2 || len(got[busy.ID]) != round || len(got[quiet.ID]) != 2 {
+		t.Fatalf("claimed %d: %d of the busy endpoint (want its %d rounds of 4), %d of the quiet one (want 2)",
+			len(c), len(got[busy.ID]), store.ClaimRounds, len(got[quiet.ID]))
 	}
 	want := map[string]bool{}
-	for _, id := range events[:4] {
+	for _, id := range events[:round] {
 		want[id] = true
 	}
 	for _, id := range got[busy.ID] {
 		if !want[id] {
-			t.Fatalf("claimed %s of the busy endpoint; want its four oldest due %v", id, events[:4])
+			t.Fatalf("claimed %s of the busy endpoint; want its %d oldest due %v", id, round, events[:round])
 		}
 	}
 
