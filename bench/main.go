@@ -296,9 +296,9 @@ func machineBusy(wait time.Duration) float64 {
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		b0, t0 := systemCPU()
+		b0, _, t0 := systemCPU()
 		time.Sleep(time.Second)
-		b1, t1 := systemCPU()
+		b1, _, t1 := systemCPU()
 		busy := 0.0
 		if t1 > t0 {
 			busy = (b1 - b0) / (t1 - t0)

@@ -87,16 +87,18 @@ func resetPeakRSS(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
-// systemCPU reads the machine's busy and total jiffies from /proc/stat.
-func systemCPU() (busy, total float64) {
+// systemCPU reads the machine's busy, stolen and total jiffies from
+// /proc/stat. Busy includes steal: time the hypervisor gave to other guests
+// was not ours to use either.
+func systemCPU() (busy, steal, total float64) {
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	line, _, _ := strings.Cut(string(raw), "\n")
 	f := strings.Fields(line)
 	if len(f) < 5 || f[0] != "cpu" {
-		return 0, 0
+		return 0, 0, 0
 	}
 	// user nice system idle iowait irq softirq steal (guest is inside user).
 	for k := 1; k < len(f) && k <= 8; k++ {
@@ -105,8 +107,11 @@ func systemCPU() (busy, total float64) {
 		if k != 4 && k != 5 {
 			busy += v
 		}
+		if k == 8 {
+			steal = v
+		}
 	}
-	return busy, total
+	return busy, steal, total
 }
 
 // postgresCPU sums the CPU of every process named postgres on this machine
@@ -138,6 +143,7 @@ type usage struct {
 	self      float64
 	postgres  float64
 	sysBusy   float64
+	sysSteal  float64
 	sysTotal  float64
 	hasHerald bool
 }
@@ -162,7 +168,7 @@ func (s usageSource) snap() usage {
 	if s.postgres {
 		u.postgres, _ = postgresCPU()
 	}
-	u.sysBusy, u.sysTotal = systemCPU()
+	u.sysBusy, u.sysSteal, u.sysTotal = systemCPU()
 	return u
 }
 
@@ -176,9 +182,12 @@ type CPU struct {
 	// MachineBusy is the busy share of all cores over the interval, 0..1.
 	MachineBusy float64 `json:"machine_busy"`
 	// Others is the CPU the rest of the machine used meanwhile (busy time
-	// less the parties above): interference, when it is large.
+	// less the parties above and steal): interference, when it is large.
 	Others float64 `json:"others_s"`
-	Wall   float64 `json:"wall_s"`
+	// Steal is the CPU time the hypervisor gave to other guests while
+	// this one had work: a slower machine, for the length of the run.
+	Steal float64 `json:"steal_s"`
+	Wall  float64 `json:"wall_s"`
 }
 
 func cpuBetween(a, b usage) CPU {
@@ -189,7 +198,8 @@ func cpuBetween(a, b usage) CPU {
 	if dt := b.sysTotal - a.sysTotal; dt > 0 {
 		c.MachineBusy = (b.sysBusy - a.sysBusy) / dt
 		busy := (b.sysBusy - a.sysBusy) / clockTicks
-		c.Others = max(0, busy-c.Herald-c.Receiver-c.Publisher-c.Postgres)
+		c.Steal = (b.sysSteal - a.sysSteal) / clockTicks
+		c.Others = max(0, busy-c.Steal-c.Herald-c.Receiver-c.Publisher-c.Postgres)
 	}
 	return c
 }

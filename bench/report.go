@@ -230,7 +230,7 @@ func detail(r *Result) string {
 	if c.Postgres > 0 {
 		cpu += fmt.Sprintf(", PostgreSQL %.1f s", c.Postgres)
 	}
-	cpu += fmt.Sprintf(", other processes %.1f s; machine %.0f %% busy", c.Others, c.MachineBusy*100)
+	cpu += fmt.Sprintf(", other processes %.1f s, stolen by the hypervisor %.1f s; machine %.0f %% busy (steal included)", c.Others, c.Steal, c.MachineBusy*100)
 	parts = append(parts, cpu)
 	if r.Scenario != "ceiling" {
 		parts = append(parts, fmt.Sprintf("Herald peak RSS %.0f MB (VmHWM), %.0f MB sampled", r.PeakRSSMB, r.SampledPeakRSSMB))
