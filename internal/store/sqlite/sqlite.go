@@ -35,6 +35,18 @@ const maxGroup = 256
 // right after it instead of after every publish queued with it.
 const groupBudget = 5 * time.Millisecond
 
+// checkpointEvery is how often, while there are writes, a connection of its
+// own copies the write-ahead log into the database file. SQLite would
+// otherwise do it in the writer, inside a commit, every thousand pages:
+// the writer, which every publish, claim and record waits for, then also
+// writes and syncs the database file. writerCheckpointPages lets the
+// writer still do it if the log grows that long all the same (the
+// background checkpoint cannot finish while the writer never pauses).
+const (
+	checkpointEvery       = 100 * time.Millisecond
+	writerCheckpointPages = 16384
+)
+
 // ErrLocked is returned when another process holds the database file.
 var ErrLocked = errors.New("database file is in use by another Herald process")
 
@@ -44,7 +56,11 @@ var errClosed = errors.New("store is closed")
 type Store struct {
 	*sqlstore.DB
 	read, write *sql.DB
-	lock        *flock.Flock
+	// checkpoint copies the log into the database file (see checkpointEvery).
+	checkpoint *sql.DB
+	// wrote tells the checkpointer that the writer committed.
+	wrote chan struct{}
+	lock  *flock.Flock
 	// ops queues every write but the dispatcher's, which queueOps queues.
 	ops, queueOps chan *writeOp
 	stop          chan struct{}
@@ -79,19 +95,27 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{
 		lock: lock, ops: make(chan *writeOp, maxGroup), queueOps: make(chan *writeOp, maxGroup),
-		stop: make(chan struct{}), closed: make(chan struct{}),
+		stop: make(chan struct{}), closed: make(chan struct{}), wrote: make(chan struct{}, 1),
 	}
 	if err := s.open(ctx, abs); err != nil {
 		s.closeDBs()
 		_ = lock.Unlock()
 		return nil, err
 	}
-	s.done.Add(1)
+	s.done.Add(2)
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
-func dsn(path string, readOnly bool) string {
+// Connection kinds, for dsn.
+const (
+	connWrite = iota
+	connRead
+	connCheckpoint
+)
+
+func dsn(path string, kind int) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -102,11 +126,13 @@ func dsn(path string, readOnly bool) string {
 	// The writer walks the queue's hot indexes on every claim and record:
 	// it keeps 64 MiB of pages rather than reread them through system
 	// calls. Readers serve the API and keep 8 MiB each, which bounds memory.
-	if readOnly {
+	switch kind {
+	case connRead:
 		q.Add("_pragma", "query_only(1)")
 		q.Add("_pragma", "cache_size(-8192)")
-	} else {
+	case connWrite:
 		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
@@ -114,7 +140,7 @@ func dsn(path string, readOnly bool) string {
 
 func (s *Store) open(ctx context.Context, path string) error {
 	var err error
-	if s.write, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	if s.write, err = sql.Open("sqlite", dsn(path, connWrite)); err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}
 	// One writer: SQLite allows no more, and queueing in Go is cheaper than
@@ -128,12 +154,19 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := migrate(ctx, s.write); err != nil {
 		return err
 	}
-	if s.read, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+	if s.read, err = sql.Open("sqlite", dsn(path, connRead)); err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}
+	if s.checkpoint, err = sql.Open("sqlite", dsn(path, connCheckpoint)); err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	s.checkpoint.SetMaxOpenConns(1)
+	s.checkpoint.SetMaxIdleConns(1)
+	s.checkpoint.SetConnMaxIdleTime(0)
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
 	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
+		Statements:        s.write,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 	})
@@ -365,9 +398,40 @@ func (g *groupTx) commit() {
 	err := g.tx.Commit()
 	if err != nil {
 		err = fmt.Errorf("sqlite write: commit: %w", err)
+	} else {
+		select {
+		case g.s.wrote <- struct{}{}:
+		default:
+		}
 	}
 	for _, op := range g.ran {
 		op.done <- err
+	}
+}
+
+// checkpointer copies committed pages from the log into the database file
+// while there are writes, at most every checkpointEvery. PASSIVE waits for
+// no one: the writer goes on appending to the log meanwhile, and a page a
+// reader still needs stays in the log until a later checkpoint.
+func (s *Store) checkpointer() {
+	defer s.done.Done()
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.wrote:
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		if _, err := s.checkpoint.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			// The writer checkpoints by itself once the log is long.
+			slog.Warn("sqlite checkpoint", "err", err)
+		}
 	}
 }
 
@@ -397,6 +461,9 @@ func (s *Store) Close() error {
 func (s *Store) closeDBs() {
 	if s.read != nil {
 		s.read.Close()
+	}
+	if s.checkpoint != nil {
+		s.checkpoint.Close()
 	}
 	if s.write != nil {
 		s.write.Close()

@@ -368,3 +368,35 @@ func TestCancelledQueuedWriteIsNotRun(t *testing.T) {
 		})
 	}
 }
+
+// The writer leaves checkpoints to a connection of its own: a commit
+// reaches the database file itself (not only the write-ahead log) soon
+// after, although the log is far shorter than the writer's own
+// checkpoint threshold.
+func TestCommitsAreCheckpointedOutsideTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s := openMarks(t, path)
+	if err := s.group(context.Background(), func(tx *sql.Tx) error { return mark(tx, "a") }); err != nil {
+		t.Fatal(err)
+	}
+	// immutable: read the database file alone, ignoring the log.
+	file, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	// A fresh connection each time: an immutable one caches pages.
+	file.SetMaxIdleConns(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := file.QueryRow(`SELECT count(*) FROM marks WHERE name = 'a'`).Scan(&n)
+		if err == nil && n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mark never reached the database file (count %d, err %v)", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -23,15 +25,48 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		} else {
 			out, err = db.claimDue(ctx, tx, p)
 		}
-		if err != nil || len(out) == 0 {
-			return err
-		}
-		return db.readClaimedEvents(ctx, tx, out)
+		return err
 	})
 	if err != nil {
 		return nil, db.wrap("claim deliveries", err)
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	// The events are read after the commit, by a reader, so that the
+	// writer (SQLite has one) spends nothing on them. While a delivery is
+	// pending its event is neither deleted nor scrubbed; one that is gone
+	// or scrubbed when read had its delivery cancelled in between, and is
+	// not sent.
+	if err := db.readClaimedEvents(ctx, out); err != nil {
+		if rerr := db.Release(context.WithoutCancel(ctx), p.Owner, claimedIDs(out)); rerr != nil {
+			err = errors.Join(err, rerr) // the leases run out by themselves
+		}
+		return nil, db.wrap("claim deliveries: read events", err)
+	}
+	var gone []store.Claimed
+	out = slices.DeleteFunc(out, func(c store.Claimed) bool {
+		stale := c.Event.CreatedAt.IsZero() || (c.Event.Sensitive && bytes.Equal(c.Event.Data, domain.Redacted))
+		if stale {
+			gone = append(gone, c)
+		}
+		return stale
+	})
+	if len(gone) > 0 {
+		// Cancelled rows are left alone by a release; should one be
+		// pending after all, it is due again. A failed release leaves
+		// it to its lease.
+		_ = db.Release(context.WithoutCancel(ctx), p.Owner, claimedIDs(gone))
+	}
 	return out, nil
+}
+
+func claimedIDs(cs []store.Claimed) []string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.DeliveryID
+	}
+	return ids
 }
 
 // The lease is the due time pushed forward: a lease that runs out makes the
@@ -115,7 +150,7 @@ func (db *DB) claimLateral(ctx context.Context, tx *sql.Tx, p store.ClaimParams,
 // due index one endpoint at a time, so the cost is one index step per
 // endpoint with pending work, not one per pending delivery.
 func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([]claimCandidate, error) {
-	rows, err := tx.QueryContext(ctx, `WITH RECURSIVE pe(id) AS (
+	rows, err := db.queryStmt(ctx, tx, `WITH RECURSIVE pe(id) AS (
 			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
@@ -184,7 +219,7 @@ func scanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
 
 // readClaimedEvents fills in the event of every claimed delivery, reading
 // each event once however many endpoints it goes to.
-func (db *DB) readClaimedEvents(ctx context.Context, tx *sql.Tx, claimed []store.Claimed) error {
+func (db *DB) readClaimedEvents(ctx context.Context, claimed []store.Claimed) error {
 	byEvent := map[string][]int{}
 	for i, c := range claimed {
 		byEvent[c.Event.ID] = append(byEvent[c.Event.ID], i)
@@ -193,7 +228,7 @@ func (db *DB) readClaimedEvents(ctx context.Context, tx *sql.Tx, claimed []store
 	for id := range byEvent {
 		ids = append(ids, id)
 	}
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
 	if err != nil {
 		return err
 	}

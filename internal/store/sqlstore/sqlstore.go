@@ -40,6 +40,10 @@ type Dialect struct {
 	// CachesStatements says the driver keeps prepared statements per
 	// connection itself (pgx), so sqlstore prepares none of its own.
 	CachesStatements bool
+	// Statements, when set, is the write pool of a store with one writer
+	// (SQLite): the write path's fixed SQL is prepared on it once and
+	// bound to every transaction (see stmtCache).
+	Statements *sql.DB
 	// IsUniqueViolation recognises a duplicate-key error.
 	IsUniqueViolation func(error) bool
 	// IsUnavailable recognises an error of the database itself rather than

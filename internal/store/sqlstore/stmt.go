@@ -7,62 +7,87 @@ import (
 	"sync"
 )
 
-// maxCachedStmts bounds the statements kept for one transaction. The fixed
-// SQL of the write path has a dozen shapes; the bound only guards against a
-// caller that passes SQL built from its data.
-const maxCachedStmts = 64
+// maxCachedStmts bounds the statements kept. The fixed SQL of the write
+// path has a few dozen shapes; the bound only guards against a caller that
+// passes SQL built from its data.
+const maxCachedStmts = 128
 
-// stmtCache keeps the prepared statements of the current write transaction,
-// so SQL that a transaction runs again and again (the fixed-size chunks of a
-// batch publish, the statements of every write in one group commit) is
-// parsed once rather than on every execution. modernc.org/sqlite parses a
-// statement on each ExecContext of a transaction; a prepared one is bound
-// and stepped only.
+// stmtCache keeps the write path's fixed SQL prepared, so that it is
+// parsed once in the life of the store rather than in every transaction
+// (modernc.org/sqlite parses a statement on each ExecContext; a claim, a
+// record or a single publish in a transaction of its own used to parse
+// every statement it ran).
 //
-// The statements belong to their transaction: database/sql closes them at
-// its commit or rollback, so none outlives its transaction or the store, and
-// the cache starts afresh with the next one. That fits SQLite, whose write
-// pool has one connection and so one transaction at a time; a store with
-// concurrent writers sets Dialect.CachesStatements and bypasses the cache.
-//
-// Statements kept across transactions would need the write pool itself
-// (prepared on it, then bound to each transaction with Tx.StmtContext); the
-// shared store is given only a WriteFunc, so they live as long as their
-// transaction: a batch publish prepares each shape once, where it used to
-// parse every statement it ran.
+// A statement is prepared on Dialect.Statements, the write pool, and bound
+// to each transaction with Tx.StmtContext, which finds it already prepared
+// on the transaction's connection. It cannot be prepared on the pool while
+// a transaction holds the pool's one connection: the first transaction
+// that needs it prepares it for itself, and the pool's statement is
+// prepared meanwhile by a goroutine that gets the connection once that
+// transaction has ended.
 type stmtCache struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// kept holds the pool's statements; nil marks one being prepared.
+	kept map[string]*sql.Stmt
+	// tx and stmts are the current transaction's statements (one writer:
+	// one transaction at a time), closed by database/sql with it.
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
 }
 
-// stmt returns query prepared in tx, or nil when the driver caches
+// stmt returns query prepared for tx, or nil when the driver caches
 // statements itself or the cache is full: the caller then runs the query on
 // tx directly.
 func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	if db.dialect.CachesStatements {
+	pool := db.dialect.Statements
+	if db.dialect.CachesStatements || pool == nil {
 		return nil, nil
 	}
 	c := &db.stmts
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tx != tx {
-		// The previous transaction has ended (one writer), and its
-		// statements were closed with it.
 		c.tx, c.stmts = tx, make(map[string]*sql.Stmt)
 	}
 	if st, ok := c.stmts[query]; ok {
 		return st, nil
 	}
-	if len(c.stmts) >= maxCachedStmts {
-		return nil, nil
+	if c.kept == nil {
+		c.kept = make(map[string]*sql.Stmt)
 	}
-	st, err := tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
+	var st *sql.Stmt
+	if kept := c.kept[query]; kept != nil {
+		st = tx.StmtContext(ctx, kept)
+	} else {
+		if _, preparing := c.kept[query]; !preparing {
+			if len(c.kept) >= maxCachedStmts {
+				return nil, nil
+			}
+			c.kept[query] = nil
+			go db.keep(pool, query)
+		}
+		var err error
+		if st, err = tx.PrepareContext(ctx, query); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
 	}
 	c.stmts[query] = st
 	return st, nil
+}
+
+// keep prepares query on the write pool, once its connection is free.
+func (db *DB) keep(pool *sql.DB, query string) {
+	st, err := pool.PrepareContext(context.Background(), query)
+	c := &db.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		// Closed, most likely; the next transaction that needs it
+		// tries again.
+		delete(c.kept, query)
+		return
+	}
+	c.kept[query] = st
 }
 
 // execStmt runs fixed SQL in tx, prepared once per transaction where that pays.
