@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -34,10 +33,10 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		return out, nil
 	}
 	// The events are read after the commit, by a reader, so that the
-	// writer (SQLite has one) spends nothing on them. While a delivery is
-	// pending its event is neither deleted nor scrubbed; one that is gone
-	// or scrubbed when read had its delivery cancelled in between, and is
-	// not sent.
+	// writer (SQLite has one) spends nothing on them. Retention keeps the
+	// event of a pending delivery: one that is gone when read had its
+	// delivery cancelled in between, and is not sent. (A scrubbed event
+	// is the dispatcher's to handle, as before.)
 	if err := db.readClaimedEvents(ctx, out); err != nil {
 		if rerr := db.Release(context.WithoutCancel(ctx), p.Owner, claimedIDs(out)); rerr != nil {
 			err = errors.Join(err, rerr) // the leases run out by themselves
@@ -46,7 +45,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	}
 	var gone []store.Claimed
 	out = slices.DeleteFunc(out, func(c store.Claimed) bool {
-		stale := c.Event.CreatedAt.IsZero() || (c.Event.Sensitive && bytes.Equal(c.Event.Data, domain.Redacted))
+		stale := c.Event.CreatedAt.IsZero()
 		if stale {
 			gone = append(gone, c)
 		}
