@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -327,5 +328,29 @@ func TestAuthBasicBearerHeader(t *testing.T) {
 			}
 			noSecretsIn(t, d, c.secret, auth.Password, auth.Token, auth.Value)
 		})
+	}
+}
+
+// The envelope splices the stored data in rather than encoding it again:
+// the body is byte for byte what encoding the whole envelope gives, but
+// for the data, which is sent as stored (without encoding/json's escaping
+// of <, > and &, as the raw payload mode always sent it).
+func TestEnvelopeIsTheWholeEnvelopeEncoded(t *testing.T) {
+	for _, ev := range []domain.Event{
+		{ID: "evt_1", Type: "verification.approved", TenantID: "acme", Environment: domain.Sandbox,
+			CreatedAt: time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC), Data: json.RawMessage(`{"a":1,"b":[true,null,"<x>"]}`)},
+		{ID: "evt_2", Type: "verification.declined", TenantID: "acme", Environment: domain.Production, Final: true, Test: true,
+			Job: &domain.Job{ID: "job_1", Kind: "kyc"}, CreatedAt: time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC), Data: json.RawMessage(`{}`)},
+	} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(envelope{ID: ev.ID, Type: ev.Type, Timestamp: "2026-12-03T07:00:00Z", Environment: ev.Environment,
+			TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data}); err != nil {
+			t.Fatal(err)
+		}
+		if got := renderEnvelope(&ev); string(got) != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("envelope\n got %s\nwant %s", got, want.String())
+		}
 	}
 }
