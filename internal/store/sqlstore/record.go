@@ -139,7 +139,7 @@ func updateDeliveriesUnnest(ctx context.Context, tx *sql.Tx, outcomes []store.Ou
 }
 
 // insertAttempts inserts the attempts with multi-row inserts of the fixed
-// sizes publish uses, so their SQL is parsed once per transaction rather
+// sizes publish uses, so their SQL is parsed once (see stmtCache) rather
 // than once per batch, as a VALUES list of the batch's own length was.
 func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
 	args := make([]any, 0, len(outcomes)*13)

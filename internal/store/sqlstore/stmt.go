@@ -90,7 +90,7 @@ func (db *DB) keep(pool *sql.DB, query string) {
 	c.kept[query] = st
 }
 
-// execStmt runs fixed SQL in tx, prepared once per transaction where that pays.
+// execStmt runs fixed SQL in tx, prepared once (see stmtCache) where that pays.
 func (db *DB) execStmt(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	query = db.q(query)
 	st, err := db.stmt(ctx, tx, query)
