@@ -38,34 +38,16 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	// delivery cancelled in between, and is not sent. (A scrubbed event
 	// is the dispatcher's to handle, as before.)
 	if err := db.readClaimedEvents(ctx, out); err != nil {
-		if rerr := db.Release(context.WithoutCancel(ctx), p.Owner, claimedIDs(out)); rerr != nil {
+		ids := make([]string, len(out))
+		for i, c := range out {
+			ids[i] = c.DeliveryID
+		}
+		if rerr := db.Release(context.WithoutCancel(ctx), p.Owner, ids); rerr != nil {
 			err = errors.Join(err, rerr) // the leases run out by themselves
 		}
 		return nil, db.wrap("claim deliveries: read events", err)
 	}
-	var gone []store.Claimed
-	out = slices.DeleteFunc(out, func(c store.Claimed) bool {
-		stale := c.Event.CreatedAt.IsZero()
-		if stale {
-			gone = append(gone, c)
-		}
-		return stale
-	})
-	if len(gone) > 0 {
-		// Cancelled rows are left alone by a release; should one be
-		// pending after all, it is due again. A failed release leaves
-		// it to its lease.
-		_ = db.Release(context.WithoutCancel(ctx), p.Owner, claimedIDs(gone))
-	}
-	return out, nil
-}
-
-func claimedIDs(cs []store.Claimed) []string {
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.DeliveryID
-	}
-	return ids
+	return slices.DeleteFunc(out, func(c store.Claimed) bool { return c.Event.CreatedAt.IsZero() }), nil
 }
 
 // The lease is the due time pushed forward: a lease that runs out makes the
