@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
 // These tests run the real binary as a separate process, to prove what
@@ -48,7 +50,7 @@ func heraldBinary(t *testing.T) string {
 
 // proc is a running herald binary.
 type proc struct {
-	*herald
+	*servertest.Herald
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
 	exited chan error
@@ -105,7 +107,7 @@ func startProcess(t *testing.T, db string, args ...string) *proc {
 	})
 	select {
 	case a := <-addr:
-		p.herald = &herald{t: t, base: "http://" + a}
+		p.Herald = servertest.At(t, "http://"+a, nil)
 	case err := <-p.exited:
 		t.Fatalf("herald exited before listening: %v\n%s", err, p.stderr.String())
 	case <-time.After(30 * time.Second):
@@ -127,10 +129,10 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) error {
 
 func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "herald.db")
-	rc := newReceiver(t)
+	rc := servertest.NewReceiver(t)
 	hold := make(chan struct{})
 	inFlight := make(chan struct{}, 100)
-	rc.respond(func(n int, r *http.Request) int {
+	rc.Respond(func(n int, r *http.Request) int {
 		select {
 		case inFlight <- struct{}{}:
 		default:
@@ -141,14 +143,14 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	first := startProcess(t, db, "--operator-token", testToken)
-	first.tenant("acme")
-	ep := first.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "max_concurrency": 4})
-	rc.trust(ep.Secret)
+	first := startProcess(t, db, "--operator-token", servertest.Token)
+	first.Tenant("acme")
+	ep := first.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "max_concurrency": 4})
+	rc.Trust(ep.Secret)
 	const events = 40
 	want := map[string]bool{}
 	for i := 0; i < events; i++ {
-		want[first.publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{"i": i}}).ID] = true
+		want[first.Publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{"i": i}}).ID] = true
 	}
 	select {
 	case <-inFlight:
@@ -161,14 +163,14 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 	_ = first.wait(t, 10*time.Second)
 
 	// The receiver now takes everything at once.
-	rc.respond(func(int, *http.Request) int { return http.StatusOK })
+	rc.Respond(func(int, *http.Request) int { return http.StatusOK })
 	close(hold)
 	second := startProcess(t, db)
 	arrived := map[string]bool{}
 	deadline := time.After(30 * time.Second)
 	for len(arrived) < events {
 		select {
-		case r := <-rc.arrived:
+		case r := <-rc.Arrived():
 			if r.Valid != nil {
 				t.Fatalf("delivery %s: %v", r.ID, r.Valid)
 			}
@@ -179,25 +181,25 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 			t.Fatalf("after restart only %d of %d events arrived", len(arrived), events)
 		}
 	}
-	eventually(t, 10*time.Second, "every delivery to be logged as succeeded", func() bool {
-		return len(second.deliveries("acme", "sandbox", "?status=succeeded&limit=100")) == events
+	servertest.Eventually(t, 10*time.Second, "every delivery to be logged as succeeded", func() bool {
+		return len(second.Deliveries("acme", "sandbox", "?status=succeeded&limit=100")) == events
 	})
 }
 
 func TestSIGTERMLetsTheAttemptInFlightFinish(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "herald.db")
-	rc := newReceiver(t)
+	rc := servertest.NewReceiver(t)
 	started := make(chan struct{}, 1)
-	rc.respond(func(int, *http.Request) int {
+	rc.Respond(func(int, *http.Request) int {
 		started <- struct{}{}
 		time.Sleep(time.Second)
 		return http.StatusOK
 	})
-	p := startProcess(t, db, "--operator-token", testToken)
-	p.tenant("acme")
-	ep := p.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-	rc.trust(ep.Secret)
-	p.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	p := startProcess(t, db, "--operator-token", servertest.Token)
+	p.Tenant("acme")
+	ep := p.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+	rc.Trust(ep.Secret)
+	p.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
 	<-started
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -205,15 +207,15 @@ func TestSIGTERMLetsTheAttemptInFlightFinish(t *testing.T) {
 	if err := p.wait(t, 20*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
 	}
-	if r := rc.next(time.Second); r.Valid != nil {
+	if r := rc.Next(time.Second); r.Valid != nil {
 		t.Fatalf("the attempt in flight: %v", r.Valid)
 	}
 	again := startProcess(t, db)
-	ds := again.deliveries("acme", "sandbox", "")
+	ds := again.Deliveries("acme", "sandbox", "")
 	if len(ds) != 1 || ds[0].Status != "succeeded" || ds[0].AttemptCount != 1 {
 		t.Fatalf("after a graceful stop the delivery is %+v", ds)
 	}
-	rc.quiet(500 * time.Millisecond)
+	rc.Quiet(500 * time.Millisecond)
 }
 
 func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
@@ -223,7 +225,7 @@ func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
 	if tok == "" {
 		t.Fatalf("no token printed:\n%s", p.stderr.String())
 	}
-	p.must(http.StatusOK, call{method: "GET", path: "/v1/tenants", token: &tok})
+	p.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/tenants", Token: &tok})
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.wait(t, 20*time.Second)
 
@@ -231,7 +233,7 @@ func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
 	if strings.Contains(again.stderr.String(), "hop_") {
 		t.Fatal("the token was printed a second time")
 	}
-	again.must(http.StatusOK, call{method: "GET", path: "/v1/tenants", token: &tok})
+	again.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/tenants", Token: &tok})
 	bytes, err := os.ReadFile(db)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +245,7 @@ func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
 
 func TestASecondProcessOnTheSameSQLiteFileIsRefused(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "herald.db")
-	startProcess(t, db, "--operator-token", testToken)
+	startProcess(t, db, "--operator-token", servertest.Token)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, heraldBinary(t), "serve", "--database", db, "--listen", "127.0.0.1:0").CombinedOutput()

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
 // selfSigned makes a PEM certificate and key for client-certificate fields.
@@ -51,28 +52,28 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 		c.Database = db
 		c.masterKeyFlags = masterKeyFlags{} // the key file beside the database
 	})
-	h.tenant("acme")
+	h.Tenant("acme")
 	certPEM, keyPEM := selfSigned(t)
 	secretsInUse := []string{"basic-pa55word-xyz", "oauth-client-secret-xyz", "compat-api-key-xyz", "header-value-xyz", "custom-header-api-key-xyz"}
-	e1 := h.endpoint("acme", "sandbox", map[string]any{
+	e1 := h.Endpoint("acme", "sandbox", map[string]any{
 		"url":              "http://127.0.0.1:9/hook",
 		"auth":             map[string]string{"type": "basic", "username": "u", "password": secretsInUse[0]},
 		"tls":              map[string]string{"client_certificate": certPEM, "client_key": keyPEM},
 		"compat_signature": map[string]string{"kind": "body-api-key", "field": "callbackApiKey", "api_key": secretsInUse[2]},
 		"signing":          "ed25519",
 	})
-	e2 := h.endpoint("acme", "sandbox", map[string]any{
+	e2 := h.Endpoint("acme", "sandbox", map[string]any{
 		"url":  "http://127.0.0.1:9/hook",
 		"auth": map[string]string{"type": "oauth2_client_credentials", "token_url": "http://127.0.0.1:9/token", "client_id": "cid", "client_secret": secretsInUse[1]},
 	})
-	e3 := h.endpoint("acme", "sandbox", map[string]any{"url": "http://127.0.0.1:9/hook", "auth": map[string]string{"type": "header", "name": "X-Key", "value": secretsInUse[3]},
+	e3 := h.Endpoint("acme", "sandbox", map[string]any{"url": "http://127.0.0.1:9/hook", "auth": map[string]string{"type": "header", "name": "X-Key", "value": secretsInUse[3]},
 		"headers": map[string]string{"X-Api-Key": secretsInUse[4]}})
 	var rot struct{ Secret string }
-	h.must(http.StatusOK, call{method: "POST", path: "/v1/endpoints/" + e3.ID + "/secret/rotate", tenant: "acme", env: "sandbox"}).json(t, &rot)
+	h.Must(http.StatusOK, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + e3.ID + "/secret/rotate", Tenant: "acme", Env: "sandbox"}).JSON(t, &rot)
 
 	// The API never shows them again.
 	for _, id := range []string{e1.ID, e2.ID, e3.ID} {
-		body := string(h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + id, tenant: "acme", env: "sandbox"}).body)
+		body := string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + id, Tenant: "acme", Env: "sandbox"}).Body)
 		for _, s := range append([]string{e1.Secret, e2.Secret, e3.Secret, rot.Secret, "PRIVATE KEY"}, secretsInUse...) {
 			if strings.Contains(body, s) {
 				t.Fatalf("GET endpoint %s shows a secret: %s", id, body)
@@ -82,11 +83,11 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 	var shown struct {
 		SigningPublicKey string `json:"signing_public_key"`
 	}
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + e1.ID, tenant: "acme", env: "sandbox"}).json(t, &shown)
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + e1.ID, Tenant: "acme", Env: "sandbox"}).JSON(t, &shown)
 	if !strings.HasPrefix(shown.SigningPublicKey, "whpk_") {
 		t.Fatalf("public key = %q", shown.SigningPublicKey)
 	}
-	h.stop()
+	h.Stop()
 
 	files, _ := filepath.Glob(db + "*")
 	if len(files) == 0 {
@@ -125,63 +126,15 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 	}
 }
 
-func TestProductionDestinationsMustUseHTTPS(t *testing.T) {
-	h := startHerald(t, func(c *serveCmd) { c.ProductionHTTPSOnly = true })
-	h.tenant("acme")
-	r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "production", body: map[string]string{"url": "http://127.0.0.1:9/x"}})
-	if !strings.Contains(string(r.body), "body.url") || !strings.Contains(string(r.body), "https") {
-		t.Fatalf("answer: %s", r.body)
-	}
-	h.must(http.StatusCreated, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "production", body: map[string]string{"url": "https://127.0.0.1:9/x"}})
-	h.must(http.StatusCreated, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "sandbox", body: map[string]string{"url": "http://127.0.0.1:9/x"}})
-	h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/events", tenant: "acme", env: "production",
-		body: map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]string{"id": "j", "callback_url": "http://127.0.0.1:9/j"}}})
-}
-
-func TestEgressAddressesArePublished(t *testing.T) {
-	h := startHerald(t, func(c *serveCmd) {
-		c.EgressIPs = []netip.Addr{netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("203.0.113.8")}
-	})
-	h.tenant("acme")
-	key := h.apiKey("acme", "sandbox")
-	var got struct {
-		IPs []string `json:"ips"`
-	}
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/egress-ips", token: &key}).json(t, &got)
-	if len(got.IPs) != 2 || got.IPs[0] != "203.0.113.7" {
-		t.Fatalf("egress ips = %+v", got)
-	}
-}
-
-func TestBadReceiverOptionsAreRefusedWithTheField(t *testing.T) {
-	h := startHerald(t)
-	h.tenant("acme")
-	cases := map[string]any{
-		"body.auth.password":            map[string]any{"url": "http://127.0.0.1:9/x", "auth": map[string]string{"type": "basic", "username": "u"}},
-		"body.auth.token_url":           map[string]any{"url": "http://127.0.0.1:9/x", "auth": map[string]string{"type": "oauth2_client_credentials", "token_url": "ftp://x", "client_id": "a", "client_secret": "b"}},
-		"body.tls.client_certificate":   map[string]any{"url": "http://127.0.0.1:9/x", "tls": map[string]string{"client_certificate": "nope", "client_key": "nope"}},
-		"body.compat_signature.header":  map[string]any{"url": "http://127.0.0.1:9/x", "compat_signature": map[string]string{"kind": "hmac-sha256-hex"}},
-		"body.compat_signature.api_key": map[string]any{"url": "http://127.0.0.1:9/x", "compat_signature": map[string]string{"kind": "body-api-key", "field": "k"}},
-		"body.payload_mode":             map[string]any{"url": "http://127.0.0.1:9/x", "payload_mode": "fat"},
-		"body.signing":                  map[string]any{"url": "http://127.0.0.1:9/x", "signing": "rsa"},
-	}
-	for loc, body := range cases {
-		r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/endpoints", tenant: "acme", env: "sandbox", body: body})
-		if !strings.Contains(string(r.body), `"location":"`+loc) {
-			t.Errorf("%s: %s", loc, r.body)
-		}
-	}
-}
-
 // herald rotate-master-key re-encrypts every secret under a new key; the
 // signing secrets still sign the same after it, and the old key is refused.
 func TestRotateMasterKeyReencryptsEverySecret(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "herald.db")
-	rc := newReceiver(t)
-	first := startProcess(t, db, "--operator-token", testToken)
-	first.tenant("acme")
-	ep := first.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "auth": map[string]string{"type": "bearer", "token": "tok-abcdefghijklmnop"}})
-	rc.trust(ep.Secret)
+	rc := servertest.NewReceiver(t)
+	first := startProcess(t, db, "--operator-token", servertest.Token)
+	first.Tenant("acme")
+	ep := first.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "auth": map[string]string{"type": "bearer", "token": "tok-abcdefghijklmnop"}})
+	rc.Trust(ep.Secret)
 	_ = first.cmd.Process.Signal(syscall.SIGTERM)
 	if err := first.wait(t, 20*time.Second); err != nil {
 		t.Fatalf("stop: %v", err)
@@ -205,8 +158,8 @@ func TestRotateMasterKeyReencryptsEverySecret(t *testing.T) {
 		t.Fatalf("start with the old key: %v\n%s", err, out)
 	}
 	again := startProcess(t, db)
-	again.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
-	got := rc.next(5 * time.Second)
+	again.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	got := rc.Next(5 * time.Second)
 	if got.Valid != nil || got.Header.Get("Authorization") != "Bearer tok-abcdefghijklmnop" {
 		t.Fatalf("after the rotation: %v, auth %q", got.Valid, got.Header.Get("Authorization"))
 	}

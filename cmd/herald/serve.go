@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -17,19 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/heraldhq/herald/internal/api"
-	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
-	"github.com/heraldhq/herald/internal/portal"
-	"github.com/heraldhq/herald/internal/retention"
+	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-// listener is a store that can wake the dispatcher when another process
-// commits due work (PostgreSQL's LISTEN/NOTIFY).
-type listener interface {
-	Listen(ctx context.Context, wake func())
-}
 
 // minLease leaves room for a useful attempt inside a lease.
 const minLease = 10 * time.Second
@@ -83,31 +72,16 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err := c.seal(ctx, c.databaseFlag, st); err != nil {
 		return err
 	}
-	if n, err := seedCatalog(ctx, st); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("registered the built-in event types", "added", n)
-	}
-
-	client := egress.New(egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy})
-	d := dispatch.New(st, client, dispatch.Config{
-		Lease: c.Lease, Grace: c.ShutdownGrace, RetryAfterCap: c.RetryAfterCap,
-		UserAgent: "Herald/" + version, Logger: log,
+	srv, err := server.New(ctx, server.Config{
+		Store: st, OperatorTokenHash: tokenHash,
+		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
+		EgressIPs: addrs(c.EgressIPs), ProductionHTTPSOnly: c.ProductionHTTPSOnly,
+		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
+		Version: version, Logger: log,
 	})
-	handler, _ := api.New(api.Config{
-		Store: st, OperatorTokenHash: tokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
-		ProductionHTTPSOnly: c.ProductionHTTPSOnly, EgressIPs: addrs(c.EgressIPs), EgressProxy: c.EgressProxy != nil,
-	})
-	// The web portal and console call the API above in-process.
-	web, err := portal.New(portal.Config{API: handler, Store: st, Logger: log})
 	if err != nil {
 		return err
 	}
-	root := http.NewServeMux()
-	root.Handle("/", handler)
-	web.Mount(root)
-	handler = root
-
 	if c.PprofListen != "" {
 		go servePprof(c.PprofListen, log)
 	}
@@ -115,41 +89,11 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	dctx, stopDispatch := context.WithCancel(ctx)
-	defer stopDispatch()
-	dispatched := make(chan error, 1)
-	go func() { dispatched <- d.Run(dctx) }()
-	if l, ok := st.(listener); ok {
-		go l.Listen(dctx, d.Wake)
-	}
-	go retention.Run(dctx, st, retention.Config{Period: c.Retention, Logger: log})
-	log.Info("herald is listening", "addr", ln.Addr().String(), "version", version, "owner", d.Owner())
+	log.Info("herald is listening", "addr", ln.Addr().String(), "version", version, "owner", srv.Owner())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		stopDispatch()
-		<-dispatched
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("shutting down: no new work is claimed; attempts in flight may finish", "grace", c.ShutdownGrace)
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("http shutdown", "err", err)
-	}
-	stopDispatch()
-	if err := <-dispatched; err != nil {
-		log.Warn("dispatcher", "err", err)
-	}
-	log.Info("stopped")
-	return nil
+	return srv.Serve(ctx, ln)
 }
 
 // operatorToken returns the hash of the operator token: the flag's when

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"net/http"
@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/server/servertest"
+
 	"github.com/heraldhq/herald/internal/catalog"
 )
 
 func TestTheKYCCatalogIsRegisteredAtStart(t *testing.T) {
-	h := startHerald(t)
+	h := servertest.Start(t)
 	var l struct {
 		Data []struct {
 			Name       string `json:"name"`
@@ -20,7 +22,7 @@ func TestTheKYCCatalogIsRegisteredAtStart(t *testing.T) {
 			Schema     any    `json:"schema"`
 		} `json:"data"`
 	}
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/event-types"}).json(t, &l)
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/event-types"}).JSON(t, &l)
 	if len(l.Data) != len(catalog.Types()) || len(l.Data) < 25 {
 		t.Fatalf("%d event types registered, want the %d built in", len(l.Data), len(catalog.Types()))
 	}
@@ -33,67 +35,67 @@ func TestTheKYCCatalogIsRegisteredAtStart(t *testing.T) {
 		}
 	}
 	// An operator's change survives a restart: seeding only adds.
-	h.must(http.StatusOK, call{method: "PUT", path: "/v1/event-types/webhook.test", body: map[string]any{"description": "ours"}})
+	h.Must(http.StatusOK, servertest.Call{Method: "PUT", Path: "/v1/event-types/webhook.test", Body: map[string]any{"description": "ours"}})
 }
 
 // An OTP event carries a one-time code to a tenant that sends the SMS
 // itself. The code reaches the receiver and appears nowhere in the API or
 // the delivery log afterwards.
 func TestAnOTPCodeNeverAppearsInTheDeliveryLog(t *testing.T) {
-	eachStore(t, func(t *testing.T, start starter) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
-		rc := newReceiver(t)
-		h.tenant("acme")
-		ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-		rc.trust(ep.Secret)
+		rc := servertest.NewReceiver(t)
+		h.Tenant("acme")
+		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+		rc.Trust(ep.Secret)
 		const code = "493817"
-		p := h.publish("acme", "sandbox", map[string]any{"type": "message.otp.requested", "job": map[string]string{"id": "job_otp"},
+		p := h.Publish("acme", "sandbox", map[string]any{"type": "message.otp.requested", "job": map[string]string{"id": "job_otp"},
 			"data": map[string]any{"status": "requested", "channel": "sms", "to": "+995512345678", "code": code, "text": "Your code is " + code,
 				"purpose": "phone_verification", "expires_at": time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)}})
-		got := rc.next(5 * time.Second)
+		got := rc.Next(5 * time.Second)
 		if got.Valid != nil || !strings.Contains(string(got.Event.Data), code) {
 			t.Fatalf("the receiver did not get the code: %v %s", got.Valid, got.Event.Data)
 		}
-		eventually(t, 5*time.Second, "the delivery to be recorded", func() bool {
-			return len(h.deliveries("acme", "sandbox", "?status=succeeded")) == 1
+		servertest.Eventually(t, 5*time.Second, "the delivery to be recorded", func() bool {
+			return len(h.Deliveries("acme", "sandbox", "?status=succeeded")) == 1
 		})
-		d := h.deliveries("acme", "sandbox", "")[0]
+		d := h.Deliveries("acme", "sandbox", "")[0]
 		for _, path := range []string{"/v1/deliveries", "/v1/deliveries/" + d.ID, "/v1/events", "/v1/events/" + p.ID, "/v1/jobs/job_otp"} {
-			body := h.must(http.StatusOK, call{method: "GET", path: path, tenant: "acme", env: "sandbox"}).body
+			body := h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: path, Tenant: "acme", Env: "sandbox"}).Body
 			if strings.Contains(string(body), code) {
 				t.Fatalf("GET %s shows the one-time code: %s", path, body)
 			}
 		}
 		// Once erased, the code cannot be resent: a resend sends nothing,
 		// least of all the placeholder, and says why.
-		h.must(http.StatusAccepted, call{method: "POST", path: "/v1/deliveries/" + d.ID + "/retry", tenant: "acme", env: "sandbox"})
-		rc.quiet(700 * time.Millisecond)
-		eventually(t, 5*time.Second, "the resend to be cancelled", func() bool {
-			return h.delivery("acme", "sandbox", d.ID).Status == "cancelled"
+		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/deliveries/" + d.ID + "/retry", Tenant: "acme", Env: "sandbox"})
+		rc.Quiet(700 * time.Millisecond)
+		servertest.Eventually(t, 5*time.Second, "the resend to be cancelled", func() bool {
+			return h.Delivery("acme", "sandbox", d.ID).Status == "cancelled"
 		})
 	})
 }
 
 func TestAnExpiredOTPIsNotRetried(t *testing.T) {
-	h := startHerald(t)
-	rc := newReceiver(t)
-	rc.respond(func(int, *http.Request) int { return http.StatusServiceUnavailable })
-	h.tenant("acme")
+	h := servertest.Start(t)
+	rc := servertest.NewReceiver(t)
+	rc.Respond(func(int, *http.Request) int { return http.StatusServiceUnavailable })
+	h.Tenant("acme")
 	// A short TTL so the test need not wait five minutes.
-	h.must(http.StatusOK, call{method: "PUT", path: "/v1/event-types/message.otp.requested", body: map[string]any{
+	h.Must(http.StatusOK, servertest.Call{Method: "PUT", Path: "/v1/event-types/message.otp.requested", Body: map[string]any{
 		"description": "short-lived for the test", "sensitive": true, "ttl_seconds": 1,
 	}})
-	h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"delays": []string{"1500ms"}}})
-	h.publish("acme", "sandbox", map[string]any{"type": "message.otp.requested", "data": map[string]any{"code": "111222"}})
-	rc.next(5 * time.Second) // the first attempt, inside the TTL, fails
-	rc.quiet(2500 * time.Millisecond)
-	var d deliveryView
-	eventually(t, 5*time.Second, "the delivery to be cancelled", func() bool {
-		ds := h.deliveries("acme", "sandbox", "")
+	h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"delays": []string{"1500ms"}}})
+	h.Publish("acme", "sandbox", map[string]any{"type": "message.otp.requested", "data": map[string]any{"code": "111222"}})
+	rc.Next(5 * time.Second) // the first attempt, inside the TTL, fails
+	rc.Quiet(2500 * time.Millisecond)
+	var d servertest.DeliveryView
+	servertest.Eventually(t, 5*time.Second, "the delivery to be cancelled", func() bool {
+		ds := h.Deliveries("acme", "sandbox", "")
 		d = ds[0]
 		return d.Status == "cancelled"
 	})
-	full := h.delivery("acme", "sandbox", d.ID)
+	full := h.Delivery("acme", "sandbox", d.ID)
 	if len(full.Attempts) != 2 || full.Attempts[1].ResponseStatus != 0 {
 		t.Fatalf("attempts = %+v; want the failed one and the expiry, with no request", full.Attempts)
 	}

@@ -1,4 +1,4 @@
-package main
+package api_test
 
 import (
 	"crypto/ecdsa"
@@ -21,12 +21,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/server/servertest"
 
 	"github.com/heraldhq/herald/webhook"
 )
@@ -39,20 +40,20 @@ type endpointView struct {
 	SigningPublicKey string `json:"signing_public_key"`
 }
 
-func (h *herald) endpointView(tenant, env string, body map[string]any) endpointView {
-	h.t.Helper()
+func createEndpointView(h *servertest.Herald, tenant, env string, body map[string]any) endpointView {
+	h.T.Helper()
 	var e endpointView
-	h.must(http.StatusCreated, call{method: "POST", path: "/v1/endpoints", tenant: tenant, env: env, body: body}).json(h.t, &e)
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/endpoints", Tenant: tenant, Env: env, Body: body}).JSON(h.T, &e)
 	return e
 }
 
 // settledDelivery waits for the delivery of an event to an endpoint to be
 // attempted and returns it as the API shows it, with its raw JSON.
-func (h *herald) settledDelivery(tenant, env, eventID, endpointID string) (deliveryView, string) {
-	h.t.Helper()
-	var found deliveryView
-	eventually(h.t, 10*time.Second, "the delivery to be attempted", func() bool {
-		for _, d := range h.deliveries(tenant, env, "?event_id="+eventID) {
+func settledDelivery(h *servertest.Herald, tenant, env, eventID, endpointID string) (servertest.DeliveryView, string) {
+	h.T.Helper()
+	var found servertest.DeliveryView
+	servertest.Eventually(h.T, 10*time.Second, "the delivery to be attempted", func() bool {
+		for _, d := range h.Deliveries(tenant, env, "?event_id="+eventID) {
 			if d.EndpointID == endpointID && d.AttemptCount > 0 {
 				found = d
 				return true
@@ -60,10 +61,10 @@ func (h *herald) settledDelivery(tenant, env, eventID, endpointID string) (deliv
 		}
 		return false
 	})
-	raw := h.must(http.StatusOK, call{method: "GET", path: "/v1/deliveries/" + found.ID, tenant: tenant, env: env})
-	var d deliveryView
-	raw.json(h.t, &d)
-	return d, string(raw.body)
+	raw := h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/deliveries/" + found.ID, Tenant: tenant, Env: env})
+	var d servertest.DeliveryView
+	raw.JSON(h.T, &d)
+	return d, string(raw.Body)
 }
 
 // capture is a receiver that keeps its requests and answers with check.
@@ -74,16 +75,16 @@ type capture struct {
 }
 
 type captured struct {
-	header http.Header
-	body   []byte
-	tls    *tls.ConnectionState
+	Header http.Header
+	Body   []byte
+	TLS    *tls.ConnectionState
 }
 
 func newCapture(t *testing.T, check func(r *http.Request, body []byte) int, tlsCfg *tls.Config) *capture {
 	c := &capture{got: make(chan captured, 256), check: check}
 	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		c.got <- captured{header: r.Header.Clone(), body: body, tls: r.TLS}
+		c.got <- captured{Header: r.Header.Clone(), Body: body, TLS: r.TLS}
 		status := http.StatusOK
 		if c.check != nil {
 			status = c.check(r, body)
@@ -101,7 +102,7 @@ func newCapture(t *testing.T, check func(r *http.Request, body []byte) int, tlsC
 	return c
 }
 
-func (c *capture) next(t *testing.T) captured {
+func (c *capture) Next(t *testing.T) captured {
 	t.Helper()
 	select {
 	case r := <-c.got:
@@ -118,8 +119,8 @@ func mustVerify(t *testing.T, key string, c captured) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Verify(c.header, c.body); err != nil {
-		t.Fatalf("signature does not verify: %v (body %s)", err, c.body)
+	if err := v.Verify(c.Header, c.Body); err != nil {
+		t.Fatalf("signature does not verify: %v (body %s)", err, c.Body)
 	}
 }
 
@@ -133,8 +134,8 @@ func mustNotContain(t *testing.T, what, text string, secrets ...string) {
 }
 
 func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
-	h := startHerald(t)
-	h.tenant("acme")
+	h := servertest.Start(t)
+	h.Tenant("acme")
 	const token = "static-bearer-token-0a1b2c3d4e5f"
 	const apiKey = "cbk_live_5e6f7a8b9c0d"
 	const password = "s3cret-basic-password"
@@ -150,7 +151,7 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 		}
 		return http.StatusOK
 	}, nil)
-	epRaw := h.endpointView("acme", "sandbox", map[string]any{
+	epRaw := createEndpointView(h, "acme", "sandbox", map[string]any{
 		"url": raw.URL, "event_types": []string{"modes.*"}, "payload_mode": "raw",
 		"compat_signature": map[string]any{"kind": "hmac-sha256-hex", "header": "X-SmartKYC-Signature"},
 		"auth":             map[string]any{"type": "bearer", "token": token},
@@ -166,7 +167,7 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 		}
 		return http.StatusOK
 	}, nil)
-	epThin := h.endpointView("acme", "sandbox", map[string]any{
+	epThin := createEndpointView(h, "acme", "sandbox", map[string]any{
 		"url": thin.URL, "event_types": []string{"modes.*"}, "payload_mode": "thin",
 		"compat_signature": map[string]any{"kind": "body-api-key", "field": "callbackApiKey", "api_key": apiKey},
 		"auth":             map[string]any{"type": "basic", "username": "acme", "password": password},
@@ -174,51 +175,51 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 
 	// ed25519 signatures: the API made the key pair.
 	ed := newCapture(t, nil, nil)
-	epEd := h.endpointView("acme", "sandbox", map[string]any{"url": ed.URL, "event_types": []string{"modes.*"}, "signing": "ed25519"})
+	epEd := createEndpointView(h, "acme", "sandbox", map[string]any{"url": ed.URL, "event_types": []string{"modes.*"}, "signing": "ed25519"})
 	if epEd.Signing != "ed25519" || !strings.HasPrefix(epEd.SigningPublicKey, "whpk_") {
 		t.Fatalf("ed25519 endpoint: %+v", epEd)
 	}
 
-	p := h.publish("acme", "sandbox", map[string]any{
+	p := h.Publish("acme", "sandbox", map[string]any{
 		"type": "modes.checked", "job": map[string]any{"id": "job_1"},
 		"data": map[string]any{"status": "approved", "name": "Ada Lovelace"},
 	})
 
-	got := raw.next(t)
+	got := raw.Next(t)
 	mustVerify(t, epRaw.Secret, got)
 	var data map[string]any
-	if json.Unmarshal(got.body, &data) != nil || data["status"] != "approved" || data["id"] != nil {
-		t.Fatalf("raw body %s", got.body)
+	if json.Unmarshal(got.Body, &data) != nil || data["status"] != "approved" || data["id"] != nil {
+		t.Fatalf("raw body %s", got.Body)
 	}
 
-	got = thin.next(t)
+	got = thin.Next(t)
 	mustVerify(t, epThin.Secret, got)
-	if strings.Contains(string(got.body), "Lovelace") || !strings.Contains(string(got.body), p.ID) {
-		t.Fatalf("thin body %s", got.body)
+	if strings.Contains(string(got.Body), "Lovelace") || !strings.Contains(string(got.Body), p.ID) {
+		t.Fatalf("thin body %s", got.Body)
 	}
 
-	got = ed.next(t)
+	got = ed.Next(t)
 	mustVerify(t, epEd.SigningPublicKey, got)
-	sig, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(got.header.Get("webhook-signature"), "v1a,"))
+	sig, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(got.Header.Get("webhook-signature"), "v1a,"))
 	pub, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(epEd.SigningPublicKey, "whpk_"))
-	if !ed25519.Verify(pub, []byte(p.ID+"."+got.header.Get("webhook-timestamp")+"."+string(got.body)), sig) {
+	if !ed25519.Verify(pub, []byte(p.ID+"."+got.Header.Get("webhook-timestamp")+"."+string(got.Body)), sig) {
 		t.Fatal("crypto/ed25519 does not verify the delivery")
 	}
 
 	for _, ep := range []endpointView{epRaw, epThin, epEd} {
-		d, text := h.settledDelivery("acme", "sandbox", p.ID, ep.ID)
+		d, text := settledDelivery(h, "acme", "sandbox", p.ID, ep.ID)
 		if d.Status != "succeeded" {
 			t.Errorf("delivery to %s: %s", ep.ID, text)
 		}
 		mustNotContain(t, "the delivery log", text, token, apiKey, password)
-		text = string(h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + ep.ID, tenant: "acme", env: "sandbox"}).body)
+		text = string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).Body)
 		mustNotContain(t, "the endpoint", text, token, apiKey, password)
 	}
 }
 
 func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
-	h := startHerald(t)
-	h.tenant("acme")
+	h := servertest.Start(t)
+	h.Tenant("acme")
 
 	// A token endpoint that counts.
 	var fetches atomic.Int64
@@ -249,7 +250,7 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	}, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
 	clientCert, clientKey := ca.issue(t, "herald-client", true)
 
-	ep := h.endpointView("acme", "sandbox", map[string]any{
+	ep := createEndpointView(h, "acme", "sandbox", map[string]any{
 		"url": rc.URL, "max_concurrency": 4,
 		"auth": map[string]any{
 			"type": "oauth2_client_credentials", "token_url": tokens.URL + "/token",
@@ -259,17 +260,17 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	})
 	var ids []string
 	for range 12 {
-		ids = append(ids, h.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}}).ID)
+		ids = append(ids, h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}}).ID)
 	}
 	for range ids {
-		got := rc.next(t)
+		got := rc.Next(t)
 		mustVerify(t, ep.Secret, got)
-		if got.tls == nil || len(got.tls.PeerCertificates) == 0 || got.tls.PeerCertificates[0].Subject.CommonName != "herald-client" {
+		if got.TLS == nil || len(got.TLS.PeerCertificates) == 0 || got.TLS.PeerCertificates[0].Subject.CommonName != "herald-client" {
 			t.Fatal("no client certificate")
 		}
 	}
 	for _, id := range ids {
-		d, text := h.settledDelivery("acme", "sandbox", id, ep.ID)
+		d, text := settledDelivery(h, "acme", "sandbox", id, ep.ID)
 		if d.Status != "succeeded" {
 			t.Fatalf("delivery: %s", text)
 		}
@@ -278,7 +279,7 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	if n := fetches.Load(); n != 1 {
 		t.Fatalf("%d token fetches for 12 deliveries, want 1", n)
 	}
-	text := string(h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + ep.ID, tenant: "acme", env: "sandbox"}).body)
+	text := string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).Body)
 	mustNotContain(t, "the endpoint", text, "oauth-client-secret-77", clientKey[40:80])
 }
 
@@ -355,25 +356,25 @@ func TestDeliveriesGoThroughTheEgressProxyFlag(t *testing.T) {
 		io.Copy(w, resp.Body)
 	}))
 	defer proxy.Close()
-	h := startHerald(t, func(c *serveCmd) {
+	h := servertest.Start(t, func(s *servertest.Settings) {
 		pu, _ := url.Parse(proxy.URL)
-		c.EgressProxy = pu
-		c.EgressIPs = []netip.Addr{netip.MustParseAddr("203.0.113.7")}
-		c.AllowPrivateDestinations = false // the proxy is on loopback: with a proxy that is its business
+		s.Config.Egress.ProxyURL = pu
+		s.Config.EgressIPs = []string{"203.0.113.7"}
+		s.Config.Egress.AllowPrivate = false // the proxy is on loopback: with a proxy that is its business
 	})
-	h.tenant("acme")
+	h.Tenant("acme")
 	var ips struct {
 		IPs   []string `json:"ips"`
 		Proxy bool     `json:"proxy"`
 	}
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/egress-ips"}).json(t, &ips)
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/egress-ips"}).JSON(t, &ips)
 	if len(ips.IPs) != 1 || ips.IPs[0] != "203.0.113.7" || !ips.Proxy {
 		t.Fatalf("egress IPs %+v", ips)
 	}
-	ep := h.endpointView("acme", "sandbox", map[string]any{"url": "http://receiver.herald.test/hook"})
-	p := h.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
-	mustVerify(t, ep.Secret, rc.next(t))
-	if d, text := h.settledDelivery("acme", "sandbox", p.ID, ep.ID); d.Status != "succeeded" || proxied.Load() != 1 {
+	ep := createEndpointView(h, "acme", "sandbox", map[string]any{"url": "http://receiver.herald.test/hook"})
+	p := h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	mustVerify(t, ep.Secret, rc.Next(t))
+	if d, text := settledDelivery(h, "acme", "sandbox", p.ID, ep.ID); d.Status != "succeeded" || proxied.Load() != 1 {
 		t.Fatalf("through the proxy (%d): %s", proxied.Load(), text)
 	}
 }

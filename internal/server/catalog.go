@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// seedCatalog registers the built-in event types that are not registered
+// SeedCatalog registers the built-in event types that are not registered
 // yet. A type the operator has registered or changed is left as it is.
-func seedCatalog(ctx context.Context, st store.Store) (int, error) {
+func SeedCatalog(ctx context.Context, st store.Store) (int, error) {
 	added := 0
 	for _, t := range catalog.Types() {
 		_, err := st.GetEventType(ctx, t.Name)

@@ -1,4 +1,4 @@
-package main
+package portal_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/server/servertest"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -23,8 +25,8 @@ import (
 // artifact directory: go test -run Portal -artifacts -outputdir DIR.
 
 // portalLink asks the API, as the operator, for a tenant's sign-in link.
-func (h *herald) portalLink(tenant, env string, extra ...map[string]any) string {
-	h.t.Helper()
+func portalLink(h *servertest.Herald, tenant, env string, extra ...map[string]any) string {
+	h.T.Helper()
 	body := map[string]any{"environment": env}
 	for _, e := range extra {
 		for k, v := range e {
@@ -35,21 +37,21 @@ func (h *herald) portalLink(tenant, env string, extra ...map[string]any) string 
 		URL       string    `json:"url"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
-	h.must(http.StatusCreated, call{method: "POST", path: "/v1/tenants/" + tenant + "/portal-sessions", body: body}).json(h.t, &l)
-	if !strings.HasPrefix(l.URL, h.base+"/portal/start?token=hpt_") || time.Until(l.ExpiresAt) > time.Hour+time.Minute {
-		h.t.Fatalf("portal link %q expiring %s", l.URL, l.ExpiresAt)
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/" + tenant + "/portal-sessions", Body: body}).JSON(h.T, &l)
+	if !strings.HasPrefix(l.URL, h.URL+"/portal/start?token=hpt_") || time.Until(l.ExpiresAt) > time.Hour+time.Minute {
+		h.T.Fatalf("portal link %q expiring %s", l.URL, l.ExpiresAt)
 	}
 	return l.URL
 }
 
 // catalog registers the event types the tests send.
-func (h *herald) catalog() {
-	h.t.Helper()
+func catalog(h *servertest.Herald) {
+	h.T.Helper()
 	for name, ex := range map[string]string{
 		"webhook.test":          `{"message":"hello from Herald"}`,
 		"verification.approved": `{"status":"approved","score":0.98}`,
 	} {
-		h.do(call{method: "PUT", path: "/v1/event-types/" + name, body: `{"description":"` + name + `","example":` + ex + `}`})
+		h.Do(servertest.Call{Method: "PUT", Path: "/v1/event-types/" + name, Body: `{"description":"` + name + `","example":` + ex + `}`})
 	}
 }
 
@@ -58,26 +60,26 @@ func (h *herald) catalog() {
 type browserClient struct {
 	t *testing.T
 	*http.Client
-	base string
+	URL string
 }
 
 func newBrowserClient(t *testing.T, base string) *browserClient {
 	jar, _ := cookiejar.New(nil)
-	return &browserClient{t: t, base: base, Client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browserClient{t: t, URL: base, Client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
 
 type page struct {
-	status int
-	header http.Header
-	body   string
+	Status int
+	Header http.Header
+	Body   string
 }
 
 func (b *browserClient) send(method, path string, form url.Values, headers map[string]string) page {
 	b.t.Helper()
 	if !strings.HasPrefix(path, "http") {
-		path = b.base + path
+		path = b.URL + path
 	}
 	var body io.Reader
 	if form != nil {
@@ -99,14 +101,14 @@ func (b *browserClient) send(method, path string, form url.Values, headers map[s
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	return page{Status: resp.StatusCode, Header: resp.Header, Body: string(raw)}
 }
 
 func (b *browserClient) get(path string) page { return b.send("GET", path, nil, nil) }
 
 // post sends a form as a same-origin browser would.
 func (b *browserClient) post(path string, form url.Values) page {
-	return b.send("POST", path, form, map[string]string{"Origin": b.base, "Sec-Fetch-Site": "same-origin"})
+	return b.send("POST", path, form, map[string]string{"Origin": b.URL, "Sec-Fetch-Site": "same-origin"})
 }
 
 var csrfPattern = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -114,9 +116,9 @@ var csrfPattern = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func (b *browserClient) csrf(path string) string {
 	b.t.Helper()
 	p := b.get(path)
-	m := csrfPattern.FindStringSubmatch(p.body)
-	if p.status != http.StatusOK || m == nil {
-		b.t.Fatalf("GET %s: %d, no CSRF token: %.300s", path, p.status, p.body)
+	m := csrfPattern.FindStringSubmatch(p.Body)
+	if p.Status != http.StatusOK || m == nil {
+		b.t.Fatalf("GET %s: %d, no CSRF token: %.300s", path, p.Status, p.Body)
 	}
 	return m[1]
 }
@@ -124,8 +126,8 @@ func (b *browserClient) csrf(path string) string {
 func (b *browserClient) signIn(link string) {
 	b.t.Helper()
 	p := b.get(link)
-	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/portal/endpoints" {
-		b.t.Fatalf("sign-in link: %d to %q: %.300s", p.status, p.header.Get("Location"), p.body)
+	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/portal/endpoints" {
+		b.t.Fatalf("sign-in link: %d to %q: %.300s", p.Status, p.Header.Get("Location"), p.Body)
 	}
 }
 
@@ -142,179 +144,179 @@ func cookieNamed(t *testing.T, h http.Header, name string) *http.Cookie {
 }
 
 func TestPortalSignInLinkSetsAStrictCookieOnceAndDropsTheToken(t *testing.T) {
-	h := startHerald(t)
-	h.tenant("acme")
-	link := h.portalLink("acme", "sandbox")
-	b := newBrowserClient(t, h.base)
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	link := portalLink(h, "acme", "sandbox")
+	b := newBrowserClient(t, h.URL)
 	p := b.get(link)
-	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/portal/endpoints" {
-		t.Fatalf("link answered %d to %q", p.status, p.header.Get("Location"))
+	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/portal/endpoints" {
+		t.Fatalf("link answered %d to %q", p.Status, p.Header.Get("Location"))
 	}
-	c := cookieNamed(t, p.header, "herald_portal")
+	c := cookieNamed(t, p.Header, "herald_portal")
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/portal/" || c.MaxAge <= 0 || !strings.HasPrefix(c.Value, "hps_") {
 		t.Fatalf("cookie over http: %+v", c)
 	}
-	if p.header.Get("Referrer-Policy") != "same-origin" || p.header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("headers: %v", p.header)
+	if p.Header.Get("Referrer-Policy") != "same-origin" || p.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("headers: %v", p.Header)
 	}
-	if got := b.get("/portal/endpoints"); got.status != http.StatusOK || !strings.Contains(got.body, "No endpoints in this environment") {
-		t.Fatalf("endpoints page: %d %.300s", got.status, got.body)
+	if got := b.get("/portal/endpoints"); got.Status != http.StatusOK || !strings.Contains(got.Body, "No endpoints in this environment") {
+		t.Fatalf("endpoints page: %d %.300s", got.Status, got.Body)
 	}
 	// The link works once.
-	again := newBrowserClient(t, h.base).get(link)
-	if again.status != http.StatusNotFound || !strings.Contains(again.body, "used already or has expired") {
-		t.Fatalf("second use of the link: %d %.300s", again.status, again.body)
+	again := newBrowserClient(t, h.URL).get(link)
+	if again.Status != http.StatusNotFound || !strings.Contains(again.Body, "used already or has expired") {
+		t.Fatalf("second use of the link: %d %.300s", again.Status, again.Body)
 	}
 	// Behind a TLS-terminating proxy the cookie is Secure.
-	tls := newBrowserClient(t, h.base).send("GET", h.portalLink("acme", "sandbox"), nil, map[string]string{"X-Forwarded-Proto": "https"})
-	if c := cookieNamed(t, tls.header, "herald_portal"); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+	tls := newBrowserClient(t, h.URL).send("GET", portalLink(h, "acme", "sandbox"), nil, map[string]string{"X-Forwarded-Proto": "https"})
+	if c := cookieNamed(t, tls.Header, "herald_portal"); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("cookie over https: %+v", c)
 	}
 	// The API's link honours the proxy too.
 	var l struct{ URL string }
-	h.must(http.StatusCreated, call{method: "POST", path: "/v1/tenants/acme/portal-sessions", body: map[string]any{"environment": "production"},
-		headers: map[string]string{"X-Forwarded-Proto": "https"}}).json(t, &l)
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Body: map[string]any{"environment": "production"},
+		Headers: map[string]string{"X-Forwarded-Proto": "https"}}).JSON(t, &l)
 	if !strings.HasPrefix(l.URL, "https://") {
 		t.Fatalf("link behind https proxy: %s", l.URL)
 	}
 	// Only the operator may open a portal, and only for a tenant that exists.
-	key := h.apiKey("acme", "sandbox")
-	h.must(http.StatusForbidden, call{method: "POST", path: "/v1/tenants/acme/portal-sessions", token: &key, body: map[string]any{"environment": "sandbox"}})
-	h.must(http.StatusNotFound, call{method: "POST", path: "/v1/tenants/nobody/portal-sessions", body: map[string]any{"environment": "sandbox"}})
-	r := h.must(http.StatusUnprocessableEntity, call{method: "POST", path: "/v1/tenants/acme/portal-sessions", body: map[string]any{"environment": "sandbox", "expires_in": "48h"}})
-	if !strings.Contains(string(r.body), "body.expires_in") {
-		t.Fatalf("expires_in refusal: %s", r.body)
+	key := h.APIKey("acme", "sandbox")
+	h.Must(http.StatusForbidden, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Token: &key, Body: map[string]any{"environment": "sandbox"}})
+	h.Must(http.StatusNotFound, servertest.Call{Method: "POST", Path: "/v1/tenants/nobody/portal-sessions", Body: map[string]any{"environment": "sandbox"}})
+	r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Body: map[string]any{"environment": "sandbox", "expires_in": "48h"}})
+	if !strings.Contains(string(r.Body), "body.expires_in") {
+		t.Fatalf("expires_in refusal: %s", r.Body)
 	}
 }
 
 func TestPortalLinksAndSessionsExpireAndLogoutEndsTheSession(t *testing.T) {
-	h := startHerald(t)
-	h.tenant("acme")
-	short := h.portalLink("acme", "sandbox", map[string]any{"expires_in": "1s"})
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	short := portalLink(h, "acme", "sandbox", map[string]any{"expires_in": "1s"})
 	time.Sleep(1100 * time.Millisecond)
-	if p := newBrowserClient(t, h.base).get(short); p.status != http.StatusNotFound {
-		t.Fatalf("expired link answered %d", p.status)
+	if p := newBrowserClient(t, h.URL).get(short); p.Status != http.StatusNotFound {
+		t.Fatalf("expired link answered %d", p.Status)
 	}
-	b := newBrowserClient(t, h.base)
-	b.signIn(h.portalLink("acme", "sandbox"))
-	u, _ := url.Parse(h.base + "/portal/")
+	b := newBrowserClient(t, h.URL)
+	b.signIn(portalLink(h, "acme", "sandbox"))
+	u, _ := url.Parse(h.URL + "/portal/")
 	stolen := b.Jar.Cookies(u)
 	token := b.csrf("/portal/endpoints")
-	if p := b.post("/portal/logout", url.Values{"csrf": {token}}); p.status != http.StatusSeeOther || p.header.Get("Location") != "/portal/login" {
-		t.Fatalf("logout: %d %q", p.status, p.header.Get("Location"))
+	if p := b.post("/portal/logout", url.Values{"csrf": {token}}); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/portal/login" {
+		t.Fatalf("logout: %d %q", p.Status, p.Header.Get("Location"))
 	}
 	// The old cookie, replayed, is worth nothing: the session ended server-side.
-	replay := newBrowserClient(t, h.base)
+	replay := newBrowserClient(t, h.URL)
 	replay.Jar.SetCookies(u, stolen)
-	if p := replay.get("/portal/endpoints"); p.status != http.StatusFound || p.header.Get("Location") != "/portal/login" {
-		t.Fatalf("replayed cookie after logout: %d %q", p.status, p.header.Get("Location"))
+	if p := replay.get("/portal/endpoints"); p.Status != http.StatusFound || p.Header.Get("Location") != "/portal/login" {
+		t.Fatalf("replayed cookie after logout: %d %q", p.Status, p.Header.Get("Location"))
 	}
 	// Nor as a bearer token on the API.
 	secret := stolen[0].Value
-	h.must(http.StatusUnauthorized, call{method: "GET", path: "/v1/endpoints", token: &secret})
+	h.Must(http.StatusUnauthorized, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &secret})
 
 	// A session opened with an API key ends with the key.
-	key := h.apiKey("acme", "sandbox")
-	k := newBrowserClient(t, h.base)
-	p := k.send("POST", "/portal/login", url.Values{"api_key": {key}}, map[string]string{"Origin": h.base})
-	if p.status != http.StatusSeeOther {
-		t.Fatalf("API-key sign-in: %d %.300s", p.status, p.body)
+	key := h.APIKey("acme", "sandbox")
+	k := newBrowserClient(t, h.URL)
+	p := k.send("POST", "/portal/login", url.Values{"api_key": {key}}, map[string]string{"Origin": h.URL})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("API-key sign-in: %d %.300s", p.Status, p.Body)
 	}
-	if got := k.get("/portal/keys"); got.status != http.StatusOK {
-		t.Fatalf("keys page: %d", got.status)
+	if got := k.get("/portal/keys"); got.Status != http.StatusOK {
+		t.Fatalf("keys page: %d", got.Status)
 	}
 	// That session cannot switch to production: the key is sandbox's.
-	if got := k.post("/portal/environment", url.Values{"csrf": {k.csrf("/portal/keys")}, "environment": {"production"}}); got.status != http.StatusForbidden {
-		t.Fatalf("switch with a sandbox key's session: %d", got.status)
+	if got := k.post("/portal/environment", url.Values{"csrf": {k.csrf("/portal/keys")}, "environment": {"production"}}); got.Status != http.StatusForbidden {
+		t.Fatalf("switch with a sandbox key's session: %d", got.Status)
 	}
 	var keys struct{ Data []struct{ ID string } }
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/api-keys", token: &key}).json(t, &keys)
-	h.must(http.StatusNoContent, call{method: "DELETE", path: "/v1/api-keys/" + keys.Data[0].ID, token: &key})
-	if got := k.get("/portal/keys"); got.status != http.StatusFound {
-		t.Fatalf("session of a revoked key: %d", got.status)
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
+	h.Must(http.StatusNoContent, servertest.Call{Method: "DELETE", Path: "/v1/api-keys/" + keys.Data[0].ID, Token: &key})
+	if got := k.get("/portal/keys"); got.Status != http.StatusFound {
+		t.Fatalf("session of a revoked key: %d", got.Status)
 	}
 	// A wrong key is refused with a message.
-	if got := newBrowserClient(t, h.base).send("POST", "/portal/login", url.Values{"api_key": {"hk_sandbox_nope"}}, nil); got.status != http.StatusUnauthorized {
-		t.Fatalf("wrong key: %d", got.status)
+	if got := newBrowserClient(t, h.URL).send("POST", "/portal/login", url.Values{"api_key": {"hk_sandbox_nope"}}, nil); got.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %d", got.Status)
 	}
 }
 
 func TestPortalRefusesCrossSiteAndTokenlessForms(t *testing.T) {
-	h := startHerald(t)
-	h.tenant("acme")
-	b := newBrowserClient(t, h.base)
-	b.signIn(h.portalLink("acme", "sandbox"))
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	b := newBrowserClient(t, h.URL)
+	b.signIn(portalLink(h, "acme", "sandbox"))
 	token := b.csrf("/portal/keys")
 	cases := []struct {
 		name    string
 		form    url.Values
 		headers map[string]string
 	}{
-		{"no token", url.Values{}, map[string]string{"Origin": h.base}},
-		{"wrong token", url.Values{"csrf": {"x" + token}}, map[string]string{"Origin": h.base}},
+		{"no token", url.Values{}, map[string]string{"Origin": h.URL}},
+		{"wrong token", url.Values{"csrf": {"x" + token}}, map[string]string{"Origin": h.URL}},
 		{"another site's origin", url.Values{"csrf": {token}}, map[string]string{"Origin": "https://evil.example"}},
 		{"opaque origin", url.Values{"csrf": {token}}, map[string]string{"Origin": "null"}},
 		{"cross-site fetch", url.Values{"csrf": {token}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
 		{"same-site fetch", url.Values{"csrf": {token}}, map[string]string{"Sec-Fetch-Site": "same-site"}},
 	}
 	for _, c := range cases {
-		if p := b.send("POST", "/portal/keys", c.form, c.headers); p.status != http.StatusForbidden {
-			t.Errorf("%s: POST answered %d, want 403", c.name, p.status)
+		if p := b.send("POST", "/portal/keys", c.form, c.headers); p.Status != http.StatusForbidden {
+			t.Errorf("%s: POST answered %d, want 403", c.name, p.Status)
 		}
 	}
 	var keys struct{ Data []any }
-	key := h.apiKey("acme", "sandbox")
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/api-keys", token: &key}).json(t, &keys)
+	key := h.APIKey("acme", "sandbox")
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
 	if len(keys.Data) != 1 {
 		t.Fatalf("a refused form created keys: %d keys", len(keys.Data))
 	}
-	if p := b.post("/portal/keys", url.Values{"csrf": {token}}); p.status != http.StatusOK || !strings.Contains(p.body, "hk_sandbox_") {
-		t.Fatalf("the same form with its token: %d", p.status)
+	if p := b.post("/portal/keys", url.Values{"csrf": {token}}); p.Status != http.StatusOK || !strings.Contains(p.Body, "hk_sandbox_") {
+		t.Fatalf("the same form with its token: %d", p.Status)
 	}
 	// Sign-in forms have no session yet; the origin check still applies.
-	if p := newBrowserClient(t, h.base).send("POST", "/console/login", url.Values{"token": {testToken}}, map[string]string{"Origin": "https://evil.example"}); p.status != http.StatusForbidden {
-		t.Fatalf("cross-site console sign-in: %d", p.status)
+	if p := newBrowserClient(t, h.URL).send("POST", "/console/login", url.Values{"token": {servertest.Token}}, map[string]string{"Origin": "https://evil.example"}); p.Status != http.StatusForbidden {
+		t.Fatalf("cross-site console sign-in: %d", p.Status)
 	}
 	// The console's session is not the portal's and vice versa.
-	if p := b.get("/console/tenants"); p.status != http.StatusFound {
-		t.Fatalf("a portal session opened the console: %d", p.status)
+	if p := b.get("/console/tenants"); p.Status != http.StatusFound {
+		t.Fatalf("a portal session opened the console: %d", p.Status)
 	}
-	op := newBrowserClient(t, h.base)
-	if p := op.send("POST", "/console/login", url.Values{"token": {testToken}}, map[string]string{"Origin": h.base}); p.status != http.StatusSeeOther {
-		t.Fatalf("console sign-in: %d", p.status)
+	op := newBrowserClient(t, h.URL)
+	if p := op.send("POST", "/console/login", url.Values{"token": {servertest.Token}}, map[string]string{"Origin": h.URL}); p.Status != http.StatusSeeOther {
+		t.Fatalf("console sign-in: %d", p.Status)
 	}
-	if c := cookieNamed(t, op.send("POST", "/console/login", url.Values{"token": {testToken}}, nil).header, "herald_console"); !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console/" {
+	if c := cookieNamed(t, op.send("POST", "/console/login", url.Values{"token": {servertest.Token}}, nil).Header, "herald_console"); !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console/" {
 		t.Fatalf("console cookie: %+v", c)
 	}
-	if p := op.get("/portal/endpoints"); p.status != http.StatusFound {
-		t.Fatalf("a console session opened the portal: %d", p.status)
+	if p := op.get("/portal/endpoints"); p.Status != http.StatusFound {
+		t.Fatalf("a console session opened the portal: %d", p.Status)
 	}
-	if p := newBrowserClient(t, h.base).send("POST", "/console/login", url.Values{"token": {"wrong"}}, nil); p.status != http.StatusUnauthorized {
-		t.Fatalf("wrong operator token: %d", p.status)
+	if p := newBrowserClient(t, h.URL).send("POST", "/console/login", url.Values{"token": {"wrong"}}, nil); p.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong operator token: %d", p.Status)
 	}
 }
 
 // Validation, scope and rate limits are the API's: the portal shows the
 // API's own field errors, and a session is limited like a key.
 func TestPortalFormsGoThroughTheAPIRules(t *testing.T) {
-	h := startHerald(t, func(c *serveCmd) { c.AllowPrivateDestinations = false })
-	h.tenant("acme")
-	h.must(http.StatusOK, call{method: "PATCH", path: "/v1/tenants/acme", body: map[string]any{"rate_limit_per_minute": 60, "rate_limit_burst": 8}})
-	b := newBrowserClient(t, h.base)
-	b.signIn(h.portalLink("acme", "sandbox"))
+	h := servertest.Start(t, func(s *servertest.Settings) { s.Config.Egress.AllowPrivate = false })
+	h.Tenant("acme")
+	h.Must(http.StatusOK, servertest.Call{Method: "PATCH", Path: "/v1/tenants/acme", Body: map[string]any{"rate_limit_per_minute": 60, "rate_limit_burst": 8}})
+	b := newBrowserClient(t, h.URL)
+	b.signIn(portalLink(h, "acme", "sandbox"))
 	token := b.csrf("/portal/endpoints/new")
 	p := b.post("/portal/endpoints", url.Values{"csrf": {token}, "url": {"http://10.0.0.5/hook"}, "retry_preset": {"custom"}, "retry_delays": {"5s"}})
-	if p.status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="url-error">[^<]*private address`).MatchString(p.body) {
-		t.Fatalf("private URL: %d %s", p.status, p.body)
+	if p.Status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="url-error">[^<]*private address`).MatchString(p.Body) {
+		t.Fatalf("private URL: %d %s", p.Status, p.Body)
 	}
 	p = b.post("/portal/endpoints", url.Values{"csrf": {token}, "url": {"https://example.com/hook"}, "retry_preset": {"custom"}, "retry_delays": {"5s, soon"}})
-	if p.status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="retry-error">[^<]*soon`).MatchString(p.body) {
-		t.Fatalf("bad delay: %d %s", p.status, p.body)
+	if p.Status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="retry-error">[^<]*soon`).MatchString(p.Body) {
+		t.Fatalf("bad delay: %d %s", p.Status, p.Body)
 	}
 	// The session's bucket is the tenant's limit: 8 at once.
 	limited := false
 	for range 20 {
-		if p := b.get("/portal/keys"); p.status == http.StatusTooManyRequests {
+		if p := b.get("/portal/keys"); p.Status == http.StatusTooManyRequests {
 			limited = true
 			break
 		}
@@ -325,24 +327,24 @@ func TestPortalFormsGoThroughTheAPIRules(t *testing.T) {
 }
 
 func TestPortalASecondTenantSeesNothingOfTheFirst(t *testing.T) {
-	h := startHerald(t)
-	rc := newReceiver(t)
-	h.tenant("acme")
-	h.tenant("globex")
-	ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL + "/acme-secret-path", "name": "acme receiver"})
-	h.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{"n": 1}, "job": map[string]any{"id": "job-acme-1"}})
-	rc.next(5 * time.Second)
-	var ds []deliveryView
-	eventually(t, 5*time.Second, "the delivery", func() bool {
-		ds = h.deliveries("acme", "sandbox", "")
+	h := servertest.Start(t)
+	rc := servertest.NewReceiver(t)
+	h.Tenant("acme")
+	h.Tenant("globex")
+	ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL + "/acme-secret-path", "name": "acme receiver"})
+	h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{"n": 1}, "job": map[string]any{"id": "job-acme-1"}})
+	rc.Next(5 * time.Second)
+	var ds []servertest.DeliveryView
+	servertest.Eventually(t, 5*time.Second, "the delivery", func() bool {
+		ds = h.Deliveries("acme", "sandbox", "")
 		return len(ds) == 1 && ds[0].Status == "succeeded"
 	})
-	key := h.apiKey("acme", "sandbox")
+	key := h.APIKey("acme", "sandbox")
 	var keys struct{ Data []struct{ ID string } }
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/api-keys", token: &key}).json(t, &keys)
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
 
-	g := newBrowserClient(t, h.base)
-	g.signIn(h.portalLink("globex", "sandbox"))
+	g := newBrowserClient(t, h.URL)
+	g.signIn(portalLink(h, "globex", "sandbox"))
 	// A refusal may name the id it was asked for (the API's does); any
 	// answer showing acme's data, or a success showing any of its ids, leaks.
 	data := []string{rc.URL, "acme-secret-path", "acme receiver", "hk_sandbox_"}
@@ -350,11 +352,11 @@ func TestPortalASecondTenantSeesNothingOfTheFirst(t *testing.T) {
 	leaks := func(what string, p page) {
 		t.Helper()
 		check := data
-		if p.status < 300 && !strings.Contains(p.body, "No job job-acme-1") {
+		if p.Status < 300 && !strings.Contains(p.Body, "No job job-acme-1") {
 			check = append(check, ids...)
 		}
 		for _, s := range check {
-			if strings.Contains(p.body, s) {
+			if strings.Contains(p.Body, s) {
 				t.Errorf("%s shows acme's %q", what, s)
 			}
 		}
@@ -364,15 +366,15 @@ func TestPortalASecondTenantSeesNothingOfTheFirst(t *testing.T) {
 		"/portal/logs/" + ds[0].ID, "/portal/jobs?id=job-acme-1",
 	} {
 		p := g.get(path)
-		if p.status != http.StatusNotFound && !(path == "/portal/jobs?id=job-acme-1" && strings.Contains(p.body, "No job")) {
-			t.Errorf("GET %s as globex: %d", path, p.status)
+		if p.Status != http.StatusNotFound && !(path == "/portal/jobs?id=job-acme-1" && strings.Contains(p.Body, "No job")) {
+			t.Errorf("GET %s as globex: %d", path, p.Status)
 		}
 		leaks(path, p)
 	}
 	for _, path := range []string{"/portal/endpoints", "/portal/logs", "/portal/logs?endpoint=" + ep.ID, "/portal/logs?job=job-acme-1", "/portal/test", "/portal/keys", "/portal/verify"} {
 		p := g.get(path)
-		if p.status != http.StatusOK {
-			t.Errorf("GET %s as globex: %d", path, p.status)
+		if p.Status != http.StatusOK {
+			t.Errorf("GET %s as globex: %d", path, p.Status)
 		}
 		leaks(path, p)
 	}
@@ -384,17 +386,17 @@ func TestPortalASecondTenantSeesNothingOfTheFirst(t *testing.T) {
 	} {
 		p := g.post(path, url.Values{"csrf": {token}, "status": {"paused"}, "endpoint_id": {ep.ID}, "endpoint": {ep.ID},
 			"event_type": {"a.b"}, "since": {"2020-01-01T00:00"}, "url": {"https://evil.example/"}})
-		if p.status < 400 {
-			t.Errorf("POST %s as globex: %d", path, p.status)
+		if p.Status < 400 {
+			t.Errorf("POST %s as globex: %d", path, p.Status)
 		}
 		leaks("POST "+path, p)
 	}
 	var e struct{ Status, URL string }
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/endpoints/" + ep.ID, tenant: "acme", env: "sandbox"}).json(t, &e)
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).JSON(t, &e)
 	if e.Status != "active" || !strings.HasSuffix(e.URL, "/acme-secret-path") {
 		t.Fatalf("acme's endpoint changed: %+v", e)
 	}
-	h.must(http.StatusOK, call{method: "GET", path: "/v1/api-keys", token: &key})
+	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key})
 }
 
 // Browser tests.
@@ -511,16 +513,16 @@ func location(t *testing.T, ctx context.Context) string {
 
 func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 	ctx := newBrowser(t)
-	h := startHerald(t)
-	h.catalog()
-	h.tenant("acme")
-	rc := newReceiver(t)
+	h := servertest.Start(t)
+	catalog(h)
+	h.Tenant("acme")
+	rc := servertest.NewReceiver(t)
 	// Production already has an endpoint of its own, which sandbox must not show.
-	prodEP := h.endpoint("acme", "production", map[string]any{"url": rc.URL + "/production", "name": "production receiver"})
+	prodEP := h.Endpoint("acme", "production", map[string]any{"url": rc.URL + "/production", "name": "production receiver"})
 
 	// Sign in through the link; the token leaves the address bar.
-	do(t, ctx, chromedp.Navigate(h.portalLink("acme", "sandbox")), chromedp.WaitVisible(chromedp.ID("new-endpoint")))
-	if loc := location(t, ctx); loc != h.base+"/portal/endpoints" {
+	do(t, ctx, chromedp.Navigate(portalLink(h, "acme", "sandbox")), chromedp.WaitVisible(chromedp.ID("new-endpoint")))
+	if loc := location(t, ctx); loc != h.URL+"/portal/endpoints" {
 		t.Fatalf("after sign-in the address is %s", loc)
 	}
 	screenshot(t, ctx, "01-signed-in")
@@ -542,28 +544,28 @@ func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 		t.Fatalf("secret field holds %q", secret)
 	}
 	screenshot(t, ctx, "03-secret-shown-once")
-	rc.trust(secret)
+	rc.Trust(secret)
 	epURL := run(t, ctx, chromedp.Evaluate[string](`document.querySelector("a.button").href`))
 	epID := epURL[strings.LastIndex(epURL, "/")+1:]
 	do(t, ctx, chromedp.Navigate(epURL), chromedp.WaitVisible(chromedp.ID("endpoint-status")))
 	if html := run(t, ctx, chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, secret) {
 		t.Fatal("the endpoint page shows the secret again")
 	}
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/endpoints"), chromedp.WaitVisible(chromedp.ID("endpoints")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/endpoints"), chromedp.WaitVisible(chromedp.ID("endpoints")))
 	if html := run(t, ctx, chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, secret) || !strings.Contains(html, "Acme sandbox receiver") {
 		t.Fatal("the endpoint list shows the secret, or not the endpoint")
 	}
 
 	// Send a test and see the receiver's answer in the page.
 	do(t, ctx,
-		chromedp.Navigate(h.base+"/portal/test?endpoint="+epID+"&event_type=verification.approved"),
+		chromedp.Navigate(h.URL+"/portal/test?endpoint="+epID+"&event_type=verification.approved"),
 		chromedp.WaitVisible(chromedp.ID("example")),
 	)
 	if ex := run(t, ctx, chromedp.Text(chromedp.ID("example"))); !strings.Contains(ex, `"score": 0.98`) {
 		t.Fatalf("example payload shown: %q", ex)
 	}
 	do(t, ctx, chromedp.Click(chromedp.ID("send-test")), chromedp.WaitVisible(chromedp.ID("test-result")))
-	got := rc.next(5 * time.Second)
+	got := rc.Next(5 * time.Second)
 	if got.Valid != nil || got.Event.Type != "verification.approved" || got.Header.Get("X-Team") != "kyc" {
 		t.Fatalf("the receiver got %+v", got)
 	}
@@ -576,15 +578,15 @@ func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 	screenshot(t, ctx, "04-test-sent")
 
 	// A real event too, then find the test delivery in the logs and resend it.
-	h.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "score": 0.5},
+	h.Publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "score": 0.5},
 		"job": map[string]any{"id": "job_7f3a", "partner_params": map[string]any{"user_id": "u-123"}}})
-	rc.next(5 * time.Second)
-	eventually(t, 5*time.Second, "both deliveries to succeed", func() bool {
-		ds := h.deliveries("acme", "sandbox", "")
+	rc.Next(5 * time.Second)
+	servertest.Eventually(t, 5*time.Second, "both deliveries to succeed", func() bool {
+		ds := h.Deliveries("acme", "sandbox", "")
 		return len(ds) == 2 && ds[0].Status == "succeeded" && ds[1].Status == "succeeded"
 	})
 	do(t, ctx,
-		chromedp.Navigate(h.base+"/portal/logs"),
+		chromedp.Navigate(h.URL+"/portal/logs"),
 		chromedp.WaitVisible(chromedp.ID("log")),
 	)
 	rows := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#log tbody tr").length`))
@@ -598,7 +600,7 @@ func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#log tbody tr").length`)); n != 1 {
 		t.Fatalf("%d rows for the job: %s", n, bodyText(t, ctx))
 	}
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/logs?status=succeeded"), chromedp.WaitVisible(chromedp.ID("log")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/logs?status=succeeded"), chromedp.WaitVisible(chromedp.ID("log")))
 	testRow := run(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#log tbody tr")].find(r => r.innerText.includes("test")).querySelector("a").href`))
 	do(t, ctx, chromedp.Navigate(testRow), chromedp.WaitVisible(chromedp.ID("resend")))
 	if body := run(t, ctx, chromedp.Text(chromedp.ID("event-body"))); !strings.Contains(body, `"test": true`) {
@@ -608,61 +610,61 @@ func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 		t.Fatalf("the attempt's request headers are missing: %s", page)
 	}
 	do(t, ctx, chromedp.Click(chromedp.ID("resend")), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	again := rc.next(5 * time.Second)
+	again := rc.Next(5 * time.Second)
 	if again.ID != got.ID || again.Valid != nil {
 		t.Fatalf("resend delivered %s (valid: %v), want the same webhook-id %s", again.ID, again.Valid, got.ID)
 	}
-	eventually(t, 5*time.Second, "the resend to be recorded", func() bool {
+	servertest.Eventually(t, 5*time.Second, "the resend to be recorded", func() bool {
 		do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("resend")))
 		return run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("details.attempt").length`)) == 2
 	})
 	screenshot(t, ctx, "06-delivery-resent")
 
 	// The chart counts them.
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/endpoints/"+epID), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/endpoints/"+epID), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
 	if label := run(t, ctx, chromedp.Evaluate[string](`document.querySelector("svg.chart").getAttribute("aria-label")`)); !strings.HasPrefix(label, "2 deliveries: 2 succeeded") {
 		t.Fatalf("chart label %q", label)
 	}
 	screenshot(t, ctx, "07-endpoint")
 
 	// Switch to production: none of sandbox's endpoints, but its own.
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/endpoints"), chromedp.WaitVisible(chromedp.ID("env-production")),
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/endpoints"), chromedp.WaitVisible(chromedp.ID("env-production")),
 		chromedp.Click(chromedp.ID("env-production")), chromedp.WaitVisible(chromedp.CSS(`#env-production[aria-pressed="true"]`)))
 	html := run(t, ctx, chromedp.OuterHTML(chromedp.CSS("html")))
 	if strings.Contains(html, epID) || strings.Contains(html, "Acme sandbox receiver") || !strings.Contains(html, prodEP.ID) {
 		t.Fatal("production shows sandbox's endpoint, or not its own")
 	}
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/endpoints/"+epID), chromedp.WaitVisible(chromedp.CSS("p.message")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/endpoints/"+epID), chromedp.WaitVisible(chromedp.CSS("p.message")))
 	if txt := bodyText(t, ctx); !strings.Contains(txt, "not found") {
 		t.Fatalf("sandbox's endpoint from production: %s", txt)
 	}
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/logs"), chromedp.WaitVisible(chromedp.ID("no-deliveries")))
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/endpoints"), chromedp.WaitVisible(chromedp.ID("endpoints")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/logs"), chromedp.WaitVisible(chromedp.ID("no-deliveries")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/endpoints"), chromedp.WaitVisible(chromedp.ID("endpoints")))
 	screenshot(t, ctx, "08-production")
 }
 
 func TestPortalBrowserSecondTenantCannotReachTheFirst(t *testing.T) {
 	ctx := newBrowser(t)
-	h := startHerald(t)
-	rc := newReceiver(t)
-	h.tenant("acme")
-	h.tenant("globex")
-	ep := h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL + "/acme-only", "name": "acme receiver"})
-	h.publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
-	rc.next(5 * time.Second)
-	var ds []deliveryView
-	eventually(t, 5*time.Second, "the delivery", func() bool { ds = h.deliveries("acme", "sandbox", ""); return len(ds) == 1 })
+	h := servertest.Start(t)
+	rc := servertest.NewReceiver(t)
+	h.Tenant("acme")
+	h.Tenant("globex")
+	ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL + "/acme-only", "name": "acme receiver"})
+	h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	rc.Next(5 * time.Second)
+	var ds []servertest.DeliveryView
+	servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { ds = h.Deliveries("acme", "sandbox", ""); return len(ds) == 1 })
 
-	do(t, ctx, chromedp.Navigate(h.portalLink("globex", "sandbox")), chromedp.WaitVisible(chromedp.ID("no-endpoints")))
+	do(t, ctx, chromedp.Navigate(portalLink(h, "globex", "sandbox")), chromedp.WaitVisible(chromedp.ID("no-endpoints")))
 	for _, path := range []string{"/portal/endpoints/" + ep.ID, "/portal/endpoints/" + ep.ID + "/edit", "/portal/logs/" + ds[0].ID} {
-		do(t, ctx, chromedp.Navigate(h.base+path), chromedp.WaitVisible(chromedp.CSS("p.message")))
+		do(t, ctx, chromedp.Navigate(h.URL+path), chromedp.WaitVisible(chromedp.CSS("p.message")))
 		txt := bodyText(t, ctx)
 		if !strings.Contains(txt, "not found") || strings.Contains(txt, "acme") {
 			t.Fatalf("%s as globex: %s", path, txt)
 		}
 	}
 	screenshot(t, ctx, "01-foreign-delivery-not-found")
-	do(t, ctx, chromedp.Navigate(h.base+"/portal/logs?endpoint="+ep.ID), chromedp.WaitVisible(chromedp.ID("no-deliveries")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/logs?endpoint="+ep.ID), chromedp.WaitVisible(chromedp.ID("no-deliveries")))
 	if txt := bodyText(t, ctx); strings.Contains(txt, "acme") || strings.Contains(txt, ds[0].ID) {
 		t.Fatalf("globex's logs filtered by acme's endpoint: %s", txt)
 	}
@@ -670,19 +672,19 @@ func TestPortalBrowserSecondTenantCannotReachTheFirst(t *testing.T) {
 
 func TestPortalBrowserConsoleOpensAPortalAndShowsHealth(t *testing.T) {
 	ctx := newBrowser(t)
-	h := startHerald(t)
-	h.catalog()
-	rc := newReceiver(t)
-	rc.respond(func(n int, _ *http.Request) int {
+	h := servertest.Start(t)
+	catalog(h)
+	rc := servertest.NewReceiver(t)
+	rc.Respond(func(n int, _ *http.Request) int {
 		if n%3 == 0 {
 			return http.StatusInternalServerError
 		}
 		return http.StatusOK
 	})
 	do(t, ctx,
-		chromedp.Navigate(h.base+"/console/"),
+		chromedp.Navigate(h.URL+"/console/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), testToken),
+		chromedp.SendKeys(chromedp.ID("token"), servertest.Token),
 		chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.ID("create-tenant")),
 		chromedp.SendKeys(chromedp.ID("tenant-id"), "Not Valid"),
@@ -697,23 +699,23 @@ func TestPortalBrowserConsoleOpensAPortalAndShowsHealth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("tenants")),
 	)
 	// Traffic for the health page and the chart.
-	h.endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "name": "acme receiver", "retry_policy": map[string]any{"preset": "none"}})
+	h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "name": "acme receiver", "retry_policy": map[string]any{"preset": "none"}})
 	for i := range 9 {
-		h.publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "score": 0.9}, "job": map[string]any{"id": "job-" + string(rune('a'+i))}})
+		h.Publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "score": 0.9}, "job": map[string]any{"id": "job-" + string(rune('a'+i))}})
 	}
 	for range 9 {
-		rc.next(5 * time.Second)
+		rc.Next(5 * time.Second)
 	}
-	eventually(t, 5*time.Second, "the outcomes", func() bool {
+	servertest.Eventually(t, 5*time.Second, "the outcomes", func() bool {
 		n := 0
-		for _, d := range h.deliveries("acme", "sandbox", "") {
+		for _, d := range h.Deliveries("acme", "sandbox", "") {
 			if d.Status != "pending" {
 				n++
 			}
 		}
 		return n == 9
 	})
-	do(t, ctx, chromedp.Navigate(h.base+"/console/health"), chromedp.WaitVisible(chromedp.ID("failure-rate")))
+	do(t, ctx, chromedp.Navigate(h.URL+"/console/health"), chromedp.WaitVisible(chromedp.ID("failure-rate")))
 	if rate := run(t, ctx, chromedp.Text(chromedp.ID("failure-rate"))); rate != "33%" {
 		t.Fatalf("failure rate shown %q", rate)
 	}
@@ -721,12 +723,12 @@ func TestPortalBrowserConsoleOpensAPortalAndShowsHealth(t *testing.T) {
 		t.Fatalf("the failing endpoint is not listed: %s", txt)
 	}
 	screenshot(t, ctx, "02-health")
-	do(t, ctx, chromedp.Navigate(h.base+"/console/event-types"), chromedp.WaitVisible(chromedp.CSS(`[id="type-webhook.test"]`)))
+	do(t, ctx, chromedp.Navigate(h.URL+"/console/event-types"), chromedp.WaitVisible(chromedp.CSS(`[id="type-webhook.test"]`)))
 	screenshot(t, ctx, "03-event-types")
 
 	// Open the tenant's portal from the console and follow the link.
 	do(t, ctx,
-		chromedp.Navigate(h.base+"/console/tenants"),
+		chromedp.Navigate(h.URL+"/console/tenants"),
 		chromedp.WaitVisible(chromedp.ID("tenants")),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Open a portal session for acme"]`)),
 		chromedp.WaitVisible(chromedp.ID("portal-link")),

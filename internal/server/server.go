@@ -1,0 +1,135 @@
+// Package server builds one Herald process: the dispatcher over the store,
+// the API and the portal on one handler, and the background work (wake-ups
+// from other processes, retention). `herald serve` and the tests build it
+// the same way, so a test exercises what runs in production.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/dispatch"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/portal"
+	"github.com/heraldhq/herald/internal/retention"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Config is one process's settings; cmd/herald fills it from flags.
+type Config struct {
+	// Store is open and sealed; the caller closes it after Serve returns.
+	Store store.Store
+	// OperatorTokenHash is the SHA-256 of the operator token.
+	OperatorTokenHash []byte
+	// Egress configures the client deliveries leave through (SSRF guard,
+	// allowed ranges, proxy).
+	Egress egress.Options
+	// EgressIPs are published at GET /v1/egress-ips for receivers' allowlists.
+	EgressIPs []string
+	// ProductionHTTPSOnly refuses http destinations in production.
+	ProductionHTTPSOnly bool
+	Lease               time.Duration
+	RetryAfterCap       time.Duration
+	// Retention is how long events, deliveries and attempts are kept.
+	Retention time.Duration
+	// ShutdownGrace is how long attempts in flight may finish on shutdown.
+	ShutdownGrace time.Duration
+	// Version goes into the User-Agent of deliveries.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server is one Herald process, built but not yet serving.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	dispatcher *dispatch.Dispatcher
+	handler    http.Handler
+}
+
+// listener is a store that can wake the dispatcher when another process
+// commits due work (PostgreSQL's LISTEN/NOTIFY).
+type listener interface {
+	Listen(ctx context.Context, wake func())
+}
+
+// New registers the built-in event types and builds the dispatcher, the
+// API and the portal.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	if n, err := SeedCatalog(ctx, cfg.Store); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("registered the built-in event types", "added", n)
+	}
+	client := egress.New(cfg.Egress)
+	d := dispatch.New(cfg.Store, client, dispatch.Config{
+		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
+		UserAgent: "Herald/" + cfg.Version, Logger: log,
+	})
+	apiHandler, _ := api.New(api.Config{
+		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
+		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
+	})
+	// The web portal and console call the API above in-process.
+	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("build the portal: %w", err)
+	}
+	root := http.NewServeMux()
+	root.Handle("/", apiHandler)
+	web.Mount(root)
+	return &Server{cfg: cfg, log: log, dispatcher: d, handler: root}, nil
+}
+
+// Handler serves the API and the portal.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Owner names this process in the leases it takes.
+func (s *Server) Owner() string { return s.dispatcher.Owner() }
+
+// Serve answers on ln and delivers until ctx ends. Then no new work is
+// claimed, attempts in flight get ShutdownGrace to finish, and Serve
+// returns nil. It returns an error when the listener fails.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	dctx, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	dispatched := make(chan error, 1)
+	go func() { dispatched <- s.dispatcher.Run(dctx) }()
+	if l, ok := s.cfg.Store.(listener); ok {
+		go l.Listen(dctx, s.dispatcher.Wake)
+	}
+	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, Logger: s.log})
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		stopDispatch()
+		<-dispatched
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.log.Info("shutting down: no new work is claimed; attempts in flight may finish", "grace", s.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	stopDispatch()
+	if err := <-dispatched; err != nil {
+		s.log.Warn("dispatcher", "err", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}

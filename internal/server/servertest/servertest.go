@@ -1,0 +1,280 @@
+// Package servertest starts a real Herald in the test's process: the whole
+// server of internal/server (API, portal, dispatcher) on a real port, over a
+// real SQLite file or a fresh PostgreSQL schema, and gives tests the receivers
+// and calls they share. The API's, the portal's and the server's tests use it,
+// so each package tests its behaviour without building cmd/herald.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/secrets"
+	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+)
+
+// Token is the operator token of every test server.
+const Token = "test-operator-token"
+
+// Herald is a running server.
+type Herald struct {
+	T *testing.T
+	// URL is the server's base URL, http://127.0.0.1:port.
+	URL string
+	// Store is the server's store, for what the API does not show.
+	Store store.Store
+	stop  func()
+}
+
+// Option changes the server's settings before it starts.
+type Option func(*Settings)
+
+// Settings are what a test may change: the server's Config, and the
+// database (empty: a new SQLite file in the test's temporary directory).
+type Settings struct {
+	Config   server.Config
+	Database string
+}
+
+// OnPostgres runs the server on a fresh PostgreSQL schema (pgtest.URL).
+func OnPostgres(t *testing.T) Option {
+	url := pgtest.URL(t)
+	return func(s *Settings) { s.Database = url }
+}
+
+// Start starts Herald with the options applied to the test defaults: private
+// destinations allowed (receivers are on loopback), production may use http,
+// a one-minute lease. It stops when the test ends.
+func Start(t *testing.T, opts ...Option) *Herald {
+	t.Helper()
+	sum := sha256.Sum256([]byte(Token))
+	set := Settings{Config: server.Config{
+		OperatorTokenHash: sum[:],
+		Lease:             time.Minute,
+		RetryAfterCap:     time.Hour,
+		Retention:         720 * time.Hour,
+		ShutdownGrace:     5 * time.Second,
+		Version:           "test",
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}}
+	set.Config.Egress.AllowPrivate = true
+	if testing.Verbose() {
+		set.Config.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	for _, o := range opts {
+		o(&set)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st := open(t, ctx, set.Database)
+	set.Config.Store = st
+	srv, err := server.New(ctx, set.Config)
+	if err != nil {
+		cancel()
+		t.Fatalf("build herald: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	h := &Herald{T: t, URL: "http://" + ln.Addr().String(), Store: st}
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("herald stopped with %v", err)
+			}
+		})
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// Stop stops the server now (it also stops when the test ends).
+func (h *Herald) Stop() { h.stop() }
+
+// testKey is the master key of every test server.
+var testKey = bytes.Repeat([]byte{9}, secrets.KeySize)
+
+// open opens and seals the store; it is closed when the test ends, after the
+// server has stopped (cleanups run last-registered first).
+func open(t *testing.T, ctx context.Context, db string) store.Store {
+	t.Helper()
+	var st store.Store
+	var err error
+	if db == "" {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	} else {
+		st, err = postgres.Open(ctx, db)
+	}
+	if err != nil {
+		t.Fatalf("open the store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	box, err := secrets.NewBox(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(interface {
+		SetSealer(sqlstore.Sealer)
+		CheckSealer(ctx context.Context) error
+	})
+	s.SetSealer(box)
+	if err := s.CheckSealer(ctx); err != nil {
+		t.Fatalf("seal the store: %v", err)
+	}
+	return st
+}
+
+// Starter starts Herald on the store of the subtest.
+type Starter func(opts ...Option) *Herald
+
+// EachStore runs a test on SQLite and on PostgreSQL: everything Herald
+// offers must work the same on both.
+func EachStore(t *testing.T, test func(t *testing.T, start Starter)) {
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, func(opts ...Option) *Herald { return Start(t, opts...) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		pg := OnPostgres(t)
+		test(t, func(opts ...Option) *Herald { return Start(t, append([]Option{pg}, opts...)...) })
+	})
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// Call is one raw API request, for tests about the wire itself (bad input,
+// headers, status codes).
+type Call struct {
+	Method, Path string
+	// Tenant and Env are sent as the scope headers when set.
+	Tenant, Env string
+	// Body is sent as is when []byte or string, else encoded as JSON.
+	Body    any
+	Headers map[string]string
+	// Token replaces the operator token when set; a pointer to "" sends none.
+	Token *string
+}
+
+// Response is the answer to a Call.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r Response) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Problem is an RFC 9457 answer.
+type Problem struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Message  string `json:"message"`
+		Location string `json:"location"`
+	} `json:"errors"`
+}
+
+// Do performs a call.
+func (h *Herald) Do(c Call) Response {
+	h.T.Helper()
+	var body io.Reader
+	switch b := c.Body.(type) {
+	case nil:
+	case []byte:
+		body = bytes.NewReader(b)
+	case string:
+		body = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			h.T.Fatal(err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(c.Method, h.URL+c.Path, body)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	token := Token
+	if c.Token != nil {
+		token = *c.Token
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Tenant != "" {
+		req.Header.Set("Herald-Tenant", c.Tenant)
+	}
+	if c.Env != "" {
+		req.Header.Set("Herald-Environment", c.Env)
+	}
+	for k, v := range c.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// Must performs a call and insists on the status.
+func (h *Herald) Must(status int, c Call) Response {
+	h.T.Helper()
+	r := h.Do(c)
+	if r.Status != status {
+		h.T.Fatalf("%s %s: status %d, want %d: %s", c.Method, c.Path, r.Status, status, r.Body)
+	}
+	return r
+}
+
+// Eventually polls until f is true.
+func Eventually(t *testing.T, timeout time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
