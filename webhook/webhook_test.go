@@ -507,7 +507,9 @@ func TestSignerIsSafeForConcurrentUse(t *testing.T) {
 
 	var wg sync.WaitGroup
 	for g := range 16 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			var dst []byte
 			for i := range 200 {
 				id := fmt.Sprintf("msg_%d_%d", g, i)
@@ -519,7 +521,7 @@ func TestSignerIsSafeForConcurrentUse(t *testing.T) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }
@@ -712,7 +714,9 @@ func TestVerifierIsSafeForConcurrentUse(t *testing.T) {
 
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := range 50 {
 				id := fmt.Sprintf("msg_%d_%d", g, i)
 				body := []byte(fmt.Sprintf(`{"n":%d}`, i))
@@ -735,7 +739,7 @@ func TestVerifierIsSafeForConcurrentUse(t *testing.T) {
 					t.Errorf("%s tampered: %v", id, err)
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }
@@ -765,7 +769,8 @@ func BenchmarkAppendSignature(b *testing.B) {
 	dst := make([]byte, 0, 128)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		dst = webhook.AppendSignature(dst[:0], key, "msg_2Kq3x9ZtY7bW", 1_700_000_000, body)
 	}
 }
@@ -777,7 +782,8 @@ func BenchmarkSignerAppendSignature(b *testing.B) {
 	dst := make([]byte, 0, 128)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		dst = s.AppendSignature(dst[:0], "msg_2Kq3x9ZtY7bW", 1_700_000_000, body)
 	}
 }
@@ -790,7 +796,8 @@ func BenchmarkVerify(b *testing.B) {
 	h := headers("msg_1", now.Unix(), mustSign(b, secret, "msg_1", now, string(body)))
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		if err := v.VerifyAt(h, body, now); err != nil {
 			b.Fatal(err)
 		}
