@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
@@ -111,17 +110,15 @@ func (c *serveCmd) operatorToken(ctx context.Context, st store.Store) ([]byte, e
 	if err != nil || stored != nil {
 		return stored, err
 	}
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
+	token, hash, err := credential.NewOperatorToken()
+	if err != nil {
 		return nil, err
 	}
-	token := "hop_" + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(token))
-	if err := st.SetOperatorTokenHash(ctx, sum[:]); err != nil {
+	if err := st.SetOperatorTokenHash(ctx, hash); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "\nGenerated the operator token. It is shown only now; Herald keeps only its hash:\n\n    %s\n\n", token)
-	return sum[:], nil
+	return hash, nil
 }
 
 func addrs(as []netip.Addr) []string {

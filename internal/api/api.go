@@ -1,6 +1,3 @@
-// Package api is Herald's HTTP API: one file per resource, the OpenAPI
-// document generated from the handlers by huma, errors as RFC 9457
-// problem+json.
 package api
 
 import (
@@ -15,29 +12,21 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/manage"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-// URLChecker validates a destination when it is saved (the SSRF guard).
-type URLChecker interface {
-	CheckURL(ctx context.Context, raw string) error
-}
-
-// Sender attempts one delivery now and records it.
-type Sender interface {
-	SendNow(ctx context.Context, deliveryID string) (store.Outcome, error)
-}
 
 // Config is what the API needs from the process.
 type Config struct {
 	Store store.Store
 	// OperatorTokenHash is the SHA-256 of the operator token.
 	OperatorTokenHash []byte
-	URLs              URLChecker
+	// URLs validates destinations when they are saved (the SSRF guard).
+	URLs manage.URLChecker
 	// Wake tells the dispatcher that deliveries are due now.
 	Wake func()
 	// Sender attempts a delivery at once (test sends).
-	Sender Sender
+	Sender manage.Sender
 	// ProductionHTTPSOnly refuses http destinations in production.
 	ProductionHTTPSOnly bool
 	// EgressIPs are the addresses deliveries leave from, for receivers'
@@ -53,12 +42,12 @@ const APIVersion = "1.0.0"
 
 // Server holds the API's state.
 type Server struct {
-	cfg     Config
-	store   store.Store
-	log     *slog.Logger
-	schemas *schemaCache
-	keys    *keyCache
-	limits  *limits
+	cfg    Config
+	store  store.Store
+	rules  *manage.Manager
+	log    *slog.Logger
+	keys   *keyCache
+	limits *limits
 
 	tenantsMu sync.Mutex
 	tenants   map[string]cachedTenant
@@ -100,12 +89,24 @@ func build(cfg Config) (*routes, huma.API) {
 		cfg.Wake = func() {}
 	}
 	s := &Server{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger, schemas: newSchemaCache(cfg.Store),
-		keys: newKeyCache(), limits: newLimits(), tenants: map[string]cachedTenant{},
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, keys: newKeyCache(), limits: newLimits(), tenants: map[string]cachedTenant{},
+		rules: manage.New(manage.Config{
+			Store: cfg.Store, URLs: cfg.URLs, ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, Sender: cfg.Sender, Wake: cfg.Wake,
+		}),
 	}
 	mux := &routes{ServeMux: http.NewServeMux()}
 	hc := huma.DefaultConfig("Herald", APIVersion)
 	hc.Info.Description = "Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks (webhooks), and keeps the record."
+	// No licence has been chosen for Herald yet: the document says so (an
+	// SPDX LicenseRef, which names a licence SPDX does not list) rather
+	// than leave the field out or claim one.
+	hc.Info.License = &huma.License{Name: "No licence granted yet; all rights reserved", Identifier: "LicenseRef-All-Rights-Reserved"}
+	// The document is generated, not served from a known host: it names the
+	// address herald serve listens on by default.
+	hc.Servers = []*huma.Server{{
+		URL:         "http://127.0.0.1:8080",
+		Description: "herald serve's default address (--listen, HERALD_LISTEN); replace it with the address your Herald is served at.",
+	}}
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "The operator token, or a tenant's API key (hk_sandbox_… / hk_production_…), which scopes the call to its tenant and environment."},
 	}
@@ -118,16 +119,7 @@ func build(cfg Config) (*routes, huma.API) {
 	api := humago.New(mux, hc)
 	api.UseMiddleware(s.authenticate(api))
 
-	s.registerTenants(api)
-	s.registerEventTypes(api)
-	s.registerEndpoints(api)
-	s.registerEvents(api)
-	s.registerDeliveries(api)
-	s.registerAPIKeys(api)
-	s.registerJobs(api)
-	s.registerEndpointActions(api)
-	s.registerPortalSessions(api)
-	s.registerEgress(api)
+	s.register(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -244,6 +236,8 @@ type Body[T any] struct {
 	Body T
 }
 
-// clock is the time as stored: UTC, to the microsecond, so an answer
-// shows the same times a later read does.
-func clock() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// noParams is the input of an operation that takes no parameters.
+type noParams struct{}
+
+// noContent is the output of an operation that answers 204.
+type noContent struct{}

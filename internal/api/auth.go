@@ -2,10 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"math"
 	"net/http"
@@ -17,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -35,10 +33,6 @@ func principalFrom(ctx context.Context) principal {
 
 // operatorOnly marks operations a tenant's key may not call.
 var operatorOnly = map[string]any{"operator_only": true}
-
-// keyPrefix starts every API key; the environment follows, so a key says
-// where it works: hk_sandbox_… or hk_production_….
-const keyPrefix = "hk_"
 
 // queryCredentials are parameters that must never carry a key: URLs end up
 // in logs and browser histories.
@@ -61,8 +55,8 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "send the operator token or an API key as Authorization: Bearer <token>")
 			return
 		}
-		sum := sha256.Sum256([]byte(token))
-		if subtle.ConstantTimeCompare(sum[:], s.cfg.OperatorTokenHash) == 1 {
+		hash := credential.Hash(token)
+		if subtle.ConstantTimeCompare(hash, s.cfg.OperatorTokenHash) == 1 {
 			next(huma.WithValue(ctx, principalKey{}, principal{}))
 			return
 		}
@@ -71,12 +65,12 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 		portal := isPortalSession(token)
 		if portal {
 			var operator bool
-			if key, operator, err = s.portalPrincipal(ctx.Context(), sum[:]); err == nil && operator {
+			if key, operator, err = s.portalPrincipal(ctx.Context(), hash); err == nil && operator {
 				next(huma.WithValue(ctx, principalKey{}, principal{}))
 				return
 			}
 		} else {
-			key, err = s.keys.lookup(ctx.Context(), s.store, sum[:])
+			key, err = s.keys.lookup(ctx.Context(), s.store, hash)
 		}
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			_ = writeProblem(api, ctx, s.problem(err))
@@ -109,22 +103,6 @@ func writeProblem(api huma.API, ctx huma.Context, err error) error {
 		return huma.WriteErr(api, ctx, se.GetStatus(), se.Error())
 	}
 	return huma.WriteErr(api, ctx, http.StatusInternalServerError, "internal error")
-}
-
-// newKey makes an API key for a scope: the key itself, shown once, and the
-// record that keeps only its hash.
-func newKey(sc domain.Scope, now time.Time) (string, *domain.APIKey, []byte, error) {
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
-		return "", nil, nil, err
-	}
-	secret := keyPrefix + string(sc.Environment) + "_" + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(secret))
-	k := &domain.APIKey{
-		ID: domain.NewIDAt("key", now), TenantID: sc.TenantID, Environment: sc.Environment,
-		Prefix: secret[:len(keyPrefix)+len(sc.Environment)+1+6], CreatedAt: now,
-	}
-	return secret, k, sum[:], nil
 }
 
 // keyCache keeps recently used keys so that a request costs no query.

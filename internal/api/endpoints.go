@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
-	"github.com/danielgtaylor/huma/v2"
-
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
-	"github.com/heraldhq/herald/webhook"
 )
 
 // endpointFields are what a caller may set on an endpoint. Pointers tell
@@ -37,130 +34,127 @@ type endpointWithSecret struct {
 	Secret string `json:"secret" doc:"The signing secret; shown only now."`
 }
 
+// scopedID names a resource of the call's scope in the path. Inputs that
+// need more repeat its fields rather than embed it: huma reads no
+// parameters from an embedded struct of an unexported type.
 type scopedID struct {
 	ScopeHeaders
 	ID string `path:"id"`
 }
 
-func (s *Server) registerEndpoints(api huma.API) {
-	tags := []string{"Endpoints"}
-	huma.Register(api, huma.Operation{
-		OperationID: "create-endpoint", Method: http.MethodPost, Path: "/v1/endpoints", Tags: tags,
-		Summary: "Create an endpoint", DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct {
-		ScopeHeaders
-		Body endpointFields
-	}) (*Body[endpointWithSecret], error) {
-		sc, err := s.scope(ctx, in.ScopeHeaders)
-		if err != nil {
-			return nil, err
-		}
-		if in.Body.URL == nil {
-			return nil, s.problem(domain.Invalid("url", "is required"))
-		}
-		secret, err := webhook.NewSecret()
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		now := clock()
-		e := domain.Endpoint{
-			ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
-			Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
-			Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
-			Secret: secret, CreatedAt: now, UpdatedAt: now,
-		}
-		if err := s.applyEndpoint(ctx, &e, &in.Body); err != nil {
-			return nil, err
-		}
-		if err := s.store.CreateEndpoint(ctx, &e); err != nil {
-			return nil, s.problem(err)
-		}
-		return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(&e), Secret: secret}}, nil
-	})
+// scopedPage is a page of a list of the call's scope.
+type scopedPage struct {
+	ScopeHeaders
+	PageParams
+}
 
-	huma.Register(api, huma.Operation{
-		OperationID: "list-endpoints", Method: http.MethodGet, Path: "/v1/endpoints", Tags: tags,
-		Summary: "List endpoints",
-	}, func(ctx context.Context, in *struct {
-		ScopeHeaders
-		PageParams
-	}) (*Body[*List[domain.Endpoint]], error) {
-		sc, err := s.scope(ctx, in.ScopeHeaders)
-		if err != nil {
-			return nil, err
-		}
-		p := in.page()
-		es, err := s.store.ListEndpoints(ctx, sc, p)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		for i := range es {
-			es[i] = *shown(&es[i])
-		}
-		return &Body[*List[domain.Endpoint]]{Body: listOf(es, p.Limit, func(e *domain.Endpoint) string { return e.ID })}, nil
-	})
+type createEndpointInput struct {
+	ScopeHeaders
+	Body endpointFields
+}
 
-	huma.Register(api, huma.Operation{
-		OperationID: "get-endpoint", Method: http.MethodGet, Path: "/v1/endpoints/{id}", Tags: tags,
-		Summary: "Get an endpoint",
-	}, func(ctx context.Context, in *scopedID) (*Body[*domain.Endpoint], error) {
-		sc, err := s.scope(ctx, in.ScopeHeaders)
-		if err != nil {
-			return nil, err
-		}
-		e, err := s.store.GetEndpoint(ctx, sc, in.ID)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		return &Body[*domain.Endpoint]{Body: shown(e)}, nil
-	})
+type updateEndpointInput struct {
+	ScopeHeaders
+	ID   string `path:"id"`
+	Body endpointFields
+}
 
-	huma.Register(api, huma.Operation{
-		OperationID: "update-endpoint", Method: http.MethodPatch, Path: "/v1/endpoints/{id}", Tags: tags,
-		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; active resumes them.",
-	}, func(ctx context.Context, in *struct {
-		ScopeHeaders
-		ID   string `path:"id"`
-		Body endpointFields
-	}) (*Body[*domain.Endpoint], error) {
-		sc, err := s.scope(ctx, in.ScopeHeaders)
-		if err != nil {
-			return nil, err
-		}
-		e, err := s.store.GetEndpoint(ctx, sc, in.ID)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		resumed := in.Body.Status != nil && *in.Body.Status == domain.EndpointActive && e.Status != domain.EndpointActive
-		if err := s.applyEndpoint(ctx, e, &in.Body); err != nil {
-			return nil, err
-		}
-		if resumed {
-			e.DisabledReason = ""
-		}
-		e.UpdatedAt = clock()
-		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
-			return nil, s.problem(err)
-		}
-		if resumed {
-			s.cfg.Wake()
-		}
-		return &Body[*domain.Endpoint]{Body: shown(e)}, nil
-	})
+func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*Body[endpointWithSecret], error) {
+	sc, err := s.scope(ctx, in.ScopeHeaders)
+	if err != nil {
+		return nil, err
+	}
+	if in.Body.URL == nil {
+		return nil, s.problem(domain.Invalid("url", "is required"))
+	}
+	secret, err := credential.NewSigningSecret()
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	now := domain.Now()
+	e := domain.Endpoint{
+		ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
+		Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
+		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
+		Secret: secret, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.applyEndpoint(ctx, &e, &in.Body); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateEndpoint(ctx, &e); err != nil {
+		return nil, s.problem(err)
+	}
+	return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(&e), Secret: secret}}, nil
+}
 
-	huma.Register(api, huma.Operation{
-		OperationID: "delete-endpoint", Method: http.MethodDelete, Path: "/v1/endpoints/{id}", Tags: tags,
-		Summary: "Delete an endpoint", Description: "Its pending deliveries are cancelled.", DefaultStatus: http.StatusNoContent,
-	}, func(ctx context.Context, in *scopedID) (*struct{}, error) {
-		sc, err := s.scope(ctx, in.ScopeHeaders)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.store.DeleteEndpoint(ctx, sc, in.ID); err != nil {
-			return nil, s.problem(err)
-		}
-		return nil, nil
-	})
+func (s *Server) listEndpoints(ctx context.Context, in *scopedPage) (*Body[*List[domain.Endpoint]], error) {
+	sc, err := s.scope(ctx, in.ScopeHeaders)
+	if err != nil {
+		return nil, err
+	}
+	p := in.page()
+	es, err := s.store.ListEndpoints(ctx, sc, p)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	for i := range es {
+		es[i] = *shown(&es[i])
+	}
+	return &Body[*List[domain.Endpoint]]{Body: listOf(es, p.Limit, func(e *domain.Endpoint) string { return e.ID })}, nil
+}
+
+func (s *Server) getEndpoint(ctx context.Context, in *scopedID) (*Body[*domain.Endpoint], error) {
+	e, err := s.endpoint(ctx, in.ScopeHeaders, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Body[*domain.Endpoint]{Body: shown(e)}, nil
+}
+
+// endpoint reads an endpoint of the call's scope.
+func (s *Server) endpoint(ctx context.Context, h ScopeHeaders, id string) (*domain.Endpoint, error) {
+	sc, err := s.scope(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.store.GetEndpoint(ctx, sc, id)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return e, nil
+}
+
+func (s *Server) updateEndpoint(ctx context.Context, in *updateEndpointInput) (*Body[*domain.Endpoint], error) {
+	e, err := s.endpoint(ctx, in.ScopeHeaders, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	resumed := in.Body.Status != nil && *in.Body.Status == domain.EndpointActive && e.Status != domain.EndpointActive
+	if err := s.applyEndpoint(ctx, e, &in.Body); err != nil {
+		return nil, err
+	}
+	if resumed {
+		e.DisabledReason = ""
+	}
+	e.UpdatedAt = domain.Now()
+	if err := s.store.UpdateEndpoint(ctx, e); err != nil {
+		return nil, s.problem(err)
+	}
+	if resumed {
+		s.cfg.Wake()
+	}
+	return &Body[*domain.Endpoint]{Body: shown(e)}, nil
+}
+
+func (s *Server) deleteEndpoint(ctx context.Context, in *scopedID) (*noContent, error) {
+	sc, err := s.scope(ctx, in.ScopeHeaders)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteEndpoint(ctx, sc, in.ID); err != nil {
+		return nil, s.problem(err)
+	}
+	return nil, nil
 }
 
 // shown is an endpoint as the API shows it: secret-looking custom header
@@ -176,24 +170,11 @@ func shown(e *domain.Endpoint) *domain.Endpoint {
 	return &c
 }
 
-// checkURL validates a destination URL: the SSRF guard, and HTTPS for
-// production when Herald is configured to require it.
-func (s *Server) checkURL(ctx context.Context, env domain.Environment, field, raw string) (string, error) {
-	u := strings.TrimSpace(raw)
-	if err := s.cfg.URLs.CheckURL(ctx, u); err != nil {
-		return "", domain.Invalid(field, "%v", err)
-	}
-	if env == domain.Production && s.cfg.ProductionHTTPSOnly && !strings.HasPrefix(strings.ToLower(u), "https://") {
-		return "", domain.Invalid(field, "production destinations must use https (sandbox may use http)")
-	}
-	return u, nil
-}
-
 // applyEndpoint validates the given fields and copies them onto e; on any
 // error e must be discarded.
 func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpointFields) error {
 	if f.URL != nil {
-		u, err := s.checkURL(ctx, e.Environment, "url", *f.URL)
+		u, err := s.rules.CheckURL(ctx, e.Environment, "url", *f.URL)
 		if err != nil {
 			return s.problem(err)
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,5 +51,35 @@ func TestEveryRouteIsInTheOpenAPIDocument(t *testing.T) {
 		if op == nil {
 			t.Errorf("route %s is served but not in the OpenAPI document", p)
 		}
+	}
+}
+
+// What redocly lint asks of the document, held here too so that a new
+// operation or type cannot break it unnoticed: every operation says which
+// errors it answers, and every schema's name is one that code generators
+// can turn into a type name.
+func TestEveryOperationDeclaresItsErrorsAndEverySchemaHasAPlainName(t *testing.T) {
+	_, h := New(Config{})
+	doc := h.OpenAPI()
+	plain := regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	for name := range doc.Components.Schemas.Map() {
+		if !plain.MatchString(name) {
+			t.Errorf("schema %q: name a Go type for it", name)
+		}
+	}
+	for path, item := range doc.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, code := range []string{"400", "401", "500", "503"} {
+				if op.Responses[code] == nil {
+					t.Errorf("%s %s declares no %s response", op.Method, path, code)
+				}
+			}
+		}
+	}
+	if len(doc.Servers) == 0 {
+		t.Error("the document names no server")
 	}
 }

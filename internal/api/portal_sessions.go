@@ -2,17 +2,13 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -24,10 +20,6 @@ import (
 // only refusals, rate limit); a console session like the operator token.
 
 const (
-	// PortalSessionPrefix starts a session secret (the browser's cookie).
-	PortalSessionPrefix = "hps_"
-	// PortalTokenPrefix starts the one-time token of a sign-in link.
-	PortalTokenPrefix = "hpt_"
 	// PortalStartPath is where a sign-in link points; the portal serves it.
 	PortalStartPath = "/portal/start"
 
@@ -35,24 +27,14 @@ const (
 	maxPortalLinkTTL     = 24 * time.Hour
 )
 
-// NewPortalSecret returns a random secret with the prefix and its SHA-256,
-// which is all Herald stores.
-func NewPortalSecret(prefix string) (string, []byte, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", nil, err
-	}
-	secret := prefix + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(secret))
-	return secret, sum[:], nil
+type portalSessionBody struct {
+	Environment string `json:"environment" enum:"sandbox,production" doc:"The environment the portal opens in; the tenant can switch to the other."`
+	ExpiresIn   string `json:"expires_in,omitempty" doc:"How long the link can be used, as a duration (default 1h, at most 24h). Signing in with it opens a session of 8 hours." example:"1h"`
 }
 
 type portalSessionInput struct {
 	ID   string `path:"id"`
-	Body struct {
-		Environment string `json:"environment" enum:"sandbox,production" doc:"The environment the portal opens in; the tenant can switch to the other."`
-		ExpiresIn   string `json:"expires_in,omitempty" doc:"How long the link can be used, as a duration (default 1h, at most 24h). Signing in with it opens a session of 8 hours." example:"1h"`
-	}
+	Body portalSessionBody
 	base string
 }
 
@@ -74,45 +56,38 @@ type portalSessionLink struct {
 	Environment domain.Environment `json:"environment"`
 }
 
-func (s *Server) registerPortalSessions(api huma.API) {
-	huma.Register(api, huma.Operation{
-		OperationID: "create-portal-session", Method: http.MethodPost, Path: "/v1/tenants/{id}/portal-sessions", Tags: []string{"Tenants"},
-		Summary:       "Open the web portal for a tenant",
-		Description:   "Returns a sign-in link for the tenant portal, to hand to the tenant. It works once, within expires_in; the session it opens may switch between the tenant's two environments.",
-		DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
-	}, func(ctx context.Context, in *portalSessionInput) (*Body[portalSessionLink], error) {
-		ps, ok := s.store.(store.PortalSessions)
-		if !ok {
-			return nil, huma.Error501NotImplemented("this store does not keep portal sessions")
+func (s *Server) createPortalSession(ctx context.Context, in *portalSessionInput) (*Body[portalSessionLink], error) {
+	ps, ok := s.store.(store.PortalSessions)
+	if !ok {
+		return nil, huma.Error501NotImplemented("this store does not keep portal sessions")
+	}
+	if _, err := s.tenant(ctx, in.ID); err != nil {
+		return nil, s.problem(err)
+	}
+	ttl := defaultPortalLinkTTL
+	if in.Body.ExpiresIn != "" {
+		d, err := time.ParseDuration(in.Body.ExpiresIn)
+		if err != nil || d <= 0 || d > maxPortalLinkTTL {
+			return nil, s.problem(domain.Invalid("expires_in", "%q is not a duration between 1s and 24h, such as 1h", in.Body.ExpiresIn))
 		}
-		if _, err := s.tenant(ctx, in.ID); err != nil {
-			return nil, s.problem(err)
-		}
-		ttl := defaultPortalLinkTTL
-		if in.Body.ExpiresIn != "" {
-			d, err := time.ParseDuration(in.Body.ExpiresIn)
-			if err != nil || d <= 0 || d > maxPortalLinkTTL {
-				return nil, s.problem(domain.Invalid("expires_in", "%q is not a duration between 1s and 24h, such as 1h", in.Body.ExpiresIn))
-			}
-			ttl = d
-		}
-		token, hash, err := NewPortalSecret(PortalTokenPrefix)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		now := clock()
-		sess := &store.PortalSession{
-			ID: domain.NewIDAt("pss", now), TenantID: in.ID, Environment: domain.Environment(in.Body.Environment),
-			Environments: []domain.Environment{domain.Sandbox, domain.Production}, CreatedAt: now, ExpiresAt: now.Add(ttl),
-		}
-		if err := ps.CreatePortalSession(ctx, sess, hash, nil); err != nil {
-			return nil, s.problem(err)
-		}
-		return &Body[portalSessionLink]{Body: portalSessionLink{
-			URL: in.base + PortalStartPath + "?token=" + url.QueryEscape(token), ExpiresAt: sess.ExpiresAt,
-			TenantID: sess.TenantID, Environment: sess.Environment,
-		}}, nil
-	})
+		ttl = d
+	}
+	token, hash, err := credential.NewPortalToken()
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	now := domain.Now()
+	sess := &store.PortalSession{
+		ID: domain.NewIDAt("pss", now), TenantID: in.ID, Environment: domain.Environment(in.Body.Environment),
+		Environments: []domain.Environment{domain.Sandbox, domain.Production}, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	if err := ps.CreatePortalSession(ctx, sess, hash, nil); err != nil {
+		return nil, s.problem(err)
+	}
+	return &Body[portalSessionLink]{Body: portalSessionLink{
+		URL: in.base + PortalStartPath + "?token=" + url.QueryEscape(token), ExpiresAt: sess.ExpiresAt,
+		TenantID: sess.TenantID, Environment: sess.Environment,
+	}}, nil
 }
 
 // portalPrincipal resolves a portal session's secret: the operator for a
@@ -134,4 +109,6 @@ func (s *Server) portalPrincipal(ctx context.Context, hash []byte) (key *domain.
 }
 
 // isPortalSession tells a session secret from an API key.
-func isPortalSession(token string) bool { return strings.HasPrefix(token, PortalSessionPrefix) }
+func isPortalSession(token string) bool {
+	return strings.HasPrefix(token, credential.PortalSessionPrefix)
+}

@@ -2,14 +2,11 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
-	"github.com/danielgtaylor/huma/v2"
-
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
-	"github.com/heraldhq/herald/webhook"
 )
 
 // applyReceiverOptions validates and applies how Herald talks to the
@@ -23,7 +20,7 @@ func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f
 		e.Signing = *f.Signing
 		e.SigningPublicKey, e.SigningPrivateKey = "", ""
 		if e.Signing == domain.SigningEd25519 {
-			pub, priv, err := webhook.NewKeyPair()
+			pub, priv, err := credential.NewSigningKeyPair()
 			if err != nil {
 				return err
 			}
@@ -38,7 +35,7 @@ func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f
 				return err
 			}
 			if a.Type == domain.AuthOAuth2 {
-				if _, err := s.checkURL(ctx, e.Environment, "auth.token_url", a.TokenURL); err != nil {
+				if _, err := s.rules.CheckURL(ctx, e.Environment, "auth.token_url", a.TokenURL); err != nil {
 					return err
 				}
 			}
@@ -85,23 +82,4 @@ func validateTLS(t *domain.EndpointTLS) error {
 		return domain.Invalid(field, "%s", msg)
 	}
 	return nil
-}
-
-type egressIPs struct {
-	IPs   []string `json:"ips" doc:"The addresses deliveries come from; receivers allowlist these."`
-	Proxy bool     `json:"proxy" doc:"Whether deliveries leave through a fixed-address proxy."`
-}
-
-func (s *Server) registerEgress(api huma.API) {
-	huma.Register(api, huma.Operation{
-		OperationID: "get-egress-ips", Method: http.MethodGet, Path: "/v1/egress-ips", Tags: []string{"Endpoints"},
-		Summary:     "The addresses deliveries come from",
-		Description: "For receivers that allowlist their callers' IP addresses. Empty when the operator has not published them.",
-	}, func(ctx context.Context, _ *struct{}) (*Body[egressIPs], error) {
-		ips := s.cfg.EgressIPs
-		if ips == nil {
-			ips = []string{}
-		}
-		return &Body[egressIPs]{Body: egressIPs{IPs: ips, Proxy: s.cfg.EgressProxy}}, nil
-	})
 }

@@ -2,10 +2,7 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"strings"
-
-	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald/internal/domain"
 )
@@ -23,80 +20,75 @@ type tenantPatch struct {
 	RateLimitBurst     *int    `json:"rate_limit_burst,omitempty" minimum:"0" maximum:"1000000"`
 }
 
-func (s *Server) registerTenants(api huma.API) {
-	huma.Register(api, huma.Operation{
-		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants", Tags: []string{"Tenants"},
-		Summary: "Create a tenant", DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
-	}, func(ctx context.Context, in *struct{ Body tenantBody }) (*Body[domain.Tenant], error) {
-		t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: clock(),
-			RateLimitPerMinute: in.Body.RateLimitPerMinute, RateLimitBurst: in.Body.RateLimitBurst}
-		if t.ID == "" {
-			t.ID = strings.ToLower(domain.NewID("tnt"))
-		}
-		if err := domain.ValidateTenantID(t.ID); err != nil {
-			return nil, s.problem(err)
-		}
-		if t.Name == "" {
+type createTenantInput struct {
+	Body tenantBody
+}
+
+// tenantID names a tenant in the path.
+type tenantID struct {
+	ID string `path:"id"`
+}
+
+type updateTenantInput struct {
+	ID   string `path:"id"`
+	Body tenantPatch
+}
+
+func (s *Server) createTenant(ctx context.Context, in *createTenantInput) (*Body[domain.Tenant], error) {
+	t := domain.Tenant{ID: in.Body.ID, Name: strings.TrimSpace(in.Body.Name), CreatedAt: domain.Now(),
+		RateLimitPerMinute: in.Body.RateLimitPerMinute, RateLimitBurst: in.Body.RateLimitBurst}
+	if t.ID == "" {
+		t.ID = strings.ToLower(domain.NewID("tnt"))
+	}
+	if err := domain.ValidateTenantID(t.ID); err != nil {
+		return nil, s.problem(err)
+	}
+	if t.Name == "" {
+		return nil, s.problem(domain.Invalid("name", "must not be blank"))
+	}
+	if err := s.store.CreateTenant(ctx, &t); err != nil {
+		return nil, s.problem(err)
+	}
+	s.rememberTenant(&t)
+	return &Body[domain.Tenant]{Body: t}, nil
+}
+
+func (s *Server) listTenants(ctx context.Context, in *PageParams) (*Body[*List[domain.Tenant]], error) {
+	p := in.page()
+	ts, err := s.store.ListTenants(ctx, p)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &Body[*List[domain.Tenant]]{Body: listOf(ts, p.Limit, func(t *domain.Tenant) string { return t.ID })}, nil
+}
+
+func (s *Server) getTenant(ctx context.Context, in *tenantID) (*Body[*domain.Tenant], error) {
+	t, err := s.store.GetTenant(ctx, in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &Body[*domain.Tenant]{Body: t}, nil
+}
+
+func (s *Server) updateTenant(ctx context.Context, in *updateTenantInput) (*Body[*domain.Tenant], error) {
+	t, err := s.store.GetTenant(ctx, in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	if in.Body.Name != nil {
+		if t.Name = strings.TrimSpace(*in.Body.Name); t.Name == "" {
 			return nil, s.problem(domain.Invalid("name", "must not be blank"))
 		}
-		if err := s.store.CreateTenant(ctx, &t); err != nil {
-			return nil, s.problem(err)
-		}
-		s.rememberTenant(&t)
-		return &Body[domain.Tenant]{Body: t}, nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "list-tenants", Method: http.MethodGet, Path: "/v1/tenants", Tags: []string{"Tenants"},
-		Summary: "List tenants, by id", Metadata: operatorOnly,
-	}, func(ctx context.Context, in *PageParams) (*Body[*List[domain.Tenant]], error) {
-		p := in.page()
-		ts, err := s.store.ListTenants(ctx, p)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		return &Body[*List[domain.Tenant]]{Body: listOf(ts, p.Limit, func(t *domain.Tenant) string { return t.ID })}, nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}", Tags: []string{"Tenants"},
-		Summary: "Get a tenant", Metadata: operatorOnly,
-	}, func(ctx context.Context, in *struct {
-		ID string `path:"id"`
-	}) (*Body[*domain.Tenant], error) {
-		t, err := s.store.GetTenant(ctx, in.ID)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		return &Body[*domain.Tenant]{Body: t}, nil
-	})
-
-	huma.Register(api, huma.Operation{
-		OperationID: "update-tenant", Method: http.MethodPatch, Path: "/v1/tenants/{id}", Tags: []string{"Tenants"},
-		Summary: "Change a tenant's name or rate limit", Metadata: operatorOnly,
-	}, func(ctx context.Context, in *struct {
-		ID   string `path:"id"`
-		Body tenantPatch
-	}) (*Body[*domain.Tenant], error) {
-		t, err := s.store.GetTenant(ctx, in.ID)
-		if err != nil {
-			return nil, s.problem(err)
-		}
-		if in.Body.Name != nil {
-			if t.Name = strings.TrimSpace(*in.Body.Name); t.Name == "" {
-				return nil, s.problem(domain.Invalid("name", "must not be blank"))
-			}
-		}
-		if in.Body.RateLimitPerMinute != nil {
-			t.RateLimitPerMinute = *in.Body.RateLimitPerMinute
-		}
-		if in.Body.RateLimitBurst != nil {
-			t.RateLimitBurst = *in.Body.RateLimitBurst
-		}
-		if err := s.store.UpdateTenant(ctx, t); err != nil {
-			return nil, s.problem(err)
-		}
-		s.rememberTenant(t)
-		return &Body[*domain.Tenant]{Body: t}, nil
-	})
+	}
+	if in.Body.RateLimitPerMinute != nil {
+		t.RateLimitPerMinute = *in.Body.RateLimitPerMinute
+	}
+	if in.Body.RateLimitBurst != nil {
+		t.RateLimitBurst = *in.Body.RateLimitBurst
+	}
+	if err := s.store.UpdateTenant(ctx, t); err != nil {
+		return nil, s.problem(err)
+	}
+	s.rememberTenant(t)
+	return &Body[*domain.Tenant]{Body: t}, nil
 }

@@ -58,7 +58,7 @@ type endpoint struct {
 
 // sign appends the webhook-signature value: one entry per key in use.
 func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.Time) []byte {
-	rotating := e.previous != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt)
+	rotating := e.Rotating(now) // prepare made e.previous for the previous secret
 	if e.ed25519Key != nil {
 		dst = webhook.AppendSignatureEd25519(dst, e.ed25519Key, id, ts, body)
 		if !rotating {

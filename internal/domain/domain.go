@@ -138,10 +138,24 @@ type Endpoint struct {
 	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
+// RotateSecret makes secret the endpoint's signing secret at now; the one
+// it replaces keeps signing beside it for grace, so that receivers can
+// switch without failing a delivery.
+func (e *Endpoint) RotateSecret(secret string, now time.Time, grace time.Duration) {
+	until := now.Add(grace)
+	e.PreviousSecret, e.PreviousSecretExpiresAt, e.Secret, e.UpdatedAt = e.Secret, &until, secret, now
+}
+
+// Rotating reports whether t falls in a secret rotation's grace period,
+// when the previous secret signs too.
+func (e *Endpoint) Rotating(t time.Time) bool {
+	return e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && t.Before(*e.PreviousSecretExpiresAt)
+}
+
 // SigningSecrets are the secrets that sign at t: the current one, and the
 // previous one during a rotation's grace period.
 func (e *Endpoint) SigningSecrets(t time.Time) []string {
-	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && t.Before(*e.PreviousSecretExpiresAt) {
+	if e.Rotating(t) {
 		return []string{e.Secret, e.PreviousSecret}
 	}
 	return []string{e.Secret}

@@ -102,3 +102,32 @@ func TestIDsSortByCreationTime(t *testing.T) {
 		t.Fatalf("ids out of order: %s %s %s %s", a, b, c, d)
 	}
 }
+
+func TestARotatedSecretSignsBesideTheNewOneUntilItsGraceEnds(t *testing.T) {
+	e := &Endpoint{Secret: "whsec_old"}
+	now := time.Now()
+	if e.Rotating(now) || len(e.SigningSecrets(now)) != 1 {
+		t.Fatal("an endpoint never rotated has one signing secret")
+	}
+	e.RotateSecret("whsec_new", now, time.Hour)
+	if !e.UpdatedAt.Equal(now) || e.Secret != "whsec_new" || e.PreviousSecret != "whsec_old" {
+		t.Fatalf("after a rotation: %+v", e)
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{now, []string{"whsec_new", "whsec_old"}},
+		{now.Add(time.Hour - time.Nanosecond), []string{"whsec_new", "whsec_old"}},
+		{now.Add(time.Hour), []string{"whsec_new"}},
+	} {
+		got := e.SigningSecrets(c.at)
+		if e.Rotating(c.at) != (len(c.want) == 2) || len(got) != len(c.want) || got[0] != c.want[0] || got[len(got)-1] != c.want[len(c.want)-1] {
+			t.Errorf("at +%v: %v signs (rotating %v), want %v", c.at.Sub(now), got, e.Rotating(c.at), c.want)
+		}
+	}
+	e.RotateSecret("whsec_next", now, 0)
+	if e.Rotating(now) {
+		t.Fatal("a rotation without grace lets the old secret sign")
+	}
+}

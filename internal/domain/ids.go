@@ -19,6 +19,10 @@ func NewID(prefix string) string {
 	return NewIDAt(prefix, time.Now())
 }
 
+// Now is the time as stored: UTC, to the microsecond, so that an answer
+// shows the same times a later read does.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
 // NewIDAt is NewID for a given time.
 func NewIDAt(prefix string, t time.Time) string {
 	idMu.Lock()

@@ -27,7 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -233,7 +233,7 @@ func (p *Portal) signedIn(cookie string, operator bool, login string, h handler)
 // session reads the browser's session from its cookie.
 func (p *Portal) session(r *http.Request, cookie string) (*state, error) {
 	c, err := r.Cookie(cookie)
-	if err != nil || !strings.HasPrefix(c.Value, api.PortalSessionPrefix) {
+	if err != nil || !strings.HasPrefix(c.Value, credential.PortalSessionPrefix) {
 		return nil, &domain.NotFoundError{Kind: "portal session"}
 	}
 	sum := sha256.Sum256([]byte(c.Value))
@@ -297,7 +297,7 @@ func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 // openSession stores a new, signed-in session and gives the browser its
 // cookie.
 func (p *Portal) openSession(w http.ResponseWriter, r *http.Request, sess *store.PortalSession) error {
-	secret, hash, err := api.NewPortalSecret(api.PortalSessionPrefix)
+	secret, hash, err := credential.NewPortalSession()
 	if err != nil {
 		return err
 	}
@@ -316,11 +316,11 @@ func (p *Portal) openSession(w http.ResponseWriter, r *http.Request, sess *store
 // address bar and the history.
 func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	if !strings.HasPrefix(token, api.PortalTokenPrefix) {
+	if !strings.HasPrefix(token, credential.PortalTokenPrefix) {
 		p.refuse(w, r, http.StatusNotFound, "This sign-in link is not valid. Ask for a new one.")
 		return
 	}
-	secret, hash, err := api.NewPortalSecret(api.PortalSessionPrefix)
+	secret, hash, err := credential.NewPortalSession()
 	if err != nil {
 		p.fail(w, r, nil, err)
 		return
@@ -422,7 +422,7 @@ func (p *Portal) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	err := p.call(r, token, http.MethodGet, "/v1/tenants?limit=1", nil, nil)
-	if err != nil || token == "" || strings.HasPrefix(token, api.PortalSessionPrefix) {
+	if err != nil || token == "" || strings.HasPrefix(token, credential.PortalSessionPrefix) {
 		var ae *apiError
 		if err != nil && !errors.As(err, &ae) {
 			p.fail(w, r, nil, err)

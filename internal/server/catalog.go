@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/domain"
@@ -23,7 +22,7 @@ func SeedCatalog(ctx context.Context, st store.Store) (int, error) {
 		if !errors.Is(err, domain.ErrNotFound) {
 			return added, fmt.Errorf("seed event catalog: %w", err)
 		}
-		t.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+		t.UpdatedAt = domain.Now()
 		if _, err := st.PutEventType(ctx, &t); err != nil {
 			return added, fmt.Errorf("seed event catalog: %s: %w", t.Name, err)
 		}

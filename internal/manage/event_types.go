@@ -1,0 +1,140 @@
+package manage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// PutEventType registers or replaces an event type, whose name the caller
+// has checked. Its schema must compile and its example, when given, must
+// satisfy it. created tells a new type from a replaced one.
+func (m *Manager) PutEventType(ctx context.Context, t *domain.EventType) (created bool, err error) {
+	if isNull(t.Schema) {
+		t.Schema = nil
+	}
+	if isNull(t.Example) {
+		t.Example = nil
+	}
+	if t.Schema != nil {
+		sch, err := compileSchema(t.Schema)
+		if err != nil {
+			return false, domain.Invalid("schema", "not a usable JSON Schema: %v", err)
+		}
+		if t.Example != nil {
+			if err := validateData(sch, t.Example, "example"); err != nil {
+				return false, err
+			}
+		}
+	}
+	t.UpdatedAt = domain.Now()
+	if created, err = m.store.PutEventType(ctx, t); err != nil {
+		return false, err
+	}
+	m.schemas.forget(t.Name)
+	return created, nil
+}
+
+// compileSchema compiles a schema without letting it load anything from
+// the network or the file system.
+func compileSchema(doc json.RawMessage) (*jsonschema.Schema, error) {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(jsonschema.SchemeURLLoader{})
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource("herald:schema.json", v); err != nil {
+		return nil, err
+	}
+	return c.Compile("herald:schema.json")
+}
+
+// validateData checks data against a schema and names the first failing
+// field, as "data.document.number".
+func validateData(sch *jsonschema.Schema, data json.RawMessage, root string) error {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return domain.Invalid(root, "not valid JSON: %v", err)
+	}
+	err = sch.Validate(v)
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := ve.BasicOutput()
+	for _, u := range out.Errors {
+		if u.Error == nil || len(u.Errors) > 0 {
+			continue
+		}
+		field := root + strings.ReplaceAll(u.InstanceLocation, "/", ".")
+		return domain.Invalid(field, "%s", u.Error.String())
+	}
+	return domain.Invalid(root, "does not match the event type's schema: %v", err)
+}
+
+// schemaCache keeps compiled schemas for publish. Entries live briefly so a
+// type changed by another process takes effect within seconds.
+type schemaCache struct {
+	store store.Store
+	mu    sync.Mutex
+	m     map[string]schemaEntry
+}
+
+type schemaEntry struct {
+	typ     *domain.EventType  // nil: not registered
+	schema  *jsonschema.Schema // nil: not registered, or no schema
+	fetched time.Time
+}
+
+const schemaTTL = 5 * time.Second
+
+func newSchemaCache(st store.Store) *schemaCache {
+	return &schemaCache{store: st, m: map[string]schemaEntry{}}
+}
+
+func (c *schemaCache) forget(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
+}
+
+// get returns a registered type and its compiled schema; both nil for a
+// type that is not registered.
+func (c *schemaCache) get(ctx context.Context, name string) (*domain.EventType, *jsonschema.Schema, error) {
+	c.mu.Lock()
+	e, ok := c.m[name]
+	c.mu.Unlock()
+	if ok && time.Since(e.fetched) < schemaTTL {
+		return e.typ, e.schema, nil
+	}
+	e = schemaEntry{fetched: time.Now()}
+	t, err := c.store.GetEventType(ctx, name)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+	case err != nil:
+		return nil, nil, err
+	default:
+		e.typ = t
+		if t.Schema != nil {
+			if e.schema, err = compileSchema(t.Schema); err != nil {
+				return nil, nil, fmt.Errorf("compile stored schema of %s: %w", name, err)
+			}
+		}
+	}
+	c.mu.Lock()
+	c.m[name] = e
+	c.mu.Unlock()
+	return e.typ, e.schema, nil
+}

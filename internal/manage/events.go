@@ -1,0 +1,121 @@
+package manage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+)
+
+// EventSpec is an event as a publisher gives it.
+type EventSpec struct {
+	Type string
+	// Data must be a JSON object, valid against the type's schema when the
+	// type is registered with one.
+	Data  json.RawMessage
+	Job   *JobSpec
+	Final bool
+}
+
+// JobSpec is a job as a publisher gives it, with an event or ahead of its
+// events.
+type JobSpec struct {
+	ID   string
+	Kind string
+	// PartnerParams, when given, must be a JSON object.
+	PartnerParams json.RawMessage
+	// CallbackURL, when given, needs a default callback endpoint in the
+	// scope: its secret and settings sign and send to this URL.
+	CallbackURL string
+}
+
+// NewEvent checks what a publisher gave and builds its event, created at
+// now. Its validation errors name fields relative to the event ("data",
+// "job.callback_url").
+func (m *Manager) NewEvent(ctx context.Context, sc domain.Scope, in *EventSpec, now time.Time) (domain.Event, error) {
+	if err := domain.ValidateEventTypeName("type", in.Type); err != nil {
+		return domain.Event{}, err
+	}
+	if !isObject(in.Data) {
+		return domain.Event{}, domain.Invalid("data", "must be a JSON object")
+	}
+	ev := domain.Event{
+		ID: domain.NewIDAt(domain.PrefixEvent, now), TenantID: sc.TenantID, Environment: sc.Environment,
+		Type: in.Type, Final: in.Final, Data: compact(in.Data), CreatedAt: now,
+	}
+	if in.Job != nil {
+		j, err := m.job(ctx, sc, in.Job, "job.")
+		if err != nil {
+			return domain.Event{}, err
+		}
+		ev.Job = j
+	}
+	typ, sch, err := m.schemas.get(ctx, in.Type)
+	if err != nil {
+		return domain.Event{}, err
+	}
+	if sch != nil {
+		if err := validateData(sch, ev.Data, "data"); err != nil {
+			return domain.Event{}, err
+		}
+	}
+	if typ != nil {
+		ev.Sensitive = typ.Sensitive
+		if typ.TTLSeconds > 0 {
+			exp := now.Add(time.Duration(typ.TTLSeconds) * time.Second)
+			ev.ExpiresAt = &exp
+		}
+	}
+	return ev, nil
+}
+
+// PutJob registers a job ahead of its events, or changes its partner
+// params and callback URL.
+func (m *Manager) PutJob(ctx context.Context, sc domain.Scope, in *JobSpec) (*domain.JobRecord, error) {
+	j, err := m.job(ctx, sc, in, "")
+	if err != nil {
+		return nil, err
+	}
+	return m.store.PutJob(ctx, sc, j, domain.Now())
+}
+
+// job checks a job as given; field prefixes the names in its validation
+// errors.
+func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field string) (*domain.Job, error) {
+	j := &domain.Job{ID: in.ID, Kind: in.Kind}
+	if !isNull(in.PartnerParams) {
+		if !isObject(in.PartnerParams) {
+			return nil, domain.Invalid(field+"partner_params", "must be a JSON object")
+		}
+		j.PartnerParams = compact(in.PartnerParams)
+	}
+	if in.CallbackURL != "" {
+		u, err := m.jobCallbackURL(ctx, sc, field+"callback_url", in.CallbackURL)
+		if err != nil {
+			return nil, err
+		}
+		j.CallbackURL = u
+	}
+	return j, nil
+}
+
+func isNull(b json.RawMessage) bool {
+	return len(b) == 0 || string(bytes.TrimSpace(b)) == "null"
+}
+
+func isObject(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{'
+}
+
+// compact strips insignificant whitespace so stored and sent bodies are
+// small; the JSON was already validated.
+func compact(b json.RawMessage) json.RawMessage {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}
