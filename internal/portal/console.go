@@ -1,47 +1,35 @@
 package portal
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // The operator console. Its session acts as the operator token does.
 
 type tenantsView struct {
-	Tenants []domain.Tenant
+	Tenants []client.Tenant
 	Next    string
 	Form    *form
-	Link    *portalLink
+	Link    *client.PortalSession
 }
 
-type portalLink struct {
-	URL         string    `json:"url"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	TenantID    string    `json:"tenant_id"`
-	Environment string    `json:"environment"`
-}
-
-func (p *Portal) tenantsView(st *state, r *http.Request, f *form) (*tenantsView, error) {
-	q := url.Values{"limit": {"100"}}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
-	}
-	var ts list[domain.Tenant]
-	if err := p.as(st, r, http.MethodGet, "/v1/tenants?"+q.Encode(), nil, &ts); err != nil {
+func newTenantsView(st *state, r *http.Request, f *form) (*tenantsView, error) {
+	ts, err := st.api.ListTenants(r.Context(), &client.ListParams{Limit: 100, Cursor: r.URL.Query().Get("cursor")})
+	if err != nil {
 		return nil, err
 	}
 	return &tenantsView{Tenants: ts.Data, Next: ts.NextCursor, Form: f}, nil
 }
 
-func (p *Portal) showTenants(w http.ResponseWriter, r *http.Request, st *state, status int, f *form, link *portalLink) {
-	v, err := p.tenantsView(st, r, f)
+func (p *Portal) showTenants(w http.ResponseWriter, r *http.Request, st *state, status int, f *form, link *client.PortalSession) {
+	v, err := newTenantsView(st, r, f)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -62,17 +50,12 @@ func (p *Portal) tenants(w http.ResponseWriter, r *http.Request, st *state) {
 func (p *Portal) createTenant(w http.ResponseWriter, r *http.Request, st *state) {
 	f := newForm()
 	f.Values["id"], f.Values["name"] = strings.TrimSpace(r.PostFormValue("id")), strings.TrimSpace(r.PostFormValue("name"))
-	body := map[string]any{"name": f.V("name")}
-	if f.V("id") != "" {
-		body["id"] = f.V("id")
-	}
-	var t domain.Tenant
-	if err := p.as(st, r, http.MethodPost, "/v1/tenants", body, &t); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status < 500 {
-			f.Errors = ae.fields()
+	t, err := st.api.CreateTenant(r.Context(), &client.TenantCreate{ID: f.V("id"), Name: f.V("name")})
+	if err != nil {
+		if ae := problem(err); ae != nil && ae.Status < 500 {
+			f.Errors = ae.Fields()
 			if ae.Status == http.StatusConflict {
-				f.Errors["id"] = ae.Detail
+				f.Errors["id"] = detail(ae)
 			}
 			p.showTenants(w, r, st, ae.Status, f, nil)
 			return
@@ -86,19 +69,17 @@ func (p *Portal) createTenant(w http.ResponseWriter, r *http.Request, st *state)
 // openPortal asks the API for a sign-in link to the tenant's portal, to
 // open here or hand to the tenant.
 func (p *Portal) openPortal(w http.ResponseWriter, r *http.Request, st *state) {
-	var link portalLink
-	id := r.PathValue("id")
-	if err := p.as(st, r, http.MethodPost, "/v1/tenants/"+url.PathEscape(id)+"/portal-sessions",
-		map[string]any{"environment": r.PostFormValue("environment")}, &link); err != nil {
+	link, err := st.api.CreatePortalSession(r.Context(), r.PathValue("id"), &client.PortalSessionCreate{Environment: r.PostFormValue("environment")})
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
-	p.showTenants(w, r, st, http.StatusOK, newForm(), &link)
+	p.showTenants(w, r, st, http.StatusOK, newForm(), link)
 }
 
 func (p *Portal) eventTypes(w http.ResponseWriter, r *http.Request, st *state) {
-	var ts list[domain.EventType]
-	if err := p.as(st, r, http.MethodGet, "/v1/event-types", nil, &ts); err != nil {
+	ts, err := st.api.ListEventTypes(r.Context())
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}

@@ -4,14 +4,16 @@
 // use them and nothing loaded from elsewhere.
 //
 // The portal holds no business rules of its own. Every change, and every
-// read of tenant data, is a call to the JSON API's handler in this process,
-// authenticated with the browser's session secret, so the API's validation,
-// scoping and rate limits apply to the browser exactly as to an API key. Only
-// the sessions themselves and the charts' aggregate counts are read from the
-// store directly.
+// read of tenant data, is a call to the JSON API's handler in this process
+// through Herald's typed Go client (package client), authenticated with the
+// browser's session secret, so the API's validation, scoping and rate
+// limits apply to the browser exactly as to an API key. Only the sessions
+// themselves and the charts' aggregate counts are read from the store
+// directly.
 package portal
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -27,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
@@ -61,7 +64,8 @@ type Config struct {
 
 // Portal serves the web pages.
 type Portal struct {
-	api      http.Handler
+	// hc calls the API's handler in this process, without a socket.
+	hc       *http.Client
 	st       store.Store
 	sessions store.PortalSessions
 	stats    store.StatsReader
@@ -78,7 +82,7 @@ func New(cfg Config) (*Portal, error) {
 	if !ok {
 		return nil, fmt.Errorf("portal: the store %T keeps no portal sessions", cfg.Store)
 	}
-	p := &Portal{api: cfg.API, st: cfg.Store, sessions: ps, log: cfg.Logger, ttl: cfg.SessionTTL, now: cfg.Now}
+	p := &Portal{hc: &http.Client{Transport: client.HandlerTransport(cfg.API)}, st: cfg.Store, sessions: ps, log: cfg.Logger, ttl: cfg.SessionTTL, now: cfg.Now}
 	p.stats, _ = cfg.Store.(store.StatsReader)
 	if p.log == nil {
 		p.log = slog.Default()
@@ -123,10 +127,37 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // state is what a handler knows of the signed-in browser.
 type state struct {
-	sess   *store.PortalSession
-	secret string // the session secret: the API credential
-	csrf   string
+	sess *store.PortalSession
+	csrf string
+	// api calls the API as the browser, with the session secret.
+	api *client.Client
 }
+
+// apiAs is a client of the API in this process for the browser's request
+// r, authenticated with credential. Each call takes r's context, so that
+// it ends when the browser goes; the browser's scheme and host become the
+// API's, so that the links the API builds (a portal sign-in link) name the
+// address the browser used.
+func (p *Portal) apiAs(r *http.Request, credential string) *client.Client {
+	opts := []client.Option{client.WithHTTPClient(p.hc)}
+	if secure(r) {
+		opts = append(opts, client.WithHeader("X-Forwarded-Proto", "https"))
+	}
+	return client.New(origin(r), credential, opts...)
+}
+
+// problem is the API's refusal that err carries, or nil when the call
+// failed otherwise (a cancelled request, a bug).
+func problem(err error) *client.Error {
+	var e *client.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// detail is a refusal in words, for a page.
+func detail(e *client.Error) string { return cmp.Or(e.Detail, http.StatusText(e.Status)) }
 
 type handler func(w http.ResponseWriter, r *http.Request, st *state)
 
@@ -241,7 +272,7 @@ func (p *Portal) session(r *http.Request, cookie string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{sess: sess, secret: c.Value, csrf: csrfToken(c.Value)}, nil
+	return &state{sess: sess, csrf: csrfToken(c.Value), api: p.apiAs(r, c.Value)}, nil
 }
 
 // csrfToken is derived from the session secret, which only the browser's
@@ -277,6 +308,15 @@ func sameOrigin(r *http.Request) bool {
 // through a proxy that says so.
 func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// origin is the scheme and host the browser reached Herald at, such as
+// https://herald.example.com.
+func origin(r *http.Request) string {
+	if secure(r) {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }
 
 func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
@@ -393,7 +433,7 @@ func (p *Portal) tenantLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.now()
-	if k == nil || !k.Usable(now) || !strings.HasPrefix(key, "hk_") {
+	if k == nil || !k.Usable(now) || !strings.HasPrefix(key, credential.APIKeyPrefix) {
 		p.render(w, r, http.StatusUnauthorized, "login.html", &page{Title: "Sign in",
 			Data: loginData{Action: "/portal/login", Error: "That API key is not valid (revoked and expired keys are refused)."}})
 		return
@@ -421,10 +461,9 @@ func (p *Portal) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
-	err := p.call(r, token, http.MethodGet, "/v1/tenants?limit=1", nil, nil)
+	_, err := p.apiAs(r, token).ListTenants(r.Context(), &client.ListParams{Limit: 1})
 	if err != nil || token == "" || strings.HasPrefix(token, credential.PortalSessionPrefix) {
-		var ae *apiError
-		if err != nil && !errors.As(err, &ae) {
+		if err != nil && problem(err) == nil {
 			p.fail(w, r, nil, err)
 			return
 		}
@@ -454,14 +493,13 @@ func (p *Portal) refuse(w http.ResponseWriter, r *http.Request, status int, msg 
 
 // fail logs an unexpected error and answers 500 (or the API's own problem).
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, st *state, err error) {
-	var ae *apiError
-	if errors.As(err, &ae) {
+	if ae := problem(err); ae != nil {
 		status := ae.Status
 		if status == http.StatusUnauthorized {
 			// The session ended between the page's own check and the call.
 			status = http.StatusForbidden
 		}
-		p.render(w, r, status, "message.html", p.pageFor(st, r, http.StatusText(status), ae.Detail))
+		p.render(w, r, status, "message.html", p.pageFor(st, r, http.StatusText(status), detail(ae)))
 		return
 	}
 	if errors.Is(err, context.Canceled) {

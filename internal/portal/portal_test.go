@@ -6,31 +6,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 func TestPortalProblemLocationsBecomeFormFields(t *testing.T) {
-	e := &apiError{Status: 422, Detail: "bad"}
-	e.Errors = append(e.Errors,
-		struct {
-			Message  string `json:"message"`
-			Location string `json:"location"`
-		}{"refused", "body.url"},
-		struct {
-			Message  string `json:"message"`
-			Location string `json:"location"`
-		}{"not a duration", "body.retry_policy.delays[1]"},
-		struct {
-			Message  string `json:"message"`
-			Location string `json:"location"`
-		}{"required", "header.Herald-Tenant"},
-	)
-	f := e.fields()
+	e := &client.Error{Status: 422, Detail: "bad", Errors: []client.FieldError{
+		{Message: "refused", Location: "body.url"},
+		{Message: "not a duration", Location: "body.retry_policy.delays[1]"},
+		{Message: "required", Location: "header.Herald-Tenant"},
+	}}
+	f := e.Fields()
 	if f["url"] != "refused" || f["retry_policy"] != "not a duration" || f[""] != "required" {
 		t.Fatalf("fields = %v", f)
 	}
-	if got := (&apiError{Status: 409, Detail: "taken"}).fields(); got[""] != "taken" {
+	if got := (&client.Error{Status: 409, Detail: "taken"}).Fields(); got[""] != "taken" {
 		t.Fatalf("a problem without errors: %v", got)
+	}
+	// The refusal's words on a page: the status's text when the API gave none.
+	if d := detail(&client.Error{Status: 429}); d != "Too Many Requests" {
+		t.Fatalf("detail of a bare 429: %q", d)
 	}
 }
 

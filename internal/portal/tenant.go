@@ -1,8 +1,6 @@
 package portal
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -10,23 +8,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/domain"
 )
 
 // The tenant portal's pages. Each reads and changes through the API as the
-// signed-in browser (p.as); the API scopes every call to the session's
+// signed-in browser (st.api); the API scopes every call to the session's
 // tenant and environment, so an id from elsewhere is simply not found.
-
-type list[T any] struct {
-	Data       []T    `json:"data"`
-	NextCursor string `json:"next_cursor"`
-}
 
 // chartHours is the span of the delivery charts.
 const chartHours = 24
 
 type endpointRow struct {
-	domain.Endpoint
+	client.Endpoint
 	Succeeded, Attempted int
 	Spark                chart
 }
@@ -34,7 +28,7 @@ type endpointRow struct {
 type endpointsView struct {
 	Rows      []endpointRow
 	Chart     *chart
-	Default   *domain.Endpoint
+	Default   *client.Endpoint
 	Next      string
 	StatsNote string
 }
@@ -46,20 +40,15 @@ func (p *Portal) chartSince() time.Time {
 }
 
 func (p *Portal) endpoints(w http.ResponseWriter, r *http.Request, st *state) {
-	q := url.Values{"limit": {"100"}}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
-	}
-	var eps list[domain.Endpoint]
-	if err := p.as(st, r, http.MethodGet, "/v1/endpoints?"+q.Encode(), nil, &eps); err != nil {
+	eps, err := st.api.ListEndpoints(r.Context(), &client.ListParams{Limit: 100, Cursor: r.URL.Query().Get("cursor")})
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
 	v := endpointsView{Next: eps.NextCursor}
-	var def domain.Endpoint
-	if err := p.as(st, r, http.MethodGet, "/v1/default-callback", nil, &def); err == nil {
-		v.Default = &def
-	} else if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+	if def, err := st.api.GetDefaultCallback(r.Context()); err == nil {
+		v.Default = def
+	} else if ae := problem(err); ae == nil || ae.Status != http.StatusNotFound {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -89,19 +78,15 @@ func (p *Portal) endpoints(w http.ResponseWriter, r *http.Request, st *state) {
 }
 
 type endpointView struct {
-	E            domain.Endpoint
+	E            client.Endpoint
 	Chart        *chart
-	Deliveries   []domain.Delivery
+	Deliveries   []client.Delivery
 	RecoverSince string
 	RecoverForm  *form
 }
 
-func (p *Portal) getEndpoint(st *state, r *http.Request) (*domain.Endpoint, error) {
-	var e domain.Endpoint
-	if err := p.as(st, r, http.MethodGet, "/v1/endpoints/"+url.PathEscape(r.PathValue("id")), nil, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+func getEndpoint(st *state, r *http.Request) (*client.Endpoint, error) {
+	return st.api.GetEndpoint(r.Context(), r.PathValue("id"))
 }
 
 func (p *Portal) endpoint(w http.ResponseWriter, r *http.Request, st *state) {
@@ -109,7 +94,7 @@ func (p *Portal) endpoint(w http.ResponseWriter, r *http.Request, st *state) {
 }
 
 func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, st *state, recoverForm *form) {
-	e, err := p.getEndpoint(st, r)
+	e, err := getEndpoint(st, r)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -119,8 +104,8 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, st *state,
 	if recoverForm.V("since") != "" {
 		v.RecoverSince = recoverForm.V("since")
 	}
-	var ds list[domain.Delivery]
-	if err := p.as(st, r, http.MethodGet, "/v1/deliveries?limit=10&endpoint_id="+url.QueryEscape(e.ID), nil, &ds); err != nil {
+	ds, err := st.api.ListDeliveries(r.Context(), &client.DeliveryListParams{ListParams: client.ListParams{Limit: 10}, EndpointID: e.ID})
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -145,22 +130,22 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, st *state,
 // endpointFormView is the create and edit form.
 type endpointFormView struct {
 	Form       *form
-	Types      []domain.EventType
+	Types      []client.EventType
 	Chosen     []string
-	Editing    *domain.Endpoint
+	Editing    *client.Endpoint
 	RetryModes []string
 }
 
-func (p *Portal) catalog(st *state, r *http.Request) ([]domain.EventType, error) {
-	var ts list[domain.EventType]
-	if err := p.as(st, r, http.MethodGet, "/v1/event-types", nil, &ts); err != nil {
+func catalog(st *state, r *http.Request) ([]client.EventType, error) {
+	ts, err := st.api.ListEventTypes(r.Context())
+	if err != nil {
 		return nil, err
 	}
 	return ts.Data, nil
 }
 
-func (p *Portal) showEndpointForm(w http.ResponseWriter, r *http.Request, st *state, status int, f *form, chosen []string, editing *domain.Endpoint) {
-	types, err := p.catalog(st, r)
+func (p *Portal) showEndpointForm(w http.ResponseWriter, r *http.Request, st *state, status int, f *form, chosen []string, editing *client.Endpoint) {
+	types, err := catalog(st, r)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -183,7 +168,7 @@ func (p *Portal) newEndpoint(w http.ResponseWriter, r *http.Request, st *state) 
 }
 
 // formFromEndpoint fills the edit form with an endpoint's settings.
-func formFromEndpoint(e *domain.Endpoint) (*form, []string) {
+func formFromEndpoint(e *client.Endpoint) (*form, []string) {
 	f := newForm()
 	f.Values["url"], f.Values["name"] = e.URL, e.Name
 	f.Values["headers"] = formatHeaders(e.Headers)
@@ -211,7 +196,7 @@ func formFromEndpoint(e *domain.Endpoint) (*form, []string) {
 }
 
 func (p *Portal) editEndpoint(w http.ResponseWriter, r *http.Request, st *state) {
-	e, err := p.getEndpoint(st, r)
+	e, err := getEndpoint(st, r)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -233,22 +218,24 @@ func formatHeaders(h map[string]string) string {
 	return b.String()
 }
 
-// endpointRequest reads the form into the API's endpoint body. Only what
-// the browser cannot express is checked here (the shape of the header
-// lines, a number); the rules are the API's.
-func endpointRequest(r *http.Request, editing bool) (map[string]any, *form, []string) {
+// endpointRequest reads the form into the API's endpoint change: the
+// fields the form leaves out are nil. Only what the browser cannot express
+// is checked here (the shape of the header lines, a number); the rules are
+// the API's.
+func endpointRequest(r *http.Request, editing bool) (*client.EndpointUpdate, *form, []string) {
 	f := newForm()
 	for _, k := range []string{"url", "name", "headers", "headers_orig", "retry_preset", "retry_delays", "payload_mode", "success",
 		"timeout_ms", "event_filters", "auth_type", "auth_username", "auth_header_name", "default_callback"} {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	chosen := r.PostForm["event_types"]
-	body := map[string]any{"url": f.V("url"), "name": f.V("name")}
+	body := &client.EndpointUpdate{URL: client.Ptr(f.V("url")), Name: client.Ptr(f.V("name"))}
+	// Never nil: no type chosen subscribes to all of them.
 	types := append([]string{}, chosen...)
 	for _, t := range strings.FieldsFunc(f.V("event_filters"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' }) {
 		types = append(types, t)
 	}
-	body["event_types"] = types
+	body.EventTypes = types
 	if !editing || f.V("headers") != f.V("headers_orig") {
 		h := map[string]string{}
 		for i, line := range strings.Split(f.V("headers"), "\n") {
@@ -263,7 +250,7 @@ func endpointRequest(r *http.Request, editing bool) (map[string]any, *form, []st
 			}
 			h[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
-		body["headers"] = h
+		body.Headers = h
 	}
 	switch preset := f.V("retry_preset"); preset {
 	case "custom":
@@ -274,41 +261,66 @@ func endpointRequest(r *http.Request, editing bool) (map[string]any, *form, []st
 		if len(delays) == 0 {
 			f.Errors["retry_policy"] = "give the waits before each retry, such as 5s, 10m, 2h"
 		}
-		body["retry_policy"] = map[string]any{"delays": delays}
+		body.RetryPolicy = &client.RetryPolicy{Delays: delays}
 	case "":
 	default:
-		body["retry_policy"] = map[string]any{"preset": preset}
+		body.RetryPolicy = &client.RetryPolicy{Preset: preset}
 	}
 	if v := f.V("payload_mode"); v != "" {
-		body["payload_mode"] = v
+		body.PayloadMode = &v
 	}
 	if v := f.V("success"); v != "" {
-		body["success"] = v
+		body.Success = &v
 	}
 	if v := f.V("timeout_ms"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
+		switch {
+		case err != nil:
 			f.Errors["timeout_ms"] = "must be a whole number of milliseconds"
+		case n == 0 && !editing:
+			// A new endpoint's 0 cannot reach the API, which would refuse it:
+			// the client leaves a zero out, which means the default.
+			// Refuse it here rather than take the default silently.
+			f.Errors["timeout_ms"] = "must be more than 0 (leave it empty for the default)"
 		}
-		body["timeout_ms"] = n
+		body.TimeoutMS = &n
 	}
 	switch f.V("auth_type") {
 	case "keep", "":
-	case "none":
+	case client.AuthNone:
 		if editing {
-			body["auth"] = map[string]any{"type": "none"}
+			body.Auth = &client.EndpointAuth{Type: client.AuthNone}
 		}
-	case "basic":
-		body["auth"] = map[string]any{"type": "basic", "username": f.V("auth_username"), "password": r.PostFormValue("auth_password")}
-	case "bearer":
-		body["auth"] = map[string]any{"type": "bearer", "token": r.PostFormValue("auth_token")}
-	case "header":
-		body["auth"] = map[string]any{"type": "header", "name": f.V("auth_header_name"), "value": r.PostFormValue("auth_header_value")}
+	case client.AuthBasic:
+		body.Auth = &client.EndpointAuth{Type: client.AuthBasic, Username: f.V("auth_username"), Password: r.PostFormValue("auth_password")}
+	case client.AuthBearer:
+		body.Auth = &client.EndpointAuth{Type: client.AuthBearer, Token: r.PostFormValue("auth_token")}
+	case client.AuthHeader:
+		body.Auth = &client.EndpointAuth{Type: client.AuthHeader, Name: f.V("auth_header_name"), Value: r.PostFormValue("auth_header_value")}
 	}
 	if !editing && f.V("default_callback") == "on" {
-		body["default_callback"] = true
+		body.DefaultCallback = client.Ptr(true)
 	}
 	return body, f, chosen
+}
+
+// endpointCreate is the form's endpoint as a new one: what the form left
+// out takes the API's default.
+func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
+	return &client.EndpointCreate{
+		URL: deref(u.URL), Name: deref(u.Name), EventTypes: u.EventTypes, Headers: u.Headers, RetryPolicy: u.RetryPolicy,
+		TimeoutMS: deref(u.TimeoutMS), Success: deref(u.Success), DefaultCallback: deref(u.DefaultCallback),
+		PayloadMode: deref(u.PayloadMode), Auth: u.Auth,
+	}
+}
+
+// deref is what p points to, or the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 // shownOnce is a page that shows a secret the API will never show again.
@@ -322,14 +334,10 @@ func (p *Portal) createEndpoint(w http.ResponseWriter, r *http.Request, st *stat
 		p.showEndpointForm(w, r, st, http.StatusUnprocessableEntity, f, chosen, nil)
 		return
 	}
-	var created struct {
-		domain.Endpoint
-		Secret string `json:"secret"`
-	}
-	if err := p.as(st, r, http.MethodPost, "/v1/endpoints", body, &created); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status < 500 && ae.Status != http.StatusTooManyRequests {
-			f.Errors = ae.fields()
+	created, err := st.api.CreateEndpoint(r.Context(), endpointCreate(body))
+	if err != nil {
+		if ae := problem(err); ae != nil && ae.Status < 500 && ae.Status != http.StatusTooManyRequests {
+			f.Errors = ae.Fields()
 			p.showEndpointForm(w, r, st, ae.Status, f, chosen, nil)
 			return
 		}
@@ -344,24 +352,24 @@ func (p *Portal) createEndpoint(w http.ResponseWriter, r *http.Request, st *stat
 }
 
 func (p *Portal) updateEndpoint(w http.ResponseWriter, r *http.Request, st *state) {
-	e, err := p.getEndpoint(st, r)
+	e, err := getEndpoint(st, r)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
 	body, f, chosen := endpointRequest(r, true)
 	if len(f.Errors) == 0 {
-		err = p.as(st, r, http.MethodPatch, "/v1/endpoints/"+url.PathEscape(e.ID), body, nil)
+		_, err = st.api.UpdateEndpoint(r.Context(), e.ID, body)
 		if err == nil {
 			http.Redirect(w, r, "/portal/endpoints/"+url.PathEscape(e.ID)+"?done=Saved.", http.StatusSeeOther)
 			return
 		}
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == http.StatusNotFound {
+		ae := problem(err)
+		if ae == nil || ae.Status >= 500 || ae.Status == http.StatusNotFound {
 			p.fail(w, r, st, err)
 			return
 		}
-		f.Errors = ae.fields()
+		f.Errors = ae.Fields()
 	}
 	p.showEndpointForm(w, r, st, http.StatusUnprocessableEntity, f, chosen, e)
 }
@@ -373,12 +381,12 @@ func back(w http.ResponseWriter, r *http.Request, id, msg string) {
 
 func (p *Portal) endpointStatus(w http.ResponseWriter, r *http.Request, st *state) {
 	id, status := r.PathValue("id"), r.PostFormValue("status")
-	if err := p.as(st, r, http.MethodPatch, "/v1/endpoints/"+url.PathEscape(id), map[string]any{"status": status}, nil); err != nil {
+	if _, err := st.api.UpdateEndpoint(r.Context(), id, &client.EndpointUpdate{Status: &status}); err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
 	msg := "Paused: deliveries wait until you resume."
-	if status == domain.EndpointActive {
+	if status == client.EndpointActive {
 		msg = "Resumed."
 	}
 	back(w, r, id, msg)
@@ -386,17 +394,14 @@ func (p *Portal) endpointStatus(w http.ResponseWriter, r *http.Request, st *stat
 
 func (p *Portal) rotateSecret(w http.ResponseWriter, r *http.Request, st *state) {
 	id := r.PathValue("id")
-	var out struct {
-		Secret    string    `json:"secret"`
-		ExpiresAt time.Time `json:"previous_secret_expires_at"`
-	}
-	if err := p.as(st, r, http.MethodPost, "/v1/endpoints/"+url.PathEscape(id)+"/secret/rotate", map[string]any{}, &out); err != nil {
+	out, err := st.api.RotateEndpointSecret(r.Context(), id, &client.Rotation{})
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
 	p.show(w, r, st, "secret.html", "endpoints", "Signing secret rotated", shownOnce{
 		What: "new signing secret", Secret: out.Secret,
-		Note: "Copy the new secret now: it is shown only once. Until " + out.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC") +
+		Note: "Copy the new secret now: it is shown only once. Until " + out.PreviousSecretExpiresAt.UTC().Format("2006-01-02 15:04 UTC") +
 			" callbacks are signed with both the old and the new secret, so you can switch your receiver without missing one.",
 		Back: "/portal/endpoints/" + id, BackLabel: "Back to the endpoint",
 	})
@@ -422,24 +427,22 @@ func (p *Portal) recoverEndpoint(w http.ResponseWriter, r *http.Request, st *sta
 		p.showEndpoint(w, r, st, f)
 		return
 	}
-	var out struct {
-		Recovered int `json:"recovered"`
-	}
-	if err := p.as(st, r, http.MethodPost, "/v1/endpoints/"+url.PathEscape(id)+"/recover", map[string]any{"since": since.UTC()}, &out); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
-			f.Errors["since"] = ae.fields()["since"] + ae.fields()[""]
+	n, err := st.api.RecoverEndpoint(r.Context(), id, &client.RecoverWindow{Since: since.UTC()})
+	if err != nil {
+		if ae := problem(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
+			fs := ae.Fields()
+			f.Errors["since"] = fs["since"] + fs[""]
 			p.showEndpoint(w, r, st, f)
 			return
 		}
 		p.fail(w, r, st, err)
 		return
 	}
-	back(w, r, id, strconv.Itoa(out.Recovered)+" failed deliveries queued again.")
+	back(w, r, id, strconv.Itoa(n)+" failed deliveries queued again.")
 }
 
 func (p *Portal) confirmDelete(w http.ResponseWriter, r *http.Request, st *state) {
-	e, err := p.getEndpoint(st, r)
+	e, err := getEndpoint(st, r)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -449,7 +452,7 @@ func (p *Portal) confirmDelete(w http.ResponseWriter, r *http.Request, st *state
 
 func (p *Portal) deleteEndpoint(w http.ResponseWriter, r *http.Request, st *state) {
 	id := r.PathValue("id")
-	if err := p.as(st, r, http.MethodDelete, "/v1/endpoints/"+url.PathEscape(id), nil, nil); err != nil {
+	if err := st.api.DeleteEndpoint(r.Context(), id); err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -458,7 +461,7 @@ func (p *Portal) deleteEndpoint(w http.ResponseWriter, r *http.Request, st *stat
 
 func (p *Portal) setDefaultCallback(w http.ResponseWriter, r *http.Request, st *state) {
 	id := r.PostFormValue("endpoint_id")
-	if err := p.as(st, r, http.MethodPut, "/v1/default-callback", map[string]any{"endpoint_id": id}, nil); err != nil {
+	if _, err := st.api.SetDefaultCallback(r.Context(), id); err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -467,40 +470,29 @@ func (p *Portal) setDefaultCallback(w http.ResponseWriter, r *http.Request, st *
 
 // Send test.
 
-type testResult struct {
-	EventID        string `json:"event_id"`
-	DeliveryID     string `json:"delivery_id"`
-	Status         string `json:"status"`
-	ResponseStatus int    `json:"response_status"`
-	LatencyMS      int64  `json:"latency_ms"`
-	ResponseBody   string `json:"response_body"`
-	ErrorClass     string `json:"error_class"`
-	Error          string `json:"error"`
-}
-
 type testView struct {
-	Endpoints []domain.Endpoint
-	Types     []domain.EventType
+	Endpoints []client.Endpoint
+	Types     []client.EventType
 	Endpoint  string
 	EventType string
 	Example   string
-	Result    *testResult
+	Result    *client.TestSendResult
 	Form      *form
 }
 
-func (p *Portal) testView(st *state, r *http.Request, endpoint, eventType string) (*testView, error) {
-	var eps list[domain.Endpoint]
-	if err := p.as(st, r, http.MethodGet, "/v1/endpoints?limit=500", nil, &eps); err != nil {
+func newTestView(st *state, r *http.Request, endpoint, eventType string) (*testView, error) {
+	eps, err := allEndpoints(st, r)
+	if err != nil {
 		return nil, err
 	}
-	types, err := p.catalog(st, r)
+	types, err := catalog(st, r)
 	if err != nil {
 		return nil, err
 	}
 	if eventType == "" {
 		eventType = "webhook.test"
 	}
-	v := &testView{Endpoints: eps.Data, Types: types, Endpoint: endpoint, EventType: eventType, Form: newForm()}
+	v := &testView{Endpoints: eps, Types: types, Endpoint: endpoint, EventType: eventType, Form: newForm()}
 	for _, t := range types {
 		if t.Name == eventType {
 			v.Example = prettyJSON(t.Example)
@@ -510,7 +502,7 @@ func (p *Portal) testView(st *state, r *http.Request, endpoint, eventType string
 }
 
 func (p *Portal) testPage(w http.ResponseWriter, r *http.Request, st *state) {
-	v, err := p.testView(st, r, r.URL.Query().Get("endpoint"), r.URL.Query().Get("event_type"))
+	v, err := newTestView(st, r, r.URL.Query().Get("endpoint"), r.URL.Query().Get("event_type"))
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -519,7 +511,7 @@ func (p *Portal) testPage(w http.ResponseWriter, r *http.Request, st *state) {
 }
 
 func (p *Portal) sendTest(w http.ResponseWriter, r *http.Request, st *state) {
-	v, err := p.testView(st, r, r.PostFormValue("endpoint"), r.PostFormValue("event_type"))
+	v, err := newTestView(st, r, r.PostFormValue("endpoint"), r.PostFormValue("event_type"))
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
@@ -529,14 +521,13 @@ func (p *Portal) sendTest(w http.ResponseWriter, r *http.Request, st *state) {
 		v.Form.Errors["endpoint"] = "choose an endpoint"
 		status = http.StatusUnprocessableEntity
 	} else {
-		var res testResult
-		err := p.as(st, r, http.MethodPost, "/v1/endpoints/"+url.PathEscape(v.Endpoint)+"/test", map[string]any{"event_type": v.EventType}, &res)
-		var ae *apiError
+		res, err := st.api.TestEndpoint(r.Context(), v.Endpoint, &client.TestSend{EventType: v.EventType})
+		ae := problem(err)
 		switch {
 		case err == nil:
-			v.Result = &res
-		case errors.As(err, &ae) && ae.Status < 500:
-			v.Form.Errors = ae.fields()
+			v.Result = res
+		case ae != nil && ae.Status < 500:
+			v.Form.Errors = ae.Fields()
 			if msg, ok := v.Form.Errors[""]; ok {
 				delete(v.Form.Errors, "")
 				v.Form.Errors["endpoint"] = msg
@@ -560,10 +551,10 @@ type logFilter struct {
 
 type logsView struct {
 	F         logFilter
-	Rows      []domain.Delivery
-	Endpoints []domain.Endpoint
+	Rows      []client.Delivery
+	Endpoints []client.Endpoint
 	Names     map[string]string
-	Types     []domain.EventType
+	Types     []client.EventType
 	Next      string
 	Error     string
 }
@@ -573,36 +564,31 @@ func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 	f := logFilter{Status: q.Get("status"), EventType: q.Get("event_type"), Endpoint: q.Get("endpoint"), Job: strings.TrimSpace(q.Get("job")),
 		Since: q.Get("since"), Until: q.Get("until")}
 	v := logsView{F: f, Names: map[string]string{}}
-	var eps list[domain.Endpoint]
-	if err := p.as(st, r, http.MethodGet, "/v1/endpoints?limit=500", nil, &eps); err != nil {
+	eps, err := allEndpoints(st, r)
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
-	v.Endpoints = eps.Data
-	for _, e := range eps.Data {
+	v.Endpoints = eps
+	for _, e := range eps {
 		v.Names[e.ID] = e.Name
 		if e.Name == "" {
 			v.Names[e.ID] = e.URL
 		}
 	}
-	types, err := p.catalog(st, r)
+	types, err := catalog(st, r)
 	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
 	v.Types = types
-	api := url.Values{"limit": {"50"}}
-	for k, val := range map[string]string{"status": f.Status, "event_type": f.EventType, "endpoint_id": f.Endpoint, "cursor": q.Get("cursor")} {
-		if val != "" {
-			api.Set(k, val)
-		}
-	}
-	var since, until time.Time
+	params := &client.DeliveryListParams{ListParams: client.ListParams{Limit: 50, Cursor: q.Get("cursor")},
+		Status: f.Status, EventType: f.EventType, EndpointID: f.Endpoint}
 	for _, tf := range []struct {
 		raw   string
 		name  string
 		field *time.Time
-	}{{f.Since, "since", &since}, {f.Until, "until", &until}} {
+	}{{f.Since, "since", &params.Since}, {f.Until, "until", &params.Until}} {
 		if tf.raw == "" {
 			continue
 		}
@@ -612,14 +598,12 @@ func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 			continue
 		}
 		*tf.field = t
-		api.Set(tf.name, t.UTC().Format(time.RFC3339))
 	}
 	if v.Error == "" {
 		if f.Job != "" {
-			rows, err := p.jobDeliveries(st, r, f, since, until)
+			rows, err := jobDeliveries(st, r, f, params.Since, params.Until)
 			if err != nil {
-				var ae *apiError
-				if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+				if ae := problem(err); ae == nil || ae.Status != http.StatusNotFound {
 					p.fail(w, r, st, err)
 					return
 				}
@@ -627,16 +611,17 @@ func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 			}
 			v.Rows = rows
 		} else {
-			var ds list[domain.Delivery]
-			if err := p.as(st, r, http.MethodGet, "/v1/deliveries?"+api.Encode(), nil, &ds); err != nil {
-				var ae *apiError
-				if !errors.As(err, &ae) || ae.Status >= 500 {
+			ds, err := st.api.ListDeliveries(r.Context(), params)
+			if err != nil {
+				ae := problem(err)
+				if ae == nil || ae.Status >= 500 {
 					p.fail(w, r, st, err)
 					return
 				}
-				v.Error = ae.Detail
+				v.Error = detail(ae)
+			} else {
+				v.Rows, v.Next = ds.Data, ds.NextCursor
 			}
-			v.Rows, v.Next = ds.Data, ds.NextCursor
 		}
 	}
 	p.show(w, r, st, "logs.html", "logs", "Logs", v)
@@ -654,33 +639,14 @@ func (v logsView) NextQuery() string {
 	return q.Encode()
 }
 
-type jobView struct {
-	domain.JobRecord
-	Events []struct {
-		ID         string          `json:"id"`
-		Type       string          `json:"type"`
-		Timestamp  time.Time       `json:"timestamp"`
-		Final      bool            `json:"final"`
-		Data       json.RawMessage `json:"data"`
-		Deliveries []struct {
-			ID           string     `json:"id"`
-			EndpointID   string     `json:"endpoint_id"`
-			Status       string     `json:"status"`
-			AttemptCount int        `json:"attempt_count"`
-			LastStatus   int        `json:"last_response_status"`
-			NextAttempt  *time.Time `json:"next_attempt_at"`
-		} `json:"deliveries"`
-	} `json:"events"`
-}
-
 // jobDeliveries is the log filtered by job: the job's answer lists every
 // event with its deliveries, and the other filters apply to those.
-func (p *Portal) jobDeliveries(st *state, r *http.Request, f logFilter, since, until time.Time) ([]domain.Delivery, error) {
-	var j jobView
-	if err := p.as(st, r, http.MethodGet, "/v1/jobs/"+url.PathEscape(f.Job), nil, &j); err != nil {
+func jobDeliveries(st *state, r *http.Request, f logFilter, since, until time.Time) ([]client.Delivery, error) {
+	j, err := st.api.GetJob(r.Context(), f.Job)
+	if err != nil {
 		return nil, err
 	}
-	var out []domain.Delivery
+	var out []client.Delivery
 	for i := len(j.Events) - 1; i >= 0; i-- {
 		ev := j.Events[i]
 		if (f.EventType != "" && ev.Type != f.EventType) || (!since.IsZero() && ev.Timestamp.Before(since)) || (!until.IsZero() && !ev.Timestamp.Before(until)) {
@@ -690,44 +656,44 @@ func (p *Portal) jobDeliveries(st *state, r *http.Request, f logFilter, since, u
 			if (f.Status != "" && d.Status != f.Status) || (f.Endpoint != "" && d.EndpointID != f.Endpoint) {
 				continue
 			}
-			out = append(out, domain.Delivery{ID: d.ID, EventID: ev.ID, EventType: ev.Type, EndpointID: d.EndpointID, Status: d.Status,
-				Attempts: d.AttemptCount, LastStatus: d.LastStatus, NextAttemptAt: d.NextAttempt, CreatedAt: ev.Timestamp})
+			out = append(out, client.Delivery{ID: d.ID, EventID: ev.ID, EventType: ev.Type, EndpointID: d.EndpointID, Status: d.Status,
+				AttemptCount: d.AttemptCount, LastResponseStatus: d.LastResponseStatus, NextAttemptAt: d.NextAttemptAt, CreatedAt: ev.Timestamp})
 		}
 	}
 	return out, nil
 }
 
 type deliveryView struct {
-	D        domain.Delivery
-	Event    *domain.Event
-	Endpoint *domain.Endpoint
-	Attempts []domain.Attempt // newest first
+	D        client.Delivery
+	Event    *client.Event
+	Endpoint *client.Endpoint
+	Attempts []client.Attempt // newest first
 }
 
 func (p *Portal) delivery(w http.ResponseWriter, r *http.Request, st *state) {
-	var d domain.Delivery
-	if err := p.as(st, r, http.MethodGet, "/v1/deliveries/"+url.PathEscape(r.PathValue("id")), nil, &d); err != nil {
+	d, err := st.api.GetDelivery(r.Context(), r.PathValue("id"))
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
-	v := deliveryView{D: d}
-	for i := len(d.AttemptLog) - 1; i >= 0; i-- {
-		v.Attempts = append(v.Attempts, d.AttemptLog[i])
+	v := deliveryView{D: *d}
+	for i := len(d.Attempts) - 1; i >= 0; i-- {
+		v.Attempts = append(v.Attempts, d.Attempts[i])
 	}
-	var ev domain.Event
-	if err := p.as(st, r, http.MethodGet, "/v1/events/"+url.PathEscape(d.EventID), nil, &ev); err == nil {
-		v.Event = &ev
+	// The event may be gone (retention) and the endpoint deleted: the page
+	// says so.
+	if ev, err := st.api.GetEvent(r.Context(), d.EventID); err == nil {
+		v.Event = ev
 	}
-	var e domain.Endpoint
-	if err := p.as(st, r, http.MethodGet, "/v1/endpoints/"+url.PathEscape(d.EndpointID), nil, &e); err == nil {
-		v.Endpoint = &e
+	if e, err := st.api.GetEndpoint(r.Context(), d.EndpointID); err == nil {
+		v.Endpoint = e
 	}
 	p.show(w, r, st, "delivery.html", "logs", "Delivery "+d.ID, v)
 }
 
 func (p *Portal) resend(w http.ResponseWriter, r *http.Request, st *state) {
 	id := r.PathValue("id")
-	if err := p.as(st, r, http.MethodPost, "/v1/deliveries/"+url.PathEscape(id)+"/retry", nil, nil); err != nil {
+	if _, err := st.api.RetryDelivery(r.Context(), id); err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -738,20 +704,19 @@ func (p *Portal) resend(w http.ResponseWriter, r *http.Request, st *state) {
 
 type jobsView struct {
 	ID       string
-	Job      *jobView
+	Job      *client.JobDetail
 	NotFound bool
 }
 
 func (p *Portal) jobs(w http.ResponseWriter, r *http.Request, st *state) {
 	v := jobsView{ID: strings.TrimSpace(r.URL.Query().Get("id"))}
 	if v.ID != "" {
-		var j jobView
-		err := p.as(st, r, http.MethodGet, "/v1/jobs/"+url.PathEscape(v.ID), nil, &j)
-		var ae *apiError
+		j, err := st.api.GetJob(r.Context(), v.ID)
+		ae := problem(err)
 		switch {
 		case err == nil:
-			v.Job = &j
-		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			v.Job = j
+		case ae != nil && ae.Status == http.StatusNotFound:
 			v.NotFound = true
 		default:
 			p.fail(w, r, st, err)
@@ -763,25 +728,31 @@ func (p *Portal) jobs(w http.ResponseWriter, r *http.Request, st *state) {
 
 // API keys.
 
+// keyRow is an API key as the list shows it.
+type keyRow struct {
+	client.APIKey
+	// Usable: the key still authenticates, so it may be rotated or revoked.
+	Usable bool
+}
+
 func (p *Portal) keys(w http.ResponseWriter, r *http.Request, st *state) {
-	var ks list[domain.APIKey]
-	if err := p.as(st, r, http.MethodGet, "/v1/api-keys", nil, &ks); err != nil {
+	ks, err := st.api.ListAPIKeys(r.Context())
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
-	p.show(w, r, st, "keys.html", "keys", "API keys", struct {
-		Keys []domain.APIKey
-		Now  time.Time
-	}{ks.Data, p.now()})
-}
-
-type newKey struct {
-	Key string `json:"key"`
+	now := p.now()
+	rows := make([]keyRow, len(ks.Data))
+	for i, k := range ks.Data {
+		rule := domain.APIKey{ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+		rows[i] = keyRow{APIKey: k, Usable: rule.Usable(now)}
+	}
+	p.show(w, r, st, "keys.html", "keys", "API keys", struct{ Keys []keyRow }{rows})
 }
 
 func (p *Portal) createKey(w http.ResponseWriter, r *http.Request, st *state) {
-	var k newKey
-	if err := p.as(st, r, http.MethodPost, "/v1/api-keys", nil, &k); err != nil {
+	k, err := st.api.CreateAPIKey(r.Context())
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -793,8 +764,8 @@ func (p *Portal) createKey(w http.ResponseWriter, r *http.Request, st *state) {
 }
 
 func (p *Portal) rotateKey(w http.ResponseWriter, r *http.Request, st *state) {
-	var k newKey
-	if err := p.as(st, r, http.MethodPost, "/v1/api-keys/"+url.PathEscape(r.PathValue("id"))+"/rotate", map[string]any{}, &k); err != nil {
+	k, err := st.api.RotateAPIKey(r.Context(), r.PathValue("id"), &client.Rotation{})
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -806,7 +777,7 @@ func (p *Portal) rotateKey(w http.ResponseWriter, r *http.Request, st *state) {
 }
 
 func (p *Portal) revokeKey(w http.ResponseWriter, r *http.Request, st *state) {
-	if err := p.as(st, r, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(r.PathValue("id")), nil, nil); err != nil {
+	if err := st.api.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
@@ -816,17 +787,22 @@ func (p *Portal) revokeKey(w http.ResponseWriter, r *http.Request, st *state) {
 // How to verify.
 
 func (p *Portal) verify(w http.ResponseWriter, r *http.Request, st *state) {
-	var eps list[domain.Endpoint]
-	if err := p.as(st, r, http.MethodGet, "/v1/endpoints?limit=500", nil, &eps); err != nil {
+	eps, err := allEndpoints(st, r)
+	if err != nil {
 		p.fail(w, r, st, err)
 		return
 	}
-	scheme := "http"
-	if secure(r) {
-		scheme = "https"
-	}
 	p.show(w, r, st, "verify.html", "verify", "How to verify", struct {
 		Tenant, Environment, Base string
-		Endpoints                 []domain.Endpoint
-	}{st.sess.TenantID, string(st.sess.Environment), scheme + "://" + r.Host, eps.Data})
+		Endpoints                 []client.Endpoint
+	}{st.sess.TenantID, string(st.sess.Environment), origin(r), eps})
+}
+
+// allEndpoints lists the scope's endpoints for a menu: the first 500.
+func allEndpoints(st *state, r *http.Request) ([]client.Endpoint, error) {
+	eps, err := st.api.ListEndpoints(r.Context(), &client.ListParams{Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	return eps.Data, nil
 }
