@@ -129,7 +129,10 @@ func TestAnAnswerThatIsNotAProblemIsStillAnError(t *testing.T) {
 		_, _ = io.WriteString(w, "<h1>upstream down</h1>")
 	}
 	_, err := over(h).GetEgressIPs(t.Context())
-	e := apiError(t, err, http.StatusServiceUnavailable)
+	var e *client.Error
+	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		t.Fatalf("want a *client.Error with status 503, got %v", err)
+	}
 	if e.Title != "Service Unavailable" || e.RetryAfter < 20*time.Second || e.RetryAfter > 31*time.Second {
 		t.Fatalf("error %+v", e)
 	}

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,25 +26,28 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/secrets"
+	"github.com/heraldhq/herald/internal/server/servertest"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/webhook"
 )
 
 // These tests run the real binary on PostgreSQL: three processes sharing
 // the work while one of them is killed, and one process riding out a
-// database that drops its connections. They use their own small helpers
-// (below) rather than the harness's, because the harness calls t.Fatal,
-// which the many goroutines here must not.
+// database that drops its connections. They call the API with the typed
+// client; what runs in the many goroutines here (the publisher, the
+// counting receiver) returns or records its errors rather than calling
+// t.Fatal, which only the test's goroutine may.
 
 const clusterToken = "cluster-operator-token"
 
 // pgProc is a herald binary serving on a PostgreSQL database.
 type pgProc struct {
 	name   string
-	base   string
-	owner  string // the lease owner its dispatcher writes into deliveries
-	app    string // its application_name in pg_stat_activity
+	api    *client.Client // the operator's
+	owner  string         // the lease owner its dispatcher writes into deliveries
+	app    string         // its application_name in pg_stat_activity
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
 	exited chan error
@@ -128,7 +130,7 @@ func startPGProcess(t *testing.T, bin, name, dbURL, app string, args ...string) 
 	})
 	select {
 	case r := <-readyc:
-		p.base, p.owner = "http://"+r.addr, r.owner
+		p.api, p.owner = client.New("http://"+r.addr, clusterToken, client.WithHTTPClient(clusterHTTP)), r.owner
 		return p, nil
 	case err := <-p.exited:
 		return nil, fmt.Errorf("%s exited before listening: %v\n%s", name, err, p.stderr.String())
@@ -154,88 +156,20 @@ func (p *pgProc) running() bool {
 	}
 }
 
-// apiClient talks to Herald's API from any goroutine.
-type apiClient struct {
-	http *http.Client
-}
-
-func newAPIClient() *apiClient {
+// clusterHTTP carries every API call of these tests, from many goroutines
+// to a few processes: it keeps enough connections open for all of them.
+var clusterHTTP = func() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 256
 	tr.MaxIdleConnsPerHost = 64
-	return &apiClient{http: &http.Client{Transport: tr, Timeout: 15 * time.Second}}
-}
-
-type apiResult struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (c *apiClient) do(ctx context.Context, base, method, path string, body []byte, headers map[string]string) (apiResult, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return apiResult{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+clusterToken)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return apiResult{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return apiResult{}, err
-	}
-	return apiResult{status: resp.StatusCode, header: resp.Header, body: raw}, nil
-}
-
-// mustCall is do on the test goroutine, insisting on the status.
-func (c *apiClient) mustCall(t *testing.T, base string, status int, method, path string, body any, headers map[string]string, out any) {
-	t.Helper()
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	r, err := c.do(ctx, base, method, path, raw, headers)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if r.status != status {
-		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, status, r.body)
-	}
-	if out != nil {
-		if err := json.Unmarshal(r.body, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, r.body, err)
-		}
-	}
-}
-
-func scopeHeaders(tenant, env string) map[string]string {
-	return map[string]string{"Herald-Tenant": tenant, "Herald-Environment": env}
-}
+	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
+}()
 
 // publisher publishes with an Idempotency-Key and retries, with the same key
-// and the same bytes, whatever may not have been taken: a connection error,
+// and the same event, whatever may not have been taken: a connection error,
 // a 503 (honouring its Retry-After, up to maxWait) or a 500 (counted, so the
 // test can report it). Only a 202 ends it.
 type publisher struct {
-	api     *apiClient
 	tenant  string
 	env     string
 	maxWait time.Duration
@@ -269,56 +203,50 @@ type publishOutcome struct {
 	at       time.Time
 }
 
-func (p *publisher) publish(ctx context.Context, key string, body []byte, spread int) (publishOutcome, error) {
-	headers := scopeHeaders(p.tenant, p.env)
-	headers["Idempotency-Key"] = key
+func (p *publisher) publish(ctx context.Context, ev client.PublishEvent, spread int) (publishOutcome, error) {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil {
-			return publishOutcome{}, fmt.Errorf("publish %s gave up after %d attempts: %w (last: %v)", key, attempt, ctx.Err(), lastErr)
+			return publishOutcome{}, fmt.Errorf("publish %s gave up after %d attempts: %w (last: %v)", ev.IdempotencyKey, attempt, ctx.Err(), lastErr)
 		}
 		target := p.target(spread + attempt)
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		r, err := p.api.do(rctx, target.base, "POST", "/v1/events", body, headers)
+		res, err := target.api.WithScope(p.tenant, p.env).Publish(rctx, &ev)
 		cancel()
+		var refused *client.Error
 		var wait time.Duration
 		switch {
-		case err != nil:
+		case err == nil:
+			if res.ID == "" {
+				return publishOutcome{}, fmt.Errorf("publish %s: accepted without an id: %+v", ev.IdempotencyKey, res)
+			}
+			p.accepted.Add(1)
+			if res.Replayed {
+				p.replayed.Add(1)
+			}
+			return publishOutcome{id: res.ID, attempts: attempt + 1, at: time.Now()}, nil
+		case !errors.As(err, &refused):
 			p.connErrors.Add(1)
 			lastErr = err
 			wait = 20 * time.Millisecond
-		case r.status == http.StatusAccepted:
-			var out struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal(r.body, &out); err != nil || out.ID == "" {
-				return publishOutcome{}, fmt.Errorf("publish %s: 202 with %q", key, r.body)
-			}
-			p.accepted.Add(1)
-			if r.header.Get("Idempotent-Replayed") == "true" {
-				p.replayed.Add(1)
-			}
-			return publishOutcome{id: out.ID, attempts: attempt + 1, at: time.Now()}, nil
-		case r.status == http.StatusServiceUnavailable:
+		case refused.Status == http.StatusServiceUnavailable:
 			p.unavailable.Add(1)
-			lastErr = fmt.Errorf("503: %s", r.body)
+			lastErr = refused
 			wait = 50 * time.Millisecond
-			if ra := r.header.Get("Retry-After"); ra != "" {
+			if refused.RetryAfter > 0 {
 				p.unavailableWithRetryAfter.Add(1)
-				s := "Retry-After: " + ra + "; " + string(r.body)
+				s := fmt.Sprintf("Retry-After: %s; %v", refused.RetryAfter, refused)
 				p.firstUnavailableRetryAfter.CompareAndSwap(nil, &s)
-				if secs, err := strconv.Atoi(ra); err == nil {
-					wait = min(time.Duration(secs)*time.Second, p.maxWait)
-				}
+				wait = min(refused.RetryAfter, p.maxWait)
 			}
-		case r.status >= 500:
+		case refused.Status >= 500:
 			p.serverErrors.Add(1)
-			s := fmt.Sprintf("%d: %s", r.status, r.body)
+			s := refused.Error()
 			p.firstServerError.CompareAndSwap(nil, &s)
-			lastErr = errors.New(s)
+			lastErr = refused
 			wait = 50 * time.Millisecond
 		default:
-			return publishOutcome{}, fmt.Errorf("publish %s to %s: status %d: %s", key, target.name, r.status, r.body)
+			return publishOutcome{}, fmt.Errorf("publish %s to %s: %w", ev.IdempotencyKey, target.name, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -328,7 +256,11 @@ func (p *publisher) publish(ctx context.Context, key string, body []byte, spread
 }
 
 // countingReceiver is a customer's server for many deliveries: it verifies
-// every request with the webhook package and counts arrivals per event id.
+// every request with the webhook package and counts arrivals per event id,
+// with the first and last arrival of each, into a total shared by the
+// receivers of a test. servertest.Receiver keeps every request and queues it
+// for the test to take one by one (and blocks once 1,024 wait); the tens of
+// thousands of deliveries here want counts, not a queue.
 type countingReceiver struct {
 	*httptest.Server
 	verifier atomic.Pointer[webhook.Verifier]
@@ -498,22 +430,17 @@ func TestAClusterOfThreeProcessesDeliversEverythingOnceAndSurvivesAKill9(t *test
 	}
 	tStarted := time.Now()
 
-	api := newAPIClient()
-	api.mustCall(t, procs[0].base, http.StatusCreated, "POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Acme"}, nil, nil)
+	servertest.Must(procs[0].api.CreateTenant(t.Context(), &client.TenantCreate{ID: "acme", Name: "Acme"}))(t)
 	var received atomic.Int64
 	rcs := make([]*countingReceiver, endpoints)
 	epIDs := make([]string, endpoints)
 	for i := range rcs {
 		rcs[i] = newCountingReceiver(t, &received)
-		var ep struct {
-			ID     string `json:"id"`
-			Secret string `json:"secret"`
-		}
 		// Endpoints are created on different processes: each process
 		// must find the others' endpoints in the database.
-		api.mustCall(t, procs[i%3].base, http.StatusCreated, "POST", "/v1/endpoints", map[string]any{
-			"url": rcs[i].URL + "/hook", "name": fmt.Sprintf("receiver %d", i), "timeout_ms": 2000, "max_concurrency": 32,
-		}, scopeHeaders("acme", "production"), &ep)
+		ep := servertest.Must(procs[i%3].api.WithScope("acme", "production").CreateEndpoint(t.Context(), &client.EndpointCreate{
+			URL: rcs[i].URL + "/hook", Name: fmt.Sprintf("receiver %d", i), TimeoutMS: 2000, MaxConcurrency: 32,
+		}))(t)
 		rcs[i].trust(t, ep.Secret)
 		epIDs[i] = ep.ID
 	}
@@ -562,7 +489,7 @@ func TestAClusterOfThreeProcessesDeliversEverythingOnceAndSurvivesAKill9(t *test
 	defer func() { stopSampling(); <-sampled }()
 
 	// Publish from 16 goroutines, each event to the processes in turn.
-	pub := &publisher{api: api, tenant: "acme", env: "production", maxWait: 250 * time.Millisecond}
+	pub := &publisher{tenant: "acme", env: "production", maxWait: 250 * time.Millisecond}
 	pub.setTargets(procs)
 	ids := make([]string, events)
 	var next atomic.Int64
@@ -580,8 +507,8 @@ func TestAClusterOfThreeProcessesDeliversEverythingOnceAndSurvivesAKill9(t *test
 				if i >= events {
 					return
 				}
-				body, _ := json.Marshal(map[string]any{"type": "cluster.test", "data": map[string]any{"i": i}})
-				out, err := pub.publish(pubCtx, fmt.Sprintf("cluster-%d", i), body, i)
+				ev := client.PublishEvent{Type: "cluster.test", Data: servertest.JSON(map[string]int{"i": i}), IdempotencyKey: fmt.Sprintf("cluster-%d", i)}
+				out, err := pub.publish(pubCtx, ev, i)
 				if err != nil {
 					pubErr <- err
 					cancelPub()
@@ -931,20 +858,15 @@ func TestPostgreSQLOutageIsSurvivedWithoutARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := newAPIClient()
-	api.mustCall(t, p.base, http.StatusCreated, "POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Acme"}, nil, nil)
+	servertest.Must(p.api.CreateTenant(t.Context(), &client.TenantCreate{ID: "acme", Name: "Acme"}))(t)
 	var received atomic.Int64
 	rc := newCountingReceiver(t, &received)
-	var ep struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	api.mustCall(t, p.base, http.StatusCreated, "POST", "/v1/endpoints", map[string]any{
-		"url": rc.URL + "/hook", "timeout_ms": 2000, "max_concurrency": 32,
-	}, scopeHeaders("acme", "production"), &ep)
+	ep := servertest.Must(p.api.WithScope("acme", "production").CreateEndpoint(t.Context(), &client.EndpointCreate{
+		URL: rc.URL + "/hook", TimeoutMS: 2000, MaxConcurrency: 32,
+	}))(t)
 	rc.trust(t, ep.Secret)
 
-	pub := &publisher{api: api, tenant: "acme", env: "production", maxWait: 200 * time.Millisecond}
+	pub := &publisher{tenant: "acme", env: "production", maxWait: 200 * time.Millisecond}
 	pub.setTargets([]*pgProc{p})
 	pubCtx, cancelPub := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelPub()
@@ -1001,8 +923,8 @@ func TestPostgreSQLOutageIsSurvivedWithoutARestart(t *testing.T) {
 				if i >= events {
 					return
 				}
-				body, _ := json.Marshal(map[string]any{"type": "outage.test", "data": map[string]any{"i": i}})
-				out, err := pub.publish(pubCtx, fmt.Sprintf("outage-%d", i), body, i)
+				ev := client.PublishEvent{Type: "outage.test", Data: servertest.JSON(map[string]int{"i": i}), IdempotencyKey: fmt.Sprintf("outage-%d", i)}
+				out, err := pub.publish(pubCtx, ev, i)
 				if err != nil {
 					errc <- err
 					cancelPub()
@@ -1106,11 +1028,8 @@ func TestPostgreSQLOutageIsSurvivedWithoutARestart(t *testing.T) {
 	if back := time.Until(oEnd.Add(1500 * time.Millisecond)); back > 0 {
 		time.Sleep(back)
 	}
-	var fresh struct {
-		ID string `json:"id"`
-	}
-	api.mustCall(t, p.base, http.StatusAccepted, "POST", "/v1/events",
-		map[string]any{"type": "outage.after", "data": map[string]any{"fresh": true}}, scopeHeaders("acme", "production"), &fresh)
+	fresh := servertest.Must(p.api.WithScope("acme", "production").Publish(t.Context(),
+		&client.PublishEvent{Type: "outage.after", Data: json.RawMessage(`{"fresh":true}`)}))(t)
 	for by := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		s, _ := rc.snapshot()
 		if s[fresh.ID].n > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
@@ -145,12 +147,12 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 	})
 	first := startProcess(t, db, "--operator-token", servertest.Token)
 	first.Tenant("acme")
-	ep := first.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "max_concurrency": 4})
+	ep := first.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, MaxConcurrency: 4})
 	rc.Trust(ep.Secret)
 	const events = 40
 	want := map[string]bool{}
 	for i := 0; i < events; i++ {
-		want[first.Publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{"i": i}}).ID] = true
+		want[first.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: servertest.JSON(map[string]int{"i": i})}).ID] = true
 	}
 	select {
 	case <-inFlight:
@@ -182,7 +184,7 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 		}
 	}
 	servertest.Eventually(t, 10*time.Second, "every delivery to be logged as succeeded", func() bool {
-		return len(second.Deliveries("acme", "sandbox", "?status=succeeded&limit=100")) == events
+		return len(second.Deliveries("acme", "sandbox", &client.DeliveryListParams{Status: client.DeliverySucceeded, ListParams: client.ListParams{Limit: 100}})) == events
 	})
 }
 
@@ -197,9 +199,9 @@ func TestSIGTERMLetsTheAttemptInFlightFinish(t *testing.T) {
 	})
 	p := startProcess(t, db, "--operator-token", servertest.Token)
 	p.Tenant("acme")
-	ep := p.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+	ep := p.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
 	rc.Trust(ep.Secret)
-	p.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	p.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 	<-started
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -211,8 +213,8 @@ func TestSIGTERMLetsTheAttemptInFlightFinish(t *testing.T) {
 		t.Fatalf("the attempt in flight: %v", r.Valid)
 	}
 	again := startProcess(t, db)
-	ds := again.Deliveries("acme", "sandbox", "")
-	if len(ds) != 1 || ds[0].Status != "succeeded" || ds[0].AttemptCount != 1 {
+	ds := again.Deliveries("acme", "sandbox", nil)
+	if len(ds) != 1 || ds[0].Status != client.DeliverySucceeded || ds[0].AttemptCount != 1 {
 		t.Fatalf("after a graceful stop the delivery is %+v", ds)
 	}
 	rc.Quiet(500 * time.Millisecond)
@@ -225,7 +227,7 @@ func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
 	if tok == "" {
 		t.Fatalf("no token printed:\n%s", p.stderr.String())
 	}
-	p.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/tenants", Token: &tok})
+	servertest.Must(p.Client.WithToken(tok).ListTenants(t.Context(), nil))(t)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.wait(t, 20*time.Second)
 
@@ -233,7 +235,7 @@ func TestTheGeneratedOperatorTokenIsPrintedOnceAndKept(t *testing.T) {
 	if strings.Contains(again.stderr.String(), "hop_") {
 		t.Fatal("the token was printed a second time")
 	}
-	again.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/tenants", Token: &tok})
+	servertest.Must(again.Client.WithToken(tok).ListTenants(t.Context(), nil))(t)
 	bytes, err := os.ReadFile(db)
 	if err != nil {
 		t.Fatal(err)

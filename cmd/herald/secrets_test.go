@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
@@ -55,23 +57,24 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 	h.Tenant("acme")
 	certPEM, keyPEM := selfSigned(t)
 	secretsInUse := []string{"basic-pa55word-xyz", "oauth-client-secret-xyz", "compat-api-key-xyz", "header-value-xyz", "custom-header-api-key-xyz"}
-	e1 := h.Endpoint("acme", "sandbox", map[string]any{
-		"url":              "http://127.0.0.1:9/hook",
-		"auth":             map[string]string{"type": "basic", "username": "u", "password": secretsInUse[0]},
-		"tls":              map[string]string{"client_certificate": certPEM, "client_key": keyPEM},
-		"compat_signature": map[string]string{"kind": "body-api-key", "field": "callbackApiKey", "api_key": secretsInUse[2]},
-		"signing":          "ed25519",
+	e1 := h.Endpoint("acme", "sandbox", client.EndpointCreate{
+		URL:             "http://127.0.0.1:9/hook",
+		Auth:            &client.EndpointAuth{Type: client.AuthBasic, Username: "u", Password: secretsInUse[0]},
+		TLS:             &client.EndpointTLS{ClientCertificate: certPEM, ClientKey: keyPEM},
+		CompatSignature: &client.CompatSignature{Kind: client.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: secretsInUse[2]},
+		Signing:         "ed25519",
 	})
-	e2 := h.Endpoint("acme", "sandbox", map[string]any{
-		"url":  "http://127.0.0.1:9/hook",
-		"auth": map[string]string{"type": "oauth2_client_credentials", "token_url": "http://127.0.0.1:9/token", "client_id": "cid", "client_secret": secretsInUse[1]},
+	e2 := h.Endpoint("acme", "sandbox", client.EndpointCreate{
+		URL:  "http://127.0.0.1:9/hook",
+		Auth: &client.EndpointAuth{Type: client.AuthOAuth2, TokenURL: "http://127.0.0.1:9/token", ClientID: "cid", ClientSecret: secretsInUse[1]},
 	})
-	e3 := h.Endpoint("acme", "sandbox", map[string]any{"url": "http://127.0.0.1:9/hook", "auth": map[string]string{"type": "header", "name": "X-Key", "value": secretsInUse[3]},
-		"headers": map[string]string{"X-Api-Key": secretsInUse[4]}})
-	var rot struct{ Secret string }
-	h.Must(http.StatusOK, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + e3.ID + "/secret/rotate", Tenant: "acme", Env: "sandbox"}).JSON(t, &rot)
+	e3 := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: "http://127.0.0.1:9/hook", Auth: &client.EndpointAuth{Type: client.AuthHeader, Name: "X-Key", Value: secretsInUse[3]},
+		Headers: map[string]string{"X-Api-Key": secretsInUse[4]}})
+	sc := h.As("acme", "sandbox")
+	rot := servertest.Must(sc.RotateEndpointSecret(t.Context(), e3.ID, nil))(t)
 
-	// The API never shows them again.
+	// The API never shows them again: raw, no field of the answer, known to
+	// the client or not, may hold one.
 	for _, id := range []string{e1.ID, e2.ID, e3.ID} {
 		body := string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + id, Tenant: "acme", Env: "sandbox"}).Body)
 		for _, s := range append([]string{e1.Secret, e2.Secret, e3.Secret, rot.Secret, "PRIVATE KEY"}, secretsInUse...) {
@@ -80,11 +83,7 @@ func TestTheDatabaseFileHoldsNoSecretInClear(t *testing.T) {
 			}
 		}
 	}
-	var shown struct {
-		SigningPublicKey string `json:"signing_public_key"`
-	}
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + e1.ID, Tenant: "acme", Env: "sandbox"}).JSON(t, &shown)
-	if !strings.HasPrefix(shown.SigningPublicKey, "whpk_") {
+	if shown := servertest.Must(sc.GetEndpoint(t.Context(), e1.ID))(t); !strings.HasPrefix(shown.SigningPublicKey, "whpk_") {
 		t.Fatalf("public key = %q", shown.SigningPublicKey)
 	}
 	h.Stop()
@@ -133,7 +132,7 @@ func TestRotateMasterKeyReencryptsEverySecret(t *testing.T) {
 	rc := servertest.NewReceiver(t)
 	first := startProcess(t, db, "--operator-token", servertest.Token)
 	first.Tenant("acme")
-	ep := first.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "auth": map[string]string{"type": "bearer", "token": "tok-abcdefghijklmnop"}})
+	ep := first.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, Auth: &client.EndpointAuth{Type: client.AuthBearer, Token: "tok-abcdefghijklmnop"}})
 	rc.Trust(ep.Secret)
 	_ = first.cmd.Process.Signal(syscall.SIGTERM)
 	if err := first.wait(t, 20*time.Second); err != nil {
@@ -158,7 +157,7 @@ func TestRotateMasterKeyReencryptsEverySecret(t *testing.T) {
 		t.Fatalf("start with the old key: %v\n%s", err, out)
 	}
 	again := startProcess(t, db)
-	again.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	again.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 	got := rc.Next(5 * time.Second)
 	if got.Valid != nil || got.Header.Get("Authorization") != "Bearer tok-abcdefghijklmnop" {
 		t.Fatalf("after the rotation: %v, auth %q", got.Valid, got.Header.Get("Authorization"))

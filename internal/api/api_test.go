@@ -1,31 +1,35 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
 func TestPausedEndpointReceivesNothingUntilResumed(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+		sc := h.As("acme", "sandbox")
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
 		rc.Trust(ep.Secret)
-		h.Must(http.StatusOK, servertest.Call{Method: "PATCH", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox", Body: map[string]any{"status": "paused"}})
-		p := h.Publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{"n": 1}})
+		servertest.Must(sc.UpdateEndpoint(ctx, ep.ID, &client.EndpointUpdate{Status: client.Ptr(client.EndpointPaused)}))(t)
+		p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{"n":1}`)})
 		if p.Deliveries != 1 {
 			t.Fatalf("a paused endpoint must still get (held) deliveries: %+v", p)
 		}
 		rc.Quiet(1500 * time.Millisecond)
-		if ds := h.Deliveries("acme", "sandbox", ""); len(ds) != 1 || ds[0].Status != "pending" || ds[0].AttemptCount != 0 {
+		if ds := h.Deliveries("acme", "sandbox", nil); len(ds) != 1 || ds[0].Status != client.DeliveryPending || ds[0].AttemptCount != 0 {
 			t.Fatalf("held delivery = %+v", ds)
 		}
-		h.Must(http.StatusOK, servertest.Call{Method: "PATCH", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox", Body: map[string]any{"status": "active"}})
+		servertest.Must(sc.UpdateEndpoint(ctx, ep.ID, &client.EndpointUpdate{Status: client.Ptr(client.EndpointActive)}))(t)
 		got := rc.Next(5 * time.Second)
 		if got.ID != p.ID || got.Valid != nil {
 			t.Fatalf("after resume got %s (%v), want %s", got.ID, got.Valid, p.ID)
@@ -36,28 +40,25 @@ func TestPausedEndpointReceivesNothingUntilResumed(t *testing.T) {
 func TestIdempotentPublishCreatesOneEvent(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+		sc := h.As("acme", "sandbox")
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
 		rc.Trust(ep.Secret)
-		body := `{"type":"check.approved","data":{"status":"approved"}}`
-		key := map[string]string{"Idempotency-Key": "req-42"}
-		var first, second servertest.Published
-		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: body, Headers: key}).JSON(t, &first)
-		r := h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: body, Headers: key})
-		r.JSON(t, &second)
-		if second != first || r.Header.Get("Idempotent-Replayed") != "true" {
-			t.Fatalf("replay = %+v (replayed header %q), first = %+v", second, r.Header.Get("Idempotent-Replayed"), first)
+		ev := &client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{"status":"approved"}`), IdempotencyKey: "req-42"}
+		first := servertest.Must(sc.Publish(ctx, ev))(t)
+		second := servertest.Must(sc.Publish(ctx, ev))(t) // Replayed: the answer's Idempotent-Replayed header
+		if second.ID != first.ID || second.Deliveries != first.Deliveries || !second.Replayed || first.Replayed {
+			t.Fatalf("replay = %+v, first = %+v", second, first)
 		}
+		// Another event under the same key: the conflict is a problem+json answer.
 		conflict := h.Must(http.StatusConflict, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox",
-			Body: `{"type":"check.rejected","data":{}}`, Headers: key})
+			Body: `{"type":"check.rejected","data":{}}`, Headers: map[string]string{"Idempotency-Key": "req-42"}})
 		if ct := conflict.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("conflict content-type = %q", ct)
 		}
-		var events struct {
-			Data []struct{ ID string } `json:"data"`
-		}
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/events", Tenant: "acme", Env: "sandbox"}).JSON(t, &events)
+		events := servertest.Must(sc.ListEvents(ctx, nil))(t)
 		if len(events.Data) != 1 || events.Data[0].ID != first.ID {
 			t.Fatalf("events = %+v", events.Data)
 		}
@@ -69,69 +70,69 @@ func TestIdempotentPublishCreatesOneEvent(t *testing.T) {
 func TestSchemaViolationIsA422NamingTheField(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		h.Tenant("acme")
-		h.Must(http.StatusCreated, servertest.Call{Method: "PUT", Path: "/v1/event-types/check.approved", Body: map[string]any{
-			"description": "A verification passed.",
-			"schema": map[string]any{
-				"type": "object", "required": []string{"status", "document"},
-				"properties": map[string]any{
-					"status":   map[string]any{"enum": []string{"approved"}},
-					"document": map[string]any{"type": "object", "properties": map[string]any{"number": map[string]any{"type": "string"}}},
-				},
-			},
-			"example": map[string]any{"status": "approved", "document": map[string]any{"number": "X1"}},
-		}})
-		r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox",
-			Body: map[string]any{"type": "check.approved", "data": map[string]any{"status": "approved", "document": map[string]any{"number": 12}}}})
-		var p servertest.Problem
-		r.JSON(t, &p)
-		if len(p.Errors) == 0 || p.Errors[0].Location != "body.data.document.number" {
-			t.Fatalf("problem = %+v", p)
+		sc := h.As("acme", "sandbox")
+		servertest.Must(h.Client.PutEventType(ctx, "check.approved", &client.EventTypePut{
+			Description: "A verification passed.",
+			Schema: json.RawMessage(`{"type": "object", "required": ["status", "document"], "properties": {
+				"status": {"enum": ["approved"]},
+				"document": {"type": "object", "properties": {"number": {"type": "string"}}}}}`),
+			Example: json.RawMessage(`{"status": "approved", "document": {"number": "X1"}}`),
+		}))(t)
+		_, err := sc.Publish(ctx, &client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{"status": "approved", "document": {"number": 12}}`)})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || e.Errors[0].Location != "body.data.document.number" {
+			t.Fatalf("problem = %+v", e)
 		}
 		// A registered example that breaks its own schema is refused too.
-		r = h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "PUT", Path: "/v1/event-types/aml.hit", Body: map[string]any{
-			"schema": map[string]any{"type": "object", "required": []string{"list"}}, "example": map[string]any{},
-		}})
-		r.JSON(t, &p)
-		if len(p.Errors) == 0 || !strings.HasPrefix(p.Errors[0].Location, "body.example") {
-			t.Fatalf("example problem = %+v", p)
+		_, err = h.Client.PutEventType(ctx, "aml.hit", &client.EventTypePut{
+			Schema: json.RawMessage(`{"type": "object", "required": ["list"]}`), Example: json.RawMessage(`{}`),
+		})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || !strings.HasPrefix(e.Errors[0].Location, "body.example") {
+			t.Fatalf("example problem = %+v", e)
 		}
 		// Unregistered types are allowed; nothing was stored for the refused ones.
-		h.Publish("acme", "sandbox", map[string]any{"type": "custom.thing", "data": map[string]any{"any": "thing"}})
-		var l struct {
-			Data []struct{ ID string } `json:"data"`
-		}
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/events", Tenant: "acme", Env: "sandbox"}).JSON(t, &l)
-		if len(l.Data) != 1 {
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "custom.thing", Data: json.RawMessage(`{"any": "thing"}`)})
+		if l := servertest.Must(sc.ListEvents(ctx, nil))(t); len(l.Data) != 1 {
 			t.Fatalf("events = %d, want only the valid one", len(l.Data))
 		}
-		h.Must(http.StatusNotFound, servertest.Call{Method: "GET", Path: "/v1/event-types/aml.hit"})
+		_, err = h.Client.GetEventType(ctx, "aml.hit")
+		servertest.Refused(t, err, http.StatusNotFound)
 	})
 }
 
 func TestATenantNeverSeesAnotherTenantsData(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
 		h.Tenant("globex")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-		p := h.Publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{}})
-		servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { return len(h.Deliveries("acme", "sandbox", "")) == 1 })
-		d := h.Deliveries("acme", "sandbox", "")[0]
-		for _, sc := range [][2]string{{"globex", "sandbox"}, {"acme", "production"}} {
-			for _, path := range []string{"/v1/endpoints/" + ep.ID, "/v1/events/" + p.ID, "/v1/deliveries/" + d.ID} {
-				h.Must(http.StatusNotFound, servertest.Call{Method: "GET", Path: path, Tenant: sc[0], Env: sc[1]})
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+		p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{}`)})
+		servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { return len(h.Deliveries("acme", "sandbox", nil)) == 1 })
+		d := h.Deliveries("acme", "sandbox", nil)[0]
+		for _, scope := range [][2]string{{"globex", "sandbox"}, {"acme", "production"}} {
+			sc := h.As(scope[0], scope[1])
+			_, err := sc.GetEndpoint(ctx, ep.ID)
+			servertest.Refused(t, err, http.StatusNotFound)
+			_, err = sc.GetEvent(ctx, p.ID)
+			servertest.Refused(t, err, http.StatusNotFound)
+			_, err = sc.GetDelivery(ctx, d.ID)
+			servertest.Refused(t, err, http.StatusNotFound)
+			_, err = sc.UpdateEndpoint(ctx, ep.ID, &client.EndpointUpdate{Status: client.Ptr(client.EndpointPaused)})
+			servertest.Refused(t, err, http.StatusNotFound)
+			servertest.Refused(t, sc.DeleteEndpoint(ctx, ep.ID), http.StatusNotFound)
+			_, err = sc.RetryDelivery(ctx, d.ID)
+			servertest.Refused(t, err, http.StatusNotFound)
+			if l := servertest.Must(sc.ListEndpoints(ctx, nil))(t); len(l.Data) != 0 {
+				t.Fatalf("endpoints as %v lists %d items of acme/sandbox", scope, len(l.Data))
 			}
-			h.Must(http.StatusNotFound, servertest.Call{Method: "PATCH", Path: "/v1/endpoints/" + ep.ID, Tenant: sc[0], Env: sc[1], Body: map[string]any{"status": "paused"}})
-			h.Must(http.StatusNotFound, servertest.Call{Method: "DELETE", Path: "/v1/endpoints/" + ep.ID, Tenant: sc[0], Env: sc[1]})
-			h.Must(http.StatusNotFound, servertest.Call{Method: "POST", Path: "/v1/deliveries/" + d.ID + "/retry", Tenant: sc[0], Env: sc[1]})
-			for _, path := range []string{"/v1/endpoints", "/v1/events", "/v1/deliveries"} {
-				var l struct{ Data []any }
-				h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: path, Tenant: sc[0], Env: sc[1]}).JSON(t, &l)
-				if len(l.Data) != 0 {
-					t.Fatalf("%s as %v lists %d items of acme/sandbox", path, sc, len(l.Data))
-				}
+			if l := servertest.Must(sc.ListEvents(ctx, nil))(t); len(l.Data) != 0 {
+				t.Fatalf("events as %v lists %d items of acme/sandbox", scope, len(l.Data))
+			}
+			if l := servertest.Must(sc.ListDeliveries(ctx, nil))(t); len(l.Data) != 0 {
+				t.Fatalf("deliveries as %v lists %d items of acme/sandbox", scope, len(l.Data))
 			}
 		}
 	})
@@ -156,7 +157,7 @@ func TestScopeHeadersAreRequiredAndChecked(t *testing.T) {
 			if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 				t.Fatalf("%+v: content-type %q", c, ct)
 			}
-			var p servertest.Problem
+			var p client.Error
 			r.JSON(t, &p)
 			if c.location != "" && (len(p.Errors) == 0 || p.Errors[0].Location != c.location) {
 				t.Fatalf("%+v: problem %+v does not name %s", c, p, c.location)
@@ -171,47 +172,65 @@ func TestScopeHeadersAreRequiredAndChecked(t *testing.T) {
 func TestBadInputIsRefusedWithTheFieldAndChangesNothing(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		h.Tenant("acme")
+		sc := h.As("acme", "sandbox")
+		const u = "http://127.0.0.1:9/x"
 		cases := []struct {
 			name     string
-			body     any
+			in       client.EndpointCreate
 			location string
 		}{
-			{"no url", map[string]any{"name": "x"}, "body.url"},
-			{"ftp url", map[string]any{"url": "ftp://example.com/x"}, "body.url"},
-			{"reserved header", map[string]any{"url": "http://127.0.0.1:9/x", "headers": map[string]string{"webhook-signature": "x"}}, "body.headers.webhook-signature"},
-			{"bad filter", map[string]any{"url": "http://127.0.0.1:9/x", "event_types": []string{"check.**"}}, "body.event_types[0]"},
-			{"bad delay", map[string]any{"url": "http://127.0.0.1:9/x", "retry_policy": map[string]any{"delays": []string{"5s", "soon"}}}, "body.retry_policy.delays[1]"},
-			{"bad preset", map[string]any{"url": "http://127.0.0.1:9/x", "retry_policy": map[string]any{"preset": "forever"}}, "body.retry_policy.preset"},
-			{"timeout too long", map[string]any{"url": "http://127.0.0.1:9/x", "timeout_ms": 600000}, "body.timeout_ms"},
-			{"unknown field", map[string]any{"url": "http://127.0.0.1:9/x", "colour": "red"}, "body.colour"},
-			{"bad success", map[string]any{"url": "http://127.0.0.1:9/x", "success": "3xx"}, "body.success"},
+			{"no url", client.EndpointCreate{Name: "x"}, "body.url"},
+			{"ftp url", client.EndpointCreate{URL: "ftp://example.com/x"}, "body.url"},
+			{"reserved header", client.EndpointCreate{URL: u, Headers: map[string]string{"webhook-signature": "x"}}, "body.headers.webhook-signature"},
+			{"bad filter", client.EndpointCreate{URL: u, EventTypes: []string{"check.**"}}, "body.event_types[0]"},
+			{"bad delay", client.EndpointCreate{URL: u, RetryPolicy: &client.RetryPolicy{Delays: []string{"5s", "soon"}}}, "body.retry_policy.delays[1]"},
+			{"bad preset", client.EndpointCreate{URL: u, RetryPolicy: &client.RetryPolicy{Preset: "forever"}}, "body.retry_policy.preset"},
+			{"timeout too long", client.EndpointCreate{URL: u, TimeoutMS: 600000}, "body.timeout_ms"},
+			{"bad success", client.EndpointCreate{URL: u, Success: "3xx"}, "body.success"},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/endpoints", Tenant: "acme", Env: "sandbox", Body: c.body})
-				var p servertest.Problem
-				r.JSON(t, &p)
-				found := false
-				for _, e := range p.Errors {
-					found = found || e.Location == c.location
-				}
-				if !found {
-					t.Fatalf("problem %s does not name %s", r.Body, c.location)
+				_, err := sc.CreateEndpoint(ctx, &c.in)
+				if !names(servertest.Refused(t, err, http.StatusUnprocessableEntity), c.location) {
+					t.Fatalf("problem %v does not name %s", err, c.location)
 				}
 			})
 		}
-		h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: `{"type":"a b","data":{}}`})
-		h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: `{"type":"a.b","data":[1]}`})
+		// A field the API does not know: only a raw body can carry one.
+		t.Run("unknown field", func(t *testing.T) {
+			r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/endpoints", Tenant: "acme", Env: "sandbox",
+				Body: map[string]any{"url": u, "colour": "red"}})
+			var p client.Error
+			r.JSON(t, &p)
+			if !names(&p, "body.colour") {
+				t.Fatalf("problem %s does not name body.colour", r.Body)
+			}
+		})
+		_, err := sc.Publish(ctx, &client.PublishEvent{Type: "a b", Data: json.RawMessage(`{}`)})
+		servertest.Refused(t, err, http.StatusUnprocessableEntity)
+		_, err = sc.Publish(ctx, &client.PublishEvent{Type: "a.b", Data: json.RawMessage(`[1]`)})
+		servertest.Refused(t, err, http.StatusUnprocessableEntity)
 		h.Must(http.StatusBadRequest, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: `{"type":`})
-		h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/tenants", Body: map[string]string{"id": "Acme Bank", "name": "x"}})
-		var eps, evs struct{ Data []any }
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Tenant: "acme", Env: "sandbox"}).JSON(t, &eps)
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/events", Tenant: "acme", Env: "sandbox"}).JSON(t, &evs)
+		_, err = h.Client.CreateTenant(ctx, &client.TenantCreate{ID: "Acme Bank", Name: "x"})
+		servertest.Refused(t, err, http.StatusUnprocessableEntity)
+		eps := servertest.Must(sc.ListEndpoints(ctx, nil))(t)
+		evs := servertest.Must(sc.ListEvents(ctx, nil))(t)
 		if len(eps.Data) != 0 || len(evs.Data) != 0 {
 			t.Fatalf("refused requests left %d endpoints and %d events", len(eps.Data), len(evs.Data))
 		}
 	})
+}
+
+// names reports whether a refusal names the location among its errors.
+func names(e *client.Error, location string) bool {
+	for _, f := range e.Errors {
+		if f.Location == location {
+			return true
+		}
+	}
+	return false
 }
 
 func TestBodiesOverOneMebibyteAreA413(t *testing.T) {
@@ -243,11 +262,9 @@ func TestNonPublicDestinationsAreRefusedByDefault(t *testing.T) {
 		h := start(func(s *servertest.Settings) { s.Config.Egress.AllowPrivate = false })
 		h.Tenant("acme")
 		for _, u := range []string{"http://127.0.0.1:8080/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/x"} {
-			r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/endpoints", Tenant: "acme", Env: "sandbox", Body: map[string]any{"url": u}})
-			var p servertest.Problem
-			r.JSON(t, &p)
-			if len(p.Errors) == 0 || p.Errors[0].Location != "body.url" {
-				t.Fatalf("%s: problem %s", u, r.Body)
+			_, err := h.As("acme", "sandbox").CreateEndpoint(t.Context(), &client.EndpointCreate{URL: u})
+			if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || e.Errors[0].Location != "body.url" {
+				t.Fatalf("%s: problem %v", u, e)
 			}
 		}
 	})
@@ -259,20 +276,16 @@ func TestGoneDisablesTheEndpoint(t *testing.T) {
 		rc := servertest.NewReceiver(t)
 		rc.Respond(func(int, *http.Request) int { return http.StatusGone })
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-		h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 		rc.Next(5 * time.Second)
 		servertest.Eventually(t, 5*time.Second, "the endpoint to be disabled", func() bool {
-			var e struct {
-				Status string `json:"status"`
-			}
-			h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).JSON(t, &e)
-			return e.Status == "disabled"
+			return servertest.Must(h.As("acme", "sandbox").GetEndpoint(t.Context(), ep.ID))(t).Status == client.EndpointDisabled
 		})
-		if ds := h.Deliveries("acme", "sandbox", ""); ds[0].Status != "failed" || ds[0].AttemptCount != 1 {
+		if ds := h.Deliveries("acme", "sandbox", nil); ds[0].Status != client.DeliveryFailed || ds[0].AttemptCount != 1 {
 			t.Fatalf("delivery after 410 = %+v", ds[0])
 		}
-		if p := h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}}); p.Deliveries != 0 {
+		if p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)}); p.Deliveries != 0 {
 			t.Fatalf("a disabled endpoint got %d deliveries", p.Deliveries)
 		}
 	})
@@ -289,25 +302,25 @@ func TestManualRetrySendsAFailedDeliveryAgainWithTheSameID(t *testing.T) {
 			return http.StatusNoContent
 		})
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"preset": "none"}, "success": "json-or-204"})
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, RetryPolicy: &client.RetryPolicy{Preset: "none"}, Success: "json-or-204"})
 		rc.Trust(ep.Secret)
-		p := h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+		p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 		rc.Next(5 * time.Second)
-		var d servertest.DeliveryView
+		var d client.Delivery
 		servertest.Eventually(t, 5*time.Second, "the delivery to fail", func() bool {
-			ds := h.Deliveries("acme", "sandbox", "?status=failed")
+			ds := h.Deliveries("acme", "sandbox", &client.DeliveryListParams{Status: client.DeliveryFailed})
 			if len(ds) == 1 {
 				d = ds[0]
 			}
 			return len(ds) == 1
 		})
-		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/deliveries/" + d.ID + "/retry", Tenant: "acme", Env: "sandbox"})
+		servertest.Must(h.As("acme", "sandbox").RetryDelivery(t.Context(), d.ID))(t)
 		again := rc.Next(5 * time.Second)
 		if again.ID != p.ID || again.Valid != nil {
 			t.Fatalf("retry arrived as %s (%v), want %s", again.ID, again.Valid, p.ID)
 		}
 		servertest.Eventually(t, 5*time.Second, "the retry to succeed", func() bool {
-			return h.Delivery("acme", "sandbox", d.ID).Status == "succeeded"
+			return h.Delivery("acme", "sandbox", d.ID).Status == client.DeliverySucceeded
 		})
 	})
 }
@@ -319,18 +332,15 @@ func TestRetryAfterPostponesTheNextAttempt(t *testing.T) {
 		rc.Respond(func(n int, r *http.Request) int { return http.StatusTooManyRequests })
 		rc.Config.Handler = withHeader(rc.Config.Handler, "Retry-After", "120")
 		h.Tenant("acme")
-		h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"delays": []string{"1s"}}})
-		h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, RetryPolicy: &client.RetryPolicy{Delays: []string{"1s"}}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 		rc.Next(5 * time.Second)
 		var next time.Time
 		servertest.Eventually(t, 5*time.Second, "the retry to be scheduled", func() bool {
-			var d struct {
-				AttemptCount  int       `json:"attempt_count"`
-				NextAttemptAt time.Time `json:"next_attempt_at"`
+			d := h.Delivery("acme", "sandbox", h.Deliveries("acme", "sandbox", nil)[0].ID)
+			if d.NextAttemptAt != nil {
+				next = *d.NextAttemptAt
 			}
-			l := h.Deliveries("acme", "sandbox", "")
-			h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/deliveries/" + l[0].ID, Tenant: "acme", Env: "sandbox"}).JSON(t, &d)
-			next = d.NextAttemptAt
 			return d.AttemptCount == 1
 		})
 		if wait := time.Until(next); wait < 100*time.Second {
@@ -349,39 +359,28 @@ func withHeader(next http.Handler, k, v string) http.Handler {
 func TestBatchPublishIsAllOrNothing(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
+		sc := h.As("acme", "sandbox")
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
 		rc.Trust(ep.Secret)
-		bad := map[string]any{"events": []map[string]any{
-			{"type": "a.b", "data": map[string]any{}},
-			{"type": "a.b", "data": "not an object"},
-		}}
-		r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/events/batch", Tenant: "acme", Env: "sandbox", Body: bad})
-		var p servertest.Problem
-		r.JSON(t, &p)
-		if len(p.Errors) == 0 || p.Errors[0].Location != "body.events[1].data" {
-			t.Fatalf("problem = %s", r.Body)
+		_, err := sc.PublishBatch(ctx, []client.PublishEvent{
+			{Type: "a.b", Data: json.RawMessage(`{}`)},
+			{Type: "a.b", Data: json.RawMessage(`"not an object"`)},
+		})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || e.Errors[0].Location != "body.events[1].data" {
+			t.Fatalf("problem = %v", e)
 		}
-		var none struct{ Data []any }
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/events", Tenant: "acme", Env: "sandbox"}).JSON(t, &none)
-		if len(none.Data) != 0 {
+		if none := servertest.Must(sc.ListEvents(ctx, nil))(t); len(none.Data) != 0 {
 			t.Fatalf("a refused batch stored %d events", len(none.Data))
 		}
-		good := map[string]any{"events": []map[string]any{
-			{"type": "a.b", "data": map[string]any{"i": 1}, "idempotency_key": "k1"},
-			{"type": "a.b", "data": map[string]any{"i": 2}},
-			{"type": "a.b", "data": map[string]any{"i": 3}},
-		}}
-		var res struct {
-			Data []struct {
-				ID         string `json:"id"`
-				Deliveries int    `json:"deliveries"`
-				Replayed   bool   `json:"replayed"`
-			} `json:"data"`
-		}
-		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events/batch", Tenant: "acme", Env: "sandbox", Body: good}).JSON(t, &res)
-		if len(res.Data) != 3 || res.Data[0].Deliveries != 1 || res.Data[0].Replayed {
+		res := servertest.Must(sc.PublishBatch(ctx, []client.PublishEvent{
+			{Type: "a.b", Data: json.RawMessage(`{"i":1}`), IdempotencyKey: "k1"},
+			{Type: "a.b", Data: json.RawMessage(`{"i":2}`)},
+			{Type: "a.b", Data: json.RawMessage(`{"i":3}`)},
+		}))(t)
+		if len(res) != 3 || res[0].Deliveries != 1 || res[0].Replayed {
 			t.Fatalf("batch result = %+v", res)
 		}
 		seen := map[string]bool{}
@@ -392,15 +391,14 @@ func TestBatchPublishIsAllOrNothing(t *testing.T) {
 			}
 			seen[got.ID] = true
 		}
-		for _, d := range res.Data {
+		for _, d := range res {
 			if !seen[d.ID] {
 				t.Fatalf("event %s of the batch was not delivered", d.ID)
 			}
 		}
-		replay := map[string]any{"events": []map[string]any{{"type": "a.b", "data": map[string]any{"i": 1}, "idempotency_key": "k1"}}}
-		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events/batch", Tenant: "acme", Env: "sandbox", Body: replay}).JSON(t, &res)
-		if !res.Data[0].Replayed {
-			t.Fatalf("replayed item = %+v", res.Data[0])
+		res = servertest.Must(sc.PublishBatch(ctx, []client.PublishEvent{{Type: "a.b", Data: json.RawMessage(`{"i":1}`), IdempotencyKey: "k1"}}))(t)
+		if !res[0].Replayed {
+			t.Fatalf("replayed item = %+v", res[0])
 		}
 	})
 }

@@ -16,7 +16,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -27,33 +26,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 
 	"github.com/heraldhq/herald/webhook"
 )
 
-// endpointView is an endpoint as the API shows it.
-type endpointView struct {
-	ID               string `json:"id"`
-	Secret           string `json:"secret"`
-	Signing          string `json:"signing"`
-	SigningPublicKey string `json:"signing_public_key"`
-}
-
-func createEndpointView(h *servertest.Herald, tenant, env string, body map[string]any) endpointView {
-	h.T.Helper()
-	var e endpointView
-	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/endpoints", Tenant: tenant, Env: env, Body: body}).JSON(h.T, &e)
-	return e
-}
-
 // settledDelivery waits for the delivery of an event to an endpoint to be
-// attempted and returns it as the API shows it, with its raw JSON.
-func settledDelivery(h *servertest.Herald, tenant, env, eventID, endpointID string) (servertest.DeliveryView, string) {
+// attempted and returns it as the API shows it, with its raw JSON (for what
+// the answer must not hold).
+func settledDelivery(h *servertest.Herald, tenant, env, eventID, endpointID string) (client.Delivery, string) {
 	h.T.Helper()
-	var found servertest.DeliveryView
+	var found client.Delivery
 	servertest.Eventually(h.T, 10*time.Second, "the delivery to be attempted", func() bool {
-		for _, d := range h.Deliveries(tenant, env, "?event_id="+eventID) {
+		for _, d := range h.Deliveries(tenant, env, &client.DeliveryListParams{EventID: eventID}) {
 			if d.EndpointID == endpointID && d.AttemptCount > 0 {
 				found = d
 				return true
@@ -62,58 +48,19 @@ func settledDelivery(h *servertest.Herald, tenant, env, eventID, endpointID stri
 		return false
 	})
 	raw := h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/deliveries/" + found.ID, Tenant: tenant, Env: env})
-	var d servertest.DeliveryView
+	var d client.Delivery
 	raw.JSON(h.T, &d)
 	return d, string(raw.Body)
 }
 
-// capture is a receiver that keeps its requests and answers with check.
-type capture struct {
-	*httptest.Server
-	got   chan captured
-	check func(r *http.Request, body []byte) int
+// endpointText is an endpoint as the API answers it, for what it must not
+// hold.
+func endpointText(h *servertest.Herald, tenant, env, id string) string {
+	h.T.Helper()
+	return string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + id, Tenant: tenant, Env: env}).Body)
 }
 
-type captured struct {
-	Header http.Header
-	Body   []byte
-	TLS    *tls.ConnectionState
-}
-
-func newCapture(t *testing.T, check func(r *http.Request, body []byte) int, tlsCfg *tls.Config) *capture {
-	c := &capture{got: make(chan captured, 256), check: check}
-	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		c.got <- captured{Header: r.Header.Clone(), Body: body, TLS: r.TLS}
-		status := http.StatusOK
-		if c.check != nil {
-			status = c.check(r, body)
-		}
-		w.WriteHeader(status)
-	}))
-	c.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if tlsCfg != nil {
-		c.TLS = tlsCfg
-		c.StartTLS()
-	} else {
-		c.Start()
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-func (c *capture) Next(t *testing.T) captured {
-	t.Helper()
-	select {
-	case r := <-c.got:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("no delivery arrived")
-		return captured{}
-	}
-}
-
-func mustVerify(t *testing.T, key string, c captured) {
+func mustVerify(t *testing.T, key string, c servertest.Received) {
 	t.Helper()
 	v, err := webhook.NewVerifier(key)
 	if err != nil {
@@ -142,7 +89,9 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 
 	// raw body, Smart-KYC-style hex signature, bearer token.
 	var rawSecret string
-	raw := newCapture(t, func(r *http.Request, body []byte) int {
+	raw := servertest.NewReceiver(t)
+	raw.Respond(func(_ int, r *http.Request) int {
+		body, _ := io.ReadAll(r.Body)
 		key, _ := webhook.ParseSecret(rawSecret)
 		m := hmac.New(sha256.New, key)
 		m.Write(body)
@@ -150,55 +99,56 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 			return http.StatusUnauthorized
 		}
 		return http.StatusOK
-	}, nil)
-	epRaw := createEndpointView(h, "acme", "sandbox", map[string]any{
-		"url": raw.URL, "event_types": []string{"modes.*"}, "payload_mode": "raw",
-		"compat_signature": map[string]any{"kind": "hmac-sha256-hex", "header": "X-SmartKYC-Signature"},
-		"auth":             map[string]any{"type": "bearer", "token": token},
+	})
+	epRaw := h.Endpoint("acme", "sandbox", client.EndpointCreate{
+		URL: raw.URL, EventTypes: []string{"modes.*"}, PayloadMode: "raw",
+		CompatSignature: &client.CompatSignature{Kind: client.CompatHMACHex, Header: "X-SmartKYC-Signature"},
+		Auth:            &client.EndpointAuth{Type: client.AuthBearer, Token: token},
 	})
 	rawSecret = epRaw.Secret
 
 	// thin body with the receiver's API key in it, basic auth.
-	thin := newCapture(t, func(r *http.Request, body []byte) int {
+	thin := servertest.NewReceiver(t)
+	thin.Respond(func(_ int, r *http.Request) int {
 		var m map[string]any
 		u, p, _ := r.BasicAuth()
-		if json.Unmarshal(body, &m) != nil || m["callbackApiKey"] != apiKey || u != "acme" || p != password {
+		if json.NewDecoder(r.Body).Decode(&m) != nil || m["callbackApiKey"] != apiKey || u != "acme" || p != password {
 			return http.StatusForbidden
 		}
 		return http.StatusOK
-	}, nil)
-	epThin := createEndpointView(h, "acme", "sandbox", map[string]any{
-		"url": thin.URL, "event_types": []string{"modes.*"}, "payload_mode": "thin",
-		"compat_signature": map[string]any{"kind": "body-api-key", "field": "callbackApiKey", "api_key": apiKey},
-		"auth":             map[string]any{"type": "basic", "username": "acme", "password": password},
+	})
+	epThin := h.Endpoint("acme", "sandbox", client.EndpointCreate{
+		URL: thin.URL, EventTypes: []string{"modes.*"}, PayloadMode: "thin",
+		CompatSignature: &client.CompatSignature{Kind: client.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: apiKey},
+		Auth:            &client.EndpointAuth{Type: client.AuthBasic, Username: "acme", Password: password},
 	})
 
 	// ed25519 signatures: the API made the key pair.
-	ed := newCapture(t, nil, nil)
-	epEd := createEndpointView(h, "acme", "sandbox", map[string]any{"url": ed.URL, "event_types": []string{"modes.*"}, "signing": "ed25519"})
+	ed := servertest.NewReceiver(t)
+	epEd := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ed.URL, EventTypes: []string{"modes.*"}, Signing: "ed25519"})
 	if epEd.Signing != "ed25519" || !strings.HasPrefix(epEd.SigningPublicKey, "whpk_") {
 		t.Fatalf("ed25519 endpoint: %+v", epEd)
 	}
 
-	p := h.Publish("acme", "sandbox", map[string]any{
-		"type": "modes.checked", "job": map[string]any{"id": "job_1"},
-		"data": map[string]any{"status": "approved", "name": "Ada Lovelace"},
+	p := h.Publish("acme", "sandbox", client.PublishEvent{
+		Type: "modes.checked", Job: &client.JobRef{ID: "job_1"},
+		Data: json.RawMessage(`{"status": "approved", "name": "Ada Lovelace"}`),
 	})
 
-	got := raw.Next(t)
+	got := raw.Next(10 * time.Second)
 	mustVerify(t, epRaw.Secret, got)
 	var data map[string]any
 	if json.Unmarshal(got.Body, &data) != nil || data["status"] != "approved" || data["id"] != nil {
 		t.Fatalf("raw body %s", got.Body)
 	}
 
-	got = thin.Next(t)
+	got = thin.Next(10 * time.Second)
 	mustVerify(t, epThin.Secret, got)
 	if strings.Contains(string(got.Body), "Lovelace") || !strings.Contains(string(got.Body), p.ID) {
 		t.Fatalf("thin body %s", got.Body)
 	}
 
-	got = ed.Next(t)
+	got = ed.Next(10 * time.Second)
 	mustVerify(t, epEd.SigningPublicKey, got)
 	sig, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(got.Header.Get("webhook-signature"), "v1a,"))
 	pub, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(epEd.SigningPublicKey, "whpk_"))
@@ -206,14 +156,13 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 		t.Fatal("crypto/ed25519 does not verify the delivery")
 	}
 
-	for _, ep := range []endpointView{epRaw, epThin, epEd} {
+	for _, ep := range []*client.EndpointWithSecret{epRaw, epThin, epEd} {
 		d, text := settledDelivery(h, "acme", "sandbox", p.ID, ep.ID)
-		if d.Status != "succeeded" {
+		if d.Status != client.DeliverySucceeded {
 			t.Errorf("delivery to %s: %s", ep.ID, text)
 		}
 		mustNotContain(t, "the delivery log", text, token, apiKey, password)
-		text = string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).Body)
-		mustNotContain(t, "the endpoint", text, token, apiKey, password)
+		mustNotContain(t, "the endpoint", endpointText(h, "acme", "sandbox", ep.ID), token, apiKey, password)
 	}
 }
 
@@ -242,28 +191,29 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	ca := newE2ECA(t)
 	srvCert, srvKey := ca.issue(t, "receiver", false)
 	pair, _ := tls.X509KeyPair([]byte(srvCert), []byte(srvKey))
-	rc := newCapture(t, func(r *http.Request, _ []byte) int {
+	rc := servertest.NewTLSReceiver(t, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
+	rc.Respond(func(_ int, r *http.Request) int {
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer at-") {
 			return http.StatusUnauthorized
 		}
 		return http.StatusOK
-	}, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
+	})
 	clientCert, clientKey := ca.issue(t, "herald-client", true)
 
-	ep := createEndpointView(h, "acme", "sandbox", map[string]any{
-		"url": rc.URL, "max_concurrency": 4,
-		"auth": map[string]any{
-			"type": "oauth2_client_credentials", "token_url": tokens.URL + "/token",
-			"client_id": "herald", "client_secret": "oauth-client-secret-77", "scope": "callbacks",
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{
+		URL: rc.URL, MaxConcurrency: 4,
+		Auth: &client.EndpointAuth{
+			Type: client.AuthOAuth2, TokenURL: tokens.URL + "/token",
+			ClientID: "herald", ClientSecret: "oauth-client-secret-77", Scope: "callbacks",
 		},
-		"tls": map[string]any{"client_certificate": clientCert, "client_key": clientKey, "ca_bundle": ca.pem},
+		TLS: &client.EndpointTLS{ClientCertificate: clientCert, ClientKey: clientKey, CABundle: ca.pem},
 	})
 	var ids []string
 	for range 12 {
-		ids = append(ids, h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}}).ID)
+		ids = append(ids, h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)}).ID)
 	}
 	for range ids {
-		got := rc.Next(t)
+		got := rc.Next(10 * time.Second)
 		mustVerify(t, ep.Secret, got)
 		if got.TLS == nil || len(got.TLS.PeerCertificates) == 0 || got.TLS.PeerCertificates[0].Subject.CommonName != "herald-client" {
 			t.Fatal("no client certificate")
@@ -271,7 +221,7 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	}
 	for _, id := range ids {
 		d, text := settledDelivery(h, "acme", "sandbox", id, ep.ID)
-		if d.Status != "succeeded" {
+		if d.Status != client.DeliverySucceeded {
 			t.Fatalf("delivery: %s", text)
 		}
 		mustNotContain(t, "the delivery log", text, "oauth-client-secret-77", "at-1", clientKey[40:80])
@@ -279,8 +229,7 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	if n := fetches.Load(); n != 1 {
 		t.Fatalf("%d token fetches for 12 deliveries, want 1", n)
 	}
-	text := string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).Body)
-	mustNotContain(t, "the endpoint", text, "oauth-client-secret-77", clientKey[40:80])
+	mustNotContain(t, "the endpoint", endpointText(h, "acme", "sandbox", ep.ID), "oauth-client-secret-77", clientKey[40:80])
 }
 
 type e2eCA struct {
@@ -336,7 +285,7 @@ func (ca *e2eCA) issue(t *testing.T, cn string, client bool) (string, string) {
 // With --egress-proxy every delivery leaves through the proxy: here a
 // forward proxy that alone can reach the receiver's name.
 func TestDeliveriesGoThroughTheEgressProxyFlag(t *testing.T) {
-	rc := newCapture(t, nil, nil)
+	rc := servertest.NewReceiver(t)
 	var proxied atomic.Int64
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !r.URL.IsAbs() || r.URL.Host != "receiver.herald.test" {
@@ -363,18 +312,13 @@ func TestDeliveriesGoThroughTheEgressProxyFlag(t *testing.T) {
 		s.Config.Egress.AllowPrivate = false // the proxy is on loopback: with a proxy that is its business
 	})
 	h.Tenant("acme")
-	var ips struct {
-		IPs   []string `json:"ips"`
-		Proxy bool     `json:"proxy"`
-	}
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/egress-ips"}).JSON(t, &ips)
-	if len(ips.IPs) != 1 || ips.IPs[0] != "203.0.113.7" || !ips.Proxy {
+	if ips := servertest.Must(h.Client.GetEgressIPs(t.Context()))(t); len(ips.IPs) != 1 || ips.IPs[0] != "203.0.113.7" || !ips.Proxy {
 		t.Fatalf("egress IPs %+v", ips)
 	}
-	ep := createEndpointView(h, "acme", "sandbox", map[string]any{"url": "http://receiver.herald.test/hook"})
-	p := h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
-	mustVerify(t, ep.Secret, rc.Next(t))
-	if d, text := settledDelivery(h, "acme", "sandbox", p.ID, ep.ID); d.Status != "succeeded" || proxied.Load() != 1 {
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: "http://receiver.herald.test/hook"})
+	p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
+	mustVerify(t, ep.Secret, rc.Next(10*time.Second))
+	if d, text := settledDelivery(h, "acme", "sandbox", p.ID, ep.ID); d.Status != client.DeliverySucceeded || proxied.Load() != 1 {
 		t.Fatalf("through the proxy (%d): %s", proxied.Load(), text)
 	}
 }

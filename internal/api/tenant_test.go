@@ -2,12 +2,12 @@ package api_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 
 	"github.com/heraldhq/herald/webhook"
@@ -16,46 +16,41 @@ import (
 func TestAnAPIKeyScopesEveryCallToItsTenantAndEnvironment(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
 		h.Tenant("globex")
-		key := h.APIKey("acme", "sandbox")
+		key := h.APIKey("acme", "sandbox").Key
 		// With the key alone: no scope headers.
-		var ep servertest.CreatedEndpoint
-		h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/endpoints", Token: &key, Body: map[string]any{"url": rc.URL}}).JSON(t, &ep)
-		p := h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events", Token: &key, Body: map[string]any{"type": "a.b", "data": map[string]any{}}})
-		var pub servertest.Published
-		p.JSON(t, &pub)
+		kc := h.Client.WithToken(key)
+		ep := servertest.Must(kc.CreateEndpoint(ctx, &client.EndpointCreate{URL: rc.URL}))(t)
+		servertest.Must(kc.Publish(ctx, &client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)}))(t)
 		rc.Next(5 * time.Second)
 		// Scope headers cannot widen a key's reach.
-		var l struct{ Data []struct{ ID string } }
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &key, Tenant: "globex", Env: "production"}).JSON(t, &l)
-		if len(l.Data) != 1 || l.Data[0].ID != ep.ID {
+		if l := servertest.Must(kc.WithScope("globex", "production").ListEndpoints(ctx, nil))(t); len(l.Data) != 1 || l.Data[0].ID != ep.ID {
 			t.Fatalf("with foreign scope headers the key listed %+v", l.Data)
 		}
 		// The operator sees the same object through the headers.
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"})
+		servertest.Must(h.As("acme", "sandbox").GetEndpoint(ctx, ep.ID))(t)
 		// Operator-only calls are refused to keys.
-		h.Must(http.StatusForbidden, servertest.Call{Method: "POST", Path: "/v1/tenants", Token: &key, Body: map[string]string{"id": "evil", "name": "x"}})
-		h.Must(http.StatusForbidden, servertest.Call{Method: "PUT", Path: "/v1/event-types/a.b", Token: &key, Body: map[string]any{}})
+		_, err := kc.CreateTenant(ctx, &client.TenantCreate{ID: "evil", Name: "x"})
+		servertest.Refused(t, err, http.StatusForbidden)
+		_, err = kc.PutEventType(ctx, "a.b", &client.EventTypePut{})
+		servertest.Refused(t, err, http.StatusForbidden)
 		// Keys never travel in the URL.
 		r := h.Must(http.StatusBadRequest, servertest.Call{Method: "GET", Path: "/v1/endpoints?api_key=" + key, Token: &key})
 		if !strings.Contains(string(r.Body), "Authorization header") {
 			t.Fatalf("query-string key answer: %s", r.Body)
 		}
-		var keys struct {
-			Data []struct {
-				Prefix     string     `json:"prefix"`
-				LastUsedAt *time.Time `json:"last_used_at"`
-			} `json:"data"`
-		}
+		var keys *client.List[client.APIKey]
 		servertest.Eventually(t, 5*time.Second, "last use to be recorded", func() bool {
-			h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
+			keys = servertest.Must(kc.ListAPIKeys(ctx))(t)
 			return len(keys.Data) == 1 && keys.Data[0].LastUsedAt != nil
 		})
 		if !strings.HasPrefix(key, keys.Data[0].Prefix) || len(keys.Data[0].Prefix) >= len(key)/2 {
 			t.Fatalf("listed prefix %q for key %q", keys.Data[0].Prefix, key)
 		}
+		// Raw: no field of the answer, known to the client or not, may hold the key.
 		if strings.Contains(string(h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).Body), key) {
 			t.Fatal("the key list shows the key itself")
 		}
@@ -65,23 +60,24 @@ func TestAnAPIKeyScopesEveryCallToItsTenantAndEnvironment(t *testing.T) {
 // The matrix: a key of acme/sandbox calls every route of the API on objects
 // of globex/sandbox and of acme/production. It must never see or change
 // them: a 404 (never a 403 that confirms they exist), or a 403 for the
-// operator's own calls, and lists that never show them.
+// operator's own calls, and lists that never show them. The calls are raw:
+// the routes come from the OpenAPI document, and the answers are read as
+// bytes.
 func TestAKeyCannotReachAnotherScopeOnAnyRoute(t *testing.T) {
 	h := servertest.Start(t)
 	rc := servertest.NewReceiver(t)
 	h.Tenant("acme")
 	h.Tenant("globex")
-	key := h.APIKey("acme", "sandbox")
+	key := h.APIKey("acme", "sandbox").Key
 	type objects struct{ endpoint, event, delivery, job, key string }
 	foreign := map[string]objects{}
 	for _, sc := range [][2]string{{"globex", "sandbox"}, {"acme", "production"}} {
-		ep := h.Endpoint(sc[0], sc[1], map[string]any{"url": rc.URL})
-		pub := h.Publish(sc[0], sc[1], map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]any{"id": "job-" + sc[0] + sc[1]}})
-		var d []servertest.DeliveryView
-		servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { d = h.Deliveries(sc[0], sc[1], ""); return len(d) == 1 })
-		var k struct{ ID string }
-		h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/" + sc[0] + "/api-keys", Body: map[string]string{"environment": sc[1]}}).JSON(t, &k)
-		foreign[sc[0]+"/"+sc[1]] = objects{ep.ID, pub.ID, d[0].ID, "job-" + sc[0] + sc[1], k.ID}
+		ep := h.Endpoint(sc[0], sc[1], client.EndpointCreate{URL: rc.URL})
+		job := "job-" + sc[0] + sc[1]
+		pub := h.Publish(sc[0], sc[1], client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`), Job: &client.JobRef{ID: job}})
+		var d []client.Delivery
+		servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { d = h.Deliveries(sc[0], sc[1], nil); return len(d) == 1 })
+		foreign[sc[0]+"/"+sc[1]] = objects{ep.ID, pub.ID, d[0].ID, job, h.APIKey(sc[0], sc[1]).ID}
 	}
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -140,13 +136,8 @@ func TestAKeyCannotReachAnotherScopeOnAnyRoute(t *testing.T) {
 	// And nothing of theirs changed: their endpoints are still active and
 	// their keys still work.
 	for scope, o := range foreign {
-		parts := strings.Split(scope, "/")
-		var e struct {
-			Status          string `json:"status"`
-			DefaultCallback bool   `json:"default_callback"`
-		}
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + o.endpoint, Tenant: parts[0], Env: parts[1]}).JSON(t, &e)
-		if e.Status != "active" || e.DefaultCallback {
+		tenant, env, _ := strings.Cut(scope, "/")
+		if e := servertest.Must(h.As(tenant, env).GetEndpoint(t.Context(), o.endpoint))(t); e.Status != client.EndpointActive || e.DefaultCallback {
 			t.Fatalf("%s's endpoint was changed: %+v", scope, e)
 		}
 	}
@@ -155,22 +146,24 @@ func TestAKeyCannotReachAnotherScopeOnAnyRoute(t *testing.T) {
 func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		def, jobURL, other := servertest.NewReceiver(t), servertest.NewReceiver(t), servertest.NewReceiver(t)
 		h.Tenant("acme")
+		sc := h.As("acme", "sandbox")
 		// Without a default callback a job URL could never be signed: refused.
-		r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox",
-			Body: map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]any{"id": "j0", "callback_url": jobURL.URL}}})
-		if !strings.Contains(string(r.Body), "default callback") {
-			t.Fatalf("job URL without a default callback: %s", r.Body)
+		_, err := sc.Publish(ctx, &client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`), Job: &client.JobRef{ID: "j0", CallbackURL: jobURL.URL}})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); !strings.Contains(e.Error(), "default callback") {
+			t.Fatalf("job URL without a default callback: %v", e)
 		}
-		defEP := h.Endpoint("acme", "sandbox", map[string]any{"url": def.URL, "default_callback": true, "headers": map[string]string{"X-Team": "kyc"}})
-		otherEP := h.Endpoint("acme", "sandbox", map[string]any{"url": other.URL})
+		defEP := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: def.URL, DefaultCallback: true, Headers: map[string]string{"X-Team": "kyc"}})
+		otherEP := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: other.URL})
 		def.Trust(defEP.Secret)
 		jobURL.Trust(defEP.Secret) // signed with the default callback's secret
 		other.Trust(otherEP.Secret)
+		// The client sends partner params as given, byte for byte.
 		params := `{"user_id":"u-123","nested":{"a":[1,2,3]},"unicode":"çé"}`
-		body := `{"type":"check.approved","data":{"status":"approved"},"job":{"id":"job_7f3a","callback_url":"` + jobURL.URL + `/job","partner_params":` + params + `}}`
-		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: body})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{"status":"approved"}`),
+			Job: &client.JobRef{ID: "job_7f3a", CallbackURL: jobURL.URL + "/job", PartnerParams: json.RawMessage(params)}})
 		got := jobURL.Next(5 * time.Second)
 		if got.Valid != nil || got.Header.Get("X-Team") != "kyc" {
 			t.Fatalf("job URL delivery: %v, headers %v", got.Valid, got.Header)
@@ -183,7 +176,7 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 		}
 		def.Quiet(500 * time.Millisecond)
 		// A later event of the job, naming only its id, follows the job.
-		h.Publish("acme", "sandbox", map[string]any{"type": "check.completed", "final": true, "data": map[string]any{}, "job": map[string]any{"id": "job_7f3a"}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.completed", Final: true, Data: json.RawMessage(`{}`), Job: &client.JobRef{ID: "job_7f3a"}})
 		later := jobURL.Next(5 * time.Second)
 		if later.Valid != nil || string(later.Event.Job.PartnerParams) != params {
 			t.Fatalf("later event: %v %s", later.Valid, later.Event.Job.PartnerParams)
@@ -191,21 +184,18 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 		other.Next(5 * time.Second)
 		def.Quiet(300 * time.Millisecond)
 		// Another job, without a URL, goes to the default callback.
-		h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]any{"id": "job_other"}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`), Job: &client.JobRef{ID: "job_other"}})
 		if d := def.Next(5 * time.Second); d.Valid != nil {
 			t.Fatal(d.Valid)
 		}
 		// The job URL is checked like any endpoint URL.
-		r = h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox",
-			Body: map[string]any{"type": "a.b", "data": map[string]any{}, "job": map[string]any{"id": "j", "callback_url": "ftp://x"}}})
-		if !strings.Contains(string(r.Body), "body.job.callback_url") {
-			t.Fatalf("bad job URL: %s", r.Body)
+		_, err = sc.Publish(ctx, &client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`), Job: &client.JobRef{ID: "j", CallbackURL: "ftp://x"}})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); !names(e, "body.job.callback_url") {
+			t.Fatalf("bad job URL: %v", e)
 		}
 		// PUT /v1/default-callback moves the role.
-		h.Must(http.StatusOK, servertest.Call{Method: "PUT", Path: "/v1/default-callback", Tenant: "acme", Env: "sandbox", Body: map[string]string{"endpoint_id": otherEP.ID}})
-		var dc struct{ ID string }
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/default-callback", Tenant: "acme", Env: "sandbox"}).JSON(t, &dc)
-		if dc.ID != otherEP.ID {
+		servertest.Must(sc.SetDefaultCallback(ctx, otherEP.ID))(t)
+		if dc := servertest.Must(sc.GetDefaultCallback(ctx))(t); dc.ID != otherEP.ID {
 			t.Fatalf("default callback = %s", dc.ID)
 		}
 	})
@@ -214,65 +204,54 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 func TestJobStatusRebuildsAReceiversState(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
-		h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-		h.Must(http.StatusOK, servertest.Call{Method: "POST", Path: "/v1/jobs", Tenant: "acme", Env: "sandbox",
-			Body: map[string]any{"id": "job_1", "kind": "kyb", "partner_params": map[string]string{"ref": "r1"}}})
-		h.Publish("acme", "sandbox", map[string]any{"type": "check.started", "data": map[string]any{"status": "started"}, "job": map[string]any{"id": "job_1"}})
-		h.Publish("acme", "sandbox", map[string]any{"type": "check.approved", "final": true, "data": map[string]any{"status": "approved"}, "job": map[string]any{"id": "job_1"}})
-		h.Publish("acme", "sandbox", map[string]any{"type": "check.started", "data": map[string]any{}, "job": map[string]any{"id": "job_2"}})
+		sc := h.As("acme", "sandbox")
+		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+		servertest.Must(sc.PutJob(ctx, &client.JobRef{ID: "job_1", Kind: "kyb", PartnerParams: json.RawMessage(`{"ref":"r1"}`)}))(t)
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.started", Data: json.RawMessage(`{"status":"started"}`), Job: &client.JobRef{ID: "job_1"}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Final: true, Data: json.RawMessage(`{"status":"approved"}`), Job: &client.JobRef{ID: "job_1"}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.started", Data: json.RawMessage(`{}`), Job: &client.JobRef{ID: "job_2"}})
 		rc.Next(5 * time.Second)
 		rc.Next(5 * time.Second)
 		rc.Next(5 * time.Second)
-		var job struct {
-			ID            string          `json:"id"`
-			Kind          string          `json:"kind"`
-			Status        string          `json:"status"`
-			Final         bool            `json:"final"`
-			PartnerParams json.RawMessage `json:"partner_params"`
-			Events        []struct {
-				Type       string          `json:"type"`
-				Data       json.RawMessage `json:"data"`
-				Deliveries []struct {
-					Status string `json:"status"`
-				} `json:"deliveries"`
-			} `json:"events"`
-		}
+		var job *client.JobDetail
 		servertest.Eventually(t, 5*time.Second, "the job's deliveries to succeed", func() bool {
-			h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/jobs/job_1", Tenant: "acme", Env: "sandbox"}).JSON(t, &job)
-			return len(job.Events) == 2 && len(job.Events[1].Deliveries) == 1 && job.Events[1].Deliveries[0].Status == "succeeded"
+			job = servertest.Must(sc.GetJob(ctx, "job_1"))(t)
+			return len(job.Events) == 2 && len(job.Events[1].Deliveries) == 1 && job.Events[1].Deliveries[0].Status == client.DeliverySucceeded
 		})
 		if job.Status != "check.approved" || !job.Final || job.Kind != "kyb" || string(job.PartnerParams) != `{"ref":"r1"}` ||
 			job.Events[0].Type != "check.started" || string(job.Events[1].Data) != `{"status":"approved"}` {
 			t.Fatalf("job = %+v", job)
 		}
-		var l struct {
-			Data []struct{ ID string } `json:"data"`
-		}
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/jobs?final=true", Tenant: "acme", Env: "sandbox"}).JSON(t, &l)
-		if len(l.Data) != 1 || l.Data[0].ID != "job_1" {
+		if l := servertest.Must(sc.ListJobs(ctx, &client.JobListParams{Final: client.Ptr(true)}))(t); len(l.Data) != 1 || l.Data[0].ID != "job_1" {
 			t.Fatalf("final jobs = %+v", l.Data)
 		}
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/jobs?final=false&updated_since=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), Tenant: "acme", Env: "sandbox"}).JSON(t, &l)
-		if len(l.Data) != 1 || l.Data[0].ID != "job_2" {
+		open := &client.JobListParams{Final: client.Ptr(false), UpdatedSince: time.Now().Add(-time.Hour)}
+		if l := servertest.Must(sc.ListJobs(ctx, open))(t); len(l.Data) != 1 || l.Data[0].ID != "job_2" {
 			t.Fatalf("open jobs = %+v", l.Data)
 		}
-		h.Must(http.StatusNotFound, servertest.Call{Method: "GET", Path: "/v1/jobs/job_1", Tenant: "acme", Env: "production"})
+		_, err := h.As("acme", "production").GetJob(ctx, "job_1")
+		servertest.Refused(t, err, http.StatusNotFound)
 	})
 }
 
 func TestSendTestAnswersWithWhatHappenedAndIsLoggedAsATest(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()
+		ctx := t.Context()
 		rc := servertest.NewReceiver(t)
 		rc.Respond(func(int, *http.Request) int { return http.StatusAccepted })
 		h.Tenant("acme")
-		h.Must(http.StatusCreated, servertest.Call{Method: "PUT", Path: "/v1/event-types/check.approved", Body: map[string]any{
-			"schema": map[string]any{"type": "object"}, "example": map[string]any{"status": "approved"},
-		}})
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "event_types": []string{"aml.*"}})
+		sc := h.As("acme", "sandbox")
+		servertest.Must(h.Client.PutEventType(ctx, "check.approved", &client.EventTypePut{
+			Schema: json.RawMessage(`{"type":"object"}`), Example: json.RawMessage(`{"status":"approved"}`),
+		}))(t)
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, EventTypes: []string{"aml.*"}})
 		rc.Trust(ep.Secret)
+		// Raw: latency_ms must be in the answer even at 0, which a typed
+		// int64 cannot tell from absent.
 		var res struct {
 			DeliveryID     string `json:"delivery_id"`
 			Status         string `json:"status"`
@@ -281,7 +260,7 @@ func TestSendTestAnswersWithWhatHappenedAndIsLoggedAsATest(t *testing.T) {
 			LatencyMS      *int64 `json:"latency_ms"`
 		}
 		h.Must(http.StatusOK, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + ep.ID + "/test", Tenant: "acme", Env: "sandbox",
-			Body: map[string]string{"event_type": "check.approved"}}).JSON(t, &res)
+			Body: client.TestSend{EventType: "check.approved"}}).JSON(t, &res)
 		if res.Status != "succeeded" || res.ResponseStatus != 202 || res.ResponseBody != `{"received":true}` || res.LatencyMS == nil {
 			t.Fatalf("test send = %+v", res)
 		}
@@ -289,21 +268,17 @@ func TestSendTestAnswersWithWhatHappenedAndIsLoggedAsATest(t *testing.T) {
 		if got.Valid != nil || !got.Event.Test || string(got.Event.Data) != `{"status":"approved"}` {
 			t.Fatalf("received %+v (%v)", got.Event, got.Valid)
 		}
-		d := h.Delivery("acme", "sandbox", res.DeliveryID)
-		var raw map[string]any
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/deliveries/" + res.DeliveryID, Tenant: "acme", Env: "sandbox"}).JSON(t, &raw)
-		if d.Status != "succeeded" || raw["test"] != true {
-			t.Fatalf("logged test delivery = %v", raw)
+		if d := h.Delivery("acme", "sandbox", res.DeliveryID); d.Status != client.DeliverySucceeded || !d.Test {
+			t.Fatalf("logged test delivery = %+v", d)
 		}
 		// A type without an example needs data.
-		h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + ep.ID + "/test", Tenant: "acme", Env: "sandbox",
-			Body: map[string]string{"event_type": "no.example"}})
+		_, err := sc.TestEndpoint(ctx, ep.ID, &client.TestSend{EventType: "no.example"})
+		servertest.Refused(t, err, http.StatusUnprocessableEntity)
 		// A failing receiver: the answer says so.
 		rc.Respond(func(int, *http.Request) int { return http.StatusInternalServerError })
-		h.Must(http.StatusOK, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + ep.ID + "/test", Tenant: "acme", Env: "sandbox",
-			Body: map[string]any{"event_type": "custom.ping", "data": map[string]any{"x": 1}}}).JSON(t, &res)
-		if res.ResponseStatus != 500 || res.Status == "succeeded" {
-			t.Fatalf("failed test send = %+v", res)
+		failed := servertest.Must(sc.TestEndpoint(ctx, ep.ID, &client.TestSend{EventType: "custom.ping", Data: json.RawMessage(`{"x":1}`)}))(t)
+		if failed.ResponseStatus != 500 || failed.Status == client.DeliverySucceeded {
+			t.Fatalf("failed test send = %+v", failed)
 		}
 	})
 }
@@ -314,26 +289,23 @@ func TestRecoverResendsAnEndpointsFailedDeliveries(t *testing.T) {
 		rc := servertest.NewReceiver(t)
 		rc.Respond(func(int, *http.Request) int { return http.StatusServiceUnavailable })
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"preset": "none"}})
-		since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, RetryPolicy: &client.RetryPolicy{Preset: "none"}})
+		since := time.Now().Add(-time.Minute)
 		for i := 0; i < 3; i++ {
-			h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{"i": i}})
+			h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: servertest.JSON(map[string]int{"i": i})})
 		}
-		servertest.Eventually(t, 5*time.Second, "three failures", func() bool { return len(h.Deliveries("acme", "sandbox", "?status=failed")) == 3 })
+		failed := &client.DeliveryListParams{Status: client.DeliveryFailed}
+		servertest.Eventually(t, 5*time.Second, "three failures", func() bool { return len(h.Deliveries("acme", "sandbox", failed)) == 3 })
 		for i := 0; i < 3; i++ {
 			rc.Next(time.Second)
 		}
 		rc.Respond(func(int, *http.Request) int { return http.StatusOK })
-		var res struct {
-			Recovered int `json:"recovered"`
+		if n := servertest.Must(h.As("acme", "sandbox").RecoverEndpoint(t.Context(), ep.ID, &client.RecoverWindow{Since: since}))(t); n != 3 {
+			t.Fatalf("recovered %d, want 3", n)
 		}
-		h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + ep.ID + "/recover", Tenant: "acme", Env: "sandbox",
-			Body: map[string]string{"since": since}}).JSON(t, &res)
-		if res.Recovered != 3 {
-			t.Fatalf("recovered %d, want 3", res.Recovered)
-		}
+		succeeded := &client.DeliveryListParams{Status: client.DeliverySucceeded}
 		servertest.Eventually(t, 5*time.Second, "the recovered deliveries to succeed", func() bool {
-			return len(h.Deliveries("acme", "sandbox", "?status=succeeded")) == 3
+			return len(h.Deliveries("acme", "sandbox", succeeded)) == 3
 		})
 	})
 }
@@ -342,19 +314,14 @@ func TestSecretRotationSignsWithBothSecretsForTheGracePeriod(t *testing.T) {
 	h := servertest.Start(t)
 	rc := servertest.NewReceiver(t)
 	h.Tenant("acme")
-	ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL})
-	var rot struct {
-		Secret                  string    `json:"secret"`
-		PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at"`
-	}
-	h.Must(http.StatusOK, servertest.Call{Method: "POST", Path: "/v1/endpoints/" + ep.ID + "/secret/rotate", Tenant: "acme", Env: "sandbox",
-		Body: map[string]string{"grace_period": "2s"}}).JSON(t, &rot)
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+	rot := servertest.Must(h.As("acme", "sandbox").RotateEndpointSecret(t.Context(), ep.ID, &client.Rotation{GracePeriod: "2s"}))(t)
 	if rot.Secret == ep.Secret || !strings.HasPrefix(rot.Secret, "whsec_") {
 		t.Fatalf("rotated secret %q", rot.Secret)
 	}
 	oldV, _ := webhook.NewVerifier(ep.Secret)
 	newV, _ := webhook.NewVerifier(rot.Secret)
-	h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 	got := rc.Next(5 * time.Second)
 	if n := len(strings.Fields(got.Header.Get("webhook-signature"))); n != 2 {
 		t.Fatalf("%d signatures during the grace period, want 2", n)
@@ -363,7 +330,7 @@ func TestSecretRotationSignsWithBothSecretsForTheGracePeriod(t *testing.T) {
 		t.Fatal("during the grace period both secrets must verify")
 	}
 	time.Sleep(time.Until(rot.PreviousSecretExpiresAt) + 100*time.Millisecond)
-	h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 	got = rc.Next(5 * time.Second)
 	if n := len(strings.Fields(got.Header.Get("webhook-signature"))); n != 1 {
 		t.Fatalf("%d signatures after the grace period, want 1", n)
@@ -375,10 +342,12 @@ func TestSecretRotationSignsWithBothSecretsForTheGracePeriod(t *testing.T) {
 
 func TestTheTwoHundredAndFirstRequestInAMinuteIsA429(t *testing.T) {
 	h := servertest.Start(t)
+	ctx := t.Context()
 	h.Tenant("acme")
-	key := h.APIKey("acme", "sandbox")
+	key := h.APIKey("acme", "sandbox").Key
 	// A burst of 200, then 100 a minute: the first refusal comes at the
-	// 201st request, plus what refilled while the requests were made.
+	// 201st request, plus what refilled while the requests were made. Raw,
+	// for the rate limit headers.
 	var last servertest.Response
 	first := 0
 	began := time.Now()
@@ -405,35 +374,34 @@ func TestTheTwoHundredAndFirstRequestInAMinuteIsA429(t *testing.T) {
 		t.Fatalf("rate limit headers = %v", last.Header)
 	}
 	// The operator is not limited, and another tenant's key has its own budget.
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/tenants"})
+	servertest.Must(h.Client.ListTenants(ctx, nil))(t)
 	h.Tenant("globex")
-	other := h.APIKey("globex", "sandbox")
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &other})
+	other := h.Client.WithToken(h.APIKey("globex", "sandbox").Key)
+	servertest.Must(other.ListEndpoints(ctx, nil))(t)
 	// A tenant's own limit applies to its keys.
-	h.Must(http.StatusOK, servertest.Call{Method: "PATCH", Path: "/v1/tenants/globex", Body: map[string]int{"rate_limit_per_minute": 60, "rate_limit_burst": 2}})
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &other})
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &other})
-	h.Must(http.StatusTooManyRequests, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &other})
+	servertest.Must(h.Client.UpdateTenant(ctx, "globex", &client.TenantUpdate{RateLimitPerMinute: client.Ptr(60), RateLimitBurst: client.Ptr(2)}))(t)
+	servertest.Must(other.ListEndpoints(ctx, nil))(t)
+	servertest.Must(other.ListEndpoints(ctx, nil))(t)
+	_, err := other.ListEndpoints(ctx, nil)
+	servertest.Refused(t, err, http.StatusTooManyRequests)
 }
 
 func TestRotatedKeysWorkForTheGracePeriodAndRevokedKeysNotAtAll(t *testing.T) {
 	h := servertest.Start(t)
+	ctx := t.Context()
 	h.Tenant("acme")
-	key := h.APIKey("acme", "sandbox")
-	var keys struct {
-		Data []struct{ ID string } `json:"data"`
-	}
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
-	var next struct {
-		ID  string `json:"id"`
-		Key string `json:"key"`
-	}
-	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: fmt.Sprintf("/v1/api-keys/%s/rotate", keys.Data[0].ID), Token: &key,
-		Body: map[string]string{"grace_period": "1s"}}).JSON(t, &next)
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &key})
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &next.Key})
+	key := h.Client.WithToken(h.APIKey("acme", "sandbox").Key)
+	keys := servertest.Must(key.ListAPIKeys(ctx))(t)
+	next := servertest.Must(key.RotateAPIKey(ctx, keys.Data[0].ID, &client.Rotation{GracePeriod: "1s"}))(t)
+	nextKey := h.Client.WithToken(next.Key)
+	servertest.Must(key.ListEndpoints(ctx, nil))(t)
+	servertest.Must(nextKey.ListEndpoints(ctx, nil))(t)
 	time.Sleep(1100 * time.Millisecond)
-	h.Must(http.StatusUnauthorized, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &key})
-	h.Must(http.StatusNoContent, servertest.Call{Method: "DELETE", Path: "/v1/api-keys/" + next.ID, Token: &next.Key})
-	h.Must(http.StatusUnauthorized, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &next.Key})
+	_, err := key.ListEndpoints(ctx, nil)
+	servertest.Refused(t, err, http.StatusUnauthorized)
+	if err := nextKey.RevokeAPIKey(ctx, next.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = nextKey.ListEndpoints(ctx, nil)
+	servertest.Refused(t, err, http.StatusUnauthorized)
 }

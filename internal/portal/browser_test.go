@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 
 	"github.com/chromedp/chromedp"
@@ -24,20 +26,11 @@ import (
 // Chromium for what a person does in it. Screenshots go to each test's
 // artifact directory: go test -run Portal -artifacts -outputdir DIR.
 
-// portalLink asks the API, as the operator, for a tenant's sign-in link.
-func portalLink(h *servertest.Herald, tenant, env string, extra ...map[string]any) string {
+// portalLink asks the API, as the operator, for a tenant's sign-in link
+// that works for expiresIn ("" for the default hour).
+func portalLink(h *servertest.Herald, tenant, env, expiresIn string) string {
 	h.T.Helper()
-	body := map[string]any{"environment": env}
-	for _, e := range extra {
-		for k, v := range e {
-			body[k] = v
-		}
-	}
-	var l struct {
-		URL       string    `json:"url"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/" + tenant + "/portal-sessions", Body: body}).JSON(h.T, &l)
+	l := servertest.Must(h.Client.CreatePortalSession(h.T.Context(), tenant, &client.PortalSessionCreate{Environment: env, ExpiresIn: expiresIn}))(h.T)
 	if !strings.HasPrefix(l.URL, h.URL+"/portal/start?token=hpt_") || time.Until(l.ExpiresAt) > time.Hour+time.Minute {
 		h.T.Fatalf("portal link %q expiring %s", l.URL, l.ExpiresAt)
 	}
@@ -51,7 +44,7 @@ func catalog(h *servertest.Herald) {
 		"webhook.test":          `{"message":"hello from Herald"}`,
 		"verification.approved": `{"status":"approved","score":0.98}`,
 	} {
-		h.Do(servertest.Call{Method: "PUT", Path: "/v1/event-types/" + name, Body: `{"description":"` + name + `","example":` + ex + `}`})
+		servertest.Must(h.Client.PutEventType(h.T.Context(), name, &client.EventTypePut{Description: name, Example: json.RawMessage(ex)}))(h.T)
 	}
 }
 
@@ -146,7 +139,7 @@ func cookieNamed(t *testing.T, h http.Header, name string) *http.Cookie {
 func TestPortalSignInLinkSetsAStrictCookieOnceAndDropsTheToken(t *testing.T) {
 	h := servertest.Start(t)
 	h.Tenant("acme")
-	link := portalLink(h, "acme", "sandbox")
+	link := portalLink(h, "acme", "sandbox", "")
 	b := newBrowserClient(t, h.URL)
 	p := b.get(link)
 	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/portal/endpoints" {
@@ -168,37 +161,40 @@ func TestPortalSignInLinkSetsAStrictCookieOnceAndDropsTheToken(t *testing.T) {
 		t.Fatalf("second use of the link: %d %.300s", again.Status, again.Body)
 	}
 	// Behind a TLS-terminating proxy the cookie is Secure.
-	tls := newBrowserClient(t, h.URL).send("GET", portalLink(h, "acme", "sandbox"), nil, map[string]string{"X-Forwarded-Proto": "https"})
+	tls := newBrowserClient(t, h.URL).send("GET", portalLink(h, "acme", "sandbox", ""), nil, map[string]string{"X-Forwarded-Proto": "https"})
 	if c := cookieNamed(t, tls.Header, "herald_portal"); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("cookie over https: %+v", c)
 	}
-	// The API's link honours the proxy too.
-	var l struct{ URL string }
-	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Body: map[string]any{"environment": "production"},
+	// The API's link honours the proxy too (raw: the proxy's header).
+	var l client.PortalSession
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Body: client.PortalSessionCreate{Environment: "production"},
 		Headers: map[string]string{"X-Forwarded-Proto": "https"}}).JSON(t, &l)
 	if !strings.HasPrefix(l.URL, "https://") {
 		t.Fatalf("link behind https proxy: %s", l.URL)
 	}
 	// Only the operator may open a portal, and only for a tenant that exists.
-	key := h.APIKey("acme", "sandbox")
-	h.Must(http.StatusForbidden, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Token: &key, Body: map[string]any{"environment": "sandbox"}})
-	h.Must(http.StatusNotFound, servertest.Call{Method: "POST", Path: "/v1/tenants/nobody/portal-sessions", Body: map[string]any{"environment": "sandbox"}})
-	r := h.Must(http.StatusUnprocessableEntity, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Body: map[string]any{"environment": "sandbox", "expires_in": "48h"}})
-	if !strings.Contains(string(r.Body), "body.expires_in") {
-		t.Fatalf("expires_in refusal: %s", r.Body)
+	ctx := t.Context()
+	sandbox := &client.PortalSessionCreate{Environment: "sandbox"}
+	_, err := h.Client.WithToken(h.APIKey("acme", "sandbox").Key).CreatePortalSession(ctx, "acme", sandbox)
+	servertest.Refused(t, err, http.StatusForbidden)
+	_, err = h.Client.CreatePortalSession(ctx, "nobody", sandbox)
+	servertest.Refused(t, err, http.StatusNotFound)
+	_, err = h.Client.CreatePortalSession(ctx, "acme", &client.PortalSessionCreate{Environment: "sandbox", ExpiresIn: "48h"})
+	if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); !strings.Contains(e.Error(), "body.expires_in") {
+		t.Fatalf("expires_in refusal: %v", e)
 	}
 }
 
 func TestPortalLinksAndSessionsExpireAndLogoutEndsTheSession(t *testing.T) {
 	h := servertest.Start(t)
 	h.Tenant("acme")
-	short := portalLink(h, "acme", "sandbox", map[string]any{"expires_in": "1s"})
+	short := portalLink(h, "acme", "sandbox", "1s")
 	time.Sleep(1100 * time.Millisecond)
 	if p := newBrowserClient(t, h.URL).get(short); p.Status != http.StatusNotFound {
 		t.Fatalf("expired link answered %d", p.Status)
 	}
 	b := newBrowserClient(t, h.URL)
-	b.signIn(portalLink(h, "acme", "sandbox"))
+	b.signIn(portalLink(h, "acme", "sandbox", ""))
 	u, _ := url.Parse(h.URL + "/portal/")
 	stolen := b.Jar.Cookies(u)
 	token := b.csrf("/portal/endpoints")
@@ -212,13 +208,13 @@ func TestPortalLinksAndSessionsExpireAndLogoutEndsTheSession(t *testing.T) {
 		t.Fatalf("replayed cookie after logout: %d %q", p.Status, p.Header.Get("Location"))
 	}
 	// Nor as a bearer token on the API.
-	secret := stolen[0].Value
-	h.Must(http.StatusUnauthorized, servertest.Call{Method: "GET", Path: "/v1/endpoints", Token: &secret})
+	_, err := h.Client.WithToken(stolen[0].Value).ListEndpoints(t.Context(), nil)
+	servertest.Refused(t, err, http.StatusUnauthorized)
 
 	// A session opened with an API key ends with the key.
 	key := h.APIKey("acme", "sandbox")
 	k := newBrowserClient(t, h.URL)
-	p := k.send("POST", "/portal/login", url.Values{"api_key": {key}}, map[string]string{"Origin": h.URL})
+	p := k.send("POST", "/portal/login", url.Values{"api_key": {key.Key}}, map[string]string{"Origin": h.URL})
 	if p.Status != http.StatusSeeOther {
 		t.Fatalf("API-key sign-in: %d %.300s", p.Status, p.Body)
 	}
@@ -229,9 +225,11 @@ func TestPortalLinksAndSessionsExpireAndLogoutEndsTheSession(t *testing.T) {
 	if got := k.post("/portal/environment", url.Values{"csrf": {k.csrf("/portal/keys")}, "environment": {"production"}}); got.Status != http.StatusForbidden {
 		t.Fatalf("switch with a sandbox key's session: %d", got.Status)
 	}
-	var keys struct{ Data []struct{ ID string } }
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
-	h.Must(http.StatusNoContent, servertest.Call{Method: "DELETE", Path: "/v1/api-keys/" + keys.Data[0].ID, Token: &key})
+	kc := h.Client.WithToken(key.Key)
+	keys := servertest.Must(kc.ListAPIKeys(t.Context()))(t)
+	if err := kc.RevokeAPIKey(t.Context(), keys.Data[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	if got := k.get("/portal/keys"); got.Status != http.StatusFound {
 		t.Fatalf("session of a revoked key: %d", got.Status)
 	}
@@ -245,7 +243,7 @@ func TestPortalRefusesCrossSiteAndTokenlessForms(t *testing.T) {
 	h := servertest.Start(t)
 	h.Tenant("acme")
 	b := newBrowserClient(t, h.URL)
-	b.signIn(portalLink(h, "acme", "sandbox"))
+	b.signIn(portalLink(h, "acme", "sandbox", ""))
 	token := b.csrf("/portal/keys")
 	cases := []struct {
 		name    string
@@ -264,9 +262,7 @@ func TestPortalRefusesCrossSiteAndTokenlessForms(t *testing.T) {
 			t.Errorf("%s: POST answered %d, want 403", c.name, p.Status)
 		}
 	}
-	var keys struct{ Data []any }
-	key := h.APIKey("acme", "sandbox")
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
+	keys := servertest.Must(h.Client.WithToken(h.APIKey("acme", "sandbox").Key).ListAPIKeys(t.Context()))(t)
 	if len(keys.Data) != 1 {
 		t.Fatalf("a refused form created keys: %d keys", len(keys.Data))
 	}
@@ -301,9 +297,9 @@ func TestPortalRefusesCrossSiteAndTokenlessForms(t *testing.T) {
 func TestPortalFormsGoThroughTheAPIRules(t *testing.T) {
 	h := servertest.Start(t, func(s *servertest.Settings) { s.Config.Egress.AllowPrivate = false })
 	h.Tenant("acme")
-	h.Must(http.StatusOK, servertest.Call{Method: "PATCH", Path: "/v1/tenants/acme", Body: map[string]any{"rate_limit_per_minute": 60, "rate_limit_burst": 8}})
+	servertest.Must(h.Client.UpdateTenant(t.Context(), "acme", &client.TenantUpdate{RateLimitPerMinute: client.Ptr(60), RateLimitBurst: client.Ptr(8)}))(t)
 	b := newBrowserClient(t, h.URL)
-	b.signIn(portalLink(h, "acme", "sandbox"))
+	b.signIn(portalLink(h, "acme", "sandbox", ""))
 	token := b.csrf("/portal/endpoints/new")
 	p := b.post("/portal/endpoints", url.Values{"csrf": {token}, "url": {"http://10.0.0.5/hook"}, "retry_preset": {"custom"}, "retry_delays": {"5s"}})
 	if p.Status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="url-error">[^<]*private address`).MatchString(p.Body) {
@@ -331,20 +327,19 @@ func TestPortalASecondTenantSeesNothingOfTheFirst(t *testing.T) {
 	rc := servertest.NewReceiver(t)
 	h.Tenant("acme")
 	h.Tenant("globex")
-	ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL + "/acme-secret-path", "name": "acme receiver"})
-	h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{"n": 1}, "job": map[string]any{"id": "job-acme-1"}})
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL + "/acme-secret-path", Name: "acme receiver"})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{"n":1}`), Job: &client.JobRef{ID: "job-acme-1"}})
 	rc.Next(5 * time.Second)
-	var ds []servertest.DeliveryView
+	var ds []client.Delivery
 	servertest.Eventually(t, 5*time.Second, "the delivery", func() bool {
-		ds = h.Deliveries("acme", "sandbox", "")
-		return len(ds) == 1 && ds[0].Status == "succeeded"
+		ds = h.Deliveries("acme", "sandbox", nil)
+		return len(ds) == 1 && ds[0].Status == client.DeliverySucceeded
 	})
-	key := h.APIKey("acme", "sandbox")
-	var keys struct{ Data []struct{ ID string } }
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key}).JSON(t, &keys)
+	key := h.Client.WithToken(h.APIKey("acme", "sandbox").Key)
+	keys := servertest.Must(key.ListAPIKeys(t.Context()))(t)
 
 	g := newBrowserClient(t, h.URL)
-	g.signIn(portalLink(h, "globex", "sandbox"))
+	g.signIn(portalLink(h, "globex", "sandbox", ""))
 	// A refusal may name the id it was asked for (the API's does); any
 	// answer showing acme's data, or a success showing any of its ids, leaks.
 	data := []string{rc.URL, "acme-secret-path", "acme receiver", "hk_sandbox_"}
@@ -391,12 +386,10 @@ func TestPortalASecondTenantSeesNothingOfTheFirst(t *testing.T) {
 		}
 		leaks("POST "+path, p)
 	}
-	var e struct{ Status, URL string }
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"}).JSON(t, &e)
-	if e.Status != "active" || !strings.HasSuffix(e.URL, "/acme-secret-path") {
+	if e := servertest.Must(h.As("acme", "sandbox").GetEndpoint(t.Context(), ep.ID))(t); e.Status != client.EndpointActive || !strings.HasSuffix(e.URL, "/acme-secret-path") {
 		t.Fatalf("acme's endpoint changed: %+v", e)
 	}
-	h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/api-keys", Token: &key})
+	servertest.Must(key.ListAPIKeys(t.Context()))(t)
 }
 
 // Browser tests.
@@ -518,10 +511,10 @@ func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 	h.Tenant("acme")
 	rc := servertest.NewReceiver(t)
 	// Production already has an endpoint of its own, which sandbox must not show.
-	prodEP := h.Endpoint("acme", "production", map[string]any{"url": rc.URL + "/production", "name": "production receiver"})
+	prodEP := h.Endpoint("acme", "production", client.EndpointCreate{URL: rc.URL + "/production", Name: "production receiver"})
 
 	// Sign in through the link; the token leaves the address bar.
-	do(t, ctx, chromedp.Navigate(portalLink(h, "acme", "sandbox")), chromedp.WaitVisible(chromedp.ID("new-endpoint")))
+	do(t, ctx, chromedp.Navigate(portalLink(h, "acme", "sandbox", "")), chromedp.WaitVisible(chromedp.ID("new-endpoint")))
 	if loc := location(t, ctx); loc != h.URL+"/portal/endpoints" {
 		t.Fatalf("after sign-in the address is %s", loc)
 	}
@@ -578,12 +571,12 @@ func TestPortalBrowserEndpointTestSendLogsResendAndEnvironments(t *testing.T) {
 	screenshot(t, ctx, "04-test-sent")
 
 	// A real event too, then find the test delivery in the logs and resend it.
-	h.Publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "score": 0.5},
-		"job": map[string]any{"id": "job_7f3a", "partner_params": map[string]any{"user_id": "u-123"}}})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.approved", Data: json.RawMessage(`{"status":"approved","score":0.5}`),
+		Job: &client.JobRef{ID: "job_7f3a", PartnerParams: json.RawMessage(`{"user_id":"u-123"}`)}})
 	rc.Next(5 * time.Second)
 	servertest.Eventually(t, 5*time.Second, "both deliveries to succeed", func() bool {
-		ds := h.Deliveries("acme", "sandbox", "")
-		return len(ds) == 2 && ds[0].Status == "succeeded" && ds[1].Status == "succeeded"
+		ds := h.Deliveries("acme", "sandbox", nil)
+		return len(ds) == 2 && ds[0].Status == client.DeliverySucceeded && ds[1].Status == client.DeliverySucceeded
 	})
 	do(t, ctx,
 		chromedp.Navigate(h.URL+"/portal/logs"),
@@ -649,13 +642,13 @@ func TestPortalBrowserSecondTenantCannotReachTheFirst(t *testing.T) {
 	rc := servertest.NewReceiver(t)
 	h.Tenant("acme")
 	h.Tenant("globex")
-	ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL + "/acme-only", "name": "acme receiver"})
-	h.Publish("acme", "sandbox", map[string]any{"type": "a.b", "data": map[string]any{}})
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL + "/acme-only", Name: "acme receiver"})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`)})
 	rc.Next(5 * time.Second)
-	var ds []servertest.DeliveryView
-	servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { ds = h.Deliveries("acme", "sandbox", ""); return len(ds) == 1 })
+	var ds []client.Delivery
+	servertest.Eventually(t, 5*time.Second, "the delivery", func() bool { ds = h.Deliveries("acme", "sandbox", nil); return len(ds) == 1 })
 
-	do(t, ctx, chromedp.Navigate(portalLink(h, "globex", "sandbox")), chromedp.WaitVisible(chromedp.ID("no-endpoints")))
+	do(t, ctx, chromedp.Navigate(portalLink(h, "globex", "sandbox", "")), chromedp.WaitVisible(chromedp.ID("no-endpoints")))
 	for _, path := range []string{"/portal/endpoints/" + ep.ID, "/portal/endpoints/" + ep.ID + "/edit", "/portal/logs/" + ds[0].ID} {
 		do(t, ctx, chromedp.Navigate(h.URL+path), chromedp.WaitVisible(chromedp.CSS("p.message")))
 		txt := bodyText(t, ctx)
@@ -699,17 +692,18 @@ func TestPortalBrowserConsoleOpensAPortalAndShowsHealth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("tenants")),
 	)
 	// Traffic for the health page and the chart.
-	h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "name": "acme receiver", "retry_policy": map[string]any{"preset": "none"}})
+	h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, Name: "acme receiver", RetryPolicy: &client.RetryPolicy{Preset: "none"}})
 	for i := range 9 {
-		h.Publish("acme", "sandbox", map[string]any{"type": "verification.approved", "data": map[string]any{"status": "approved", "score": 0.9}, "job": map[string]any{"id": "job-" + string(rune('a'+i))}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.approved", Data: json.RawMessage(`{"status":"approved","score":0.9}`),
+			Job: &client.JobRef{ID: "job-" + string(rune('a'+i))}})
 	}
 	for range 9 {
 		rc.Next(5 * time.Second)
 	}
 	servertest.Eventually(t, 5*time.Second, "the outcomes", func() bool {
 		n := 0
-		for _, d := range h.Deliveries("acme", "sandbox", "") {
-			if d.Status != "pending" {
+		for _, d := range h.Deliveries("acme", "sandbox", nil) {
+			if d.Status != client.DeliveryPending {
 				n++
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
@@ -15,18 +16,18 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 		h := start()
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "production", map[string]any{
-			"url": rc.URL + "/hook", "name": "main", "event_types": []string{"check.*"},
-			"headers": map[string]string{"X-Api-Key": "k-1234567890abcdef", "X-Team": "kyc"},
+		ep := h.Endpoint("acme", "production", client.EndpointCreate{
+			URL: rc.URL + "/hook", Name: "main", EventTypes: []string{"check.*"},
+			Headers: map[string]string{"X-Api-Key": "k-1234567890abcdef", "X-Team": "kyc"},
 		})
 		if !strings.HasPrefix(ep.Secret, "whsec_") {
 			t.Fatalf("secret %q lacks the whsec_ prefix", ep.Secret)
 		}
 		rc.Trust(ep.Secret)
-		p := h.Publish("acme", "production", map[string]any{
-			"type": "check.approved", "final": true,
-			"data": map[string]any{"status": "approved", "score": 0.98},
-			"job":  map[string]any{"id": "job_7f3a", "kind": "kyc", "partner_params": map[string]string{"user_id": "u-123"}},
+		p := h.Publish("acme", "production", client.PublishEvent{
+			Type: "check.approved", Final: true,
+			Data: json.RawMessage(`{"status": "approved", "score": 0.98}`),
+			Job:  &client.JobRef{ID: "job_7f3a", Kind: "kyc", PartnerParams: json.RawMessage(`{"user_id": "u-123"}`)},
 		})
 		if p.Deliveries != 1 || !strings.HasPrefix(p.ID, "evt_") {
 			t.Fatalf("publish = %+v", p)
@@ -56,10 +57,10 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 			t.Fatalf("content-type = %q", ct)
 		}
 
-		var d servertest.DeliveryView
+		var d *client.Delivery
 		servertest.Eventually(t, 5*time.Second, "the delivery to be recorded", func() bool {
-			ds := h.Deliveries("acme", "production", "?event_id="+p.ID)
-			if len(ds) == 1 && ds[0].Status == "succeeded" {
+			ds := h.Deliveries("acme", "production", &client.DeliveryListParams{EventID: p.ID})
+			if len(ds) == 1 && ds[0].Status == client.DeliverySucceeded {
 				d = h.Delivery("acme", "production", ds[0].ID)
 				return true
 			}
@@ -92,9 +93,9 @@ func TestFailingReceiverGetsTheEventOnTheThirdAttemptWithTheSameID(t *testing.T)
 			return http.StatusOK
 		})
 		h.Tenant("acme")
-		ep := h.Endpoint("acme", "sandbox", map[string]any{"url": rc.URL, "retry_policy": map[string]any{"delays": []string{"200ms", "200ms", "1h"}}})
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, RetryPolicy: &client.RetryPolicy{Delays: []string{"200ms", "200ms", "1h"}}})
 		rc.Trust(ep.Secret)
-		p := h.Publish("acme", "sandbox", map[string]any{"type": "check.approved", "data": map[string]any{}})
+		p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{}`)})
 		var ids []string
 		for i := 0; i < 3; i++ {
 			r := rc.Next(10 * time.Second)
@@ -108,11 +109,10 @@ func TestFailingReceiverGetsTheEventOnTheThirdAttemptWithTheSameID(t *testing.T)
 		}
 		rc.Quiet(300 * time.Millisecond)
 		servertest.Eventually(t, 5*time.Second, "success to be recorded", func() bool {
-			ds := h.Deliveries("acme", "sandbox", "?status=succeeded")
+			ds := h.Deliveries("acme", "sandbox", &client.DeliveryListParams{Status: client.DeliverySucceeded})
 			return len(ds) == 1 && ds[0].AttemptCount == 3
 		})
-		d := h.Deliveries("acme", "sandbox", "")[0]
-		d = h.Delivery("acme", "sandbox", d.ID)
+		d := h.Delivery("acme", "sandbox", h.Deliveries("acme", "sandbox", nil)[0].ID)
 		if len(d.Attempts) != 3 || d.Attempts[0].ResponseStatus != 500 || d.Attempts[0].ErrorClass != "http" || d.Attempts[2].ResponseStatus != 200 {
 			t.Fatalf("attempt log = %+v", d.Attempts)
 		}

@@ -1,9 +1,12 @@
 package servertest
 
 import (
-	"net/http"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/client"
 )
 
 // At gives tests the calls of this package on a Herald already running at
@@ -13,90 +16,84 @@ func At(t *testing.T, url string, stop func()) *Herald {
 	if stop == nil {
 		stop = func() {}
 	}
-	return &Herald{T: t, URL: url, stop: stop}
+	return &Herald{T: t, URL: url, Client: client.New(url, Token), stop: stop}
 }
+
+// As is the operator's client acting for a tenant's environment.
+func (h *Herald) As(tenant, env string) *client.Client { return h.Client.WithScope(tenant, env) }
 
 // Tenant creates a tenant, as the operator.
-func (h *Herald) Tenant(id string) {
+func (h *Herald) Tenant(id string) *client.Tenant {
 	h.T.Helper()
-	h.Must(http.StatusCreated, Call{Method: "POST", Path: "/v1/tenants", Body: map[string]string{"id": id, "name": id + " Inc"}})
-}
-
-// CreatedEndpoint is the answer to creating an endpoint.
-type CreatedEndpoint struct {
-	ID     string `json:"id"`
-	Secret string `json:"secret"`
-	Status string `json:"status"`
+	return Must(h.Client.CreateTenant(h.T.Context(), &client.TenantCreate{ID: id, Name: id + " Inc"}))(h.T)
 }
 
 // Endpoint creates an endpoint in a tenant's environment, as the operator.
-func (h *Herald) Endpoint(tenant, env string, body map[string]any) CreatedEndpoint {
+func (h *Herald) Endpoint(tenant, env string, in client.EndpointCreate) *client.EndpointWithSecret {
 	h.T.Helper()
-	var e CreatedEndpoint
-	h.Must(http.StatusCreated, Call{Method: "POST", Path: "/v1/endpoints", Tenant: tenant, Env: env, Body: body}).JSON(h.T, &e)
-	return e
-}
-
-// Published is the answer to publishing one event.
-type Published struct {
-	ID         string `json:"id"`
-	Deliveries int    `json:"deliveries"`
+	return Must(h.As(tenant, env).CreateEndpoint(h.T.Context(), &in))(h.T)
 }
 
 // Publish publishes one event in a tenant's environment, as the operator.
-func (h *Herald) Publish(tenant, env string, body any) Published {
+func (h *Herald) Publish(tenant, env string, ev client.PublishEvent) *client.PublishResult {
 	h.T.Helper()
-	var p Published
-	h.Must(http.StatusAccepted, Call{Method: "POST", Path: "/v1/events", Tenant: tenant, Env: env, Body: body}).JSON(h.T, &p)
-	return p
+	return Must(h.As(tenant, env).Publish(h.T.Context(), &ev))(h.T)
 }
 
 // APIKey issues a key for a tenant's environment, as the operator.
-func (h *Herald) APIKey(tenant, env string) string {
+func (h *Herald) APIKey(tenant, env string) *client.APIKeyWithSecret {
 	h.T.Helper()
-	var k struct {
-		Key    string `json:"key"`
-		Prefix string `json:"prefix"`
-	}
-	h.Must(http.StatusCreated, Call{Method: "POST", Path: "/v1/tenants/" + tenant + "/api-keys", Body: map[string]string{"environment": env}}).JSON(h.T, &k)
+	k := Must(h.Client.CreateTenantAPIKey(h.T.Context(), tenant, env))(h.T)
 	if !strings.HasPrefix(k.Key, "hk_"+env+"_") || !strings.HasPrefix(k.Key, k.Prefix) {
 		h.T.Fatalf("key %q prefix %q", k.Key, k.Prefix)
 	}
-	return k.Key
+	return k
 }
 
-// DeliveryView is a delivery as the API shows it.
-type DeliveryView struct {
-	ID           string `json:"id"`
-	EventID      string `json:"event_id"`
-	EndpointID   string `json:"endpoint_id"`
-	Status       string `json:"status"`
-	AttemptCount int    `json:"attempt_count"`
-	Attempts     []struct {
-		Number          int               `json:"number"`
-		DurationMS      int64             `json:"duration_ms"`
-		RequestHeaders  map[string]string `json:"request_headers"`
-		ResponseStatus  int               `json:"response_status"`
-		ResponseHeaders map[string]string `json:"response_headers"`
-		ResponseBody    string            `json:"response_body"`
-		ErrorClass      string            `json:"error_class"`
-	} `json:"attempts"`
-}
-
-// Deliveries lists a scope's deliveries; query is the URL's query ("" or "?…").
-func (h *Herald) Deliveries(tenant, env, query string) []DeliveryView {
+// Deliveries lists the first page of a scope's deliveries, newest first; p
+// filters it (nil for none).
+func (h *Herald) Deliveries(tenant, env string, p *client.DeliveryListParams) []client.Delivery {
 	h.T.Helper()
-	var l struct {
-		Data []DeliveryView `json:"data"`
-	}
-	h.Must(http.StatusOK, Call{Method: "GET", Path: "/v1/deliveries" + query, Tenant: tenant, Env: env}).JSON(h.T, &l)
-	return l.Data
+	return Must(h.As(tenant, env).ListDeliveries(h.T.Context(), p))(h.T).Data
 }
 
 // Delivery gets one delivery with its attempts.
-func (h *Herald) Delivery(tenant, env, id string) DeliveryView {
+func (h *Herald) Delivery(tenant, env, id string) *client.Delivery {
 	h.T.Helper()
-	var d DeliveryView
-	h.Must(http.StatusOK, Call{Method: "GET", Path: "/v1/deliveries/" + id, Tenant: tenant, Env: env}).JSON(h.T, &d)
-	return d
+	return Must(h.As(tenant, env).GetDelivery(h.T.Context(), id))(h.T)
+}
+
+// Must(f())(t) is f's value, failing the test with f's error (for a refused
+// call, the *client.Error: status, detail and fields).
+func Must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// Refused is the *client.Error of a call the API must have refused with
+// status, failing the test when it succeeded or failed otherwise.
+func Refused(t testing.TB, err error, status int) *client.Error {
+	t.Helper()
+	var e *client.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want a *client.Error with status %d, got %v", status, err)
+	}
+	if e.Status != status {
+		t.Fatalf("status %d, want %d: %v", e.Status, status, e)
+	}
+	return e
+}
+
+// JSON is v encoded, for an event's data built from values.
+func JSON(v any) json.RawMessage {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic("servertest: encode event data: " + err.Error())
+	}
+	return raw
 }

@@ -1,7 +1,10 @@
 package servertest
 
 import (
+	"bytes"
+	"crypto/tls"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -34,18 +37,39 @@ type Received struct {
 	// Trust).
 	Valid   error
 	Arrival time.Time
+	// TLS is the connection's state on a TLS receiver: the client
+	// certificate Herald presented.
+	TLS *tls.ConnectionState
 }
 
 // NewReceiver starts a receiver that answers 200 until told otherwise.
 func NewReceiver(t *testing.T) *Receiver {
+	rc := newReceiver(t)
+	rc.Start()
+	return rc
+}
+
+// NewTLSReceiver starts a receiver on HTTPS with cfg: its certificate, and
+// the client certificates it asks for.
+func NewTLSReceiver(t *testing.T, cfg *tls.Config) *Receiver {
+	rc := newReceiver(t)
+	rc.TLS = cfg
+	// Refused handshakes are what some tests are about, not noise.
+	rc.Config.ErrorLog = log.New(io.Discard, "", 0)
+	rc.StartTLS()
+	return rc
+}
+
+func newReceiver(t *testing.T) *Receiver {
 	rc := &Receiver{t: t, arrived: make(chan Received, 1024), answer: func(int, *http.Request) int { return http.StatusOK }}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		rc.mu.Lock()
 		v := rc.verifier
 		n := len(rc.got) + 1
 		rc.mu.Unlock()
-		rec := Received{ID: r.Header.Get("webhook-id"), Header: r.Header.Clone(), Body: body, Arrival: time.Now()}
+		rec := Received{ID: r.Header.Get("webhook-id"), Header: r.Header.Clone(), Body: body, Arrival: time.Now(), TLS: r.TLS}
 		if v == nil {
 			rec.Valid = io.ErrUnexpectedEOF
 		} else {
@@ -65,7 +89,8 @@ func NewReceiver(t *testing.T) *Receiver {
 	return rc
 }
 
-// Trust makes the receiver verify signatures with this secret.
+// Trust makes the receiver verify signatures with this secret (or, for
+// ed25519, public key).
 func (rc *Receiver) Trust(secret string) {
 	v, err := webhook.NewVerifier(secret)
 	if err != nil {
@@ -76,7 +101,8 @@ func (rc *Receiver) Trust(secret string) {
 	rc.mu.Unlock()
 }
 
-// Respond sets the status the receiver answers its n-th request (from 1) with.
+// Respond sets the status the receiver answers its n-th request (from 1)
+// with; f may read the request's body.
 func (rc *Receiver) Respond(f func(n int, r *http.Request) int) {
 	rc.mu.Lock()
 	rc.answer = f

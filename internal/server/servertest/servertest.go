@@ -1,8 +1,10 @@
 // Package servertest starts a real Herald in the test's process: the whole
 // server of internal/server (API, portal, dispatcher) on a real port, over a
 // real SQLite file or a fresh PostgreSQL schema, and gives tests the receivers
-// and calls they share. The API's, the portal's and the server's tests use it,
-// so each package tests its behaviour without building cmd/herald.
+// they share and the operator's typed client (client/) to call the API with;
+// Call is for the tests about the wire itself. The API's, the portal's and the
+// server's tests use it, so each package tests its behaviour without building
+// cmd/herald.
 package servertest
 
 import (
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
@@ -36,6 +39,9 @@ type Herald struct {
 	T *testing.T
 	// URL is the server's base URL, http://127.0.0.1:port.
 	URL string
+	// Client is the operator's client of the API, over HTTP to URL; As
+	// scopes it to a tenant's environment.
+	Client *client.Client
 	// Store is the server's store, for what the API does not show.
 	Store store.Store
 	stop  func()
@@ -62,6 +68,44 @@ func OnPostgres(t *testing.T) Option {
 // a one-minute lease. It stops when the test ends.
 func Start(t *testing.T, opts ...Option) *Herald {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // on a failed start; Stop cancels first
+	srv, st := build(t, ctx, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	url := "http://" + ln.Addr().String()
+	h := &Herald{T: t, URL: url, Client: client.New(url, Token), Store: st}
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("herald stopped with %v", err)
+			}
+		})
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// Handler builds Herald as Start does but neither serves nor delivers: its
+// handler answers the API and the portal, test sends go out, and published
+// deliveries stay pending. It is for tests of the API's answers alone, over
+// a socket of their own or in process (client.HandlerTransport).
+func Handler(t *testing.T, opts ...Option) http.Handler {
+	t.Helper()
+	srv, _ := build(t, t.Context(), opts)
+	return srv.Handler()
+}
+
+// build opens the store and builds the server with the options applied to
+// the test defaults; the store is closed when the test ends.
+func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, store.Store) {
+	t.Helper()
 	sum := sha256.Sum256([]byte(Token))
 	set := Settings{Config: server.Config{
 		OperatorTokenHash: sum[:],
@@ -79,33 +123,13 @@ func Start(t *testing.T, opts ...Option) *Herald {
 	for _, o := range opts {
 		o(&set)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	st := open(t, ctx, set.Database)
 	set.Config.Store = st
 	srv, err := server.New(ctx, set.Config)
 	if err != nil {
-		cancel()
 		t.Fatalf("build herald: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	h := &Herald{T: t, URL: "http://" + ln.Addr().String(), Store: st}
-	var once sync.Once
-	h.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("herald stopped with %v", err)
-			}
-		})
-	}
-	t.Cleanup(h.stop)
-	return h
+	return srv, st
 }
 
 // Stop stops the server now (it also stops when the test ends).
@@ -192,17 +216,6 @@ func (r Response) JSON(t *testing.T, v any) {
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
 	}
-}
-
-// Problem is an RFC 9457 answer.
-type Problem struct {
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Message  string `json:"message"`
-		Location string `json:"location"`
-	} `json:"errors"`
 }
 
 // Do performs a call.
