@@ -402,3 +402,20 @@ func TestBatchPublishIsAllOrNothing(t *testing.T) {
 		}
 	})
 }
+
+// Each call that makes something answers with the status its operation
+// documents: 201 for a new resource, 202 for an accepted event, 204 for a
+// deletion. The typed client only sees success, so this reads the wire.
+func TestSuccessStatusesAreTheDocumentedOnes(t *testing.T) {
+	h := servertest.Start(t)
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants", Body: map[string]string{"id": "acme", "name": "Acme"}})
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/api-keys", Body: map[string]string{"environment": "sandbox"}})
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/tenants/acme/portal-sessions", Body: map[string]string{"environment": "sandbox"}})
+	h.Must(http.StatusCreated, servertest.Call{Method: "PUT", Path: "/v1/event-types/a.b", Body: map[string]string{"description": "new"}})
+	h.Must(http.StatusOK, servertest.Call{Method: "PUT", Path: "/v1/event-types/a.b", Body: map[string]string{"description": "replaced"}})
+	var ep client.EndpointWithSecret
+	h.Must(http.StatusCreated, servertest.Call{Method: "POST", Path: "/v1/endpoints", Tenant: "acme", Env: "sandbox", Body: map[string]string{"url": "http://127.0.0.1:9/x"}}).JSON(t, &ep)
+	h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events", Tenant: "acme", Env: "sandbox", Body: map[string]any{"type": "a.b", "data": map[string]any{}}})
+	h.Must(http.StatusAccepted, servertest.Call{Method: "POST", Path: "/v1/events/batch", Tenant: "acme", Env: "sandbox", Body: map[string]any{"events": []any{map[string]any{"type": "a.b", "data": map[string]any{}}}}})
+	h.Must(http.StatusNoContent, servertest.Call{Method: "DELETE", Path: "/v1/endpoints/" + ep.ID, Tenant: "acme", Env: "sandbox"})
+}
