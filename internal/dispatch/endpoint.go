@@ -35,12 +35,13 @@ type endpoint struct {
 	ed25519Key ed25519.PrivateKey
 
 	mode payloadMode
-	// apiKeyMember is `"field":"key"`, added to the body (body-api-key).
-	apiKeyMember []byte
-	// compatMAC and compatHeader: the hex HMAC-SHA256 of the body in a
-	// header of the receiver's choosing (hmac-sha256-hex).
-	compatMAC    *hexMAC
-	compatHeader string
+	// members are the body-api-key members, added to the body in order.
+	members []bodyMember
+	// macs are the hmac-sha256-hex headers; shown names them, for the log.
+	macs  []headerMAC
+	shown []string
+	// bodySig appends Smile ID's timestamp and signature (body-signature).
+	bodySig *bodySigner
 
 	// authHeader and authValue are a static credential (basic, bearer,
 	// header); tokens fetches OAuth2 tokens (oauth2_client_credentials).
@@ -57,6 +58,8 @@ type endpoint struct {
 }
 
 // sign appends the webhook-signature value: one entry per key in use.
+// now decides whether a rotation's grace period is on: an identical retry
+// signs as its first attempt did, previous secret included.
 func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.Time) []byte {
 	rotating := e.Rotating(now) // prepare made e.previous for the previous secret
 	if e.ed25519Key != nil {
@@ -77,19 +80,39 @@ func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.T
 	return dst
 }
 
-// render makes the endpoint's body for ev. shared renders (and caches) the
-// endpoint-free body of a mode; only body-api-key makes a body of its own.
+// render makes the endpoint's body for ev, all but its body signature,
+// which depends on the attempt's instant. shared renders (and caches) the
+// endpoint-free body of a mode; body-api-key makes a body of its own.
 func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]byte, string) {
 	b := shared(e.mode)
-	if e.apiKeyMember == nil {
+	if e.members == nil && e.bodySig == nil {
 		return b, ""
 	}
-	out, ok := addMember(b, e.apiKeyMember)
-	if !ok {
-		return nil, "the endpoint adds its API key to the body (compat_signature body-api-key), which needs a JSON object, " +
+	if !isObject(b) {
+		return nil, "the endpoint adds members to the body (signatures " + e.bodyScheme() + "), which needs a JSON object, " +
 			"but in payload mode raw the body is the event's data, and this event's data is " + jsonKind(b)
 	}
-	return out, ""
+	for _, m := range e.members {
+		b = placeMember(withoutMember(bytes.TrimSpace(b), m.name), m.member, m.first)
+	}
+	return b, ""
+}
+
+// bodyScheme names the first scheme that adds to the body.
+func (e *endpoint) bodyScheme() string {
+	if e.members != nil {
+		return domain.SchemeBodyAPIKey
+	}
+	return domain.SchemeBodySignature
+}
+
+// signed is the body as sent at instant: with Smile ID's timestamp and
+// signature when the endpoint carries them.
+func (e *endpoint) signed(body []byte, instant time.Time) []byte {
+	if e.bodySig == nil {
+		return body
+	}
+	return e.bodySig.appendTo(body, instant)
 }
 
 // jsonKind names the type of a JSON value, without showing it.
@@ -126,7 +149,7 @@ func prepare(e domain.Endpoint, base *egress.Client, old *endpoint) (*endpoint, 
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}
-	p := &endpoint{Endpoint: e, signer: signer, client: base, mode: parsePayloadMode(e.PayloadMode)}
+	p := &endpoint{Endpoint: e, signer: signer, client: base, mode: parsePayloadMode(e.PayloadMode, e.ThinPartnerParams)}
 	if e.PreviousSecret != "" {
 		if p.previous, err = webhook.NewSigner(e.PreviousSecret); err != nil {
 			return nil, fmt.Errorf("endpoint %s: previous secret: %w", e.ID, err)
@@ -138,20 +161,8 @@ func prepare(e domain.Endpoint, base *egress.Client, old *endpoint) (*endpoint, 
 		}
 	}
 
-	if cs := e.CompatSignature; cs != nil {
-		switch cs.Kind {
-		case domain.CompatHMACHex:
-			key, err := webhook.ParseSecret(e.Secret)
-			if err != nil {
-				return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
-			}
-			p.compatMAC = newHexMAC(key)
-			p.compatHeader = http.CanonicalHeaderKey(cs.Header)
-		case domain.CompatBodyAPIKey:
-			name, _ := json.Marshal(cs.Field)
-			value, _ := json.Marshal(cs.APIKey)
-			p.apiKeyMember = append(append(append(make([]byte, 0, len(name)+len(value)+1), name...), ':'), value...)
-		}
+	if err := p.prepareSignatures(); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}
 
 	if a := e.Auth; a != nil {
@@ -182,6 +193,49 @@ func prepare(e domain.Endpoint, base *egress.Client, old *endpoint) (*endpoint, 
 		}
 	}
 	return p, nil
+}
+
+// prepareSignatures readies the schemes of the list beside the Standard
+// Webhooks signature, which every delivery carries. The hex HMAC keyed with
+// the whsec_ secret uses the current secret only, even during a rotation:
+// its header holds one value.
+func (p *endpoint) prepareSignatures() error {
+	for _, s := range p.SignatureList() {
+		switch s.Scheme {
+		case domain.SchemeHMACHex:
+			key := []byte(s.Secret)
+			if s.Key != domain.KeyText {
+				var err error
+				if key, err = webhook.ParseSecret(p.Secret); err != nil {
+					return err
+				}
+			}
+			h := http.CanonicalHeaderKey(s.Header)
+			p.macs = append(p.macs, headerMAC{header: h, mac: newHexMAC(key)})
+			p.shown = append(p.shown, h)
+		case domain.SchemeBodyAPIKey:
+			name, _ := json.Marshal(s.Field)
+			value, _ := json.Marshal(s.APIKey)
+			member := append(append(append(make([]byte, 0, len(name)+len(value)+1), name...), ':'), value...)
+			p.members = append(p.members, bodyMember{name: s.Field, member: member, first: s.Position == domain.PositionFirst})
+		case domain.SchemeBodySignature:
+			p.bodySig = newBodySigner(s.PartnerID, s.APIKey)
+		}
+	}
+	return nil
+}
+
+// bodyMember is a member body-api-key adds: `"name":value`, first or last.
+type bodyMember struct {
+	name   string
+	member []byte
+	first  bool
+}
+
+// headerMAC is an hmac-sha256-hex header and its key.
+type headerMAC struct {
+	header string
+	mac    *hexMAC
 }
 
 // hexMAC makes the hex HMAC-SHA256 of bodies with one key, reusing its

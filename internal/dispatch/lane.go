@@ -12,7 +12,8 @@ type job struct {
 	claimed store.Claimed
 	ep      *endpoint
 	// body is shared by every job of the same event and payload mode (and
-	// endpoint, when the body carries the endpoint's API key); never modified.
+	// endpoint, when the endpoint adds to the body); never modified. The
+	// body signature, when the endpoint has one, is added per attempt.
 	body []byte
 	// bodyErr says why no body could be made for this endpoint.
 	bodyErr string
@@ -25,7 +26,7 @@ type job struct {
 }
 
 // bodyKey names one rendering of an event: its payload mode and, for
-// endpoints that add their API key to the body, the endpoint.
+// endpoints that add members to the body, the endpoint.
 type bodyKey struct {
 	event    string
 	mode     payloadMode
@@ -49,7 +50,7 @@ func prepareJobs(claimed []store.Claimed, eps map[string]*endpoint, leaseEnd tim
 			continue
 		}
 		k := bodyKey{event: c.Event.ID, mode: ep.mode}
-		if ep.apiKeyMember != nil {
+		if ep.members != nil || ep.bodySig != nil {
 			k.endpoint = ep.ID
 		}
 		r, ok := bodies[k]

@@ -85,7 +85,11 @@ func TestPayloadModes(t *testing.T) {
 func TestPayloadBodiesAreRenderedOncePerMode(t *testing.T) {
 	ev := domain.Event{ID: "evt_1", Type: "a.b", Data: json.RawMessage(`{"x":1}`), CreatedAt: time.Now()}
 	mk := func(id, mode string, cs *domain.CompatSignature) *endpoint {
-		p, err := prepare(domain.Endpoint{ID: id, Secret: "whsec_dGVzdA==", PayloadMode: mode, CompatSignature: cs}, nil, nil)
+		e := domain.Endpoint{ID: id, Secret: "whsec_dGVzdA==", PayloadMode: mode}
+		if cs != nil {
+			e.ApplyCompatSignature(cs)
+		}
+		p, err := prepare(e, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +138,7 @@ func TestCompatHMACHexHeader(t *testing.T) {
 		e := r.endpoint(rc.URL, func(e *domain.Endpoint) {
 			e.PayloadMode = mode
 			e.EventTypes = []string{"verification." + mode}
-			e.CompatSignature = &domain.CompatSignature{Kind: domain.CompatHMACHex, Header: "X-SmartKYC-Signature"}
+			e.ApplyCompatSignature(&domain.CompatSignature{Kind: domain.CompatHMACHex, Header: "X-SmartKYC-Signature"})
 		})
 		secret = e.Secret
 		id := r.publish("verification."+mode, `{"status":"approved"}`)
@@ -163,7 +167,7 @@ func TestCompatBodyAPIKey(t *testing.T) {
 		e := r.endpoint(rc.URL, func(e *domain.Endpoint) {
 			e.PayloadMode = mode
 			e.EventTypes = []string{"verification." + mode}
-			e.CompatSignature = &domain.CompatSignature{Kind: domain.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: apiKey}
+			e.ApplyCompatSignature(&domain.CompatSignature{Kind: domain.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: apiKey})
 		})
 		id := r.publish("verification."+mode, `{"status":"approved","callbackApiKey":"from-the-data"}`)
 		d := r.succeeded(id, e.ID)
@@ -193,7 +197,7 @@ func TestCompatBodyAPIKey(t *testing.T) {
 	e := r.endpoint(rc.URL, func(e *domain.Endpoint) {
 		e.PayloadMode = domain.PayloadRaw
 		e.EventTypes = []string{"list.made"}
-		e.CompatSignature = &domain.CompatSignature{Kind: domain.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: apiKey}
+		e.ApplyCompatSignature(&domain.CompatSignature{Kind: domain.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: apiKey})
 	})
 	d := r.settled(r.publish("list.made", `["not","an","object"]`), e.ID)
 	if d.Status != domain.DeliveryFailed || !strings.Contains(d.AttemptLog[0].Error, "an array") || rc.count() != 0 {
@@ -331,6 +335,19 @@ func TestAuthBasicBearerHeader(t *testing.T) {
 	}
 }
 
+// wholeEnvelope is DESIGN.md's envelope as encoding/json writes it.
+type wholeEnvelope struct {
+	ID          string             `json:"id"`
+	Type        string             `json:"type"`
+	Timestamp   string             `json:"timestamp"`
+	Environment domain.Environment `json:"environment"`
+	TenantID    string             `json:"tenant_id"`
+	Job         *domain.Job        `json:"job,omitempty"`
+	Final       bool               `json:"final,omitempty"`
+	Test        bool               `json:"test,omitempty"`
+	Data        json.RawMessage    `json:"data,omitempty"`
+}
+
 // The envelope splices the stored data in rather than encoding it again:
 // the body is byte for byte what encoding the whole envelope gives, but
 // for the data, which is sent as stored (without encoding/json's escaping
@@ -345,7 +362,7 @@ func TestEnvelopeIsTheWholeEnvelopeEncoded(t *testing.T) {
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(envelope{ID: ev.ID, Type: ev.Type, Timestamp: "2026-12-03T07:00:00Z", Environment: ev.Environment,
+		if err := enc.Encode(wholeEnvelope{ID: ev.ID, Type: ev.Type, Timestamp: "2026-12-03T07:00:00Z", Environment: ev.Environment,
 			TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data}); err != nil {
 			t.Fatal(err)
 		}

@@ -171,7 +171,7 @@ func (c *tokenCache) describeTokenError(a *domain.Attempt, err error) {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		a.ResponseStatus = re.Response.StatusCode
-		a.ResponseHeaders = recordedHeaders(re.Response.Header, "", "")
+		a.ResponseHeaders = recordedHeaders(re.Response.Header, "", nil)
 		body := re.Body[:min(len(re.Body), maxTokenErrorBody)]
 		a.ResponseBody = c.scrub(string(body))
 		msg := "the token endpoint " + c.cfg.TokenURL + " answered " + strconv.Itoa(re.Response.StatusCode)

@@ -15,36 +15,38 @@ const (
 	modeEnvelope payloadMode = iota
 	modeRaw
 	modeThin
+	// modeThinParams is thin with the job's partner params kept
+	// (thin_partner_params).
+	modeThinParams
 )
 
-func parsePayloadMode(s string) payloadMode {
+func parsePayloadMode(s string, thinParams bool) payloadMode {
 	switch s {
 	case domain.PayloadRaw:
 		return modeRaw
 	case domain.PayloadThin:
+		if thinParams {
+			return modeThinParams
+		}
 		return modeThin
 	}
 	return modeEnvelope // "" and envelope
 }
 
-// envelope is the default body: DESIGN.md's wire format. Without Data it
-// is the thin body: the receiver fetches the event with GET /v1/events/{id}.
-// (Published data is always an object, so an envelope never lacks it.)
+// envelope is the default body's head: DESIGN.md's wire format up to the
+// job, which render appends with final, test and the data.
 type envelope struct {
 	ID          string             `json:"id"`
 	Type        string             `json:"type"`
 	Timestamp   string             `json:"timestamp"`
 	Environment domain.Environment `json:"environment"`
 	TenantID    string             `json:"tenant_id"`
-	Job         *domain.Job        `json:"job,omitempty"`
-	Final       bool               `json:"final,omitempty"`
-	Test        bool               `json:"test,omitempty"`
-	Data        json.RawMessage    `json:"data,omitempty"`
 }
 
 func renderEnvelope(ev *domain.Event) []byte { return render(ev, modeEnvelope) }
 
-// render makes the body of an event in a payload mode.
+// render makes the body of an event in a payload mode. It is a function
+// of the event alone, so a retry renders the same bytes.
 func render(ev *domain.Event, mode payloadMode) []byte {
 	if mode == modeRaw {
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
@@ -52,42 +54,32 @@ func render(ev *domain.Event, mode payloadMode) []byte {
 		}
 		return ev.Data
 	}
-	env := envelope{
+	head, err := json.Marshal(envelope{
 		ID: ev.ID, Type: ev.Type, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
-		Environment: ev.Environment, TenantID: ev.TenantID, Job: ev.Job, Final: ev.Final, Test: ev.Test, Data: ev.Data,
-	}
-	// The data goes in as it is stored, after the rest is encoded: it was
-	// validated and compacted at publish, and encoding/json would check
-	// and compact the whole of it again for every delivery.
-	env.Data = nil
-	b, err := json.Marshal(env)
+		Environment: ev.Environment, TenantID: ev.TenantID,
+	})
 	if err != nil {
 		panic("dispatch: render body: " + err.Error())
 	}
-	if mode == modeThin || len(ev.Data) == 0 {
-		return b
+	// The job's partner params and the data go in as they are stored:
+	// partner params byte for byte as published (encoding/json would
+	// compact them and escape <, > and &), the data as validated and
+	// compacted at publish (encoding/json would check and compact it again
+	// for every delivery). A thin body carries no data, nor partner params
+	// unless the endpoint asks for them.
+	out := make([]byte, 0, len(head)+128+len(ev.Data))
+	out = append(out, head[:len(head)-1]...)
+	if ev.Job != nil {
+		out = ev.Job.AppendJSON(append(out, `,"job":`...), mode != modeThin)
 	}
-	// b is an object with members: it ends in '}'.
-	out := make([]byte, 0, len(b)+len(`,"data":`)+len(ev.Data))
-	out = append(append(append(out, b[:len(b)-1]...), `,"data":`...), ev.Data...)
+	if ev.Final {
+		out = append(out, `,"final":true`...)
+	}
+	if ev.Test {
+		out = append(out, `,"test":true`...)
+	}
+	if mode == modeEnvelope && len(ev.Data) > 0 {
+		out = append(append(out, `,"data":`...), ev.Data...)
+	}
 	return append(out, '}')
-}
-
-// addMember returns a copy of the JSON object obj with member (an encoded
-// `"name":value` pair) added as its last top-level member, so that it wins
-// over a field of the same name for the usual last-one-wins parsers. It
-// reports false when obj is not an object.
-func addMember(obj, member []byte) ([]byte, bool) {
-	b := bytes.TrimSpace(obj)
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return nil, false
-	}
-	empty := len(bytes.TrimSpace(b[1:len(b)-1])) == 0
-	out := make([]byte, 0, len(b)+len(member)+1)
-	out = append(out, b[:len(b)-1]...)
-	if !empty {
-		out = append(out, ',')
-	}
-	out = append(out, member...)
-	return append(out, '}'), true
 }

@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,11 +76,14 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		o.Status = domain.DeliveryFailed
 		return o, true
 	}
+	instant := signingInstant(ep, &j.claimed, start)
+	o.SignedAt = instant
+	body := ep.signed(j.body, instant)
 	// Room for a v1a entry and two v1 entries (an ed25519 endpoint during
 	// a secret rotation) without allocating.
 	var sig [256]byte
-	ts := start.Unix()
-	signature := ep.sign(sig[:0], ev.ID, ts, j.body, start)
+	ts := instant.Unix()
+	signature := ep.sign(sig[:0], ev.ID, ts, body, instant)
 	url := ep.URL
 	if j.claimed.TargetURL != "" {
 		url = j.claimed.TargetURL
@@ -85,7 +91,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 
 	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(j.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		a.ErrorClass, a.Error = string(egress.ClassConnect), "invalid URL: "+err.Error()
 		return d.decide(j, o, nil), true
@@ -100,14 +106,14 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	h[webhook.HeaderID] = []string{ev.ID}
 	h[webhook.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
 	h[webhook.HeaderSignature] = []string{string(signature)}
-	if ep.compatMAC != nil {
+	for _, m := range ep.macs {
 		var hexSig [64]byte
-		h[ep.compatHeader] = []string{string(ep.compatMAC.appendHex(hexSig[:0], j.body))}
+		h[m.header] = []string{string(m.mac.appendHex(hexSig[:0], body))}
 	}
 	if ep.authHeader != "" {
 		h[ep.authHeader] = []string{ep.authValue}
 	}
-	record := func() { a.RequestHeaders = recordedHeaders(h, ep.authHeader, ep.compatHeader) }
+	record := func() { a.RequestHeaders = recordedHeaders(h, ep.authHeader, ep.shown) }
 
 	client := ep.client
 	if client == nil {
@@ -171,7 +177,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.ResponseStatus = resp.StatusCode
-	a.ResponseHeaders = recordedHeaders(resp.Header, "", "")
+	a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
 	j.fullBody = body
 	a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
@@ -184,6 +190,18 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	return d.decide(j, o, resp), true
 }
 
+// signingInstant is the instant an attempt is signed at, to the
+// millisecond (Smile ID's timestamp has no finer unit, and the delivery
+// keeps it): the attempt's start, or, for an endpoint with identical
+// retries, the first attempt's, so every retry sends the same bytes and
+// headers.
+func signingInstant(ep *endpoint, c *store.Claimed, start time.Time) time.Time {
+	if ep.IdenticalRetries && !c.SignedAt.IsZero() {
+		return c.SignedAt
+	}
+	return start.Truncate(time.Millisecond)
+}
+
 // bearer is the Authorization value for an OAuth2 token.
 func bearer(t *oauth2.Token) string { return t.Type() + " " + t.AccessToken }
 
@@ -194,27 +212,60 @@ func drain(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// succeeded applies the endpoint's success rule.
-func succeeded(mode string, status int, body []byte) bool {
-	if mode == domain.SuccessJSONOr204 {
-		return status == http.StatusNoContent || (status == http.StatusOK && json.Valid(body))
+// succeeded applies the endpoint's success rule to an answer; when it is
+// not a success, why is what the attempt records beyond the status.
+// json-or-204 is Incode's "200 OK with response type application/json, or
+// 204": the media type must be exactly application/json (parameters such
+// as charset allowed) and the body JSON. falseFails (success_false_fails)
+// fails a 200 whose JSON object body has "success": false.
+func succeeded(rule string, falseFails bool, status int, contentType string, body []byte) (ok bool, why string) {
+	if rule == domain.SuccessJSONOr204 {
+		if status == http.StatusNoContent {
+			return true, ""
+		}
+		if status != http.StatusOK {
+			return false, ""
+		}
+		if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
+			return false, fmt.Sprintf(" with Content-Type %q, not application/json (the endpoint's success rule is json-or-204)", contentType)
+		}
+		if !json.Valid(body) {
+			return false, " without a JSON body (the endpoint's success rule is json-or-204)"
+		}
+	} else if status < 200 || status > 299 {
+		return false, ""
 	}
-	return status >= 200 && status < 300
+	if falseFails && status == http.StatusOK && successFalse(body) {
+		return false, ` with "success": false (the endpoint sets success_false_fails)`
+	}
+	return true, ""
+}
+
+// successFalse reports whether body is a JSON object whose member
+// "success" (that exact name) is false. A missing or non-boolean success
+// is not a failure.
+func successFalse(body []byte) bool {
+	if !bytes.Contains(body, []byte(`"success"`)) {
+		return false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	return string(m["success"]) == "false"
 }
 
 // decide turns an attempt into the delivery's next state.
 func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.Outcome {
 	a := &o.Attempt
 	if resp != nil {
-		if succeeded(j.ep.Success, resp.StatusCode, j.fullBody) {
+		ok, why := succeeded(j.ep.Success, j.ep.SuccessFalseFails, resp.StatusCode, resp.Header.Get("Content-Type"), j.fullBody)
+		if ok {
 			o.Status = domain.DeliverySucceeded
 			return o
 		}
 		a.ErrorClass = string(egress.ClassHTTP)
-		a.Error = "the receiver answered " + strconv.Itoa(resp.StatusCode)
-		if j.ep.Success == domain.SuccessJSONOr204 && resp.StatusCode == http.StatusOK {
-			a.Error += " without a JSON body (the endpoint's success rule is json-or-204)"
-		}
+		a.Error = "the receiver answered " + strconv.Itoa(resp.StatusCode) + why
 		if resp.StatusCode == http.StatusGone {
 			o.Status = domain.DeliveryFailed
 			o.DisableEndpoint = "the receiver answered 410 Gone"
@@ -256,9 +307,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // ****"); secret is the header of the endpoint's header auth, masked
 // whatever its name; other secret-looking headers (an endpoint's custom
 // X-Api-Key, say) keep their last four characters. The signatures are
-// kept, webhook-signature and the compatibility header shown: they are
+// kept, webhook-signature and the hmac-sha256-hex headers (shown): they are
 // derived from the body, not secrets, and receivers debug with them.
-func recordedHeaders(h http.Header, secret, shown string) map[string]string {
+func recordedHeaders(h http.Header, secret string, shown []string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
 		v := strings.Join(vs, ", ")
@@ -267,7 +318,7 @@ func recordedHeaders(h http.Header, secret, shown string) map[string]string {
 			v = maskAuthorization(v)
 		case k == secret:
 			v = "****"
-		case k == webhook.HeaderSignature || (k == shown && shown != ""):
+		case k == webhook.HeaderSignature || slices.Contains(shown, k):
 		case domain.SensitiveHeader(k):
 			v = domain.Mask(v)
 		}

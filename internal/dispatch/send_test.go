@@ -22,26 +22,47 @@ func outcomeFor(j *job, status int, body string) store.Outcome {
 }
 
 func TestSuccessRules(t *testing.T) {
+	const json = "application/json"
 	cases := []struct {
-		mode   string
-		status int
-		body   string
-		want   bool
+		mode        string
+		falseFails  bool
+		status      int
+		contentType string
+		body        string
+		want        bool
 	}{
-		{domain.Success2xx, 200, "", true},
-		{domain.Success2xx, 202, "whatever", true},
-		{domain.Success2xx, 299, "", true},
-		{domain.Success2xx, 301, "", false},
-		{domain.Success2xx, 500, "", false},
-		{domain.SuccessJSONOr204, 204, "", true},
-		{domain.SuccessJSONOr204, 200, `{"ok":true}`, true},
-		{domain.SuccessJSONOr204, 200, "OK", false},
-		{domain.SuccessJSONOr204, 200, "", false},
-		{domain.SuccessJSONOr204, 202, `{}`, false},
+		{domain.Success2xx, false, 200, "", "", true},
+		{domain.Success2xx, false, 202, "text/plain", "whatever", true},
+		{domain.Success2xx, false, 299, "", "", true},
+		{domain.Success2xx, false, 301, "", "", false},
+		{domain.Success2xx, false, 500, "", "", false},
+		{domain.SuccessJSONOr204, false, 204, "", "", true},
+		{domain.SuccessJSONOr204, false, 200, json, `{"ok":true}`, true},
+		{domain.SuccessJSONOr204, false, 200, json, "OK", false},
+		{domain.SuccessJSONOr204, false, 200, json, "", false},
+		{domain.SuccessJSONOr204, false, 202, json, `{}`, false},
+		// Incode: "200 OK with response type application/json".
+		{domain.SuccessJSONOr204, false, 200, "application/json; charset=utf-8", `{"success":true}`, true},
+		{domain.SuccessJSONOr204, false, 200, "text/plain", `{"success":true}`, false},
+		{domain.SuccessJSONOr204, false, 200, "", `{}`, false},
+		{domain.SuccessJSONOr204, false, 200, "application/jsonp", `{}`, false},
+		{domain.SuccessJSONOr204, false, 200, "application/problem+json", `{}`, false},
+		// success_false_fails.
+		{domain.SuccessJSONOr204, false, 200, json, `{"success":false}`, true},
+		{domain.SuccessJSONOr204, true, 200, json, `{"success":false}`, false},
+		{domain.SuccessJSONOr204, true, 200, json, `{ "success" : false }`, false},
+		{domain.Success2xx, true, 200, json, `{"success":false}`, false},
+		{domain.SuccessJSONOr204, true, 200, json, `{"success":true}`, true},
+		{domain.SuccessJSONOr204, true, 200, json, `{"success":"false"}`, true},
+		{domain.SuccessJSONOr204, true, 200, json, `{"Success":false}`, true},
+		{domain.SuccessJSONOr204, true, 200, json, `{}`, true},
+		{domain.SuccessJSONOr204, true, 200, json, `[{"success":false}]`, true},
+		{domain.Success2xx, true, 202, json, `{"success":false}`, true},
+		{domain.SuccessJSONOr204, true, 204, "", "", true},
 	}
 	for _, c := range cases {
-		if got := succeeded(c.mode, c.status, []byte(c.body)); got != c.want {
-			t.Errorf("succeeded(%s, %d, %q) = %v, want %v", c.mode, c.status, c.body, got, c.want)
+		if got, why := succeeded(c.mode, c.falseFails, c.status, c.contentType, []byte(c.body)); got != c.want {
+			t.Errorf("succeeded(%s, %v, %d, %q, %q) = %v %q, want %v", c.mode, c.falseFails, c.status, c.contentType, c.body, got, why, c.want)
 		}
 	}
 }
@@ -103,7 +124,7 @@ func TestSecretLookingHeadersAreMaskedInTheLog(t *testing.T) {
 		"webhook-signature": {"v1,abc"}, "X-Partner": {"partner-credential-0123456789"}, "X-Smartkyc-Signature": {"00ff"},
 		"Proxy-Authorization": {"Basic dXNlcjpwYXNz"}, "X-Other-Signature": {"0123456789abcdef0123"},
 	}
-	got := recordedHeaders(h, "X-Partner", "X-Smartkyc-Signature")
+	got := recordedHeaders(h, "X-Partner", []string{"X-Smartkyc-Signature"})
 	if got["X-Api-Key"] != "****3456" || got["Authorization"] != "Bearer ****" || got["Proxy-Authorization"] != "Basic ****" {
 		t.Fatalf("masked = %v", got)
 	}
@@ -117,7 +138,7 @@ func TestSecretLookingHeadersAreMaskedInTheLog(t *testing.T) {
 	if got["X-Other-Signature"] != "****0123" {
 		t.Fatalf("another signature-looking header = %q", got["X-Other-Signature"])
 	}
-	if got := recordedHeaders(http.Header{"Authorization": {"opaque-credential-without-scheme"}}, "", ""); got["Authorization"] != "****" {
+	if got := recordedHeaders(http.Header{"Authorization": {"opaque-credential-without-scheme"}}, "", nil); got["Authorization"] != "****" {
 		t.Fatalf("schemeless authorization = %q", got["Authorization"])
 	}
 }

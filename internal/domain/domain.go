@@ -124,10 +124,25 @@ type Endpoint struct {
 	// SigningPublicKey is the ed25519 public key (whpk_…) receivers verify with.
 	SigningPublicKey string `json:"signing_public_key,omitempty"`
 	// SigningPrivateKey (whsk_…) signs when Signing is ed25519. Secret.
-	SigningPrivateKey string           `json:"-"`
-	Auth              *EndpointAuth    `json:"auth,omitempty"`
-	TLS               *EndpointTLS     `json:"tls,omitempty"`
-	CompatSignature   *CompatSignature `json:"compat_signature,omitempty"`
+	SigningPrivateKey string        `json:"-"`
+	Auth              *EndpointAuth `json:"auth,omitempty"`
+	TLS               *EndpointTLS  `json:"tls,omitempty"`
+	// CompatSignature is the older form of Signatures, as the API shows
+	// it when the list has one (CompatSignatureOf); it is not kept.
+	CompatSignature *CompatSignature `json:"compat_signature,omitempty"`
+	// Signatures are the schemes that sign each delivery, over its final
+	// body; empty means DefaultSignatures.
+	Signatures []Signature `json:"signatures"`
+	// SuccessFalseFails makes a 200 whose JSON object body has
+	// "success": false a failure.
+	SuccessFalseFails bool `json:"success_false_fails"`
+	// IdenticalRetries makes every automatic retry send the first
+	// attempt's bytes and headers: it is signed at the first attempt's
+	// instant (Delivery.SignedAt).
+	IdenticalRetries bool `json:"identical_retries"`
+	// ThinPartnerParams keeps the job's partner params in a thin body,
+	// which otherwise carries no personal data.
+	ThinPartnerParams bool `json:"thin_partner_params"`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`
@@ -199,6 +214,31 @@ type Job struct {
 	// CallbackURL, when set, receives the job's events instead of the
 	// default callback endpoint. It is not part of the envelope.
 	CallbackURL string `json:"-"`
+}
+
+// AppendJSON appends the job as the envelope carries it. Its partner
+// params go in as they were published, byte for byte: encoding/json would
+// compact them and escape <, > and &, and receivers echo them back as
+// they were sent. withParams false leaves them out (a thin body).
+func (j *Job) AppendJSON(dst []byte, withParams bool) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, j.ID)
+	if j.Kind != "" {
+		dst = append(dst, `,"kind":`...)
+		dst = appendString(dst, j.Kind)
+	}
+	if withParams && len(j.PartnerParams) > 0 {
+		dst = append(dst, `,"partner_params":`...)
+		dst = append(dst, j.PartnerParams...)
+	}
+	return append(dst, '}')
+}
+
+// appendString appends s as a JSON string; s comes from validated input
+// (an id, a kind), so encoding/json's error cannot happen.
+func appendString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
 }
 
 // JobRecord is what Herald keeps of a job: the polling alternative to

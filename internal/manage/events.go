@@ -89,7 +89,9 @@ func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field s
 		if !isObject(in.PartnerParams) {
 			return nil, domain.Invalid(field+"partner_params", "must be a JSON object")
 		}
-		j.PartnerParams = compact(in.PartnerParams)
+		// Kept as received, not compacted: receivers echo them back and
+		// compare (docs/delivery.md, partner params).
+		j.PartnerParams = bytes.TrimSpace(in.PartnerParams)
 	}
 	if in.CallbackURL != "" {
 		u, err := m.jobCallbackURL(ctx, sc, field+"callback_url", in.CallbackURL)

@@ -175,6 +175,8 @@ type Claimed struct {
 	TargetURL string
 	// Attempts made before this one.
 	Attempts int
+	// SignedAt is when the first attempt was signed; zero before it.
+	SignedAt time.Time
 	Event    domain.Event
 }
 
@@ -187,6 +189,9 @@ type Outcome struct {
 	// Status is the delivery's new status: pending (to retry), succeeded or failed.
 	Status        string
 	NextAttemptAt time.Time
+	// SignedAt is the instant the attempt was signed at; the delivery
+	// keeps its first attempt's.
+	SignedAt time.Time
 	// DisableEndpoint, when set, disables the endpoint with this reason (410 Gone).
 	DisableEndpoint string
 	// EventID and Scrub: a sensitive event's data is erased once none of

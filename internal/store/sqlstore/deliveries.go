@@ -114,8 +114,9 @@ func (db *DB) RetryDelivery(ctx context.Context, s domain.Scope, id string, now 
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		// A delivery that is in flight right now is left alone: its attempt
 		// is the retry. One whose endpoint was deleted has nowhere to go.
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
-			WHERE tenant_id = ? AND environment = ? AND id = ? AND (status <> 'pending' OR lease_owner IS NULL)
+		// A manual retry signs afresh, even for identical retries.
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			signed_at = NULL WHERE tenant_id = ? AND environment = ? AND id = ? AND (status <> 'pending' OR lease_owner IS NULL)
 			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id)`),
 			micros(now), micros(now), s.TenantID, s.Environment, id)
 		if err != nil {

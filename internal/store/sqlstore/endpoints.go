@@ -14,7 +14,8 @@ import (
 
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
 	retry_policy, timeout_ms, max_concurrency, success, default_callback, payload_mode, signing, signing_public_key,
-	secret, previous_secret, previous_secret_expires_at, credentials, created_at, updated_at`
+	secret, previous_secret, previous_secret_expires_at, credentials, success_false_fails, identical_retries,
+	thin_partner_params, created_at, updated_at`
 
 // credentials are an endpoint's secrets besides its signing secrets,
 // stored as one sealed document.
@@ -22,9 +23,14 @@ type credentials struct {
 	// Headers are the endpoint's custom headers: they often carry the
 	// receiver's API key, so they are sealed with the rest. (The headers
 	// column holds only what was written before they were.)
-	Headers           map[string]string       `json:"headers,omitempty"`
-	Auth              *domain.EndpointAuth    `json:"auth,omitempty"`
-	TLS               *domain.EndpointTLS     `json:"tls,omitempty"`
+	Headers map[string]string    `json:"headers,omitempty"`
+	Auth    *domain.EndpointAuth `json:"auth,omitempty"`
+	TLS     *domain.EndpointTLS  `json:"tls,omitempty"`
+	// Signatures carry their secrets (a text HMAC key, Smile's API key,
+	// a body API key), so the whole list is sealed.
+	Signatures []domain.Signature `json:"signatures,omitempty"`
+	// CompatSignature is the older form, written before Signatures: it
+	// is read into the list.
 	CompatSignature   *domain.CompatSignature `json:"compat_signature,omitempty"`
 	SigningPrivateKey string                  `json:"signing_private_key,omitempty"`
 }
@@ -37,7 +43,8 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 	var secret, previous, creds string
 	err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
 		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
-		&secret, &previous, &prevExpires, &creds, &created, &updated)
+		&secret, &previous, &prevExpires, &creds, &e.SuccessFalseFails, &e.IdenticalRetries, &e.ThinPartnerParams,
+		&created, &updated)
 	if err != nil {
 		return e, err
 	}
@@ -55,8 +62,11 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 		if err := json.Unmarshal([]byte(creds), &c); err != nil {
 			return e, fmt.Errorf("endpoint %s credentials: %w", e.ID, err)
 		}
-		e.Auth, e.TLS, e.CompatSignature, e.SigningPrivateKey = c.Auth, c.TLS, c.CompatSignature, c.SigningPrivateKey
+		e.Auth, e.TLS, e.Signatures, e.SigningPrivateKey = c.Auth, c.TLS, c.Signatures, c.SigningPrivateKey
 		e.Headers = c.Headers
+		if c.CompatSignature != nil && len(c.Signatures) == 0 {
+			e.ApplyCompatSignature(c.CompatSignature)
+		}
 	}
 	e.PreviousSecretExpiresAt = nullMicros(prevExpires)
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -93,8 +103,8 @@ func (db *DB) sealedSecrets(e *domain.Endpoint) (secret, previous, creds string,
 	if previous, err = db.seal(e.PreviousSecret); err != nil {
 		return
 	}
-	c := credentials{Headers: e.Headers, Auth: e.Auth, TLS: e.TLS, CompatSignature: e.CompatSignature, SigningPrivateKey: e.SigningPrivateKey}
-	if len(c.Headers) > 0 || c.Auth != nil || c.TLS != nil || c.CompatSignature != nil || c.SigningPrivateKey != "" {
+	c := credentials{Headers: e.Headers, Auth: e.Auth, TLS: e.TLS, Signatures: e.Signatures, SigningPrivateKey: e.SigningPrivateKey}
+	if len(c.Headers) > 0 || c.Auth != nil || c.TLS != nil || len(c.Signatures) > 0 || c.SigningPrivateKey != "" {
 		creds, err = db.seal(string(marshal(c)))
 	}
 	return
@@ -110,10 +120,11 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders,
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
-			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, micros(e.CreatedAt), micros(e.UpdatedAt))
+			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails,
+			e.IdenticalRetries, e.ThinPartnerParams, micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	}))
 }
@@ -153,8 +164,8 @@ func (db *DB) RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID 
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
-			WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`),
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			signed_at = NULL WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`),
 			micros(now), micros(now), endpointID, micros(since), micros(until))
 		if err != nil {
 			return err
@@ -208,11 +219,13 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET url = ?, name = ?, status = ?, disabled_reason = ?,
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
-			previous_secret_expires_at = ?, credentials = ?, updated_at = ?
+			previous_secret_expires_at = ?, credentials = ?, success_false_fails = ?, identical_retries = ?,
+			thin_partner_params = ?, updated_at = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders, marshal(e.RetryPolicy),
 			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
-			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
+			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails, e.IdenticalRetries,
+			e.ThinPartnerParams, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}

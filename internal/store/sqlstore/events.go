@@ -257,7 +257,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, even
 		if ev.Job == nil || ev.Test {
 			return nil, nil
 		}
-		return &ev.Job.ID, marshal(ev.Job)
+		return &ev.Job.ID, ev.Job.AppendJSON(nil, true)
 	}
 	if db.dialect.ArrayParams {
 		n := len(events)

@@ -54,7 +54,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 // delivery due again without any sweeper.
 const (
 	claimSet       = `UPDATE deliveries SET next_attempt_at = ?, lease_owner = ? WHERE id IN `
-	claimReturning = ` RETURNING id, endpoint_id, target_url, attempts, event_id`
+	claimReturning = ` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id`
 )
 
 // claimCandidate is an endpoint whose due deliveries a claim may take, and
@@ -190,8 +190,12 @@ func scanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var c store.Claimed
-		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &c.Event.ID); err != nil {
+		var signed sql.NullInt64
+		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &signed, &c.Event.ID); err != nil {
 			return nil, err
+		}
+		if signed.Valid {
+			c.SignedAt = fromMicros(signed.Int64)
 		}
 		out = append(out, c)
 	}

@@ -114,13 +114,13 @@ func updateDeliveriesUnnest(ctx context.Context, tx *sql.Tx, outcomes []store.Ou
 	n := len(outcomes)
 	ids, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
 	lastStatuses := make([]int32, n)
-	updated, nextAt := make([]int64, n), make([]int64, n)
+	updated, nextAt, signed := make([]int64, n), make([]int64, n), make([]int64, n)
 	// A nil element is a NULL: a finished delivery is due never.
 	next := make([]*int64, n)
 	for i := range outcomes {
 		o := &outcomes[i]
 		ids[i], statuses[i], lastErrors[i] = o.DeliveryID, o.Status, lastError(&o.Attempt)
-		lastStatuses[i], updated[i] = int32(o.Attempt.ResponseStatus), micros(o.Attempt.At)
+		lastStatuses[i], updated[i], signed[i] = int32(o.Attempt.ResponseStatus), micros(o.Attempt.At), optionalSigned(o)
 		if o.Status == domain.DeliveryPending {
 			nextAt[i] = micros(o.NextAttemptAt)
 			next[i] = &nextAt[i]
@@ -130,11 +130,11 @@ func updateDeliveriesUnnest(ctx context.Context, tx *sql.Tx, outcomes []store.Ou
 	// and an outcome already recorded (its lease cleared) is not counted twice.
 	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.status, attempts = deliveries.attempts + 1,
 		next_attempt_at = v.next_attempt_at, lease_owner = NULL, last_status = v.last_status, last_error = v.last_error,
-		updated_at = v.updated_at
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[], $6::bigint[])
-			AS v(id, status, next_attempt_at, last_status, last_error, updated_at)
+		updated_at = v.updated_at, signed_at = COALESCE(deliveries.signed_at, NULLIF(v.signed_at, 0))
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
+			AS v(id, status, next_attempt_at, last_status, last_error, updated_at, signed_at)
 		WHERE deliveries.id = v.id AND deliveries.status = 'pending' AND deliveries.lease_owner IS NOT NULL`,
-		ids, statuses, next, lastStatuses, lastErrors, updated)
+		ids, statuses, next, lastStatuses, lastErrors, updated, signed)
 	return err
 }
 
@@ -168,7 +168,7 @@ func (db *DB) insertAttempts(ctx context.Context, tx *sql.Tx, outcomes []store.O
 // over a VALUES list.
 func (db *DB) updateDeliveriesByRow(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
 	const update = `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
-		lease_owner = NULL, last_status = ?, last_error = ?, updated_at = ?
+		lease_owner = NULL, last_status = ?, last_error = ?, updated_at = ?, signed_at = COALESCE(signed_at, NULLIF(?, 0))
 		WHERE id = ? AND status = 'pending' AND lease_owner IS NOT NULL`
 	for i := range outcomes {
 		o := &outcomes[i]
@@ -178,11 +178,20 @@ func (db *DB) updateDeliveriesByRow(ctx context.Context, tx *sql.Tx, outcomes []
 		}
 		// A delivery cancelled while its attempt was in flight stays
 		// cancelled, and an outcome already recorded is not counted twice.
-		if _, err := db.execStmt(ctx, tx, update, o.Status, next, o.Attempt.ResponseStatus, lastError(&o.Attempt), micros(o.Attempt.At), o.DeliveryID); err != nil {
+		if _, err := db.execStmt(ctx, tx, update, o.Status, next, o.Attempt.ResponseStatus, lastError(&o.Attempt), micros(o.Attempt.At), optionalSigned(o), o.DeliveryID); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// optionalSigned is the outcome's signing instant, 0 when it has none (an
+// attempt that was never signed): the delivery keeps the first it gets.
+func optionalSigned(o *store.Outcome) int64 {
+	if o.SignedAt.IsZero() {
+		return 0
+	}
+	return micros(o.SignedAt)
 }
 
 // lastError is what the delivery shows of its latest attempt's failure.
