@@ -46,6 +46,16 @@ type Rotation struct {
 	GracePeriod string `json:"grace_period,omitempty"`
 }
 
+// SecretRotation is an endpoint secret's rotation.
+type SecretRotation struct {
+	// GracePeriod is how long the old secret keeps signing beside the new
+	// one: a duration such as 24h (the default when empty; at most 720h).
+	GracePeriod string `json:"grace_period,omitempty"`
+	// Secret is the new secret when the receiver already holds it
+	// (whsec_…); empty, Herald makes one.
+	Secret string `json:"secret,omitempty"`
+}
+
 // RotatedSecret is an endpoint's new signing secret, shown only once.
 type RotatedSecret struct {
 	Secret string `json:"secret"`
@@ -69,7 +79,7 @@ type EgressIPs struct {
 var (
 	testEndpoint         = newRoute[none, TestSend, TestSendResult]("test-endpoint", http.MethodPost, "/v1/endpoints/{id}/test")
 	recoverEndpoint      = newRoute[none, RecoverWindow, recovered]("recover-endpoint", http.MethodPost, "/v1/endpoints/{id}/recover")
-	rotateEndpointSecret = newRoute[none, Rotation, RotatedSecret]("rotate-endpoint-secret", http.MethodPost, "/v1/endpoints/{id}/secret/rotate")
+	rotateEndpointSecret = newRoute[none, SecretRotation, RotatedSecret]("rotate-endpoint-secret", http.MethodPost, "/v1/endpoints/{id}/secret/rotate")
 	getDefaultCallback   = newRoute[none, none, Endpoint]("get-default-callback", http.MethodGet, "/v1/default-callback")
 	putDefaultCallback   = newRoute[none, defaultCallback, Endpoint]("put-default-callback", http.MethodPut, "/v1/default-callback")
 	getEgressIPs         = newRoute[none, none, EgressIPs]("get-egress-ips", http.MethodGet, "/v1/egress-ips")
@@ -93,7 +103,7 @@ func (c *Client) RecoverEndpoint(ctx context.Context, id string, in *RecoverWind
 
 // RotateEndpointSecret replaces an endpoint's signing secret; in may be
 // nil for the default grace period.
-func (c *Client) RotateEndpointSecret(ctx context.Context, id string, in *Rotation) (*RotatedSecret, error) {
+func (c *Client) RotateEndpointSecret(ctx context.Context, id string, in *SecretRotation) (*RotatedSecret, error) {
 	return rotateEndpointSecret.call(ctx, c, nil, in, id)
 }
 

@@ -36,14 +36,26 @@ type Endpoint struct {
 	// PayloadMode is envelope, raw or thin.
 	PayloadMode string `json:"payload_mode"`
 	// Signing is hmac or ed25519; for ed25519, SigningPublicKey verifies.
-	Signing                 string           `json:"signing"`
-	SigningPublicKey        string           `json:"signing_public_key,omitempty"`
-	Auth                    *EndpointAuth    `json:"auth,omitempty"`
-	TLS                     *EndpointTLS     `json:"tls,omitempty"`
-	CompatSignature         *CompatSignature `json:"compat_signature,omitempty"`
-	PreviousSecretExpiresAt *time.Time       `json:"previous_secret_expires_at,omitempty"`
-	CreatedAt               time.Time        `json:"created_at"`
-	UpdatedAt               time.Time        `json:"updated_at"`
+	Signing          string        `json:"signing"`
+	SigningPublicKey string        `json:"signing_public_key,omitempty"`
+	Auth             *EndpointAuth `json:"auth,omitempty"`
+	TLS              *EndpointTLS  `json:"tls,omitempty"`
+	// CompatSignature is Signatures in their older form, when they have one.
+	CompatSignature *CompatSignature `json:"compat_signature,omitempty"`
+	// Signatures sign every delivery, each over the final body; secrets
+	// come back as ****.
+	Signatures []Signature `json:"signatures"`
+	// SuccessFalseFails: a 200 whose JSON object body has "success": false
+	// is a failure.
+	SuccessFalseFails bool `json:"success_false_fails"`
+	// IdenticalRetries: every automatic retry sends the first attempt's
+	// bytes and headers.
+	IdenticalRetries bool `json:"identical_retries"`
+	// ThinPartnerParams keeps the job's partner params in a thin body.
+	ThinPartnerParams       bool       `json:"thin_partner_params"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 // EndpointWithSecret is a new endpoint with its signing secret, which is
@@ -118,6 +130,34 @@ type CompatSignature struct {
 	APIKey string `json:"api_key,omitempty"`
 }
 
+// Signature schemes.
+const (
+	SchemeStandardWebhooks = "standard-webhooks"
+	SchemeHMACHex          = "hmac-sha256-hex"
+	SchemeBodySignature    = "body-signature"
+	SchemeBodyAPIKey       = "body-api-key"
+)
+
+// Signature is one signature scheme of an endpoint.
+type Signature struct {
+	Scheme string `json:"scheme"`
+	// hmac-sha256-hex: the header, and the key: whsec (the endpoint's
+	// secret, the default) or text (Secret, as UTF-8 text).
+	Header string `json:"header,omitempty"`
+	Key    string `json:"key,omitempty"`
+	// Secret is write-only: it comes back as ****.
+	Secret string `json:"secret,omitempty"`
+	// body-signature (Smile ID): the partner id and the API key.
+	PartnerID string `json:"partner_id,omitempty"`
+	// APIKey (body-signature, body-api-key) is write-only: it comes back
+	// as ****.
+	APIKey string `json:"api_key,omitempty"`
+	// body-api-key: the member's name and its position, first or last
+	// (the default).
+	Field    string `json:"field,omitempty"`
+	Position string `json:"position,omitempty"`
+}
+
 // EndpointCreate is a new endpoint; URL is required and the zero value of
 // every other field means Herald's default.
 type EndpointCreate struct {
@@ -139,6 +179,15 @@ type EndpointCreate struct {
 	Auth            *EndpointAuth     `json:"auth,omitempty"`
 	TLS             *EndpointTLS      `json:"tls,omitempty"`
 	CompatSignature *CompatSignature  `json:"compat_signature,omitempty"`
+	// Signatures replace the default [standard-webhooks]; not together
+	// with CompatSignature.
+	Signatures        []Signature `json:"signatures,omitempty"`
+	SuccessFalseFails bool        `json:"success_false_fails,omitempty"`
+	IdenticalRetries  bool        `json:"identical_retries,omitempty"`
+	ThinPartnerParams bool        `json:"thin_partner_params,omitempty"`
+	// Secret is the signing secret when the receiver already holds one
+	// (whsec_…); empty, Herald makes one.
+	Secret string `json:"secret,omitempty"`
 }
 
 // EndpointUpdate changes the fields that are not nil (Ptr helps). A
@@ -160,6 +209,11 @@ type EndpointUpdate struct {
 	Auth            *EndpointAuth     `json:"auth,omitempty"`
 	TLS             *EndpointTLS      `json:"tls,omitempty"`
 	CompatSignature *CompatSignature  `json:"compat_signature,omitempty"`
+	// Signatures, when not nil, replace the list whole (empty: the default).
+	Signatures        []Signature `json:"signatures,omitzero"`
+	SuccessFalseFails *bool       `json:"success_false_fails,omitempty"`
+	IdenticalRetries  *bool       `json:"identical_retries,omitempty"`
+	ThinPartnerParams *bool       `json:"thin_partner_params,omitempty"`
 }
 
 var (

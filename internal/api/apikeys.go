@@ -23,28 +23,27 @@ type createTenantAPIKeyInput struct {
 	Body tenantKeyBody
 }
 
-type rotateKeyBody struct {
+type RotateKeyBody struct {
 	GracePeriod string `json:"grace_period,omitempty" doc:"How long the old key keeps working, as a duration (default 24h, at most 720h)." example:"24h"`
 }
 
-// rotateInput rotates an endpoint's secret or an API key; the body is
-// optional.
+// rotateInput rotates an API key; the body is optional.
 type rotateInput struct {
 	ScopeHeaders
 	ID   string `path:"id"`
-	Body *rotateKeyBody
+	Body *RotateKeyBody
 }
 
 // rotation reads a rotation's scope and grace period; the body or the
 // field may be absent.
-func (s *Server) rotation(ctx context.Context, in *rotateInput) (domain.Scope, time.Duration, error) {
-	sc, err := s.scope(ctx, in.ScopeHeaders)
+func (s *Server) rotation(ctx context.Context, h ScopeHeaders, body *RotateKeyBody) (domain.Scope, time.Duration, error) {
+	sc, err := s.scope(ctx, h)
 	if err != nil {
 		return domain.Scope{}, 0, err
 	}
 	var period string
-	if in.Body != nil {
-		period = in.Body.GracePeriod
+	if body != nil {
+		period = body.GracePeriod
 	}
 	grace, err := manage.ParseGrace(period)
 	if err != nil {
@@ -89,7 +88,7 @@ func (s *Server) listAPIKeys(ctx context.Context, in *ScopeHeaders) (*Body[*List
 }
 
 func (s *Server) rotateAPIKey(ctx context.Context, in *rotateInput) (*Body[newAPIKey], error) {
-	sc, grace, err := s.rotation(ctx, in)
+	sc, grace, err := s.rotation(ctx, in.ScopeHeaders, in.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ type recoverResult struct {
 }
 
 type rotatedSecret struct {
-	Secret                  string    `json:"secret" doc:"The new signing secret; shown only now."`
+	Secret                  string    `json:"secret" doc:"The new signing secret (the one given, if any); shown only now."`
 	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at" doc:"Until then both secrets sign, as two entries of webhook-signature."`
 }
 
@@ -77,12 +77,30 @@ func (s *Server) recoverEndpoint(ctx context.Context, in *recoverEndpointInput) 
 	return &Body[recoverResult]{Body: recoverResult{Recovered: n}}, nil
 }
 
-func (s *Server) rotateEndpointSecret(ctx context.Context, in *rotateInput) (*Body[rotatedSecret], error) {
-	sc, grace, err := s.rotation(ctx, in)
+// rotateSecretBody is a secret rotation: RotateKeyBody and, optionally,
+// the secret to rotate to.
+type rotateSecretBody struct {
+	RotateKeyBody
+	Secret string `json:"secret,omitempty" maxLength:"200" doc:"The new signing secret, when the receiver already holds it (whsec_ and the standard base64 of 24 to 64 bytes); absent, Herald makes one." example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
+}
+
+type rotateSecretInput struct {
+	ScopeHeaders
+	ID   string `path:"id"`
+	Body *rotateSecretBody
+}
+
+func (s *Server) rotateEndpointSecret(ctx context.Context, in *rotateSecretInput) (*Body[rotatedSecret], error) {
+	var keyBody *RotateKeyBody
+	var given string
+	if in.Body != nil {
+		keyBody, given = &in.Body.RotateKeyBody, in.Body.Secret
+	}
+	sc, grace, err := s.rotation(ctx, in.ScopeHeaders, keyBody)
 	if err != nil {
 		return nil, err
 	}
-	secret, until, err := s.rules.RotateEndpointSecret(ctx, sc, in.ID, grace)
+	secret, until, err := s.rules.RotateEndpointSecret(ctx, sc, in.ID, given, grace)
 	if err != nil {
 		return nil, s.problem(err)
 	}

@@ -8,24 +8,35 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 )
 
-// endpointFields are what a caller may set on an endpoint. Pointers tell
+// EndpointFields are what a caller may set on an endpoint. Pointers tell
 // "not given" from "set to empty" for PATCH.
-type endpointFields struct {
-	URL             *string                 `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
-	Name            *string                 `json:"name,omitempty" maxLength:"200"`
-	Status          *string                 `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
-	EventTypes      []string                `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
-	Headers         map[string]string       `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
-	RetryPolicy     *domain.RetryPolicy     `json:"retry_policy,omitempty"`
-	TimeoutMS       *int                    `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
-	MaxConcurrency  *int                    `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
-	Success         *string                 `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
-	DefaultCallback *bool                   `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
-	PayloadMode     *string                 `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
-	Signing         *string                 `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
-	Auth            *domain.EndpointAuth    `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
-	TLS             *domain.EndpointTLS     `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
-	CompatSignature *domain.CompatSignature `json:"compat_signature,omitempty" doc:"An extra signature for receivers built to an older scheme. {\"kind\":\"none\"} removes it."`
+type EndpointFields struct {
+	URL               *string                 `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
+	Name              *string                 `json:"name,omitempty" maxLength:"200"`
+	Status            *string                 `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	EventTypes        []string                `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
+	Headers           map[string]string       `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
+	RetryPolicy       *domain.RetryPolicy     `json:"retry_policy,omitempty"`
+	TimeoutMS         *int                    `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
+	MaxConcurrency    *int                    `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	Success           *string                 `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+	DefaultCallback   *bool                   `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
+	PayloadMode       *string                 `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
+	Signing           *string                 `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
+	Auth              *domain.EndpointAuth    `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
+	TLS               *domain.EndpointTLS     `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
+	CompatSignature   *domain.CompatSignature `json:"compat_signature,omitempty" doc:"The older form of signatures: one extra signature for receivers built to an older scheme, replacing the list's hmac-sha256-hex and body-api-key schemes. {\"kind\":\"none\"} removes them. Not together with signatures."`
+	Signatures        []domain.Signature      `json:"signatures,omitempty" maxItems:"8" doc:"The signature schemes of every delivery, each over the final body. Default (and an empty list): [{\"scheme\":\"standard-webhooks\"}]; standard-webhooks is always sent and is put first when the list leaves it out. The list replaces the previous one whole."`
+	SuccessFalseFails *bool                   `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
+	IdenticalRetries  *bool                   `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
+	ThinPartnerParams *bool                   `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
+}
+
+// createEndpointBody is a new endpoint: its fields and, optionally, the
+// signing secret its receiver already holds.
+type createEndpointBody struct {
+	EndpointFields
+	Secret string `json:"secret,omitempty" maxLength:"200" doc:"The signing secret, when the receiver already holds it (whsec_ and the standard base64 of 24 to 64 bytes); absent, Herald makes one." example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
 }
 
 // endpointWithSecret is the answer to create: the only time the secret is shown.
@@ -50,13 +61,13 @@ type scopedPage struct {
 
 type createEndpointInput struct {
 	ScopeHeaders
-	Body endpointFields
+	Body createEndpointBody
 }
 
 type updateEndpointInput struct {
 	ScopeHeaders
 	ID   string `path:"id"`
-	Body endpointFields
+	Body EndpointFields
 }
 
 func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*Body[endpointWithSecret], error) {
@@ -67,7 +78,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	if in.Body.URL == nil {
 		return nil, s.problem(domain.Invalid("url", "is required"))
 	}
-	secret, err := credential.NewSigningSecret()
+	secret, err := credential.SigningSecret(in.Body.Secret)
 	if err != nil {
 		return nil, s.problem(err)
 	}
@@ -78,7 +89,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
 		Secret: secret, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.applyEndpoint(ctx, &e, &in.Body); err != nil {
+	if err := s.applyEndpoint(ctx, &e, &in.Body.EndpointFields); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateEndpoint(ctx, &e); err != nil {
@@ -163,7 +174,9 @@ func (s *Server) deleteEndpoint(ctx context.Context, in *scopedID) (*noContent, 
 func shown(e *domain.Endpoint) *domain.Endpoint {
 	c := *e
 	c.Headers = domain.MaskedHeaders(e.Headers)
-	c.Auth, c.TLS, c.CompatSignature = e.Auth.Shown(), e.TLS.Shown(), e.CompatSignature.Shown()
+	c.Auth, c.TLS = e.Auth.Shown(), e.TLS.Shown()
+	c.Signatures = domain.ShownSignatures(e.SignatureList())
+	c.CompatSignature = domain.CompatSignatureOf(e.SignatureList()).Shown()
 	if c.EventTypes == nil {
 		c.EventTypes = []string{}
 	}
@@ -172,7 +185,7 @@ func shown(e *domain.Endpoint) *domain.Endpoint {
 
 // applyEndpoint validates the given fields and copies them onto e; on any
 // error e must be discarded.
-func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpointFields) error {
+func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *EndpointFields) error {
 	if f.URL != nil {
 		u, err := s.rules.CheckURL(ctx, e.Environment, "url", *f.URL)
 		if err != nil {
@@ -215,6 +228,14 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *endpo
 	}
 	if f.Success != nil {
 		e.Success = *f.Success
+	}
+	for _, b := range []struct {
+		from *bool
+		to   *bool
+	}{{f.SuccessFalseFails, &e.SuccessFalseFails}, {f.IdenticalRetries, &e.IdenticalRetries}, {f.ThinPartnerParams, &e.ThinPartnerParams}} {
+		if b.from != nil {
+			*b.to = *b.from
+		}
 	}
 	if err := s.applyReceiverOptions(ctx, e, f); err != nil {
 		return s.problem(err)

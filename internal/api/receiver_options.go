@@ -10,9 +10,9 @@ import (
 )
 
 // applyReceiverOptions validates and applies how Herald talks to the
-// receiver: payload mode, signing scheme, auth, TLS, compatibility
-// signature.
-func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f *endpointFields) error {
+// receiver: payload mode, signing scheme, auth, TLS, signatures (or their
+// older form, the compatibility signature).
+func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f *EndpointFields) error {
 	if f.PayloadMode != nil {
 		e.PayloadMode = *f.PayloadMode
 	}
@@ -52,14 +52,24 @@ func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f
 			e.TLS = t
 		}
 	}
+	if f.Signatures != nil && f.CompatSignature != nil {
+		return domain.Invalid("compat_signature", "is the older form of signatures: give one or the other")
+	}
+	if f.Signatures != nil {
+		list, err := domain.NormalizeSignatures(f.Signatures)
+		if err != nil {
+			return err
+		}
+		e.Signatures = list
+	}
 	if c := f.CompatSignature; c != nil {
 		if c.Kind == "none" {
-			e.CompatSignature = nil
+			e.ApplyCompatSignature(nil)
 		} else {
 			if err := c.Validate(); err != nil {
 				return err
 			}
-			e.CompatSignature = c
+			e.ApplyCompatSignature(c)
 		}
 	}
 	return nil

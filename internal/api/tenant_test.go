@@ -315,7 +315,7 @@ func TestSecretRotationSignsWithBothSecretsForTheGracePeriod(t *testing.T) {
 	rc := servertest.NewReceiver(t)
 	h.Tenant("acme")
 	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
-	rot := servertest.Must(h.As("acme", "sandbox").RotateEndpointSecret(t.Context(), ep.ID, &client.Rotation{GracePeriod: "2s"}))(t)
+	rot := servertest.Must(h.As("acme", "sandbox").RotateEndpointSecret(t.Context(), ep.ID, &client.SecretRotation{GracePeriod: "2s"}))(t)
 	if rot.Secret == ep.Secret || !strings.HasPrefix(rot.Secret, "whsec_") {
 		t.Fatalf("rotated secret %q", rot.Secret)
 	}

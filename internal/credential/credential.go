@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/webhook"
@@ -84,6 +85,35 @@ func NewPortalSession() (secret string, hash []byte, err error) {
 
 // NewSigningSecret mints an endpoint's HMAC signing secret (whsec_…).
 func NewSigningSecret() (string, error) { return webhook.NewSecret() }
+
+// Sizes of a given signing secret, in decoded bytes: the Standard Webhooks
+// specification's range.
+const (
+	minGivenSecret = 24
+	maxGivenSecret = 64
+)
+
+// SigningSecret is the signing secret of a new endpoint or a rotation:
+// given, once checked, when the caller brings one (a platform that moves to
+// Herald keeps the secrets its customers' receivers already hold), and a
+// new one otherwise.
+func SigningSecret(given string) (string, error) {
+	if given == "" {
+		return NewSigningSecret()
+	}
+	rest, ok := strings.CutPrefix(given, SigningSecretPrefix)
+	if !ok {
+		return "", domain.Invalid("secret", "must start with %s, then the standard base64 of the key", SigningSecretPrefix)
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return "", domain.Invalid("secret", "what follows %s is not standard base64 (with = padding)", SigningSecretPrefix)
+	}
+	if len(key) < minGivenSecret || len(key) > maxGivenSecret {
+		return "", domain.Invalid("secret", "the key is %d bytes; it must be %d to %d", len(key), minGivenSecret, maxGivenSecret)
+	}
+	return given, nil
+}
 
 // NewSigningKeyPair mints an endpoint's ed25519 signing keys: the public
 // key (whpk_…) for receivers, the private one (whsk_…) for Herald alone.

@@ -181,7 +181,7 @@ func TestARotatedSigningSecretSignsBesideTheNewOneUntilItsGraceEnds(t *testing.T
 	rc := newReceiver(t, http.StatusOK)
 	ep := r.endpoint(rc.URL)
 
-	secret, until, err := r.m.RotateEndpointSecret(ctx, r.scope, ep.ID, time.Hour)
+	secret, until, err := r.m.RotateEndpointSecret(ctx, r.scope, ep.ID, "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestARotatedSigningSecretSignsBesideTheNewOneUntilItsGraceEnds(t *testing.T
 	if after := stored.SigningSecrets(until); len(after) != 1 || after[0] != secret {
 		t.Fatalf("once the grace period ends, %d secrets sign", len(after))
 	}
-	if _, _, err := r.m.RotateEndpointSecret(ctx, r.scope, "ep_missing", time.Hour); !errors.Is(err, domain.ErrNotFound) {
+	if _, _, err := r.m.RotateEndpointSecret(ctx, r.scope, "ep_missing", "", time.Hour); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("rotating a missing endpoint's secret: %v", err)
 	}
 }

@@ -29,14 +29,15 @@ func ParseGrace(s string) (time.Duration, error) {
 }
 
 // RotateEndpointSecret gives an endpoint a new signing secret, returned
-// once; for grace the old one signs beside it (two entries of
-// webhook-signature). It returns when the old one stops signing.
-func (m *Manager) RotateEndpointSecret(ctx context.Context, sc domain.Scope, endpointID string, grace time.Duration) (secret string, previousExpiresAt time.Time, err error) {
-	e, err := m.store.GetEndpoint(ctx, sc, endpointID)
-	if err != nil {
+// once: given, when the caller brings one, or minted. For grace the old one
+// signs beside it (two entries of webhook-signature; the other schemes sign
+// with the new one only). It returns when the old one stops signing.
+func (m *Manager) RotateEndpointSecret(ctx context.Context, sc domain.Scope, endpointID, given string, grace time.Duration) (secret string, previousExpiresAt time.Time, err error) {
+	if secret, err = credential.SigningSecret(given); err != nil {
 		return "", time.Time{}, err
 	}
-	if secret, err = credential.NewSigningSecret(); err != nil {
+	e, err := m.store.GetEndpoint(ctx, sc, endpointID)
+	if err != nil {
 		return "", time.Time{}, err
 	}
 	e.RotateSecret(secret, domain.Now(), grace)

@@ -394,7 +394,7 @@ func (p *Portal) endpointStatus(w http.ResponseWriter, r *http.Request, st *stat
 
 func (p *Portal) rotateSecret(w http.ResponseWriter, r *http.Request, st *state) {
 	id := r.PathValue("id")
-	out, err := st.api.RotateEndpointSecret(r.Context(), id, &client.Rotation{})
+	out, err := st.api.RotateEndpointSecret(r.Context(), id, &client.SecretRotation{})
 	if err != nil {
 		p.fail(w, r, st, err)
 		return

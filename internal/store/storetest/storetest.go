@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, claimTests...)
 	tests = append(tests, publishTests...)
 	tests = append(tests, recordTests...)
+	tests = append(tests, wireTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
@@ -1086,11 +1087,16 @@ func testSealing(t *testing.T, s store.Store) {
 	e.TLS = &domain.EndpointTLS{ClientCertificate: "CERT", ClientKey: "KEY"}
 	e.SigningPrivateKey = "whsk_private"
 	e.Headers = map[string]string{"X-Api-Key": "custom-secret"}
+	e.Signatures = []domain.Signature{
+		{Scheme: domain.SchemeStandardWebhooks},
+		{Scheme: domain.SchemeHMACHex, Header: "X-Sig", Key: domain.KeyText, Secret: "text-secret"},
+		{Scheme: domain.SchemeBodySignature, PartnerID: "085", APIKey: "smile-key"},
+	}
 	must(t, s.UpdateEndpoint(ctx, e))
 	got, err := s.GetEndpoint(ctx, scope, e.ID)
 	must(t, err)
 	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.TLS.ClientKey != "KEY" || got.SigningPrivateKey != "whsk_private" ||
-		got.Headers["X-Api-Key"] != "custom-secret" {
+		got.Headers["X-Api-Key"] != "custom-secret" || got.Signatures[1].Secret != "text-secret" || got.Signatures[2].APIKey != "smile-key" {
 		t.Fatalf("endpoint read back = %+v", got)
 	}
 	// Under another key nothing opens: what is stored is not the secret.
@@ -1111,7 +1117,8 @@ func testSealing(t *testing.T, s store.Store) {
 	must(t, st.CheckSealer(ctx))
 	got, err = s.GetEndpoint(ctx, scope, e.ID)
 	must(t, err)
-	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.Headers["X-Api-Key"] != "custom-secret" {
+	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.Headers["X-Api-Key"] != "custom-secret" ||
+		got.Signatures[1].Secret != "text-secret" || got.Signatures[2].APIKey != "smile-key" {
 		t.Fatalf("after reseal = %+v", got)
 	}
 	st.SetSealer(box1)
