@@ -2,6 +2,7 @@ package credential
 
 import (
 	"crypto/sha256"
+	"errors"
 	"strings"
 	"testing"
 
@@ -61,5 +62,21 @@ func TestSigningSecretsAndKeysAreWhatReceiversLibrariesRead(t *testing.T) {
 	}
 	if _, err := webhook.ParsePrivateKey(priv); err != nil {
 		t.Fatalf("private key: %v", err)
+	}
+}
+
+func TestSigningSecretKeepsAGivenOneAndChecksIt(t *testing.T) {
+	given := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	if got, err := SigningSecret(given); err != nil || got != given {
+		t.Fatalf("SigningSecret(given) = %q, %v", got, err)
+	}
+	if got, err := SigningSecret(""); err != nil || !strings.HasPrefix(got, SigningSecretPrefix) || got == given {
+		t.Fatalf("SigningSecret(\"\") = %q, %v", got, err)
+	}
+	for _, bad := range []string{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_***", "whsec_dGVzdA==", "whsec_" + strings.Repeat("A", 100)} {
+		var ve *domain.ValidationError
+		if _, err := SigningSecret(bad); !errors.As(err, &ve) || ve.Field != "secret" {
+			t.Errorf("SigningSecret(%q) = %v, want a validation error naming secret", bad, err)
+		}
 	}
 }
