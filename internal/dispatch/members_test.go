@@ -94,7 +94,7 @@ func TestSigningInstant(t *testing.T) {
 func TestPartnerParamsAreSplicedAsStored(t *testing.T) {
 	const params = "{ \"ref\" : \"a<b>&c\",\n  \"note\": \"café ☕\",  \"n\": 1.50 }"
 	ev := domain.Event{ID: "evt_1", Type: "a.b", TenantID: "acme", Environment: domain.Sandbox, Final: true,
-		Job: &domain.Job{ID: "job_pp", Kind: "kyc", PartnerParams: json.RawMessage(params)},
+		Job:  &domain.Job{ID: "job_pp", Kind: "kyc", PartnerParams: json.RawMessage(params)},
 		Data: json.RawMessage(`{"x":1}`), CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	head := `{"id":"evt_1","type":"a.b","timestamp":"2026-01-02T03:04:05Z","environment":"sandbox","tenant_id":"acme",`
 	for mode, want := range map[payloadMode]string{

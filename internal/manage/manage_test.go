@@ -324,7 +324,8 @@ func TestANewEventIsCheckedAgainstItsTypeAndItsJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !ev.Sensitive || ev.ExpiresAt == nil || !ev.ExpiresAt.Equal(now.Add(time.Minute)) || string(ev.Data) != `{"score":0.9}` ||
-		ev.Job == nil || string(ev.Job.PartnerParams) != `{"user":"u1"}` {
+		// Data is compacted; partner params are kept as received (issue 14).
+		ev.Job == nil || string(ev.Job.PartnerParams) != `{"user": "u1"}` {
 		t.Fatalf("built %+v", ev)
 	}
 
