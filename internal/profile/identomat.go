@@ -38,15 +38,20 @@ var identomatResults = map[string]string{
 	"resubmission_requested": "ADDITIONAL_INFORMATION_REQUESTED",
 }
 
+// The catalog's message fields under Identomat's names: {document, catalog}.
+var (
+	identomatEmail   = [][2]string{{"address", "to"}, {"subject", "subject"}, {"content", "text"}}
+	identomatSMSLink = [][2]string{{"text", "text"}, {"phoneNumber", "to"}}
+	identomatLink    = [][2]string{{"sessionLink", "link"}, {"createdBy", "requested_by"}}
+)
+
 // renderIdentomat: type, sessionId (the job), then the type's own fields.
 // callbackApiKey is not the renderer's: the body-api-key scheme puts it
 // first, and a callbackApiKey in the data is dropped so that it cannot be
 // sent twice.
-func renderIdentomat(dst []byte, in *Input, _ *settings) []byte {
-	var fbuf [24]objField
-	var mbuf [24]member
-	d := members(mbuf[:0], in.Data)
-	b := object{fields: fbuf[:0]}
+func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
+	d := members(sc.data[:0], in.Data)
+	b := object{fields: sc.fields[:0]}
 	channel := lookup(d, "channel")
 	switch {
 	case in.Type == "message.otp.requested" && stringIs(channel, "sms"):
@@ -55,20 +60,14 @@ func renderIdentomat(dst []byte, in *Input, _ *settings) []byte {
 		b.raw("phoneNumber", lookup(d, "to"))
 	case in.Type == "message.otp.requested" && stringIs(channel, "email"):
 		b.str("type", "email-one-time-password-request")
-		b.rawNN("address", lookup(d, "to"))
-		b.rawNN("subject", lookup(d, "subject"))
-		b.rawNN("content", lookup(d, "text"))
+		b.renameNN(d, identomatEmail)
 	case in.Type == "message.link.requested" && stringIs(channel, "sms"):
 		b.str("type", "share-session-link-via-sms")
-		b.rawNN("text", lookup(d, "text"))
-		b.rawNN("phoneNumber", lookup(d, "to"))
-		b.rawNN("sessionLink", lookup(d, "link"))
-		b.rawNN("createdBy", lookup(d, "requested_by"))
+		b.renameNN(d, identomatSMSLink)
+		b.renameNN(d, identomatLink)
 	case in.Type == "message.link.requested" && stringIs(channel, "email"):
 		b.str("type", "share-session-link-via-email")
-		b.rawNN("address", lookup(d, "to"))
-		b.rawNN("subject", lookup(d, "subject"))
-		b.rawNN("content", lookup(d, "text"))
+		b.renameNN(d, identomatEmail)
 		// The catalog's cc is an array, Identomat's a comma-separated string.
 		if cc := lookup(d, "cc"); isArray(cc) {
 			if s, ok := joinComma(cc); ok {
@@ -77,8 +76,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings) []byte {
 		} else {
 			b.rawNN("cc", cc)
 		}
-		b.rawNN("sessionLink", lookup(d, "link"))
-		b.rawNN("createdBy", lookup(d, "requested_by"))
+		b.renameNN(d, identomatLink)
 	case in.Type == "verification.approved" || in.Type == "verification.rejected" ||
 		in.Type == "verification.review_required" || in.Type == "verification.resubmission_requested" ||
 		in.Type == "verification.decision_updated":
@@ -124,8 +122,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings) []byte {
 	}
 
 	// {type, sessionId} | nn, then the rest of b.
-	var obuf [24]objField
-	o := object{fields: obuf[:0]}
+	o := object{fields: sc.out[:0]}
 	if t := b.fields[0]; t.enc || !isNull(t.raw) {
 		o.put(t)
 	}

@@ -38,10 +38,8 @@ var idwiseExtras = [...]string{"action", "previousSystemDecision", "updatedAMLVe
 
 // renderIDWise: {event, body{eventId, journeyId, referenceNo, the decision
 // words, the non-PII extras, partnerParams when asked for}}.
-func renderIDWise(dst []byte, in *Input, s *settings) []byte {
-	var fbuf [12]objField
-	var mbuf [24]member
-	d := members(mbuf[:0], in.Data)
+func renderIDWise(dst []byte, in *Input, s *settings, sc *scratch) []byte {
+	d := members(sc.data[:0], in.Data)
 	manual := stringIs(lookup(d, "reviewed_by"), "manual")
 	var dec string
 	if r := field(lookup(d, "decision"), "result"); isString(r) {
@@ -56,7 +54,7 @@ func renderIDWise(dst []byte, in *Input, s *settings) []byte {
 		}
 	}
 
-	b := object{fields: fbuf[:0]}
+	b := object{fields: sc.fields[:0]}
 	b.str("eventId", in.ID)
 	if in.Job != nil {
 		b.str("journeyId", in.Job.ID)

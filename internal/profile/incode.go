@@ -23,11 +23,9 @@ var incodeStepStatus = map[string]string{
 // renderIncode: {interviewId, externalId, onboardingStatus}, or for
 // aml.monitoring.updated {interviewId, ref, search_id}. Incode's status enum
 // is closed: a type it has no status for is UNKNOWN, never Herald's name.
-func renderIncode(dst []byte, in *Input, _ *settings) []byte {
-	var fbuf [3]objField
-	var mbuf [24]member
-	o := object{fields: fbuf[:0]}
-	d := members(mbuf[:0], in.Data)
+func renderIncode(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
+	o := object{fields: sc.fields[:0]}
+	d := members(sc.data[:0], in.Data)
 	if in.Job != nil {
 		o.str("interviewId", in.Job.ID)
 	}

@@ -252,6 +252,13 @@ func (o *object) rawNN(key string, v []byte) {
 	}
 }
 
+// renameNN sets each {name, key} of names to data's member key, unless null.
+func (o *object) renameNN(data []member, names [][2]string) {
+	for _, n := range names {
+		o.rawNN(n[0], lookup(data, n[1]))
+	}
+}
+
 func (o *object) str(key, s string) { o.put(objField{key: key, str: s, enc: true}) }
 
 // del drops key: jq's del(.key).

@@ -12,6 +12,7 @@ package profile
 
 import (
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
@@ -80,7 +81,7 @@ type Profile struct {
 	// it does not name goes out under Herald's name.
 	TypeNames []TypeName `json:"type_names"`
 
-	render func(dst []byte, in *Input, s *settings) []byte
+	render func(dst []byte, in *Input, s *settings, sc *scratch) []byte
 }
 
 // Option is one of a profile's profile_options.
@@ -178,9 +179,21 @@ func Get(name string) (*Profile, bool) {
 // Renderer renders bodies for one endpoint: a profile with its options read
 // once.
 type Renderer struct {
-	render func(dst []byte, in *Input, s *settings) []byte
+	render func(dst []byte, in *Input, s *settings, sc *scratch) []byte
 	s      settings
 }
+
+// scratch is a render's working memory, pooled: allocating it for every
+// body cost more than the rendering.
+type scratch struct {
+	data, sub   []member
+	fields, out []objField
+}
+
+var scratches = sync.Pool{New: func() any {
+	return &scratch{data: make([]member, 0, 32), sub: make([]member, 0, 16),
+		fields: make([]objField, 0, 32), out: make([]objField, 0, 32)}
+}}
 
 // Renderer reads opts (validated as ValidateOptions does) into a renderer.
 func (p *Profile) Renderer(opts map[string]json.RawMessage) (*Renderer, error) {
@@ -192,4 +205,14 @@ func (p *Profile) Renderer(opts map[string]json.RawMessage) (*Renderer, error) {
 }
 
 // Append appends the body of in to dst.
-func (r *Renderer) Append(dst []byte, in *Input) []byte { return r.render(dst, in, &r.s) }
+func (r *Renderer) Append(dst []byte, in *Input) []byte {
+	sc := scratches.Get().(*scratch)
+	dst = r.render(dst, in, &r.s, sc)
+	// Drop the references into this event's bytes before pooling.
+	clear(sc.data[:cap(sc.data)])
+	clear(sc.sub[:cap(sc.sub)])
+	clear(sc.fields[:cap(sc.fields)])
+	clear(sc.out[:cap(sc.out)])
+	scratches.Put(sc)
+	return dst
+}

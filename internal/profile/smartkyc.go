@@ -43,16 +43,14 @@ var smartKYCMatch = [...][2]string{
 // order: snake_case keys become camelCase, workflow{id,name} becomes
 // workflowId/workflowName, a found match is flattened, and a submission's
 // status is the suffix of its event name; submissionId (the job) leads.
-func renderSmartKYC(dst []byte, in *Input, s *settings) []byte {
+func renderSmartKYC(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	event := mapName(smartKYCNames, s.typeMap, in.Type)
 	submission := strings.HasPrefix(event, "submission.")
-	var fbuf [24]objField
-	var mbuf [24]member
-	o := object{fields: fbuf[:0]}
+	o := object{fields: sc.fields[:0]}
 	if in.Job != nil {
 		o.str("submissionId", in.Job.ID)
 	}
-	for _, m := range members(mbuf[:0], in.Data) {
+	for _, m := range members(sc.data[:0], in.Data) {
 		switch key := string(m.key); {
 		case key == "workflow" && isObject(m.val):
 			o.raw("workflowId", field(m.val, "id"))
@@ -60,8 +58,7 @@ func renderSmartKYC(dst []byte, in *Input, s *settings) []byte {
 				o.raw("workflowName", name)
 			}
 		case key == "match" && event == "aml.match.found" && isObject(m.val):
-			var match [16]member
-			ms := members(match[:0], m.val)
+			ms := members(sc.sub[:0], m.val)
 			for _, f := range smartKYCMatch {
 				if v := lookup(ms, f[1]); !isNull(v) {
 					o.raw(f[0], v)

@@ -23,11 +23,9 @@ var smileID = &Profile{
 // then data's PascalCase members (Smile's own fields) as published, then
 // SmileJobID and PartnerParams. body-signature appends timestamp and
 // signature after them.
-func renderSmileID(dst []byte, in *Input, _ *settings) []byte {
-	var fbuf [24]objField
-	var mbuf [24]member
-	o := object{fields: fbuf[:0]}
-	d := members(mbuf[:0], in.Data)
+func renderSmileID(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
+	o := object{fields: sc.fields[:0]}
+	d := members(sc.data[:0], in.Data)
 	decision := lookup(d, "decision")
 	o.rawNN("ResultCode", field(decision, "result_code"))
 	o.rawNN("ResultText", field(decision, "result_text"))

@@ -13,7 +13,7 @@ var standard = &Profile{
 // renderStandard writes the envelope with the bytes encoding/json gives it
 // (Herald's own strings HTML-escaped, as before profiles), except that the
 // partner params, like the data, are the stored bytes.
-func renderStandard(dst []byte, in *Input, _ *settings) []byte {
+func renderStandard(dst []byte, in *Input, _ *settings, _ *scratch) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendString(dst, in.ID, true)
 	dst = append(dst, `,"type":`...)
