@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -52,7 +53,14 @@ type Endpoint struct {
 	// bytes and headers.
 	IdenticalRetries bool `json:"identical_retries"`
 	// ThinPartnerParams keeps the job's partner params in a thin body.
-	ThinPartnerParams       bool       `json:"thin_partner_params"`
+	ThinPartnerParams bool `json:"thin_partner_params"`
+	// Profile is the delivery profile (ListProfiles); ProfileOptions its
+	// options, secret ones as ****.
+	Profile        string                     `json:"profile"`
+	ProfileOptions map[string]json.RawMessage `json:"profile_options"`
+	// ProfileFields name the settings the profile supplies: no request set
+	// them, and they follow the profile and its options.
+	ProfileFields           []string   `json:"profile_fields"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -185,6 +193,10 @@ type EndpointCreate struct {
 	SuccessFalseFails bool        `json:"success_false_fails,omitempty"`
 	IdenticalRetries  bool        `json:"identical_retries,omitempty"`
 	ThinPartnerParams bool        `json:"thin_partner_params,omitempty"`
+	// Profile (default standard) supplies every setting above it sets that
+	// this request leaves zero; ProfileOptions are its options.
+	Profile        string                     `json:"profile,omitempty"`
+	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
 	// Secret is the signing secret when the receiver already holds one
 	// (whsec_…); empty, Herald makes one.
 	Secret string `json:"secret,omitempty"`
@@ -214,6 +226,11 @@ type EndpointUpdate struct {
 	SuccessFalseFails *bool       `json:"success_false_fails,omitempty"`
 	IdenticalRetries  *bool       `json:"identical_retries,omitempty"`
 	ThinPartnerParams *bool       `json:"thin_partner_params,omitempty"`
+	// Profile, when changed, supplies every setting it sets that this
+	// request leaves nil. ProfileOptions replace the options whole; a
+	// secret option given as **** keeps its value.
+	Profile        *string                    `json:"profile,omitempty"`
+	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
 }
 
 var (

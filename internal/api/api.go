@@ -27,6 +27,9 @@ type Config struct {
 	Wake func()
 	// Sender attempts a delivery at once (test sends).
 	Sender manage.Sender
+	// Previewer makes the request an endpoint would get for an event
+	// (POST /v1/transforms/preview).
+	Previewer Previewer
 	// ProductionHTTPSOnly refuses http destinations in production.
 	ProductionHTTPSOnly bool
 	// EgressIPs are the addresses deliveries leave from, for receivers'
@@ -35,6 +38,12 @@ type Config struct {
 	// EgressProxy says whether deliveries go through a fixed-address proxy.
 	EgressProxy bool
 	Logger      *slog.Logger
+}
+
+// Previewer makes the request an endpoint would get for an event, signed
+// at instant: its body and its headers as the attempt log records them.
+type Previewer interface {
+	Preview(e domain.Endpoint, ev *domain.Event, instant time.Time) (body []byte, headers map[string]string, err error)
 }
 
 // APIVersion is the version of the API contract (the /v1 prefix), not of the binary.

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
@@ -11,25 +13,27 @@ import (
 // EndpointFields are what a caller may set on an endpoint. Pointers tell
 // "not given" from "set to empty" for PATCH.
 type EndpointFields struct {
-	URL               *string                 `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
-	Name              *string                 `json:"name,omitempty" maxLength:"200"`
-	Status            *string                 `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
-	EventTypes        []string                `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
-	Headers           map[string]string       `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
-	RetryPolicy       *domain.RetryPolicy     `json:"retry_policy,omitempty"`
-	TimeoutMS         *int                    `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
-	MaxConcurrency    *int                    `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
-	Success           *string                 `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
-	DefaultCallback   *bool                   `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
-	PayloadMode       *string                 `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
-	Signing           *string                 `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
-	Auth              *domain.EndpointAuth    `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
-	TLS               *domain.EndpointTLS     `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
-	CompatSignature   *domain.CompatSignature `json:"compat_signature,omitempty" doc:"The older form of signatures: one extra signature for receivers built to an older scheme, replacing the list's hmac-sha256-hex and body-api-key schemes. {\"kind\":\"none\"} removes them. Not together with signatures."`
-	Signatures        []domain.Signature      `json:"signatures,omitempty" maxItems:"8" doc:"The signature schemes of every delivery, each over the final body. Default (and an empty list): [{\"scheme\":\"standard-webhooks\"}]; standard-webhooks is always sent and is put first when the list leaves it out. The list replaces the previous one whole."`
-	SuccessFalseFails *bool                   `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
-	IdenticalRetries  *bool                   `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
-	ThinPartnerParams *bool                   `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
+	URL               *string                    `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
+	Name              *string                    `json:"name,omitempty" maxLength:"200"`
+	Status            *string                    `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	EventTypes        []string                   `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
+	Headers           map[string]string          `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
+	RetryPolicy       *domain.RetryPolicy        `json:"retry_policy,omitempty"`
+	TimeoutMS         *int                       `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
+	MaxConcurrency    *int                       `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	Success           *string                    `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+	DefaultCallback   *bool                      `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
+	PayloadMode       *string                    `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
+	Signing           *string                    `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
+	Auth              *domain.EndpointAuth       `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
+	TLS               *domain.EndpointTLS        `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
+	CompatSignature   *domain.CompatSignature    `json:"compat_signature,omitempty" doc:"The older form of signatures: one extra signature for receivers built to an older scheme, replacing the list's hmac-sha256-hex and body-api-key schemes. {\"kind\":\"none\"} removes them. Not together with signatures."`
+	Signatures        []domain.Signature         `json:"signatures,omitempty" maxItems:"8" doc:"The signature schemes of every delivery, each over the final body. Default (and an empty list): [{\"scheme\":\"standard-webhooks\"}]; standard-webhooks is always sent and is put first when the list leaves it out. The list replaces the previous one whole."`
+	SuccessFalseFails *bool                      `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
+	IdenticalRetries  *bool                      `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
+	ThinPartnerParams *bool                      `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
+	Profile           *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
+	ProfileOptions    map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
 }
 
 // createEndpointBody is a new endpoint: its fields and, optionally, the
@@ -82,20 +86,25 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	if err != nil {
 		return nil, s.problem(err)
 	}
-	now := domain.Now()
-	e := domain.Endpoint{
+	e := newEndpoint(sc, secret, domain.Now())
+	if err := s.applyEndpoint(ctx, e, &in.Body.EndpointFields, true); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateEndpoint(ctx, e); err != nil {
+		return nil, s.problem(err)
+	}
+	return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(e), Secret: secret}}, nil
+}
+
+// newEndpoint is an endpoint of the scope with every default, before the
+// caller's fields apply.
+func newEndpoint(sc domain.Scope, secret string, now time.Time) *domain.Endpoint {
+	return &domain.Endpoint{
 		ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
 		Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
 		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
-		Secret: secret, CreatedAt: now, UpdatedAt: now,
+		Profile: domain.ProfileStandard, Secret: secret, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.applyEndpoint(ctx, &e, &in.Body.EndpointFields); err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateEndpoint(ctx, &e); err != nil {
-		return nil, s.problem(err)
-	}
-	return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(&e), Secret: secret}}, nil
 }
 
 func (s *Server) listEndpoints(ctx context.Context, in *scopedPage) (*Body[*List[domain.Endpoint]], error) {
@@ -141,7 +150,7 @@ func (s *Server) updateEndpoint(ctx context.Context, in *updateEndpointInput) (*
 		return nil, err
 	}
 	resumed := in.Body.Status != nil && *in.Body.Status == domain.EndpointActive && e.Status != domain.EndpointActive
-	if err := s.applyEndpoint(ctx, e, &in.Body); err != nil {
+	if err := s.applyEndpoint(ctx, e, &in.Body, false); err != nil {
 		return nil, err
 	}
 	if resumed {
@@ -180,12 +189,17 @@ func shown(e *domain.Endpoint) *domain.Endpoint {
 	if c.EventTypes == nil {
 		c.EventTypes = []string{}
 	}
+	c.ProfileOptions = shownProfileOptions(e)
+	if c.ProfileFields == nil {
+		c.ProfileFields = []string{}
+	}
 	return &c
 }
 
-// applyEndpoint validates the given fields and copies them onto e; on any
-// error e must be discarded.
-func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *EndpointFields) error {
+// applyEndpoint validates the given fields and copies them onto e, then
+// resolves its profile (creating: e is new); on any error e must be
+// discarded.
+func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *EndpointFields, creating bool) error {
 	if f.URL != nil {
 		u, err := s.rules.CheckURL(ctx, e.Environment, "url", *f.URL)
 		if err != nil {
@@ -238,6 +252,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 		}
 	}
 	if err := s.applyReceiverOptions(ctx, e, f); err != nil {
+		return s.problem(err)
+	}
+	if err := applyProfile(e, f, creating); err != nil {
 		return s.problem(err)
 	}
 	return nil

@@ -177,6 +177,17 @@ func (s *Server) register(api huma.API) {
 	}, s.listJobs)
 
 	route(api, huma.Operation{
+		OperationID: "list-profiles", Method: http.MethodGet, Path: "/v1/profiles", Tags: endpoints,
+		Summary:     "List the delivery profiles",
+		Description: "The built-in profiles an endpoint may name in profile: for each, its options and the body, signatures, success rule, retry preset, identical_retries and default event filter it sets.",
+	}, s.listProfiles)
+	route(api, huma.Operation{
+		OperationID: "preview-transform", Method: http.MethodPost, Path: "/v1/transforms/preview", Tags: endpoints,
+		Summary:     "Preview what an endpoint would be sent",
+		Description: "Answers with the body and headers Herald would send an endpoint configuration (endpoint_id, endpoint fields inline, or both) for an event (event_id, or one given as it would be published), signatures included. Nothing is sent or saved; secrets are masked.",
+		Errors:      []int{404, 422},
+	}, s.previewTransform)
+	route(api, huma.Operation{
 		OperationID: "test-endpoint", Method: http.MethodPost, Path: "/v1/endpoints/{id}/test", Tags: endpoints,
 		Summary:     "Send a test event now",
 		Description: "Sends the type's example (or the given data), marked \"test\": true, to this endpoint only, and answers with what happened. The send appears in the delivery log, marked as a test.",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/profile"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -35,6 +36,9 @@ type endpoint struct {
 	ed25519Key ed25519.PrivateKey
 
 	mode payloadMode
+	// body renders the profile's body (a profile other than standard);
+	// nil renders Herald's envelope in mode.
+	body *profile.Renderer
 	// members are the body-api-key members, added to the body in order.
 	members []bodyMember
 	// macs are the hmac-sha256-hex headers; shown names them, for the log.
@@ -84,7 +88,13 @@ func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.T
 // which depends on the attempt's instant. shared renders (and caches) the
 // endpoint-free body of a mode; body-api-key makes a body of its own.
 func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]byte, string) {
-	b := shared(e.mode)
+	var b []byte
+	if e.body != nil {
+		in := profile.NewInput(ev)
+		b = e.body.Append(make([]byte, 0, 256+len(ev.Data)), &in)
+	} else {
+		b = shared(e.mode)
+	}
 	if e.members == nil && e.bodySig == nil {
 		return b, ""
 	}
@@ -97,6 +107,10 @@ func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]
 	}
 	return b, ""
 }
+
+// ownBody reports whether the endpoint's body is its own rather than the
+// rendering of its payload mode shared with other endpoints.
+func (e *endpoint) ownBody() bool { return e.members != nil || e.bodySig != nil || e.body != nil }
 
 // bodyScheme names the first scheme that adds to the body.
 func (e *endpoint) bodyScheme() string {
@@ -161,6 +175,15 @@ func prepare(e domain.Endpoint, base *egress.Client, old *endpoint) (*endpoint, 
 		}
 	}
 
+	if e.Profile != "" && e.Profile != domain.ProfileStandard {
+		prof, ok := profile.Get(e.Profile)
+		if !ok {
+			return nil, fmt.Errorf("endpoint %s: unknown profile %q", e.ID, e.Profile)
+		}
+		if p.body, err = prof.Renderer(e.ProfileOptions); err != nil {
+			return nil, fmt.Errorf("endpoint %s: profile %s: %w", e.ID, e.Profile, err)
+		}
+	}
 	if err := p.prepareSignatures(); err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 	}

@@ -12,7 +12,8 @@ type job struct {
 	claimed store.Claimed
 	ep      *endpoint
 	// body is shared by every job of the same event and payload mode (and
-	// endpoint, when the endpoint adds to the body); never modified. The
+	// endpoint, when the endpoint has a profile or adds to the body); never
+	// modified. The
 	// body signature, when the endpoint has one, is added per attempt.
 	body []byte
 	// bodyErr says why no body could be made for this endpoint.
@@ -26,7 +27,7 @@ type job struct {
 }
 
 // bodyKey names one rendering of an event: its payload mode and, for
-// endpoints that add members to the body, the endpoint.
+// endpoints with a profile or that add members to the body, the endpoint.
 type bodyKey struct {
 	event    string
 	mode     payloadMode
@@ -50,7 +51,7 @@ func prepareJobs(claimed []store.Claimed, eps map[string]*endpoint, leaseEnd tim
 			continue
 		}
 		k := bodyKey{event: c.Event.ID, mode: ep.mode}
-		if ep.members != nil || ep.bodySig != nil {
+		if ep.ownBody() {
 			k.endpoint = ep.ID
 		}
 		r, ok := bodies[k]

@@ -97,22 +97,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		return d.decide(j, o, nil), true
 	}
 	h := req.Header
-	for k, v := range ep.Headers {
-		h.Set(k, v)
-	}
-	h["Content-Type"] = []string{"application/json"}
-	h["User-Agent"] = []string{d.cfg.UserAgent}
-	// Lower-case, as the Standard Webhooks specification writes them.
-	h[webhook.HeaderID] = []string{ev.ID}
-	h[webhook.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
-	h[webhook.HeaderSignature] = []string{string(signature)}
-	for _, m := range ep.macs {
-		var hexSig [64]byte
-		h[m.header] = []string{string(m.mac.appendHex(hexSig[:0], body))}
-	}
-	if ep.authHeader != "" {
-		h[ep.authHeader] = []string{ep.authValue}
-	}
+	ep.setHeaders(h, d.cfg.UserAgent, ev.ID, ts, signature, body)
 	record := func() { a.RequestHeaders = recordedHeaders(h, ep.authHeader, ep.shown) }
 
 	client := ep.client
@@ -300,6 +285,27 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(0, t.Sub(now)), true
 	}
 	return 0, false
+}
+
+// setHeaders sets every header of a delivery but an OAuth2 bearer token,
+// which is fetched when sending.
+func (ep *endpoint) setHeaders(h http.Header, userAgent, eventID string, ts int64, signature, body []byte) {
+	for k, v := range ep.Headers {
+		h.Set(k, v)
+	}
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{userAgent}
+	// Lower-case, as the Standard Webhooks specification writes them.
+	h[webhook.HeaderID] = []string{eventID}
+	h[webhook.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
+	h[webhook.HeaderSignature] = []string{string(signature)}
+	for _, m := range ep.macs {
+		var hexSig [64]byte
+		h[m.header] = []string{string(m.mac.appendHex(hexSig[:0], body))}
+	}
+	if ep.authHeader != "" {
+		h[ep.authHeader] = []string{ep.authValue}
+	}
 }
 
 // recordedHeaders is a request or response as the attempt log shows it.

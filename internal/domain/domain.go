@@ -98,6 +98,10 @@ const (
 	SuccessJSONOr204 = "json-or-204"
 )
 
+// ProfileStandard is the profile of an endpoint that names none: Herald's
+// own envelope.
+const ProfileStandard = "standard"
+
 // Endpoint is a receiver URL and everything Herald needs to deliver to it.
 type Endpoint struct {
 	ID             string            `json:"id"`
@@ -143,6 +147,16 @@ type Endpoint struct {
 	// ThinPartnerParams keeps the job's partner params in a thin body,
 	// which otherwise carries no personal data.
 	ThinPartnerParams bool `json:"thin_partner_params"`
+	// Profile names the built-in delivery profile whose body the endpoint
+	// sends (internal/profile); standard is Herald's envelope.
+	Profile string `json:"profile"`
+	// ProfileOptions are the profile's options. They are sealed at rest
+	// with the other credentials; secret ones are never shown.
+	ProfileOptions map[string]json.RawMessage `json:"profile_options"`
+	// ProfileFields name the settings the profile supplies (signatures,
+	// success, …): the ones no request set. They follow the profile and
+	// its options when either changes; the others are the endpoint's own.
+	ProfileFields []string `json:"profile_fields" doc:"The settings the profile supplies, because no request set them; they follow the profile and its options when either changes. Read-only."`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`

@@ -9,7 +9,7 @@ var identomat = &Profile{
 	Options: []Option{
 		{Name: "callback_api_key", Type: TypeString, Required: true, Secret: true, Doc: "The key Identomat receivers check: the body's first member, callbackApiKey."},
 	},
-	Signatures: []Signature{
+	Signatures: []SignatureSetting{
 		{Scheme: SchemeStandardWebhooks},
 		{Scheme: SchemeBodyAPIKey, Field: "callbackApiKey", Position: PositionFirst, APIKeyOption: "callback_api_key"},
 	},

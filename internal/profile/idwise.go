@@ -8,7 +8,7 @@ var idwise = &Profile{
 		{Name: "include_partner_params", Type: TypeBoolean, Default: []byte("false"), Doc: "Send the job's partner params as body.partnerParams. Off by default: IDWise notifications carry no personal data."},
 		{Name: "type_map", Type: TypeStringMap, Doc: "Event names by Herald type, over the profile's own mapping."},
 	},
-	Signatures:  []Signature{{Scheme: SchemeStandardWebhooks}},
+	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
 	Success:     Success2xx,
 	RetryPolicy: RetryDefault,
 	EventTypes: []string{"verification.submitted", "verification.completed", "verification.approved",

@@ -4,7 +4,7 @@ var incode = &Profile{
 	Name:        "incode",
 	Description: "Incode onboarding and watchlist notifications: flat bodies, one identical retry, success is 200 JSON or 204.",
 	Document:    "Incode webhooks (reference 001)",
-	Signatures:  []Signature{{Scheme: SchemeStandardWebhooks}},
+	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
 	Success:     SuccessJSONOr204, SuccessFalseFails: true,
 	RetryPolicy: RetryOnce, IdenticalRetries: true,
 	EventTypes: []string{"verification.step_completed", "verification.completed", "verification.approved",

@@ -69,11 +69,11 @@ type Profile struct {
 	Document string   `json:"document"`
 	Options  []Option `json:"options"`
 	// Signatures are computed over the final body, in this order.
-	Signatures        []Signature `json:"signatures"`
-	Success           string      `json:"success"`
-	SuccessFalseFails bool        `json:"success_false_fails"`
-	RetryPolicy       string      `json:"retry_policy"`
-	IdenticalRetries  bool        `json:"identical_retries"`
+	Signatures        []SignatureSetting `json:"signatures"`
+	Success           string             `json:"success"`
+	SuccessFalseFails bool               `json:"success_false_fails"`
+	RetryPolicy       string             `json:"retry_policy"`
+	IdenticalRetries  bool               `json:"identical_retries"`
 	// EventTypes is the filter an endpoint gets when created with the
 	// profile and no event_types; nil is every type.
 	EventTypes []string `json:"event_types"`
@@ -96,10 +96,10 @@ type Option struct {
 	Doc     string          `json:"doc"`
 }
 
-// Signature is one of the signatures a profile sets. The fields are the
+// SignatureSetting is one of the signatures a profile sets. The fields are the
 // endpoint's `signatures[]` fields; the *Option fields name the profile
 // option that supplies each secret value.
-type Signature struct {
+type SignatureSetting struct {
 	Scheme   string `json:"scheme"`
 	Header   string `json:"header,omitempty"`
 	Key      string `json:"key,omitempty"`

@@ -11,7 +11,7 @@ var smartKYC = &Profile{
 		{Name: "tenant_id", Type: TypeString, Doc: "The body's tenantId; Herald's tenant id when unset."},
 		{Name: "type_map", Type: TypeStringMap, Doc: "Event names by Herald type, over the profile's own mapping."},
 	},
-	Signatures: []Signature{
+	Signatures: []SignatureSetting{
 		{Scheme: SchemeStandardWebhooks},
 		{Scheme: SchemeHMACSHA256Hex, Header: "X-SmartKYC-Signature", Key: KeyText, SecretOption: "api_secret"},
 	},

@@ -8,7 +8,7 @@ var smileID = &Profile{
 		{Name: "partner_id", Type: TypeString, Required: true, Doc: "Your Smile ID partner id, as a string (it may have leading zeros); signed into the body's signature."},
 		{Name: "api_key", Type: TypeString, Required: true, Secret: true, Doc: "The Smile ID API key receivers verify the body's signature with."},
 	},
-	Signatures: []Signature{
+	Signatures: []SignatureSetting{
 		{Scheme: SchemeStandardWebhooks},
 		{Scheme: SchemeBodySignature, PartnerIDOption: "partner_id", APIKeyOption: "api_key"},
 	},

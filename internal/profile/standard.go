@@ -4,7 +4,7 @@ var standard = &Profile{
 	Name:        "standard",
 	Description: "Herald's own envelope, signed with Standard Webhooks: the default.",
 	Document:    "Herald (docs/delivery.md)",
-	Signatures:  []Signature{{Scheme: SchemeStandardWebhooks}},
+	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
 	Success:     Success2xx,
 	RetryPolicy: RetryDefault,
 	render:      renderStandard,

@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		UserAgent: "Herald/" + cfg.Version, Logger: log,
 	})
 	apiHandler, _ := api.New(api.Config{
-		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Logger: log,
+		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
 	})
 	// The web portal and console call the API above in-process.

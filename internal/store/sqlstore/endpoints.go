@@ -15,7 +15,7 @@ import (
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
 	retry_policy, timeout_ms, max_concurrency, success, default_callback, payload_mode, signing, signing_public_key,
 	secret, previous_secret, previous_secret_expires_at, credentials, success_false_fails, identical_retries,
-	thin_partner_params, created_at, updated_at`
+	thin_partner_params, profile, profile_fields, created_at, updated_at`
 
 // credentials are an endpoint's secrets besides its signing secrets,
 // stored as one sealed document.
@@ -33,6 +33,9 @@ type credentials struct {
 	// is read into the list.
 	CompatSignature   *domain.CompatSignature `json:"compat_signature,omitempty"`
 	SigningPrivateKey string                  `json:"signing_private_key,omitempty"`
+	// ProfileOptions may hold secrets (an API key, say), so they are
+	// sealed whole.
+	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
 }
 
 func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
@@ -40,11 +43,11 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 	var types, headers, policy []byte
 	var created, updated int64
 	var prevExpires sql.NullInt64
-	var secret, previous, creds string
+	var secret, previous, creds, profileFields string
 	err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
 		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
 		&secret, &previous, &prevExpires, &creds, &e.SuccessFalseFails, &e.IdenticalRetries, &e.ThinPartnerParams,
-		&created, &updated)
+		&e.Profile, &profileFields, &created, &updated)
 	if err != nil {
 		return e, err
 	}
@@ -63,7 +66,7 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 			return e, fmt.Errorf("endpoint %s credentials: %w", e.ID, err)
 		}
 		e.Auth, e.TLS, e.Signatures, e.SigningPrivateKey = c.Auth, c.TLS, c.Signatures, c.SigningPrivateKey
-		e.Headers = c.Headers
+		e.Headers, e.ProfileOptions = c.Headers, c.ProfileOptions
 		if c.CompatSignature != nil && len(c.Signatures) == 0 {
 			e.ApplyCompatSignature(c.CompatSignature)
 		}
@@ -78,6 +81,9 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 			return e, err
 		}
 	}
+	if err := json.Unmarshal([]byte(profileFields), &e.ProfileFields); err != nil {
+		return e, err
+	}
 	if err := json.Unmarshal(policy, &e.RetryPolicy); err != nil {
 		return e, err
 	}
@@ -89,6 +95,21 @@ func endpointTypes(e *domain.Endpoint) []byte {
 		return []byte("[]")
 	}
 	return marshal(e.EventTypes)
+}
+
+// endpointProfile is the profile column: standard when none is named.
+func endpointProfile(e *domain.Endpoint) string {
+	if e.Profile == "" {
+		return domain.ProfileStandard
+	}
+	return e.Profile
+}
+
+func profileFields(e *domain.Endpoint) string {
+	if e.ProfileFields == nil {
+		return "[]"
+	}
+	return string(marshal(e.ProfileFields))
 }
 
 // emptyHeaders is what the headers column holds now that custom headers
@@ -103,8 +124,10 @@ func (db *DB) sealedSecrets(e *domain.Endpoint) (secret, previous, creds string,
 	if previous, err = db.seal(e.PreviousSecret); err != nil {
 		return
 	}
-	c := credentials{Headers: e.Headers, Auth: e.Auth, TLS: e.TLS, Signatures: e.Signatures, SigningPrivateKey: e.SigningPrivateKey}
-	if len(c.Headers) > 0 || c.Auth != nil || c.TLS != nil || len(c.Signatures) > 0 || c.SigningPrivateKey != "" {
+	c := credentials{Headers: e.Headers, Auth: e.Auth, TLS: e.TLS, Signatures: e.Signatures, SigningPrivateKey: e.SigningPrivateKey,
+		ProfileOptions: e.ProfileOptions}
+	if len(c.Headers) > 0 || c.Auth != nil || c.TLS != nil || len(c.Signatures) > 0 || c.SigningPrivateKey != "" ||
+		len(c.ProfileOptions) > 0 {
 		creds, err = db.seal(string(marshal(c)))
 	}
 	return
@@ -120,11 +143,11 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders,
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
 			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails,
-			e.IdenticalRetries, e.ThinPartnerParams, micros(e.CreatedAt), micros(e.UpdatedAt))
+			e.IdenticalRetries, e.ThinPartnerParams, endpointProfile(e), profileFields(e), micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	}))
 }
@@ -220,12 +243,12 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
 			previous_secret_expires_at = ?, credentials = ?, success_false_fails = ?, identical_retries = ?,
-			thin_partner_params = ?, updated_at = ?
+			thin_partner_params = ?, profile = ?, profile_fields = ?, updated_at = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders, marshal(e.RetryPolicy),
 			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
 			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails, e.IdenticalRetries,
-			e.ThinPartnerParams, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
+			e.ThinPartnerParams, endpointProfile(e), profileFields(e), micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}
