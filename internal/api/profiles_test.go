@@ -324,3 +324,172 @@ func TestEachProfileIsTakenByAReceiverWrittenFromItsDocument(t *testing.T) {
 		}
 	})
 }
+
+// Incode's contract (001): "200 OK with response type application/json, or
+// 204"; {"success": false} is a failure; exactly one retry, exactly the
+// same as the first. The profile's once preset waits a minute: the test
+// overrides the delay only (1s), which makes retry_policy the endpoint's own.
+func TestIncodeProfileRetriesOnceByteForByteAndFailsOnTextAndSuccessFalse(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		h.Tenant("acme")
+		sc := h.As("acme", "sandbox")
+		plain := servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: "https://example.com/incode", Profile: "incode"}))(t)
+		if plain.RetryPolicy.Preset != "once" || !plain.IdenticalRetries || plain.Success != "json-or-204" || !plain.SuccessFalseFails {
+			t.Fatalf("incode endpoint as created: %+v", plain.Endpoint)
+		}
+		answers := map[int][2]string{1: {"text/plain", `{"success":true}`}, 2: {"application/json", `{"success": false}`}}
+		rc := newRawReceiver(t, func(n int) (string, string) { return answers[n][0], answers[n][1] })
+		ep := servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: rc.URL, Profile: "incode",
+			RetryPolicy: &client.RetryPolicy{Delays: []string{"1s"}}}))(t)
+		if slices.Contains(ep.ProfileFields, "retry_policy") || !slices.Contains(ep.ProfileFields, "identical_retries") {
+			t.Fatalf("profile_fields %v", ep.ProfileFields)
+		}
+		p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.completed", Final: true,
+			Job:  &client.JobRef{ID: "65f1c0d2a9e8b7c6d5e4f3a2", Kind: "kyc"},
+			Data: json.RawMessage(`{"status":"completed","decision":{"result":"approved","reasons":[]},"reviewed_by":"auto","onboardingStatus":"ONBOARDING_FINISHED"}`)})
+		var d client.Delivery
+		servertest.Eventually(t, 15*time.Second, "the delivery to fail", func() bool {
+			d = *h.Delivery("acme", "sandbox", servertest.Must(sc.ListDeliveries(t.Context(), &client.DeliveryListParams{EventID: p.ID}))(t).Data[0].ID)
+			return d.Status == client.DeliveryFailed
+		})
+		time.Sleep(1500 * time.Millisecond) // nothing follows the second failure
+		got := rc.requests()
+		if len(got) != 2 || d.AttemptCount != 2 {
+			t.Fatalf("%d requests, %d attempts; want exactly one retry", len(got), d.AttemptCount)
+		}
+		if !bytes.Equal(got[0].Body, got[1].Body) || !bytes.Contains(got[0].Body, []byte(`"onboardingStatus":"ONBOARDING_FINISHED"`)) {
+			t.Errorf("bodies:\n%s\n%s", got[0].Body, got[1].Body)
+		}
+		if len(got[0].Header) != len(got[1].Header) {
+			t.Errorf("headers differ:\n%v\n%v", got[0].Header, got[1].Header)
+		}
+		for k, v := range got[0].Header {
+			if strings.Join(got[1].Header[k], "\n") != strings.Join(v, "\n") {
+				t.Errorf("header %s: %q then %q", k, v, got[1].Header[k])
+			}
+		}
+		if len(d.Attempts) != 2 || !strings.Contains(d.Attempts[0].Error, "text/plain") || !strings.Contains(d.Attempts[1].Error, `"success": false`) {
+			t.Fatalf("attempt errors: %+v", d.Attempts)
+		}
+	})
+}
+
+// IDWise carries partner params only when asked, byte for byte.
+func TestIDWisePartnerParamsOnlyWhenAsked(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	sc := h.As("acme", "sandbox")
+	rc := newRawReceiver(t, func(int) (string, string) { return "", "" })
+	ep := servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: rc.URL, Profile: "idwise"}))(t)
+	// The typed client compacts the params (encoding/json); wire_test.go
+	// proves odd bytes arrive as published.
+	params := `{"referenceNo":"840-2026-000123","email":"jane@example.com"}`
+	publish := func() []byte {
+		p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.completed", Final: true,
+			Job:  &client.JobRef{ID: "6720a1b2c3d4e5f6a7b8c22e", PartnerParams: json.RawMessage(params)},
+			Data: json.RawMessage(`{"status":"completed","decision":{"result":"review_required","reasons":[]},"reviewed_by":"auto"}`)})
+		settledDelivery(h, "acme", "sandbox", p.ID, ep.ID)
+		got := rc.requests()
+		return got[len(got)-1].Body
+	}
+	if b := publish(); bytes.Contains(b, []byte("jane@")) || !bytes.Contains(b, []byte(`"referenceNo":"840-2026-000123"`)) {
+		t.Fatalf("without include_partner_params: %s", b)
+	}
+	servertest.Must(sc.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{ProfileOptions: profileOptions(`{"include_partner_params":true}`)}))(t)
+	if b := publish(); !bytes.Contains(b, []byte(`"partnerParams":`+params)) {
+		t.Fatalf("with include_partner_params: %s", b)
+	}
+}
+
+func TestBadProfilesAreRefusedNamingTheFieldAndNothingIsSaved(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	sc := h.As("acme", "sandbox")
+	for field, in := range map[string]client.EndpointCreate{
+		"profile":                      {Profile: "acme-vendor"},
+		"profile_options.nope":         {Profile: "smart-kyc", ProfileOptions: profileOptions(`{"api_secret":"s","nope":1}`)},
+		"profile_options.partner_id":   {Profile: "smile-id", ProfileOptions: profileOptions(`{"partner_id":85,"api_key":"k"}`)},
+		"profile_options.api_secret":   {Profile: "smart-kyc"},
+		"payload_mode":                 {Profile: "incode", PayloadMode: "thin"},
+		"profile_options.type_map.a.b": {Profile: "idwise", ProfileOptions: profileOptions(`{"type_map":{"a.b":""}}`)},
+	} {
+		in.URL = "https://example.com/hook"
+		_, err := sc.CreateEndpoint(t.Context(), &in)
+		wantInvalid(t, err, "body."+field)
+	}
+	if l := servertest.Must(sc.ListEndpoints(t.Context(), nil))(t); len(l.Data) != 0 {
+		t.Fatalf("saved: %+v", l.Data)
+	}
+}
+
+// Changing a secret option re-signs; "****" keeps it; choosing another
+// profile re-applies every setting no request set.
+func TestProfileOptionsAndProfileChangesFollowThrough(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	sc := h.As("acme", "sandbox")
+	ep := servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: "https://example.com/hook",
+		Profile: "smart-kyc", ProfileOptions: profileOptions(`{"api_secret":"first-secret"}`), Success: "json-or-204"}))(t)
+	if string(ep.ProfileOptions["api_secret"]) != `"****"` || len(ep.Signatures) != 2 || ep.Signatures[1].Secret != "****" {
+		t.Fatalf("created: %+v", ep.Endpoint)
+	}
+	up := servertest.Must(sc.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{ProfileOptions: profileOptions(`{"api_secret":"****","tenant_id":"t-1"}`)}))(t)
+	pv := servertest.Must(sc.PreviewTransform(t.Context(), &client.PreviewRequest{EndpointID: ep.ID,
+		Event: &client.PublishEvent{Type: "verification.approved", Data: json.RawMessage(`{"status":"approved","decision":{"result":"approved","reasons":[]},"reviewed_by":"auto"}`)}}))(t)
+	if !verifySignature([]byte(pv.Body), pv.Headers["X-Smartkyc-Signature"], "first-secret") || !strings.Contains(pv.Body, `"tenantId":"t-1"`) {
+		t.Fatalf("after **** (%v): preview %+v", up.ProfileOptions, pv)
+	}
+	if strings.Contains(pv.Body+strings.Join(slices.Collect(mapValues(pv.Headers)), " "), "first-secret") {
+		t.Fatal("the preview echoes the secret")
+	}
+	incode := "incode"
+	up = servertest.Must(sc.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{Profile: &incode}))(t)
+	if up.Success != "json-or-204" || !up.SuccessFalseFails || up.RetryPolicy.Preset != "once" || len(up.Signatures) != 1 ||
+		len(up.ProfileOptions) != 0 || up.EventTypes == nil {
+		t.Fatalf("after choosing incode: %+v", up)
+	}
+}
+
+func mapValues(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for _, v := range m {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+func TestProfilesAreListedAndThePreviewMasksSecretMembers(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	ps := servertest.Must(h.Client.ListProfiles(t.Context()))(t)
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	if !slices.Equal(names, []string{"standard", "smile-id", "incode", "smart-kyc", "identomat", "idwise"}) {
+		t.Fatalf("profiles %v", names)
+	}
+	sc := h.As("acme", "sandbox")
+	if _, err := sc.ListProfiles(t.Context()); err != nil {
+		t.Fatalf("a tenant key cannot list profiles: %v", err)
+	}
+	pv := servertest.Must(sc.PreviewTransform(t.Context(), &client.PreviewRequest{
+		Endpoint: &client.EndpointUpdate{Profile: ptr("identomat"), ProfileOptions: profileOptions(`{"callback_api_key":"apikey123"}`)},
+		Event: &client.PublishEvent{Type: "verification.approved", Job: &client.JobRef{ID: "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp", Kind: "kyc"},
+			Data: json.RawMessage(`{"status":"approved","decision":{"result":"approved","reasons":[]},"reviewed_by":"auto"}`)},
+	}))(t)
+	if want := `{"callbackApiKey":"****","type":"session-change","sessionId":"ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp","result":"APPROVED"}`; pv.Body != want {
+		t.Fatalf("preview body %s, want %s", pv.Body, want)
+	}
+	if pv.Headers["webhook-signature"] == "" {
+		t.Errorf("preview headers %v", pv.Headers)
+	}
+	if l := servertest.Must(sc.ListEndpoints(t.Context(), nil))(t); len(l.Data) != 0 {
+		t.Fatalf("the preview saved an endpoint: %+v", l.Data)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
