@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -367,5 +368,21 @@ func TestAPortalLinkNamesTheHostTheClientCalled(t *testing.T) {
 	if !strings.HasPrefix(ps.URL, "https://herald.example.com/portal/start?token=hpt_") || ps.TenantID != "acme" ||
 		ps.Environment != client.Production || time.Until(ps.ExpiresAt) > 10*time.Minute {
 		t.Fatalf("portal session: %+v", ps)
+	}
+}
+
+// The client does not HTML-escape what it sends: partner params with <, >
+// and & reach the receiver as the caller wrote them.
+func TestPartnerParamsAreSentUnescaped(t *testing.T) {
+	h := servertest.Start(t)
+	rc := servertest.NewReceiver(t)
+	h.Tenant("acme")
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+	rc.Trust(ep.Secret)
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{"note":"<b>&</b>"}`),
+		Job: &client.JobRef{ID: "job_1", PartnerParams: json.RawMessage(`{"ref":"a<b>&c","name":"Zoë"}`)}})
+	got := rc.Next(10 * time.Second)
+	if !bytes.Contains(got.Body, []byte(`"partner_params":{"ref":"a<b>&c","name":"Zoë"}`)) || !bytes.Contains(got.Body, []byte(`"data":{"note":"<b>&</b>"}`)) {
+		t.Fatalf("body %s", got.Body)
 	}
 }
