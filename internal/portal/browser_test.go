@@ -745,3 +745,81 @@ func TestPortalBrowserConsoleOpensAPortalAndShowsHealth(t *testing.T) {
 		t.Fatalf("controls without a label: %v", unlabelled)
 	}
 }
+
+func TestPortalBrowserProfileEndpointPreviewSendAndReceiverSettings(t *testing.T) {
+	ctx := newBrowser(t)
+	h := servertest.Start(t)
+	catalog(h)
+	h.Tenant("acme")
+	rc := servertest.NewReceiver(t)
+	const apiSecret = "sk_live_text-secret"
+
+	// A Smart KYC endpoint, its options shown once the profile is chosen.
+	do(t, ctx, chromedp.Navigate(portalLink(h, "acme", "sandbox", "")), chromedp.WaitVisible(chromedp.ID("new-endpoint")),
+		chromedp.Click(chromedp.ID("new-endpoint")), chromedp.WaitVisible(chromedp.ID("url")),
+		chromedp.SendKeys(chromedp.ID("url"), rc.URL+"/smartkyc"),
+		chromedp.SendKeys(chromedp.ID("name"), "Smart KYC receiver"),
+		chromedp.SetValue(chromedp.ID("profile"), "smart-kyc"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("profile").dispatchEvent(new Event("change"))`),
+		chromedp.WaitVisible(chromedp.ID("po-smart-kyc-api_secret")),
+		chromedp.SendKeys(chromedp.ID("po-smart-kyc-api_secret"), apiSecret),
+		chromedp.SetValue(chromedp.ID("preview_type"), "verification.approved"),
+	)
+	if hidden := run(t, ctx, chromedp.Evaluate[bool](`document.querySelector('[data-profile="smile-id"]').hidden`)); !hidden {
+		t.Fatal("another profile's options are shown")
+	}
+	screenshot(t, ctx, "01-profile-chosen")
+
+	// The preview: Smart KYC's body and its signature header; nothing saved.
+	do(t, ctx, chromedp.Click(chromedp.ID("preview")), chromedp.WaitVisible(chromedp.ID("preview-body")))
+	body := run(t, ctx, chromedp.Text(chromedp.ID("preview-body")))
+	headers := run(t, ctx, chromedp.Text(chromedp.ID("preview-headers")))
+	if !strings.Contains(body, `"event":`) || !strings.Contains(strings.ToLower(headers), "x-smartkyc-signature: "+smartKYCSignature(apiSecret, []byte(body))) {
+		t.Fatalf("preview body %s headers %s", body, headers)
+	}
+	screenshot(t, ctx, "02-preview")
+
+	// Saved with the secret kept from the preview's page.
+	do(t, ctx, chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("secret")))
+	screenshot(t, ctx, "03-created")
+	epURL := run(t, ctx, chromedp.Evaluate[string](`document.querySelector("a.button").href`))
+	epID := epURL[strings.LastIndex(epURL, "/")+1:]
+
+	// A test event: the receiver checks Smart KYC's signature as its Node code does.
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/test?endpoint="+epID+"&event_type=verification.approved"), chromedp.WaitVisible(chromedp.ID("send-test")),
+		chromedp.Click(chromedp.ID("send-test")), chromedp.WaitVisible(chromedp.ID("test-result")))
+	got := rc.Next(5 * time.Second)
+	if sig := got.Header.Get("X-SmartKYC-Signature"); sig == "" || sig != smartKYCSignature(apiSecret, got.Body) || !strings.HasPrefix(string(got.Body), `{"event":"submission.approved"`) {
+		t.Fatalf("the receiver got %s with X-SmartKYC-Signature %q", got.Body, sig)
+	}
+	screenshot(t, ctx, "04-test-sent")
+
+	// Edit: OAuth2 with a bad token URL is refused on its field.
+	do(t, ctx, chromedp.Navigate(h.URL+"/portal/endpoints/"+epID+"/edit"), chromedp.WaitVisible(chromedp.ID("auth_type")),
+		chromedp.SetValue(chromedp.ID("auth_type"), "oauth2_client_credentials"),
+		chromedp.SendKeys(chromedp.ID("auth_token_url"), "ftp://auth.example/token"),
+		chromedp.SendKeys(chromedp.ID("auth_client_id"), "herald"),
+		chromedp.SendKeys(chromedp.ID("auth_client_secret"), "client-secret"),
+		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("auth-error")))
+	if msg := run(t, ctx, chromedp.Text(chromedp.ID("auth-error"))); !strings.Contains(msg, "auth.token_url") {
+		t.Fatalf("auth error %q", msg)
+	}
+	screenshot(t, ctx, "05-oauth2-field-error")
+
+	// Corrected, with a client certificate: saved, the profile's secret kept.
+	cert, key := clientCertificate(t)
+	do(t, ctx, chromedp.SetValue(chromedp.ID("auth_token_url"), rc.URL+"/token"),
+		chromedp.SetValue(chromedp.ID("tls_certificate"), cert), chromedp.SetValue(chromedp.ID("tls_key"), key))
+	screenshot(t, ctx, "06-oauth2-and-mtls")
+	do(t, ctx, chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("endpoint-tls")))
+	if auth := run(t, ctx, chromedp.Text(chromedp.ID("endpoint-auth"))); !strings.Contains(auth, "oauth2_client_credentials") {
+		t.Fatalf("auth shown %q", auth)
+	}
+	e := servertest.Must(h.As("acme", "sandbox").GetEndpoint(t.Context(), epID))(t)
+	pv := servertest.Must(h.As("acme", "sandbox").PreviewTransform(t.Context(), &client.PreviewRequest{EndpointID: epID,
+		Event: &client.PublishEvent{Type: "verification.approved", Data: json.RawMessage(`{"status":"approved","score":0.5}`)}}))(t)
+	if e.TLS == nil || e.Auth.TokenURL != rc.URL+"/token" || pv.Headers["X-Smartkyc-Signature"] != smartKYCSignature(apiSecret, []byte(pv.Body)) {
+		t.Fatalf("after edit: %+v, signature %q", e, pv.Headers["X-Smartkyc-Signature"])
+	}
+	screenshot(t, ctx, "07-endpoint-saved")
+}

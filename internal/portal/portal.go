@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/client"
@@ -74,6 +75,11 @@ type Portal struct {
 	now      func() time.Time
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
+
+	// profileList is the API's built-in delivery profiles, read once:
+	// they are compiled in, so they cannot change while the process runs.
+	profileMu   sync.Mutex
+	profileList []client.Profile
 }
 
 // New builds the portal.

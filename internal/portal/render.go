@@ -60,8 +60,9 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
 	},
-	"join": strings.Join,
-	"list": func(s ...string) []string { return s },
+	"join":     strings.Join,
+	"list":     func(s ...string) []string { return s },
+	"optField": optField,
 	"statusClass": func(s string) string {
 		switch s {
 		case "succeeded", "active":

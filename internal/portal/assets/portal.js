@@ -1,5 +1,6 @@
-// Copy buttons: the only script of the portal. Without it the secret is in
-// a read-only field, selectable by hand.
+// The portal's only script, and every page works without it. Copy
+// buttons: without them the secret is in a read-only field, selectable by
+// hand.
 document.addEventListener("click", function (e) {
   var b = e.target.closest("button[data-copy]");
   if (!b) return;
@@ -14,3 +15,18 @@ document.addEventListener("click", function (e) {
     done();
   }
 });
+
+// The endpoint form shows only the chosen profile's options; without the
+// script it shows every profile's, each under its name, and the portal
+// reads the chosen one's.
+(function () {
+  var profile = document.getElementById("profile");
+  if (!profile) return;
+  var sync = function () {
+    document.querySelectorAll("[data-profile]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-profile") !== profile.value;
+    });
+  };
+  profile.addEventListener("change", sync);
+  sync();
+})();
