@@ -18,7 +18,7 @@ import (
 //
 // sqlstore decides what goes in each column (the rows below); a Batcher
 // decides only how the rows are bound. Every method runs in the write
-// transaction tx.
+// transaction tx, and none is called with an empty batch.
 type Batcher interface {
 	// Query runs the write path's fixed SQL, with "?" placeholders
 	// already rewritten for the database.

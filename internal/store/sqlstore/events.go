@@ -51,7 +51,11 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 	results := make([]store.PublishResult, len(pubs))
 	var events []*domain.Event
 	var keys []KeyRow
-	var deliveries []DeliveryRow
+	// An event goes to each subscriber at most once: room for all of them
+	// at once spares the slice growing, which allocates and copies about
+	// five times the rows' size. Filters may leave much of it unused, so
+	// past maxPresized rows it grows as it fills.
+	deliveries := make([]DeliveryRow, 0, min(len(pubs)*len(subs), maxPresized))
 	for i := range pubs {
 		p := &pubs[i]
 		if p.IdempotencyKey != "" {
@@ -102,6 +106,10 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 	}
 	return results, nil
 }
+
+// maxPresized bounds the deliveries publish makes room for up front
+// (1.5 MB of rows).
+const maxPresized = 1 << 14
 
 // subscribers reads the endpoints that take new deliveries: paused ones do
 // (held until resumed), disabled ones do not.
