@@ -8,21 +8,12 @@ import (
 	"path/filepath"
 
 	"github.com/heraldhq/herald/internal/secrets"
-	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 // masterKeyFlags say where the key that encrypts secrets at rest lives.
 type masterKeyFlags struct {
 	MasterKey     string `env:"HERALD_MASTER_KEY" help:"The master key (base64 of 32 bytes: openssl rand -base64 32) that encrypts signing secrets and credentials at rest. Every process of a cluster needs the same."`
 	MasterKeyFile string `env:"HERALD_MASTER_KEY_FILE" help:"A file holding the master key. With SQLite it defaults to herald.key beside the database and is created (mode 0600) on first start."`
-}
-
-// sealing is a store that encrypts secrets at rest.
-type sealing interface {
-	SetSealer(sqlstore.Sealer)
-	CheckSealer(ctx context.Context) error
-	Reseal(ctx context.Context, next sqlstore.Sealer) (int, error)
 }
 
 // keyFile is where the master key file is, or "" when there is none.
@@ -54,24 +45,6 @@ func (f masterKeyFlags) load(db databaseFlag) ([]byte, error) {
 	return k, err
 }
 
-// seal turns on encryption at rest and proves the key is the right one.
-func (f masterKeyFlags) seal(ctx context.Context, db databaseFlag, st store.Store) error {
-	k, err := f.load(db)
-	if err != nil {
-		return err
-	}
-	box, err := secrets.NewBox(k)
-	if err != nil {
-		return err
-	}
-	s, ok := st.(sealing)
-	if !ok {
-		return fmt.Errorf("%T cannot encrypt secrets", st)
-	}
-	s.SetSealer(box)
-	return s.CheckSealer(ctx)
-}
-
 type rotateMasterKeyCmd struct {
 	databaseFlag
 	masterKeyFlags
@@ -82,14 +55,11 @@ type rotateMasterKeyCmd struct {
 // processes first: they hold the old key.
 func (c *rotateMasterKeyCmd) Run() error {
 	ctx := context.Background()
-	st, err := c.open(ctx)
+	st, err := openStore(ctx, c.databaseFlag, c.masterKeyFlags)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := c.seal(ctx, c.databaseFlag, st); err != nil {
-		return err
-	}
 	next, err := secrets.NewKey()
 	if c.NewMasterKey != "" {
 		next, err = secrets.DecodeKey(c.NewMasterKey)

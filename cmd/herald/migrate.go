@@ -10,7 +10,7 @@ type migrateCmd struct {
 }
 
 func (c *migrateCmd) Run() error {
-	st, err := c.open(context.Background())
+	st, err := c.open(context.Background(), nil)
 	if err != nil {
 		return err
 	}

@@ -59,16 +59,13 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
 	}
-	st, err := c.open(ctx)
+	st, err := openStore(ctx, c.databaseFlag, c.masterKeyFlags)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	tokenHash, err := c.operatorToken(ctx, st)
 	if err != nil {
-		return err
-	}
-	if err := c.seal(ctx, c.databaseFlag, st); err != nil {
 		return err
 	}
 	srv, err := server.New(ctx, server.Config{

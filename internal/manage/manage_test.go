@@ -38,7 +38,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 func TestTheSweeperRemovesWhatIsOlderThanThePeriodInTheBackground(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,6 +105,13 @@ type Store interface {
 	Close() error
 }
 
+// Sealer encrypts endpoint secrets at rest (internal/secrets.Box). A store
+// is opened with one; without one, secrets are stored as given.
+type Sealer interface {
+	Seal(plaintext string) (string, error)
+	Open(stored string) (string, error)
+}
+
 // Page selects a slice of a list.
 type Page struct {
 	Cursor string

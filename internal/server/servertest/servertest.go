@@ -28,7 +28,6 @@ import (
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/internal/store/sqlite"
-	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 // Token is the operator token of every test server.
@@ -142,26 +141,23 @@ var testKey = bytes.Repeat([]byte{9}, secrets.KeySize)
 // server has stopped (cleanups run last-registered first).
 func open(t *testing.T, ctx context.Context, db string) store.Store {
 	t.Helper()
+	box, err := secrets.NewBox(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var st store.Store
-	var err error
 	if db == "" {
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), box)
 	} else {
-		st, err = postgres.Open(ctx, db)
+		st, err = postgres.Open(ctx, db, box)
 	}
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	box, err := secrets.NewBox(testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := st.(interface {
-		SetSealer(sqlstore.Sealer)
 		CheckSealer(ctx context.Context) error
 	})
-	s.SetSealer(box)
 	if err := s.CheckSealer(ctx); err != nil {
 		t.Fatalf("seal the store: %v", err)
 	}

@@ -50,6 +50,9 @@ const maxWriteRetries = 3
 // goose's default, so it never waits on another application's migrations.
 const migrationLockID int64 = 0x68657261
 
+// claimLock keeps processes that claim at once off each other's rows.
+const claimLock = `FOR UPDATE SKIP LOCKED`
+
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	*sqlstore.DB
@@ -65,7 +68,10 @@ type Store struct {
 // The optional query parameter max_conns sets the pool size (default 16);
 // every other parameter is the driver's (sslmode, connect_timeout, …) or a
 // run-time setting of the session (search_path, application_name, …).
-func Open(ctx context.Context, url string) (*Store, error) {
+//
+// sealer, when not nil, encrypts endpoint secrets at rest; CheckSealer
+// proves it holds the key the database's secrets were sealed with.
+func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) {
 	db, err := openDB(ctx, url)
 	if err != nil {
 		return nil, err
@@ -77,19 +83,18 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s := &Store{db: db, url: url}
 	s.DB = sqlstore.New(db, s.write, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
-		ClaimLock:         `FOR UPDATE SKIP LOCKED`,
+		ClaimLock:         claimLock,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
-		ArrayParams:       true,
-		CachesStatements:  true,
+		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
-	})
+	}, sealer)
 	return s, nil
 }
 
 // Migrate applies migrations and returns, for `herald migrate`.
 func Migrate(ctx context.Context, url string) error {
-	s, err := Open(ctx, url)
+	s, err := Open(ctx, url, nil)
 	if err != nil {
 		return err
 	}

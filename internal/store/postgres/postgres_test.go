@@ -24,7 +24,12 @@ var ctx = context.Background()
 
 func open(t *testing.T, url string) *Store {
 	t.Helper()
-	s, err := Open(ctx, url)
+	return openSealed(t, url, nil)
+}
+
+func openSealed(t *testing.T, url string, sealer store.Sealer) *Store {
+	t.Helper()
+	s, err := Open(ctx, url, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +37,11 @@ func open(t *testing.T, url string) *Store {
 	return s
 }
 
-// fresh is the conformance suites' factory: a store on a new schema.
-func fresh(t *testing.T) store.Store { return open(t, pgtest.URL(t)) }
+// fresh is the conformance suites' factory: a new schema.
+func fresh(t *testing.T) func(store.Sealer) store.Store {
+	url := pgtest.URL(t)
+	return func(sealer store.Sealer) store.Store { return openSealed(t, url, sealer) }
+}
 
 func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
 
@@ -51,7 +59,7 @@ func TestConcurrentOpensOfAFreshSchemaSucceed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stores[i], errs[i] = Open(ctx, url)
+			stores[i], errs[i] = Open(ctx, url, nil)
 		}()
 	}
 	wg.Wait()
@@ -145,13 +153,13 @@ func TestMaxConnsParam(t *testing.T) {
 	if got := s.db.Stats().MaxOpenConnections; got != 3 {
 		t.Fatalf("pool size %d, want 3", got)
 	}
-	if _, err := Open(ctx, "postgres://127.0.0.1/x?max_conns=-1"); err == nil || !strings.Contains(err.Error(), "max_conns") {
+	if _, err := Open(ctx, "postgres://127.0.0.1/x?max_conns=-1", nil); err == nil || !strings.Contains(err.Error(), "max_conns") {
 		t.Fatalf("bad max_conns: err = %v", err)
 	}
 }
 
 func TestOpenRedactsPassword(t *testing.T) {
-	_, err := Open(ctx, "postgres://herald:s3cret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	_, err := Open(ctx, "postgres://herald:s3cret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", nil)
 	if err == nil {
 		t.Fatal("opened a database on port 1")
 	}

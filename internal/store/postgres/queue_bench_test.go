@@ -13,7 +13,7 @@ import (
 // The queue benchmarks on PostgreSQL, in a fresh schema.
 func BenchmarkQueue(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(b))
+		s, err := postgres.Open(context.Background(), pgtest.URL(b), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 // transaction pays its fsync, as Herald's do).
 func BenchmarkQueue(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"))
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
@@ -80,7 +81,10 @@ type writeOp struct {
 // Open opens (creating if needed) the database at path, takes the file
 // lock, applies migrations and gives back every lease a previous process
 // left behind: holding the lock proves that process is gone.
-func Open(ctx context.Context, path string) (*Store, error) {
+//
+// sealer, when not nil, encrypts endpoint secrets at rest; CheckSealer
+// proves it holds the key the database's secrets were sealed with.
+func Open(ctx context.Context, path string, sealer store.Sealer) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -97,7 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		lock: lock, ops: make(chan *writeOp, maxGroup), queueOps: make(chan *writeOp, maxGroup),
 		stop: make(chan struct{}), closed: make(chan struct{}), wrote: make(chan struct{}, 1),
 	}
-	if err := s.open(ctx, abs); err != nil {
+	if err := s.open(ctx, abs, sealer); err != nil {
 		s.closeDBs()
 		_ = lock.Unlock()
 		return nil, err
@@ -138,7 +142,7 @@ func dsn(path string, kind int) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-func (s *Store) open(ctx context.Context, path string) error {
+func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) error {
 	var err error
 	if s.write, err = sql.Open("sqlite", dsn(path, connWrite)); err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
@@ -166,10 +170,10 @@ func (s *Store) open(ctx context.Context, path string) error {
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
 	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
-		Statements:        s.write,
+		Batcher:           batcher{stmts: &stmtCache{pool: s.write}},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
-	})
+	}, sealer)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
 		WHERE lease_owner IS NOT NULL AND status = 'pending'`, time.Now().UnixMicro())
 	if err != nil {
@@ -194,7 +198,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Migrate applies migrations and returns, for `herald migrate`.
 func Migrate(ctx context.Context, path string) error {
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, nil)
 	if err != nil {
 		return err
 	}

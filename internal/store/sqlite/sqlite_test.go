@@ -15,13 +15,17 @@ import (
 	"github.com/heraldhq/herald/internal/store/storetest"
 )
 
-// fresh is the conformance suites' factory: a store in a new file.
-func fresh(t *testing.T) store.Store {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
-	if err != nil {
-		t.Fatal(err)
+// fresh is the conformance suites' factory: a new file.
+func fresh(t *testing.T) func(store.Sealer) store.Store {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	return func(sealer store.Sealer) store.Store {
+		s, err := Open(context.Background(), path, sealer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	}
-	return s
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
@@ -30,12 +34,12 @@ func TestPortalConformance(t *testing.T) { storetest.RunPortal(t, fresh) }
 
 func TestSecondProcessIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := Open(context.Background(), path); !errors.Is(err, ErrLocked) {
+	if _, err := Open(context.Background(), path, nil); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open: err = %v, want ErrLocked", err)
 	}
 }
@@ -49,7 +53,7 @@ func TestSecondProcessIsRefused(t *testing.T) {
 // mark in.
 func openMarks(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +185,7 @@ func TestDispatcherWriteCommitsBeforeOrdinaryWritesQueuedAheadOfIt(t *testing.T)
 
 func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

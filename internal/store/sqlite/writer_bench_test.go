@@ -41,7 +41,7 @@ var benchScope = domain.Scope{TenantID: "bench", Environment: domain.Sandbox}
 // endpoints.
 func openBench(b *testing.B, endpoints int) store.Store {
 	b.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"))
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,20 +50,6 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	return slices.DeleteFunc(out, func(c store.Claimed) bool { return c.Event.CreatedAt.IsZero() }), nil
 }
 
-// The lease is the due time pushed forward: a lease that runs out makes the
-// delivery due again without any sweeper.
-const (
-	claimSet       = `UPDATE deliveries SET next_attempt_at = ?, lease_owner = ? WHERE id IN `
-	claimReturning = ` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id`
-)
-
-// claimCandidate is an endpoint whose due deliveries a claim may take, and
-// how many at most: store.ClaimRounds rounds of its lane.
-type claimCandidate struct {
-	id  string
-	cap int
-}
-
 // claimDue claims due deliveries endpoint by endpoint, through the
 // per-endpoint due index: an endpoint that is paused or whose lane is full
 // is never walked, however long its backlog, and no endpoint takes more
@@ -78,51 +64,9 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	// endpoints come first changes from claim to claim.
 	start := rand.IntN(len(cands))
 	cands = append(cands[start:], cands[:start]...)
-	lease, now := micros(p.Now.Add(p.Lease)), micros(p.Now)
-	if db.dialect.ArrayParams {
-		return db.claimLateral(ctx, tx, p, cands, lease, now)
-	}
-	// An embedded database has no round trips to save: one prepared
-	// statement per endpoint is the cheapest plan there is.
-	const probe = claimSet + `(SELECT id FROM deliveries
-		WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
-		ORDER BY next_attempt_at LIMIT ?)` + claimReturning
-	var out []store.Claimed
-	for _, c := range cands {
-		n := min(c.cap, p.Limit-len(out))
-		if n <= 0 {
-			break
-		}
-		rows, err := db.queryStmt(ctx, tx, probe, lease, p.Owner, c.id, now, n)
-		if err != nil {
-			return nil, err
-		}
-		if out, err = scanClaimed(rows, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// claimLateral is claimDue in one statement, for a database with array
-// parameters and lateral joins (PostgreSQL): one round trip whatever the
-// number of endpoints, and SKIP LOCKED keeps processes off each other's rows.
-func (db *DB) claimLateral(ctx context.Context, tx *sql.Tx, p store.ClaimParams, cands []claimCandidate, lease, now int64) ([]store.Claimed, error) {
-	ids := make([]string, len(cands))
-	caps := make([]int32, len(cands))
-	for i, c := range cands {
-		ids[i], caps[i] = c.id, int32(c.cap)
-	}
-	rows, err := tx.QueryContext(ctx, db.q(claimSet+`(SELECT d.id
-		FROM unnest(CAST(? AS TEXT[]), CAST(? AS INTEGER[])) AS c(endpoint_id, cap)
-		CROSS JOIN LATERAL (SELECT x.id FROM deliveries x
-			WHERE x.endpoint_id = c.endpoint_id AND x.status = 'pending' AND x.next_attempt_at <= ?
-			ORDER BY x.next_attempt_at LIMIT c.cap `+db.dialect.ClaimLock+`) d
-		LIMIT ?)`+claimReturning), lease, p.Owner, ids, caps, now, p.Limit)
-	if err != nil {
-		return nil, err
-	}
-	return scanClaimed(rows, nil)
+	return db.dialect.Batcher.ClaimDue(ctx, tx, DueClaim{
+		Owner: p.Owner, LeaseUntil: micros(p.Now.Add(p.Lease)), Now: micros(p.Now), Limit: p.Limit, Candidates: cands,
+	})
 }
 
 // claimCandidates lists the endpoints that have pending deliveries and may
@@ -130,7 +74,7 @@ func (db *DB) claimLateral(ctx context.Context, tx *sql.Tx, p store.ClaimParams,
 // claimed to be cancelled). The endpoints are found by skipping through the
 // due index one endpoint at a time, so the cost is one index step per
 // endpoint with pending work, not one per pending delivery.
-func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([]claimCandidate, error) {
+func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([]ClaimCandidate, error) {
 	rows, err := db.queryStmt(ctx, tx, `WITH RECURSIVE pe(id) AS (
 			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
 			UNION ALL
@@ -143,21 +87,21 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([
 		return nil, err
 	}
 	defer rows.Close()
-	var out []claimCandidate
+	var out []ClaimCandidate
 	for rows.Next() {
-		var c claimCandidate
+		var c ClaimCandidate
 		var status sql.NullString
 		var limit sql.NullInt64
-		if err := rows.Scan(&c.id, &status, &limit); err != nil {
+		if err := rows.Scan(&c.EndpointID, &status, &limit); err != nil {
 			return nil, err
 		}
 		switch {
-		case slices.Contains(skip, c.id):
+		case slices.Contains(skip, c.EndpointID):
 			continue
 		case !status.Valid:
-			c.cap = store.ClaimRounds * domain.DefaultMaxConcurrency
+			c.Cap = store.ClaimRounds * domain.DefaultMaxConcurrency
 		case status.String == domain.EndpointActive:
-			c.cap = store.ClaimRounds * max(1, int(limit.Int64))
+			c.Cap = store.ClaimRounds * max(1, int(limit.Int64))
 		default:
 			continue
 		}
@@ -174,32 +118,15 @@ func (db *DB) claimNamed(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (
 		args = append(args, id)
 	}
 	args = append(args, p.Limit)
-	rows, err := tx.QueryContext(ctx, db.q(claimSet+`(SELECT d.id FROM deliveries d
+	rows, err := tx.QueryContext(ctx, db.q(ClaimSQL(`(SELECT d.id FROM deliveries d
 		WHERE d.status = 'pending' AND (d.next_attempt_at <= ? OR d.next_attempt_at IS NULL)
 		AND d.id IN (`+placeholders(len(p.DeliveryIDs))+`)
 		AND d.endpoint_id NOT IN (SELECT e.id FROM endpoints e WHERE e.status <> 'active')
-		LIMIT ? `+db.dialect.ClaimLock+`)`+claimReturning), args...)
+		LIMIT ? `+db.dialect.ClaimLock+`)`)), args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanClaimed(rows, nil)
-}
-
-// scanClaimed appends the claimed rows to out and closes rows.
-func scanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
-	defer rows.Close()
-	for rows.Next() {
-		var c store.Claimed
-		var signed sql.NullInt64
-		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &signed, &c.Event.ID); err != nil {
-			return nil, err
-		}
-		if signed.Valid {
-			c.SignedAt = fromMicros(signed.Int64)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return ScanClaimed(rows, nil)
 }
 
 // readClaimedEvents fills in the event of every claimed delivery, reading

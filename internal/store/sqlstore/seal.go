@@ -5,17 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/heraldhq/herald/internal/store"
 )
-
-// Sealer encrypts secrets at rest (internal/secrets.Box).
-type Sealer interface {
-	Seal(plaintext string) (string, error)
-	Open(stored string) (string, error)
-}
-
-// SetSealer turns on encryption of endpoint secrets; call it before use.
-// Without one, secrets are stored as given.
-func (db *DB) SetSealer(s Sealer) { db.sealer = s }
 
 func (db *DB) seal(v string) (string, error) {
 	if db.sealer == nil {
@@ -65,7 +57,7 @@ func (db *DB) CheckSealer(ctx context.Context) error {
 // Reseal re-encrypts every endpoint secret with next, in one transaction,
 // reading them with the current sealer. It returns how many endpoints
 // were rewritten.
-func (db *DB) Reseal(ctx context.Context, next Sealer) (int, error) {
+func (db *DB) Reseal(ctx context.Context, next store.Sealer) (int, error) {
 	n := 0
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		n = 0

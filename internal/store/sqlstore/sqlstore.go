@@ -1,7 +1,9 @@
 // Package sqlstore holds the queries SQLite and PostgreSQL share. Each
 // database package opens its connections, runs its migrations, chooses how
-// writes are committed and passes its Dialect; everything else is here, so
-// the two stores cannot drift apart.
+// writes are committed and passes its Dialect, with its Batcher: how it
+// binds the hot path's batches (its batch.go). Everything else is here,
+// what goes in each column of a batch's rows included, so the two stores
+// cannot drift apart.
 package sqlstore
 
 import (
@@ -22,28 +24,16 @@ import (
 type Dialect struct {
 	// Placeholders rewrites "?" placeholders into the database's own form.
 	Placeholders func(query string) string
-	// ClaimLock is appended to the claim's row selection (PostgreSQL's
-	// FOR UPDATE SKIP LOCKED); SQLite has one writer and needs none.
+	// ClaimLock is appended to the row selection of a claim of named
+	// deliveries (PostgreSQL's FOR UPDATE SKIP LOCKED); SQLite has one
+	// writer and needs none.
 	ClaimLock string
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string
-	// ArrayParams writes the rows of a batch (publish, record) in one
-	// statement per table, each column passed as an array and unnested, and
-	// claims every endpoint in one statement with a lateral join
-	// (PostgreSQL: pgx takes Go slices as arrays), because every statement
-	// is a round trip. Without it (SQLite) rows go in multi-row VALUES
-	// statements of a few fixed sizes, whose SQL repeats and is prepared
-	// once, outcomes are point updates and a claim probes endpoint by
-	// endpoint: an embedded database has no round trips to save.
-	ArrayParams bool
-	// CachesStatements says the driver keeps prepared statements per
-	// connection itself (pgx), so sqlstore prepares none of its own.
-	CachesStatements bool
-	// Statements, when set, is the write pool of a store with one writer
-	// (SQLite): the write path's fixed SQL is prepared on it once and
-	// bound to every transaction (see stmtCache).
-	Statements *sql.DB
+	// Batcher runs the hot path's statements: publish's inserts, record's,
+	// the claim of due deliveries and the write path's fixed SQL.
+	Batcher Batcher
 	// IsUniqueViolation recognises a duplicate-key error.
 	IsUniqueViolation func(error) bool
 	// IsUnavailable recognises an error of the database itself rather than
@@ -65,15 +55,14 @@ type DB struct {
 	// deliveries then keep pace with ingest instead of waiting behind it.
 	queueWrite WriteFunc
 	dialect    Dialect
-	sealer     Sealer
-	stmts      stmtCache
+	sealer     store.Sealer
 }
 
 // New builds the shared store. read serves queries; write commits changes;
 // queueWrite commits the dispatcher's claims, records and releases (it may
-// be write itself).
-func New(read *sql.DB, write, queueWrite WriteFunc, d Dialect) *DB {
-	return &DB{read: read, write: write, queueWrite: queueWrite, dialect: d}
+// be write itself). sealer, when not nil, encrypts endpoint secrets at rest.
+func New(read *sql.DB, write, queueWrite WriteFunc, d Dialect, sealer store.Sealer) *DB {
+	return &DB{read: read, write: write, queueWrite: queueWrite, dialect: d, sealer: sealer}
 }
 
 // q rewrites a query's placeholders for the dialect.
@@ -108,6 +97,17 @@ func (db *DB) notifyDue(ctx context.Context, tx *sql.Tx) error {
 	}
 	_, err := tx.ExecContext(ctx, db.dialect.NotifyDue)
 	return err
+}
+
+// queryStmt runs the write path's fixed SQL in tx (see Batcher.Query).
+func (db *DB) queryStmt(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	return db.dialect.Batcher.Query(ctx, tx, db.q(query), args...)
+}
+
+// scanStmt runs the write path's fixed SQL of one row in tx and scans it
+// (sql.ErrNoRows when there is none).
+func (db *DB) scanStmt(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
+	return db.dialect.Batcher.QueryRow(ctx, tx, db.q(query), args, dest...)
 }
 
 // DollarPlaceholders turns "?" into "$1", "$2", … (PostgreSQL). Queries here

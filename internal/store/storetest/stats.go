@@ -23,11 +23,7 @@ func RunPortal(t *testing.T, newStore Factory) {
 		{"HealthCountsAttemptsBacklogAndFailingEndpoints", testHealth},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
-			t.Cleanup(func() { s.Close() })
-			tc.fn(t, s)
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
 }
 

@@ -15,11 +15,13 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
-// Factory returns a new, empty, migrated store; it is closed by the suite.
-type Factory func(t *testing.T) store.Store
+// Factory makes a new, empty database for a test and returns a function
+// that opens it, migrated, with a sealer (nil: secrets are stored as
+// given). The stores it opens are closed when the test ends; a test closes
+// one itself before it opens the database again.
+type Factory func(t *testing.T) func(sealer store.Sealer) store.Store
 
 // conformanceTest is one test of the suite; each file of the suite may add
 // its own list to Run.
@@ -58,19 +60,15 @@ func Run(t *testing.T, newStore Factory) {
 		{"RecoverRequeuesFailedDeliveriesInTheWindow", testRecover},
 		{"RotatedSecretsAreStored", testSecretRotation},
 		{"SensitiveEventDataIsScrubbedOnceDelivered", testScrub},
-		{"EndpointSecretsAreSealedAndResealed", testSealing},
 	}
 	tests = append(tests, claimTests...)
 	tests = append(tests, publishTests...)
 	tests = append(tests, recordTests...)
 	tests = append(tests, wireTests...)
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
-			t.Cleanup(func() { s.Close() })
-			tc.fn(t, s)
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
+	t.Run("EndpointSecretsAreSealedAndResealed", func(t *testing.T) { testSealing(t, newStore(t)) })
 }
 
 var (
@@ -1065,21 +1063,29 @@ func testScrub(t *testing.T, s store.Store) {
 
 // sealing is what a store offers for secrets at rest.
 type sealing interface {
-	SetSealer(sqlstore.Sealer)
 	CheckSealer(ctx context.Context) error
-	Reseal(ctx context.Context, next sqlstore.Sealer) (int, error)
+	Reseal(ctx context.Context, next store.Sealer) (int, error)
 }
 
-func testSealing(t *testing.T, s store.Store) {
-	st, ok := s.(sealing)
-	if !ok {
-		t.Fatalf("%T cannot seal secrets", s)
-	}
+// testSealing opens one database under one master key, then another.
+func testSealing(t *testing.T, open func(store.Sealer) store.Store) {
 	k1, _ := secrets.NewKey()
 	k2, _ := secrets.NewKey()
 	box1, _ := secrets.NewBox(k1)
 	box2, _ := secrets.NewBox(k2)
-	st.SetSealer(box1)
+	reopen := func(prev store.Store, sealer store.Sealer) (store.Store, sealing) {
+		t.Helper()
+		if prev != nil {
+			must(t, prev.Close())
+		}
+		s := open(sealer)
+		st, ok := s.(sealing)
+		if !ok {
+			t.Fatalf("%T cannot seal secrets", s)
+		}
+		return s, st
+	}
+	s, st := reopen(nil, box1)
 	must(t, st.CheckSealer(ctx))
 	setup(t, s)
 	e := endpoint(t, s, scope)
@@ -1103,7 +1109,7 @@ func testSealing(t *testing.T, s store.Store) {
 		t.Fatalf("endpoint read back = %+v", got)
 	}
 	// Under another key nothing opens: what is stored is not the secret.
-	st.SetSealer(box2)
+	s, st = reopen(s, box2)
 	if err := st.CheckSealer(ctx); err == nil {
 		t.Fatal("the wrong master key passed the check")
 	}
@@ -1111,7 +1117,7 @@ func testSealing(t *testing.T, s store.Store) {
 		t.Fatal("secrets opened under the wrong master key")
 	}
 	// Resealing moves everything to the new key.
-	st.SetSealer(box1)
+	s, st = reopen(s, box1)
 	n, err := st.Reseal(ctx, box2)
 	must(t, err)
 	if n != 1 {
@@ -1125,7 +1131,7 @@ func testSealing(t *testing.T, s store.Store) {
 		string(got.ProfileOptions["api_secret"]) != `"option-secret"` {
 		t.Fatalf("after reseal = %+v", got)
 	}
-	st.SetSealer(box1)
+	s, _ = reopen(s, box1)
 	if _, err := s.GetEndpoint(ctx, scope, e.ID); err == nil {
 		t.Fatal("the old key still opens after the reseal")
 	}

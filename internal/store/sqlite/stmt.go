@@ -1,4 +1,4 @@
-package sqlstore
+package sqlite
 
 import (
 	"context"
@@ -18,15 +18,16 @@ const maxCachedStmts = 128
 // record or a single publish in a transaction of its own used to parse
 // every statement it ran).
 //
-// A statement is prepared on Dialect.Statements, the write pool, and bound
-// to each transaction with Tx.StmtContext, which finds it already prepared
-// on the transaction's connection. It cannot be prepared on the pool while
-// a transaction holds the pool's one connection: the first transaction
-// that needs it prepares it for itself, and the pool's statement is
-// prepared meanwhile by a goroutine that gets the connection once that
-// transaction has ended.
+// A statement is prepared on pool, the write pool, and bound to each
+// transaction with Tx.StmtContext, which finds it already prepared on the
+// transaction's connection. It cannot be prepared on the pool while a
+// transaction holds the pool's one connection: the first transaction that
+// needs it prepares it for itself, and the pool's statement is prepared
+// meanwhile by a goroutine that gets the connection once that transaction
+// has ended.
 type stmtCache struct {
-	mu sync.Mutex
+	pool *sql.DB
+	mu   sync.Mutex
 	// kept holds the pool's statements; nil marks one being prepared.
 	kept map[string]*sql.Stmt
 	// tx and stmts are the current transaction's statements (one writer:
@@ -35,15 +36,9 @@ type stmtCache struct {
 	stmts map[string]*sql.Stmt
 }
 
-// stmt returns query prepared for tx, or nil when the driver caches
-// statements itself or the cache is full: the caller then runs the query on
-// tx directly.
-func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	pool := db.dialect.Statements
-	if db.dialect.CachesStatements || pool == nil {
-		return nil, nil
-	}
-	c := &db.stmts
+// stmt returns query prepared for tx, or nil when the cache is full: the
+// caller then runs the query on tx directly.
+func (c *stmtCache) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tx != tx {
@@ -64,7 +59,7 @@ func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, er
 				return nil, nil
 			}
 			c.kept[query] = nil
-			go db.keep(pool, query)
+			go c.keep(query)
 		}
 		var err error
 		if st, err = tx.PrepareContext(ctx, query); err != nil {
@@ -76,9 +71,8 @@ func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, er
 }
 
 // keep prepares query on the write pool, once its connection is free.
-func (db *DB) keep(pool *sql.DB, query string) {
-	st, err := pool.PrepareContext(context.Background(), query)
-	c := &db.stmts
+func (c *stmtCache) keep(query string) {
+	st, err := c.pool.PrepareContext(context.Background(), query)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -90,10 +84,9 @@ func (db *DB) keep(pool *sql.DB, query string) {
 	c.kept[query] = st
 }
 
-// execStmt runs fixed SQL in tx, prepared once (see stmtCache) where that pays.
-func (db *DB) execStmt(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	query = db.q(query)
-	st, err := db.stmt(ctx, tx, query)
+// exec runs fixed SQL in tx, prepared once (see stmtCache).
+func (c *stmtCache) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, tx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -103,10 +96,9 @@ func (db *DB) execStmt(ctx context.Context, tx *sql.Tx, query string, args ...an
 	return st.ExecContext(ctx, args...)
 }
 
-// queryStmt is execStmt for statements that return rows.
-func (db *DB) queryStmt(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	query = db.q(query)
-	st, err := db.stmt(ctx, tx, query)
+// query is exec for statements that return rows.
+func (c *stmtCache) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(ctx, tx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +108,10 @@ func (db *DB) queryStmt(ctx context.Context, tx *sql.Tx, query string, args ...a
 	return st.QueryContext(ctx, args...)
 }
 
-// scanStmt runs a query of one row and scans it (sql.ErrNoRows when there
-// is none).
-func (db *DB) scanStmt(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
-	query = db.q(query)
-	st, err := db.stmt(ctx, tx, query)
+// scan runs a query of one row and scans it (sql.ErrNoRows when there is
+// none).
+func (c *stmtCache) scan(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
+	st, err := c.stmt(ctx, tx, query)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sqlstore
+package sqlite
 
 import (
 	"context"
@@ -79,13 +79,13 @@ func TestFixedSQLIsPreparedOnceForTheStore(t *testing.T) {
 		}
 		return tx.Commit()
 	}
-	db := New(pool, write, write, Dialect{Statements: pool})
+	c := &stmtCache{pool: pool}
 	const insert = `INSERT INTO t (v) VALUES (?)`
 	before := counting.count(insert) // the driver is registered once per test binary
 	run := func(v int) {
 		t.Helper()
 		if err := write(ctx, func(tx *sql.Tx) error {
-			_, err := db.execStmt(ctx, tx, insert, v)
+			_, err := c.exec(ctx, tx, insert, v)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -94,9 +94,9 @@ func TestFixedSQLIsPreparedOnceForTheStore(t *testing.T) {
 	run(0)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		db.stmts.mu.Lock()
-		kept := db.stmts.kept[insert] != nil
-		db.stmts.mu.Unlock()
+		c.mu.Lock()
+		kept := c.kept[insert] != nil
+		c.mu.Unlock()
 		if kept {
 			break
 		}
