@@ -30,7 +30,7 @@ func smallRun(database string) config {
 		endpoints: 10, concurrency: 16, publishers: 2, batch: 250,
 		burstEvents: 300, steadyRate: 200, steadyDuration: 2 * time.Second, steadyEndpoints: 2,
 		backlogDeliveries: 1500, badEvents: 200, badTimeout: 500 * time.Millisecond,
-		ceilingRequests: 2000, profiles: map[string]bool{},
+		ceilingRequests: 2000, profilesEvents: 300, profilesRounds: 1, profiles: map[string]bool{},
 	}
 }
 
@@ -67,6 +67,9 @@ func checkRun(t *testing.T, cfg config) {
 		results := []*Result{r}
 		if r.Baseline != nil {
 			results = append(results, r.Baseline)
+		}
+		if r.Profiles != nil {
+			r.Profiles.each(func(_ int, rr *Result) { results = append(results, rr) })
 		}
 		for _, r := range results {
 			if !r.OK {
@@ -107,7 +110,52 @@ func checkRun(t *testing.T, cfg config) {
 	if b := find(run, "backlog"); b != nil && (b.Ingest == nil || b.Drain == nil || b.Drain.Rate <= 0) {
 		t.Errorf("backlog phases missing: %+v %+v", b.Ingest, b.Drain)
 	}
+	checkProfiles(t, find(run, "profiles"), cfg.profilesRounds)
 	if md := markdownReport(run); len(md) == 0 {
 		t.Error("empty report")
+	}
+}
+
+// checkProfiles asserts that the smart-kyc deliveries were verified by the
+// Smart KYC document's recipe, side by side and in every round, and that
+// the rounds give a comparison.
+func checkProfiles(t *testing.T, p *Result, rounds int) {
+	t.Helper()
+	if p == nil || p.Received == nil || p.Profiles == nil {
+		t.Fatal("no profiles result")
+	}
+	if got := p.Received.PerEndpoint; len(got) != 2 || got[0] != int64(p.Events) || got[1] != int64(p.Events) {
+		t.Errorf("profiles side by side: per endpoint %v, want %d each", got, p.Events)
+	}
+	pr := p.Profiles
+	if len(pr.Standard) != rounds || len(pr.SmartKYC) != rounds {
+		t.Fatalf("%d standard and %d smart-kyc rounds, want %d each", len(pr.Standard), len(pr.SmartKYC), rounds)
+	}
+	for _, r := range append([]*Result{p}, pr.SmartKYC...) {
+		if rc := r.Received; rc == nil || rc.SmartKYCChecked == 0 || rc.SmartKYCRequests != int64(r.Events) {
+			t.Errorf("%s: smart-kyc requests and checks %+v, want %d requests and a check", r.Scenario, rc, r.Events)
+		}
+	}
+	for _, r := range pr.Standard {
+		if r.Received.SmartKYCRequests != 0 {
+			t.Errorf("%s: %d smart-kyc requests", r.Scenario, r.Received.SmartKYCRequests)
+		}
+	}
+	if pr.StandardMS <= 0 || pr.SmartKYCMS <= 0 || pr.Ratio <= 0 || len(pr.PairRatios) != rounds {
+		t.Errorf("no comparison: %+v", pr)
+	}
+}
+
+// TestSmartKYCSignatureIsTheDocumentsRecipe checks the receiver's recipe
+// against the example of docs/profiles.md (K1, 281 bytes): the body the
+// document shows, keyed with the API secret as text.
+func TestSmartKYCSignatureIsTheDocumentsRecipe(t *testing.T) {
+	body := `{"event":"submission.completed","timestamp":"2024-01-15T10:30:00Z","data":{"submissionId":"sub_123456","invitationId":"inv_123456","customerEmail":"customer@example.com","workflowId":"wf_123456","status":"completed","submittedAt":"2024-01-15T10:30:00Z"},"tenantId":"tenant_123456"}`
+	const want = "17da9a7bb21c3463ea3868ca20db0d23fd22c30d0b67326ddc45f5dde61e313b"
+	if len(body) != 281 {
+		t.Fatalf("the example is %d bytes, not 281", len(body))
+	}
+	if got := smartKYCSignature("skyc_5f2b8e1d9c7a4b3e", []byte(body)); got != want {
+		t.Errorf("signature %s, the document's example gives %s", got, want)
 	}
 }

@@ -261,6 +261,9 @@ type endpointSpec struct {
 	MaxConcurrency int    `json:"max_concurrency"`
 	TimeoutMS      int    `json:"timeout_ms,omitempty"`
 	Status         string `json:"status,omitempty"`
+	// Profile is the delivery profile; standard when empty.
+	Profile        string            `json:"profile,omitempty"`
+	ProfileOptions map[string]string `json:"profile_options,omitempty"`
 }
 
 type createdEndpoint struct {

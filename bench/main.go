@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour"}
+var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles"}
 
 type config struct {
 	scenarios         []string
@@ -43,6 +43,8 @@ type config struct {
 	badEvents         int
 	badTimeout        time.Duration
 	ceilingRequests   int
+	profilesEvents    int
+	profilesRounds    int
 	profiles          map[string]bool
 	profileSeconds    int
 	shape             eventShape
@@ -77,7 +79,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.badEvents, "bad-events", 20_000, "Events of bad neighbour (each to every endpoint).")
 	fs.DurationVar(&c.badTimeout, "bad-timeout", 2*time.Second, "timeout_ms of the endpoint that never answers.")
 	fs.IntVar(&c.ceilingRequests, "ceiling-requests", 400_000, "Requests of the ceiling run.")
-	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: burst, steady, backlog (the drain), badneighbour.")
+	fs.IntVar(&c.profilesEvents, "profiles-events", 100_000, "Events of profiles: each to both endpoints side by side, then to the one endpoint of each round.")
+	fs.IntVar(&c.profilesRounds, "profiles-rounds", 3, "Rounds of profiles, each a standard run then a smart-kyc run.")
+	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round).")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
 	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
 	fs.BoolVar(&c.keep, "keep", false, "Keep the temporary directory (databases, Herald's logs).")
@@ -126,6 +130,8 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-publishers must be at least 1")
 	case c.steadyRate < 1:
 		return c, errors.New("-steady-rate must be positive")
+	case c.profilesRounds < 1:
+		return c, errors.New("-profiles-rounds must be at least 1")
 	}
 	if c.database != "" && !isPostgres(c.database) {
 		return c, errors.New("-database takes a postgres:// URL; SQLite runs on a temporary file")
@@ -250,7 +256,7 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 		if ctx.Err() != nil {
 			break
 		}
-		before := machineBusy(cfg.waitIdle)
+		busy := waitIdle(cfg.waitIdle)
 		logf("%s on %s…", name, store)
 		t0 := time.Now()
 		var res *Result
@@ -265,9 +271,11 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.backlog(ctx)
 		case "badneighbour":
 			res = r.badNeighbour(ctx)
+		case "profiles":
+			res = r.profiles(ctx)
 		}
-		if before > 0.15 {
-			res.Notes = append(res.Notes, fmt.Sprintf("the machine was %.0f %% busy just before the scenario started (other processes)", before*100))
+		if busy != "" {
+			res.Notes = append(res.Notes, busy)
 		}
 		logf("  %s in %.1fs: %s", name, time.Since(t0).Seconds(), oneLine(res))
 		run.Results = append(run.Results, res)
@@ -287,9 +295,17 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 	return run, ctx.Err()
 }
 
-// machineBusy waits up to wait for a second in which the machine is under
-// 15 % busy, and returns the busy share of the last second measured; with
-// no wait it measures nothing.
+// waitIdle waits up to wait for a second in which the machine is under
+// 15 % busy, and returns a note for the report when it was not; with no
+// wait it measures nothing.
+func waitIdle(wait time.Duration) string {
+	if busy := machineBusy(wait); busy > 0.15 {
+		return fmt.Sprintf("the machine was %.0f %% busy just before the scenario started (other processes)", busy*100)
+	}
+	return ""
+}
+
+// machineBusy is the busy share of the last second waitIdle measured.
 func machineBusy(wait time.Duration) float64 {
 	if wait <= 0 {
 		return 0

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,13 +35,15 @@ import (
 // Every request's webhook-id is counted; the event's data carries the
 // publish time ("t", unix nanoseconds) and a sequence number ("s"), so the
 // receiver knows each delivery's publish-to-arrival latency and which
-// deliveries are missing or repeated. One request in sampleEvery has its
-// signature verified and its envelope decoded with the webhook package.
+// deliveries are missing or repeated. The deliveries of one event in
+// sampleEvery (sequence numbers 0, sampleEvery, …), at every endpoint, have
+// their signatures verified and their bodies decoded: an envelope with the
+// webhook package, a smart-kyc body by the Smart KYC document's recipe.
 
 // roleEnv selects the receiver role when this binary is re-executed.
 const roleEnv = "HERALD_BENCH_ROLE"
 
-// sampleEvery: one request in this many is verified.
+// sampleEvery: the deliveries of one event in this many are verified.
 const sampleEvery = 100
 
 // maxTimeline bounds the per-second arrival counts (one hour).
@@ -57,6 +62,9 @@ type resetRequest struct {
 	Secrets []string `json:"secrets"`
 	// Events is the number of sequence numbers per endpoint.
 	Events int `json:"events"`
+	// SmartKYC are the api_secret options of the endpoints with the
+	// smart-kyc profile, by endpoint index; empty for the others.
+	SmartKYC []string `json:"smart_kyc,omitempty"`
 }
 
 // Report is what the receiver saw during one run.
@@ -79,6 +87,10 @@ type Report struct {
 	SigChecked int64    `json:"sig_checked"`
 	SigFailed  int64    `json:"sig_failed"`
 	SigErrors  []string `json:"sig_errors,omitempty"`
+	// SmartKYCRequests were to smart-kyc endpoints; SmartKYCChecked of
+	// them were verified (and counted in SigChecked too).
+	SmartKYCRequests int64 `json:"smart_kyc_requests,omitempty"`
+	SmartKYCChecked  int64 `json:"smart_kyc_checked,omitempty"`
 	// FirstArrival and LastArrival are unix nanoseconds of the first and
 	// last healthy request.
 	FirstArrival int64 `json:"first_arrival_ns"`
@@ -127,9 +139,11 @@ type runState struct {
 	counts    [][]atomic.Uint32 // [endpoint][seq]
 	perEP     []atomic.Int64
 	verifiers []*webhook.Verifier
+	smartKYC  []string
 
 	requests, unique, dups, hangs, stale, malformed atomic.Int64
 	sigChecked, sigFailed                           atomic.Int64
+	kycRequests, kycChecked                         atomic.Int64
 	first, last                                     atomic.Int64
 	timeline                                        [maxTimeline]atomic.Int64
 
@@ -141,7 +155,6 @@ type runState struct {
 
 type receiver struct {
 	state atomic.Pointer[runState]
-	seq   atomic.Uint64
 	bufs  sync.Pool
 }
 
@@ -182,7 +195,13 @@ func (rc *receiver) reset(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if len(req.SmartKYC) > len(req.Secrets) {
+		http.Error(w, "more smart-kyc secrets than endpoints", http.StatusBadRequest)
+		return
+	}
 	st := &runState{run: req.Run, started: time.Now(), events: req.Events}
+	st.smartKYC = make([]string, len(req.Secrets))
+	copy(st.smartKYC, req.SmartKYC)
 	st.counts = make([][]atomic.Uint32, len(req.Secrets))
 	st.perEP = make([]atomic.Int64, len(req.Secrets))
 	st.verifiers = make([]*webhook.Verifier, len(req.Secrets))
@@ -213,6 +232,7 @@ func (rc *receiver) report(w http.ResponseWriter, _ *http.Request) {
 		Run: st.run, Requests: st.requests.Load(), Unique: st.unique.Load(), Duplicates: st.dups.Load(),
 		Hangs: st.hangs.Load(), Stale: st.stale.Load(), Malformed: st.malformed.Load(),
 		SigChecked: st.sigChecked.Load(), SigFailed: st.sigFailed.Load(),
+		SmartKYCRequests: st.kycRequests.Load(), SmartKYCChecked: st.kycChecked.Load(),
 		FirstArrival: st.first.Load(), LastArrival: st.last.Load(),
 	}
 	for i := range st.perEP {
@@ -297,9 +317,20 @@ func (rc *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	st.latMu.Lock()
 	st.latencies = append(st.latencies, nanos-t)
 	st.latMu.Unlock()
-	if rc.seq.Add(1)%sampleEvery == 0 {
+	kycSecret := st.smartKYC[ep]
+	if kycSecret != "" {
+		st.kycRequests.Add(1)
+	}
+	if seq%sampleEvery == 0 {
 		st.sigChecked.Add(1)
-		if err := checkSample(st.verifiers[ep], r.Header, body, t, seq); err != nil {
+		var err error
+		if kycSecret != "" {
+			st.kycChecked.Add(1)
+			err = checkSmartKYC(st.verifiers[ep], kycSecret, r.Header, body, t, seq)
+		} else {
+			err = checkSample(st.verifiers[ep], r.Header, body, t, seq)
+		}
+		if err != nil {
 			st.sigFailed.Add(1)
 			st.sigErrMu.Lock()
 			if len(st.sigErrors) < 5 {
@@ -331,6 +362,55 @@ func checkSample(v *webhook.Verifier, h http.Header, body []byte, t, seq int64) 
 		return fmt.Errorf("data t=%d s=%d, fast parse read t=%d s=%d", data.T, data.S, t, seq)
 	}
 	return nil
+}
+
+// checkSmartKYC verifies a smart-kyc delivery by the Smart KYC document's
+// recipe (the lower-case hex HMAC-SHA256 of the raw body, keyed with the
+// API secret as UTF-8 text), its Standard Webhooks signature too, and that
+// its body is the document's shape holding the event that was published.
+func checkSmartKYC(v *webhook.Verifier, secret string, h http.Header, body []byte, t, seq int64) error {
+	if err := v.Verify(h, body); err != nil {
+		return fmt.Errorf("standard webhooks: %w", err)
+	}
+	if got, want := h.Get("X-SmartKYC-Signature"), smartKYCSignature(secret, body); got != want {
+		return fmt.Errorf("X-SmartKYC-Signature %q, the document's recipe gives %q", got, want)
+	}
+	var p struct {
+		Event     string `json:"event"`
+		Timestamp string `json:"timestamp"`
+		TenantID  string `json:"tenantId"`
+		Data      struct {
+			T          int64  `json:"t"`
+			S          int64  `json:"s"`
+			Status     string `json:"status"`
+			UserID     string `json:"userId"`
+			WorkflowID string `json:"workflowId"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return fmt.Errorf("smart-kyc body: %w", err)
+	}
+	if _, err := time.Parse(time.RFC3339, p.Timestamp); err != nil {
+		return fmt.Errorf("smart-kyc timestamp: %w", err)
+	}
+	d := p.Data
+	switch user := "u-" + strconv.FormatInt(seq, 10); {
+	case p.Event != "submission.approved" || p.TenantID != benchTenant:
+		return fmt.Errorf("smart-kyc event %q of tenant %q, want submission.approved of %s", p.Event, p.TenantID, benchTenant)
+	case d.T != t || d.S != seq:
+		return fmt.Errorf("data t=%d s=%d, fast parse read t=%d s=%d", d.T, d.S, t, seq)
+	case d.Status != "approved" || d.UserID != user || d.WorkflowID != "wf_basic_kyc":
+		return fmt.Errorf("smart-kyc data status %q, userId %q, workflowId %q; want approved, %s, wf_basic_kyc", d.Status, d.UserID, d.WorkflowID, user)
+	}
+	return nil
+}
+
+// smartKYCSignature is X-SmartKYC-Signature as the document's Node code
+// computes it: createHmac("sha256", secret).update(payload).digest("hex").
+func smartKYCSignature(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 var dataPrefix = []byte(`"data":{"t":`)
@@ -425,8 +505,8 @@ func (p *receiverProc) url(run string, i int, hang bool) string {
 	return fmt.Sprintf("http://%s/%s/%s/%d", p.hooks[i%len(p.hooks)], kind, run, i)
 }
 
-func (p *receiverProc) reset(run string, secrets []string, events int) error {
-	body, _ := json.Marshal(resetRequest{Run: run, Secrets: secrets, Events: events})
+func (p *receiverProc) reset(req resetRequest) error {
+	body, _ := json.Marshal(req)
 	resp, err := p.client.Post("http://"+p.control+"/reset", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err

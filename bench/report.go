@@ -27,7 +27,8 @@ func find(run *Run, name string) *Result {
 	return nil
 }
 
-// targets compares the run with issue 6's table for its store.
+// targets compares the run with issue 6's table for its store, and with
+// issue 14's bound on a profile's cost.
 func targets(run *Run) []Target {
 	pg := run.Store == "postgres"
 	pick := func(sqlite, postgres float64) float64 {
@@ -94,6 +95,12 @@ func targets(run *Run) []Target {
 			fmt.Sprintf("≥ %.0f", rate), fmt.Sprintf("%.0f", burst.Publish.Rate), yes(burst.Publish.Rate >= rate), note)
 	} else {
 		add("batch publish, events accepted/s", fmt.Sprintf("≥ %.0f", rate), "not measured", nil, "")
+	}
+	if p := find(run, "profiles"); usable(p) && p.Profiles != nil && p.Profiles.Ratio > 0 {
+		pr := p.Profiles
+		add("Herald CPU per delivery, smart-kyc / standard (drain)", "≤ 1.5×",
+			fmt.Sprintf("%.2f× (%.3f / %.3f ms)", pr.Ratio, pr.SmartKYCMS, pr.StandardMS), yes(pr.Ratio <= 1.5),
+			fmt.Sprintf("medians of %d rounds each", len(pr.Standard)))
 	}
 	return out
 }
@@ -164,17 +171,47 @@ func markdownTables(run *Run) string {
 			rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
 			herald = fmt.Sprintf("%.1f", r.CPU.Herald)
 		}
-		ok := "yes"
-		if !r.OK {
-			ok = "**no**: " + r.Error
-		}
 		lat := fmt.Sprintf("%.1f / %.1f / %.1f / %.0f", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
 		if r.Drain != nil {
 			lat = "– (held while paused)"
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %.0f %% | %s |\n",
-			r.Scenario, r.Events, r.Deliveries, pub, r.Throughput, drain, lat, herald, cpuPer, rss, r.CPU.MachineBusy*100, ok)
+			r.Scenario, r.Events, r.Deliveries, pub, r.Throughput, drain, lat, herald, cpuPer, rss, r.CPU.MachineBusy*100, okCell(r))
 	}
+	if p := find(run, "profiles"); p != nil && p.Profiles != nil {
+		b.WriteString(profileTable(run.Store, p.Profiles))
+	}
+	return b.String()
+}
+
+func okCell(r *Result) string {
+	if !r.OK {
+		return "**no**: " + r.Error
+	}
+	return "yes"
+}
+
+// profileTable lists the profiles scenario's rounds in the order they ran.
+func profileTable(store string, p *ProfileRounds) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### Profiles: smart-kyc beside standard (%s)\n\n", store)
+	b.WriteString("| round | profile | deliveries | drain deliveries/s | Herald CPU/delivery, drain ms | with the paused publish ms | machine busy (drain) | ok |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---|\n")
+	p.each(func(round int, r *Result) {
+		rate, perDrain, busy := "–", "–", "–"
+		if d := r.Drain; d != nil {
+			rate, perDrain = fmt.Sprintf("%.0f", d.Rate), fmt.Sprintf("%.4f", d.CPUPerItemMS)
+			busy = fmt.Sprintf("%.0f %%", d.CPU.MachineBusy*100)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | %.4f | %s | %s |\n",
+			round, strings.TrimPrefix(r.Scenario, "profiles-"), r.Deliveries, rate, perDrain, r.CPUPerDeliveryMS, busy, okCell(r))
+	})
+	pairs := make([]string, len(p.PairRatios))
+	for i, v := range p.PairRatios {
+		pairs[i] = fmt.Sprintf("%.2f×", v)
+	}
+	fmt.Fprintf(&b, "\nMedians over the drains: standard %.4f ms, smart-kyc %.4f ms per delivery; smart-kyc / standard **%.2f×** (round by round: %s).\n",
+		p.StandardMS, p.SmartKYCMS, p.Ratio, strings.Join(pairs, ", "))
 	return b.String()
 }
 
@@ -205,6 +242,12 @@ func markdownReport(run *Run) string {
 			b.WriteString(" Baseline (without the bad endpoint): " + detail(r.Baseline))
 		}
 		b.WriteString("\n\n")
+		if p := r.Profiles; p != nil {
+			p.each(func(round int, r *Result) {
+				fmt.Fprintf(&b, "- %s, round %d: %s\n", r.Scenario, round, detail(r))
+			})
+			b.WriteString("\n")
+		}
 	}
 	return b.String()
 }
@@ -220,6 +263,9 @@ func detail(r *Result) string {
 		rc := r.Received
 		parts = append(parts, fmt.Sprintf("receiver: %d unique of %d expected, %d requests, %d duplicates, %d signatures sampled (%d failed), %d never-answered requests",
 			rc.Unique, r.Deliveries, rc.Requests, rc.Duplicates, rc.SigChecked, rc.SigFailed, rc.Hangs))
+		if rc.SmartKYCRequests > 0 {
+			parts = append(parts, fmt.Sprintf("%d requests to the smart-kyc endpoint, %d of them verified by Smart KYC's recipe", rc.SmartKYCRequests, rc.SmartKYCChecked))
+		}
 	}
 	parts = append(parts, fmt.Sprintf("arrival window %.1f s", r.WindowSeconds))
 	if r.AfterPublishSeconds > 0 {

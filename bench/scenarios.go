@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +65,9 @@ type Result struct {
 	// of the healthy nine's throughput with it to without it.
 	Baseline *Result `json:"baseline,omitempty"`
 	Ratio    float64 `json:"ratio,omitempty"`
+
+	// Profiles: the rounds of one profile at a time, and their comparison.
+	Profiles *ProfileRounds `json:"profiles,omitempty"`
 
 	HeraldWarnings int64    `json:"herald_log_warnings"`
 	HeraldErrors   int64    `json:"herald_log_errors"`
@@ -140,26 +145,56 @@ func (r *runner) startStage(ctx context.Context, name string, profile bool) (*st
 	return st, nil
 }
 
-// endpoints creates n endpoints at the receiver; bad marks the ones that
-// never answer.
-func (st *stage) endpoints(ctx context.Context, n int, bad func(i int) bool) ([]createdEndpoint, []string, error) {
+// endpointKind is what one endpoint of a scenario is.
+type endpointKind int
+
+const (
+	// plain endpoints have the standard profile and answer at once.
+	plain endpointKind = iota
+	// hanging endpoints have the standard profile and never answer.
+	hanging
+	// smartKYC endpoints have the smart-kyc profile and answer at once.
+	smartKYC
+)
+
+func (k endpointKind) profile() string {
+	if k == smartKYC {
+		return "smart-kyc"
+	}
+	return "standard"
+}
+
+// endpoints creates n endpoints at the receiver, of the kinds kind gives
+// (all plain when nil), and the receiver's reset for them with events
+// sequence numbers each.
+func (st *stage) endpoints(ctx context.Context, n int, kind func(i int) endpointKind, events int) ([]createdEndpoint, resetRequest, error) {
 	eps := make([]createdEndpoint, n)
-	secrets := make([]string, n)
+	req := resetRequest{Run: st.run, Secrets: make([]string, n), SmartKYC: make([]string, n), Events: events}
 	for i := range n {
+		k := plain
+		if kind != nil {
+			k = kind(i)
+		}
 		spec := endpointSpec{
-			URL: st.r.rc.url(st.run, i, bad != nil && bad(i)), Name: fmt.Sprintf("bench %d", i),
+			URL: st.r.rc.url(st.run, i, k == hanging), Name: fmt.Sprintf("bench %d", i),
 			MaxConcurrency: st.r.cfg.concurrency,
 		}
-		if bad != nil && bad(i) {
+		switch k {
+		case hanging:
 			spec.TimeoutMS = int(st.r.cfg.badTimeout / time.Millisecond)
+		case smartKYC:
+			// Text with a non-ASCII letter: the document keys the HMAC
+			// with the secret's UTF-8 bytes, and the receiver checks that.
+			req.SmartKYC[i] = "skyc_bench_é_" + rand.Text()
+			spec.Profile, spec.ProfileOptions = k.profile(), map[string]string{"api_secret": req.SmartKYC[i]}
 		}
 		ep, err := st.h.createEndpoint(ctx, spec)
 		if err != nil {
-			return nil, nil, err
+			return nil, req, err
 		}
-		eps[i], secrets[i] = ep, ep.Secret
+		eps[i], req.Secrets[i] = ep, ep.Secret
 	}
-	return eps, secrets, nil
+	return eps, req, nil
 }
 
 func (st *stage) begin() { st.begun = st.src.snap() }
@@ -240,6 +275,8 @@ func check(res *Result) {
 		res.fail(fmt.Sprintf("%d of %d sampled signatures failed: %v", rep.SigFailed, rep.SigChecked, rep.SigErrors))
 	case rep.SigChecked == 0 && rep.Requests >= sampleEvery:
 		res.fail("no signature was checked")
+	case rep.SmartKYCChecked == 0 && rep.SmartKYCRequests > 0:
+		res.fail("no smart-kyc signature was checked")
 	}
 	if rep != nil && rep.Duplicates > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d duplicate deliveries (at least once: retries after timeouts or lease expiry)", rep.Duplicates))
@@ -274,7 +311,7 @@ func (r *runner) ceiling(ctx context.Context) *Result {
 		secrets[i], _ = webhook.NewSecret()
 		signers[i], _ = webhook.NewSigner(secrets[i])
 	}
-	if err := r.rc.reset(run, secrets, perTarget); err != nil {
+	if err := r.rc.reset(resetRequest{Run: run, Secrets: secrets, Events: perTarget}); err != nil {
 		res.fail(err.Error())
 		return res
 	}
@@ -391,21 +428,21 @@ func (r *runner) burst(ctx context.Context) *Result {
 	return r.fanout(ctx, "burst", events, r.cfg.endpoints, nil, r.cfg.profiles["burst"])
 }
 
-// fanout is burst's body, shared with bad neighbour.
-func (r *runner) fanout(ctx context.Context, name string, events, n int, bad func(int) bool, profile bool) *Result {
-	return r.deliver(ctx, name, events, n, bad, profile, func(st *stage) (publishStats, error) {
+// fanout is burst's body, shared with bad neighbour and profiles.
+func (r *runner) fanout(ctx context.Context, name string, events, n int, kind func(int) endpointKind, profile bool) *Result {
+	return r.deliver(ctx, name, events, n, kind, profile, func(st *stage) (publishStats, error) {
 		return publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, n)
 	})
 }
 
 // deliver is what fanout and steady share: a fresh Herald with n endpoints
-// (bad ones answer nothing), publish, then wait until every delivery to a
-// healthy endpoint has arrived, and measure.
-func (r *runner) deliver(ctx context.Context, name string, events, n int, bad func(int) bool, profile bool,
+// of the kinds kind gives (hanging ones answer nothing), publish, then wait
+// until every delivery to a healthy endpoint has arrived, and measure.
+func (r *runner) deliver(ctx context.Context, name string, events, n int, kind func(int) endpointKind, profile bool,
 	publish func(*stage) (publishStats, error)) *Result {
 	healthy := n
 	for i := range n {
-		if bad != nil && bad(i) {
+		if kind != nil && kind(i) == hanging {
 			healthy--
 		}
 	}
@@ -417,12 +454,12 @@ func (r *runner) deliver(ctx context.Context, name string, events, n int, bad fu
 		return res
 	}
 	defer st.close()
-	_, secrets, err := st.endpoints(ctx, n, bad)
+	_, req, err := st.endpoints(ctx, n, kind, events)
 	if err != nil {
 		res.fail(err.Error())
 		return res
 	}
-	if err := r.rc.reset(st.run, secrets, events); err != nil {
+	if err := r.rc.reset(req); err != nil {
 		res.fail(err.Error())
 		return res
 	}
@@ -513,16 +550,22 @@ func (r *runner) steady(ctx context.Context) *Result {
 // backlog queues deliveries behind a paused endpoint, resumes it and
 // measures the drain.
 func (r *runner) backlog(ctx context.Context) *Result {
-	events := r.cfg.count(r.cfg.backlogDeliveries, 100)
-	res := &Result{Scenario: "backlog", Store: r.store, OK: true, Endpoints: 1, Concurrency: r.cfg.concurrency,
+	return r.drain(ctx, "backlog", r.cfg.count(r.cfg.backlogDeliveries, 100), plain, r.cfg.profiles["backlog"])
+}
+
+// drain is backlog's body, shared with profiles: a fresh Herald with one
+// endpoint of the given kind, paused while events are published to it,
+// then resumed; the drain is measured on its own.
+func (r *runner) drain(ctx context.Context, name string, events int, kind endpointKind, profile bool) *Result {
+	res := &Result{Scenario: name, Store: r.store, OK: true, Endpoints: 1, Concurrency: r.cfg.concurrency,
 		Events: events, Deliveries: int64(events)}
-	st, err := r.startStage(ctx, "backlog", r.cfg.profiles["backlog"])
+	st, err := r.startStage(ctx, name, profile)
 	if err != nil {
 		res.fail(err.Error())
 		return res
 	}
 	defer st.close()
-	eps, secrets, err := st.endpoints(ctx, 1, nil)
+	eps, req, err := st.endpoints(ctx, 1, func(int) endpointKind { return kind }, events)
 	if err != nil {
 		res.fail(err.Error())
 		return res
@@ -531,12 +574,10 @@ func (r *runner) backlog(ctx context.Context) *Result {
 		res.fail(err.Error())
 		return res
 	}
-	if err := r.rc.reset(st.run, secrets, events); err != nil {
+	if err := r.rc.reset(req); err != nil {
 		res.fail(err.Error())
 		return res
 	}
-	var prof <-chan error
-	profile := func() { prof = r.startProfile(res, st) }
 	st.begin()
 	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, 1)
 	res.Publish = &ps
@@ -560,7 +601,7 @@ func (r *runner) backlog(ctx context.Context) *Result {
 	}
 	drain := &Phase{PeakRSSExact: resetPeakRSS(st.h.pid()) == nil}
 	drainRSS := sampleRSS(st.h.pid(), 100*time.Millisecond)
-	profile()
+	prof := r.startProfile(res, st)
 	resumed := time.Now()
 	if err := st.h.setEndpointStatus(ctx, eps[0].ID, "active"); err != nil {
 		res.fail(err.Error())
@@ -609,7 +650,12 @@ func (r *runner) badNeighbour(ctx context.Context) *Result {
 	events := r.cfg.count(r.cfg.badEvents, 100)
 	n := r.cfg.endpoints
 	base := r.fanout(ctx, "badneighbour-baseline", events, n-1, nil, false)
-	res := r.fanout(ctx, "badneighbour", events, n, func(i int) bool { return i == n-1 }, r.cfg.profiles["badneighbour"])
+	res := r.fanout(ctx, "badneighbour", events, n, func(i int) endpointKind {
+		if i == n-1 {
+			return hanging
+		}
+		return plain
+	}, r.cfg.profiles["badneighbour"])
 	res.Baseline = base
 	if !base.OK {
 		res.fail("baseline: " + base.Error)
@@ -621,4 +667,107 @@ func (r *runner) badNeighbour(ctx context.Context) *Result {
 		res.fail("the bad endpoint was never called")
 	}
 	return res
+}
+
+// ProfileRounds compares a profile's delivery cost with standard's: the
+// rounds alternate, each on a fresh Herald with one endpoint of one
+// profile, so that Herald's CPU is that profile's alone.
+type ProfileRounds struct {
+	Standard []*Result `json:"standard"`
+	SmartKYC []*Result `json:"smart_kyc"`
+	// StandardMS and SmartKYCMS are the medians of the rounds' Herald CPU
+	// per delivery over the drain; Ratio is smart-kyc's over standard's.
+	StandardMS float64 `json:"standard_drain_cpu_per_delivery_ms"`
+	SmartKYCMS float64 `json:"smart_kyc_drain_cpu_per_delivery_ms"`
+	Ratio      float64 `json:"ratio"`
+	// PairRatios are each round's smart-kyc over the standard run just
+	// before it.
+	PairRatios []float64 `json:"pair_ratios"`
+}
+
+// profiles sends the same events with the smart-kyc profile and with
+// standard. First side by side, as burst does: one Herald, one endpoint
+// of each on its own receiver port, every event to both. Two endpoints of
+// one process cannot have their CPU told apart, so then rounds alternate,
+// standard then smart-kyc, each a fresh Herald with one endpoint: the
+// events are published while it is paused and Herald's CPU per delivery
+// is taken over the drain, because publishing costs both profiles the
+// same and would only dilute the difference.
+func (r *runner) profiles(ctx context.Context) *Result {
+	events := r.cfg.count(r.cfg.profilesEvents, 100)
+	res := r.fanout(ctx, "profiles", events, 2, func(i int) endpointKind {
+		if i == 1 {
+			return smartKYC
+		}
+		return plain
+	}, false)
+	rounds := &ProfileRounds{}
+	res.Profiles = rounds
+	for round := range r.cfg.profilesRounds {
+		for _, kind := range []endpointKind{plain, smartKYC} {
+			if ctx.Err() != nil {
+				return res
+			}
+			busy := waitIdle(r.cfg.waitIdle)
+			name := "profiles-" + kind.profile()
+			rr := r.drain(ctx, name, events, kind, round == 0 && r.cfg.profiles["profiles"])
+			if busy != "" {
+				rr.Notes = append(rr.Notes, busy)
+			}
+			r.logf("  %s, round %d: %s", name, round+1, oneLine(rr))
+			if !rr.OK {
+				res.fail(fmt.Sprintf("%s, round %d: %s", name, round+1, rr.Error))
+			}
+			if kind == plain {
+				rounds.Standard = append(rounds.Standard, rr)
+			} else {
+				rounds.SmartKYC = append(rounds.SmartKYC, rr)
+			}
+		}
+	}
+	rounds.compare()
+	return res
+}
+
+// each calls f with the rounds' runs in the order they ran, rounds counted
+// from 1.
+func (p *ProfileRounds) each(f func(round int, r *Result)) {
+	for i := range max(len(p.Standard), len(p.SmartKYC)) {
+		for _, rs := range [][]*Result{p.Standard, p.SmartKYC} {
+			if i < len(rs) {
+				f(i+1, rs[i])
+			}
+		}
+	}
+}
+
+func (p *ProfileRounds) compare() {
+	p.StandardMS, p.SmartKYCMS = medianDrainCPU(p.Standard), medianDrainCPU(p.SmartKYC)
+	if p.StandardMS > 0 {
+		p.Ratio = p.SmartKYCMS / p.StandardMS
+	}
+	for i := range min(len(p.Standard), len(p.SmartKYC)) {
+		if a, b := p.Standard[i].Drain, p.SmartKYC[i].Drain; a != nil && b != nil && a.CPUPerItemMS > 0 {
+			p.PairRatios = append(p.PairRatios, b.CPUPerItemMS/a.CPUPerItemMS)
+		}
+	}
+}
+
+// medianDrainCPU is the median of the drains' Herald CPU per delivery,
+// over the rounds that drained.
+func medianDrainCPU(rs []*Result) float64 {
+	var vs []float64
+	for _, r := range rs {
+		if r.Drain != nil && r.Drain.CPUPerItemMS > 0 {
+			vs = append(vs, r.Drain.CPUPerItemMS)
+		}
+	}
+	if len(vs) == 0 {
+		return 0
+	}
+	slices.Sort(vs)
+	if n := len(vs); n%2 == 0 {
+		return (vs[n/2-1] + vs[n/2]) / 2
+	}
+	return vs[len(vs)/2]
 }
