@@ -109,6 +109,9 @@ type EndpointAuth struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	Audience     string `json:"audience,omitempty"`
+	// BasicEncoding is form (RFC 6749, the default) or raw: base64 of
+	// id:secret as they are, as Incode's token endpoint expects.
+	BasicEncoding string `json:"basic_encoding,omitempty"`
 }
 
 // EndpointTLS is the client certificate (mutual TLS) and the CA of the

@@ -42,6 +42,7 @@ func TestBadReceiverOptionsAreRefusedWithTheField(t *testing.T) {
 	cases := map[string]client.EndpointCreate{
 		"body.auth.password":            {URL: u, Auth: &client.EndpointAuth{Type: client.AuthBasic, Username: "u"}},
 		"body.auth.token_url":           {URL: u, Auth: &client.EndpointAuth{Type: client.AuthOAuth2, TokenURL: "ftp://x", ClientID: "a", ClientSecret: "b"}},
+		"body.auth.basic_encoding":      {URL: u, Auth: &client.EndpointAuth{Type: client.AuthOAuth2, TokenURL: "https://x.example/t", ClientID: "a", ClientSecret: "b", BasicEncoding: "utf16"}},
 		"body.tls.client_certificate":   {URL: u, TLS: &client.EndpointTLS{ClientCertificate: "nope", ClientKey: "nope"}},
 		"body.compat_signature.header":  {URL: u, CompatSignature: &client.CompatSignature{Kind: client.CompatHMACHex}},
 		"body.compat_signature.api_key": {URL: u, CompatSignature: &client.CompatSignature{Kind: client.CompatBodyAPIKey, Field: "k"}},

@@ -70,13 +70,38 @@ func newTokenCache(a *domain.EndpointAuth, base *egress.Client) *tokenCache {
 	if a.Audience != "" {
 		c.cfg.EndpointParams = url.Values{"audience": {a.Audience}}
 	}
+	var transport http.RoundTripper
 	if base != nil {
+		transport = egressTransport{base}
+	}
+	if a.BasicEncoding == domain.BasicEncodingRaw {
+		if transport == nil {
+			transport = http.DefaultTransport
+		}
+		transport = rawBasicAuth{next: transport, id: a.ClientID, secret: a.ClientSecret}
+	}
+	if transport != nil {
 		c.ctxClient = &http.Client{
-			Transport:     egressTransport{base},
+			Transport:     transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
 	return c
+}
+
+// rawBasicAuth sends the token request's Basic credentials as base64 of
+// id:secret as they are: x/oauth2 form-encodes them first (RFC 6749
+// 2.3.1), which a receiver that decodes them plainly refuses whenever the
+// secret holds + / = : @ or %.
+type rawBasicAuth struct {
+	next       http.RoundTripper
+	id, secret string
+}
+
+func (t rawBasicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(t.id, t.secret)
+	return t.next.RoundTrip(r)
 }
 
 // egressTransport sends through egress.Client.Do, so the token request

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -291,5 +292,36 @@ func TestOAuth2TokenEndpointThroughAProxyIsGuarded(t *testing.T) {
 	c.describeTokenError(&a, err)
 	if a.ErrorClass != "blocked" || used.Load() != 0 {
 		t.Fatalf("class %q (%s), proxy used %d", a.ErrorClass, a.Error, used.Load())
+	}
+}
+
+// A token endpoint that decodes Basic credentials plainly (Incode's) gets
+// base64 of id:secret as they are with basic_encoding raw; by default they
+// are form-encoded first, as RFC 6749 says.
+func TestOAuth2RawBasicEncodingSendsTheSecretAsItIs(t *testing.T) {
+	const secret = "s+/=:@%x"
+	for encoding, want := range map[string]string{
+		domain.BasicEncodingRaw: base64.StdEncoding.EncodeToString([]byte(oauthClientID + ":" + secret)),
+		"":                      base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(oauthClientID) + ":" + url.QueryEscape(secret))),
+	} {
+		t.Run("encoding="+encoding, func(t *testing.T) {
+			r := newRig(t, egress.Options{AllowPrivate: true})
+			var got atomic.Value
+			tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				got.Store(req.Header.Get("Authorization"))
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"access_token":"at-1","token_type":"Bearer","expires_in":3600}`)
+			}))
+			t.Cleanup(tokens.Close)
+			rc := newSink(t, func(*http.Request, []byte) int { return http.StatusOK })
+			e := r.endpoint(rc.URL, func(e *domain.Endpoint) {
+				e.Auth = oauthAuth(tokens.URL+"/token", secret)
+				e.Auth.BasicEncoding = encoding
+			})
+			r.succeeded(r.publish("verification.approved", `{}`), e.ID)
+			if h, _ := got.Load().(string); h != "Basic "+want {
+				t.Fatalf("token request Authorization %q, want %q", h, "Basic "+want)
+			}
+		})
 	}
 }

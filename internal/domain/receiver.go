@@ -53,7 +53,18 @@ type EndpointAuth struct {
 	ClientSecret string `json:"client_secret,omitempty" doc:"Secret: write-only."`
 	Scope        string `json:"scope,omitempty"`
 	Audience     string `json:"audience,omitempty"`
+	// BasicEncoding is how the client id and secret go into the token
+	// request's Basic header. RFC 6749 form-encodes them first; some
+	// receivers (Incode) decode plain base64(id:secret), which differs
+	// for secrets with + / = : @ or %.
+	BasicEncoding string `json:"basic_encoding,omitempty" enum:"form,raw" doc:"oauth2_client_credentials: form (default, RFC 6749: the id and secret are form-encoded before base64) or raw (base64 of id:secret as they are, as Incode's token endpoint expects)."`
 }
+
+// Basic encodings of an OAuth2 token request's client credentials.
+const (
+	BasicEncodingForm = "form"
+	BasicEncodingRaw  = "raw"
+)
 
 // EndpointTLS is mutual TLS towards the receiver and, optionally, the CA
 // that signed the receiver's certificate. The key is secret.
@@ -113,6 +124,9 @@ func (a *EndpointAuth) Validate() error {
 		}
 		if u, err := url.Parse(a.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return Invalid("auth.token_url", "%q is not an http(s) URL", a.TokenURL)
+		}
+		if a.BasicEncoding != "" && a.BasicEncoding != BasicEncodingForm && a.BasicEncoding != BasicEncodingRaw {
+			return Invalid("auth.basic_encoding", "%q is not one of form, raw", a.BasicEncoding)
 		}
 		return nil
 	}

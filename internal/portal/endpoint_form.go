@@ -147,6 +147,7 @@ func formFromEndpoint(e *client.Endpoint) (*form, []string) {
 	if a := e.Auth; a != nil {
 		f.Values["auth_username"], f.Values["auth_header_name"] = a.Username, a.Name
 		f.Values["auth_token_url"], f.Values["auth_client_id"], f.Values["auth_scope"], f.Values["auth_audience"] = a.TokenURL, a.ClientID, a.Scope, a.Audience
+		f.Values["auth_basic_encoding"] = a.BasicEncoding
 	}
 	if t := e.TLS; t != nil {
 		f.Values["tls_certificate"], f.Values["tls_ca"] = t.ClientCertificate, t.CABundle
@@ -242,7 +243,7 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	for _, k := range []string{"url", "name", "headers", "headers_orig", "retry_preset", "retry_delays", "payload_mode", "success",
 		"success_false_fails", "identical_retries", "thin_partner_params", "signing", "event_types_profile", "signatures_reset",
 		"timeout_ms", "event_filters", "auth_type", "auth_username", "auth_header_name", "auth_token_url", "auth_client_id",
-		"auth_scope", "auth_audience", "tls_remove", "default_callback", "preview_type"} {
+		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type"} {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	chosen := r.PostForm["event_types"]
@@ -341,7 +342,8 @@ func readAuth(r *http.Request, f *form, body *client.EndpointUpdate, editing boo
 		body.Auth = &client.EndpointAuth{Type: client.AuthHeader, Name: f.V("auth_header_name"), Value: secret("auth_header_value")}
 	case client.AuthOAuth2:
 		body.Auth = &client.EndpointAuth{Type: client.AuthOAuth2, TokenURL: f.V("auth_token_url"), ClientID: f.V("auth_client_id"),
-			ClientSecret: secret("auth_client_secret"), Scope: f.V("auth_scope"), Audience: f.V("auth_audience")}
+			ClientSecret: secret("auth_client_secret"), Scope: f.V("auth_scope"), Audience: f.V("auth_audience"),
+			BasicEncoding: f.V("auth_basic_encoding")}
 	default:
 		body.Auth = &client.EndpointAuth{Type: f.V("auth_type")}
 	}
