@@ -169,8 +169,10 @@ type Signature struct {
 	Position string `json:"position,omitempty"`
 }
 
-// EndpointCreate is a new endpoint; URL is required and the zero value of
-// every other field means Herald's default.
+// EndpointCreate is a new endpoint; URL is required, and a field left
+// zero (nil for the pointers) takes the profile's value or Herald's
+// default. The numbers and yes/no settings are pointers so that an explicit
+// 0 or false is sent: a false overrides a profile's true.
 type EndpointCreate struct {
 	URL  string `json:"url,omitempty"`
 	Name string `json:"name,omitempty"`
@@ -181,10 +183,10 @@ type EndpointCreate struct {
 	// Headers are sent with every delivery.
 	Headers         map[string]string `json:"headers,omitempty"`
 	RetryPolicy     *RetryPolicy      `json:"retry_policy,omitempty"`
-	TimeoutMS       int               `json:"timeout_ms,omitempty"`
-	MaxConcurrency  int               `json:"max_concurrency,omitempty"`
+	TimeoutMS       *int              `json:"timeout_ms,omitempty"`
+	MaxConcurrency  *int              `json:"max_concurrency,omitempty"`
 	Success         string            `json:"success,omitempty"`
-	DefaultCallback bool              `json:"default_callback,omitempty"`
+	DefaultCallback *bool             `json:"default_callback,omitempty"`
 	PayloadMode     string            `json:"payload_mode,omitempty"`
 	Signing         string            `json:"signing,omitempty"`
 	Auth            *EndpointAuth     `json:"auth,omitempty"`
@@ -193,11 +195,11 @@ type EndpointCreate struct {
 	// Signatures replace the default [standard-webhooks]; not together
 	// with CompatSignature.
 	Signatures        []Signature `json:"signatures,omitempty"`
-	SuccessFalseFails bool        `json:"success_false_fails,omitempty"`
-	IdenticalRetries  bool        `json:"identical_retries,omitempty"`
-	ThinPartnerParams bool        `json:"thin_partner_params,omitempty"`
+	SuccessFalseFails *bool       `json:"success_false_fails,omitempty"`
+	IdenticalRetries  *bool       `json:"identical_retries,omitempty"`
+	ThinPartnerParams *bool       `json:"thin_partner_params,omitempty"`
 	// Profile (default standard) supplies every setting above it sets that
-	// this request leaves zero; ProfileOptions are its options.
+	// this request leaves zero or nil; ProfileOptions are its options.
 	Profile        string                     `json:"profile,omitempty"`
 	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
 	// Secret is the signing secret when the receiver already holds one

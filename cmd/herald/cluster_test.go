@@ -439,7 +439,7 @@ func TestAClusterOfThreeProcessesDeliversEverythingOnceAndSurvivesAKill9(t *test
 		// Endpoints are created on different processes: each process
 		// must find the others' endpoints in the database.
 		ep := servertest.Must(procs[i%3].api.WithScope("acme", "production").CreateEndpoint(t.Context(), &client.EndpointCreate{
-			URL: rcs[i].URL + "/hook", Name: fmt.Sprintf("receiver %d", i), TimeoutMS: 2000, MaxConcurrency: 32,
+			URL: rcs[i].URL + "/hook", Name: fmt.Sprintf("receiver %d", i), TimeoutMS: client.Ptr(2000), MaxConcurrency: client.Ptr(32),
 		}))(t)
 		rcs[i].trust(t, ep.Secret)
 		epIDs[i] = ep.ID
@@ -862,7 +862,7 @@ func TestPostgreSQLOutageIsSurvivedWithoutARestart(t *testing.T) {
 	var received atomic.Int64
 	rc := newCountingReceiver(t, &received)
 	ep := servertest.Must(p.api.WithScope("acme", "production").CreateEndpoint(t.Context(), &client.EndpointCreate{
-		URL: rc.URL + "/hook", TimeoutMS: 2000, MaxConcurrency: 32,
+		URL: rc.URL + "/hook", TimeoutMS: client.Ptr(2000), MaxConcurrency: client.Ptr(32),
 	}))(t)
 	rc.trust(t, ep.Secret)
 

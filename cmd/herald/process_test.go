@@ -147,7 +147,7 @@ func TestDeliveriesClaimedByAKilledProcessAreSentAfterRestart(t *testing.T) {
 	})
 	first := startProcess(t, db, "--operator-token", servertest.Token)
 	first.Tenant("acme")
-	ep := first.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, MaxConcurrency: 4})
+	ep := first.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, MaxConcurrency: client.Ptr(4)})
 	rc.Trust(ep.Secret)
 	const events = 40
 	want := map[string]bool{}

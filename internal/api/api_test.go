@@ -187,7 +187,7 @@ func TestBadInputIsRefusedWithTheFieldAndChangesNothing(t *testing.T) {
 			{"bad filter", client.EndpointCreate{URL: u, EventTypes: []string{"check.**"}}, "body.event_types[0]"},
 			{"bad delay", client.EndpointCreate{URL: u, RetryPolicy: &client.RetryPolicy{Delays: []string{"5s", "soon"}}}, "body.retry_policy.delays[1]"},
 			{"bad preset", client.EndpointCreate{URL: u, RetryPolicy: &client.RetryPolicy{Preset: "forever"}}, "body.retry_policy.preset"},
-			{"timeout too long", client.EndpointCreate{URL: u, TimeoutMS: 600000}, "body.timeout_ms"},
+			{"timeout too long", client.EndpointCreate{URL: u, TimeoutMS: client.Ptr(600000)}, "body.timeout_ms"},
 			{"bad success", client.EndpointCreate{URL: u, Success: "3xx"}, "body.success"},
 		}
 		for _, c := range cases {

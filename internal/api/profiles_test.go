@@ -493,3 +493,15 @@ func TestProfilesAreListedAndThePreviewMasksSecretMembers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An explicit false on create is the endpoint's own setting and wins over
+// the profile's true; what the request leaves out still follows the profile.
+func TestAnExplicitFalseOnCreateOverridesTheProfile(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	ep := servertest.Must(h.As("acme", "sandbox").CreateEndpoint(t.Context(), &client.EndpointCreate{URL: "https://example.com/hook",
+		Profile: "incode", SuccessFalseFails: client.Ptr(false)}))(t)
+	if ep.SuccessFalseFails || !ep.IdenticalRetries || slices.Contains(ep.ProfileFields, "success_false_fails") || !slices.Contains(ep.ProfileFields, "identical_retries") {
+		t.Fatalf("success_false_fails %v, identical_retries %v, from the profile %v", ep.SuccessFalseFails, ep.IdenticalRetries, ep.ProfileFields)
+	}
+}

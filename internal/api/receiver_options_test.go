@@ -201,7 +201,7 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 	clientCert, clientKey := ca.issue(t, "herald-client", true)
 
 	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{
-		URL: rc.URL, MaxConcurrency: 4,
+		URL: rc.URL, MaxConcurrency: client.Ptr(4),
 		Auth: &client.EndpointAuth{
 			Type: client.AuthOAuth2, TokenURL: tokens.URL + "/token",
 			ClientID: "herald", ClientSecret: "oauth-client-secret-77", Scope: "callbacks",

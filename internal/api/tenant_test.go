@@ -155,7 +155,7 @@ func TestAPerJobCallbackReplacesTheDefaultCallbackOnly(t *testing.T) {
 		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); !strings.Contains(e.Error(), "default callback") {
 			t.Fatalf("job URL without a default callback: %v", e)
 		}
-		defEP := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: def.URL, DefaultCallback: true, Headers: map[string]string{"X-Team": "kyc"}})
+		defEP := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: def.URL, DefaultCallback: client.Ptr(true), Headers: map[string]string{"X-Team": "kyc"}})
 		otherEP := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: other.URL})
 		def.Trust(defEP.Secret)
 		jobURL.Trust(defEP.Secret) // signed with the default callback's secret

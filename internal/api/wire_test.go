@@ -246,7 +246,7 @@ func TestIdenticalRetryIncodeStyle(t *testing.T) {
 		answers := map[int][2]string{1: {"text/plain", `{"success":true}`}, 2: {"application/json", `{"success": false}`}}
 		rc := newRawReceiver(t, func(n int) (string, string) { return answers[n][0], answers[n][1] })
 		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{
-			URL: rc.URL, Success: "json-or-204", SuccessFalseFails: true, IdenticalRetries: true,
+			URL: rc.URL, Success: "json-or-204", SuccessFalseFails: client.Ptr(true), IdenticalRetries: client.Ptr(true),
 			// preset once's shape (one retry), with a wait a test can afford.
 			RetryPolicy: &client.RetryPolicy{Delays: []string{"1s"}},
 			Signatures:  []client.Signature{{Scheme: client.SchemeHMACHex, Header: "X-Signature"}},
@@ -304,7 +304,7 @@ func TestPartnerParamsArriveByteForByte(t *testing.T) {
 		receivers := map[string]*servertest.Receiver{}
 		for _, mode := range []string{"envelope", "thin", "thin+params", "raw"} {
 			rc := servertest.NewReceiver(t)
-			in := client.EndpointCreate{URL: rc.URL, PayloadMode: strings.TrimSuffix(mode, "+params"), ThinPartnerParams: mode == "thin+params"}
+			in := client.EndpointCreate{URL: rc.URL, PayloadMode: strings.TrimSuffix(mode, "+params"), ThinPartnerParams: client.Ptr(mode == "thin+params")}
 			if mode == "thin" {
 				// A body-api-key member does not disturb them either.
 				in.Signatures = []client.Signature{{Scheme: client.SchemeBodyAPIKey, Field: "k", APIKey: "v", Position: "first"}}

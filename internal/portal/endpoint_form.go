@@ -302,11 +302,6 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 		switch {
 		case err != nil:
 			f.Errors["timeout_ms"] = "must be a whole number of milliseconds"
-		case n == 0 && editing == nil:
-			// A new endpoint's 0 cannot reach the API, which would refuse it:
-			// the client leaves a zero out, which means the default.
-			// Refuse it here rather than take the default silently.
-			f.Errors["timeout_ms"] = "must be more than 0 (leave it empty for the default)"
 		}
 		body.TimeoutMS = &n
 	}
@@ -471,10 +466,10 @@ func readSignatures(r *http.Request, f *form, body *client.EndpointUpdate, p *cl
 func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
 	return &client.EndpointCreate{
 		URL: deref(u.URL), Name: deref(u.Name), EventTypes: u.EventTypes, Headers: u.Headers, RetryPolicy: u.RetryPolicy,
-		TimeoutMS: deref(u.TimeoutMS), Success: deref(u.Success), DefaultCallback: deref(u.DefaultCallback),
+		TimeoutMS: u.TimeoutMS, Success: deref(u.Success), DefaultCallback: u.DefaultCallback,
 		PayloadMode: deref(u.PayloadMode), Auth: u.Auth, TLS: u.TLS, Signing: deref(u.Signing), Signatures: u.Signatures,
-		SuccessFalseFails: deref(u.SuccessFalseFails), IdenticalRetries: deref(u.IdenticalRetries),
-		ThinPartnerParams: deref(u.ThinPartnerParams), Profile: deref(u.Profile), ProfileOptions: u.ProfileOptions,
+		SuccessFalseFails: u.SuccessFalseFails, IdenticalRetries: u.IdenticalRetries,
+		ThinPartnerParams: u.ThinPartnerParams, Profile: deref(u.Profile), ProfileOptions: u.ProfileOptions,
 	}
 }
 
