@@ -53,7 +53,11 @@ func applyProfile(e *domain.Endpoint, f *EndpointFields, creating bool) error {
 	}
 	switch {
 	case f.ProfileOptions != nil:
-		e.ProfileOptions = keptSecrets(p, f.ProfileOptions, e.ProfileOptions, chosen)
+		opts, err := keptSecrets(p, f.ProfileOptions, e.ProfileOptions, chosen)
+		if err != nil {
+			return err
+		}
+		e.ProfileOptions = opts
 	case chosen:
 		e.ProfileOptions = nil
 	}
@@ -123,17 +127,20 @@ func (f *EndpointFields) given() []string {
 
 // keptSecrets is the options as given, except that a secret option given
 // as "****" (as the API shows it) keeps its stored value, so that what was
-// read can be written back. A newly chosen profile has nothing stored.
-func keptSecrets(p *profile.Profile, given, stored map[string]json.RawMessage, chosen bool) map[string]json.RawMessage {
+// read can be written back. A newly chosen profile has nothing stored, so
+// there the mask is refused rather than saved as the secret.
+func keptSecrets(p *profile.Profile, given, stored map[string]json.RawMessage, chosen bool) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(given))
-	masked := p.Masked(given)
 	for k, v := range given {
-		if !chosen && string(v) == `"****"` && string(masked[k]) == `"****"` && stored[k] != nil {
+		if string(v) == `"****"` && p.SecretOption(k) {
+			if chosen || stored[k] == nil {
+				return nil, domain.Invalid("profile_options."+k, "**** is how a stored secret is shown, and none is stored for this profile: give the secret itself")
+			}
 			v = stored[k]
 		}
 		out[k] = v
 	}
-	return out
+	return out, nil
 }
 
 // profileSignatures is the profile's signature list with its secrets taken

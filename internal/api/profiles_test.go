@@ -505,3 +505,30 @@ func TestAnExplicitFalseOnCreateOverridesTheProfile(t *testing.T) {
 		t.Fatalf("success_false_fails %v, identical_retries %v, from the profile %v", ep.SuccessFalseFails, ep.IdenticalRetries, ep.ProfileFields)
 	}
 }
+
+// "****" is how a stored secret is shown. Written back where nothing is
+// stored to keep (a signature's secret, a newly chosen profile's option), it
+// is refused naming the field, instead of being saved as the secret.
+func TestTheMaskIsNeverSavedAsASecret(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		h.Tenant("acme")
+		sc := h.As("acme", "sandbox")
+		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: "https://example.com/hook",
+			Signatures: []client.Signature{{Scheme: client.SchemeHMACHex, Header: "X-Sig", Key: "text", Secret: "real-secret"}}})
+		read := servertest.Must(sc.GetEndpoint(t.Context(), ep.ID))(t)
+		_, err := sc.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{Signatures: read.Signatures})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); !strings.Contains(e.Error(), "signatures[1].secret") {
+			t.Fatalf("writing the read list back: %v", e)
+		}
+		_, err = sc.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{Profile: client.Ptr("smart-kyc"),
+			ProfileOptions: profileOptions(`{"api_secret":"****"}`)})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); !strings.Contains(e.Error(), "profile_options.api_secret") {
+			t.Fatalf("a new profile with a masked secret: %v", e)
+		}
+		after := servertest.Must(sc.GetEndpoint(t.Context(), ep.ID))(t)
+		if after.Profile != "standard" || len(after.Signatures) != 2 || after.Signatures[1].Header != "X-Sig" {
+			t.Fatalf("a refused update changed the endpoint: %+v", after)
+		}
+	})
+}

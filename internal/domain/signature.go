@@ -61,6 +61,11 @@ func (s *Signature) Validate(field string) error {
 		if strings.TrimSpace(v) == "" {
 			return Invalid(field+"."+name, "is required for scheme %s: %s", s.Scheme, why)
 		}
+		// Signing with the mask would break every delivery while looking
+		// saved: a list read back from the API must have its secrets given.
+		if v == maskedCredentialValue {
+			return Invalid(field+"."+name, "%s is how a stored secret is shown: give the secret itself", maskedCredentialValue)
+		}
 		if len(v) > maxCredentialLength {
 			return Invalid(field+"."+name, "at most %d bytes", maxCredentialLength)
 		}

@@ -32,12 +32,18 @@ func ValidateOptions(name string, opts map[string]json.RawMessage) error {
 func (p *Profile) Masked(opts map[string]json.RawMessage) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(opts))
 	for k, v := range opts {
-		if o, ok := p.option(k); ok && o.Secret && !isNull(v) {
+		if p.SecretOption(k) && !isNull(v) {
 			v = json.RawMessage(`"****"`)
 		}
 		out[k] = v
 	}
 	return out
+}
+
+// SecretOption says whether the option name is one of p's secret options.
+func (p *Profile) SecretOption(name string) bool {
+	o, ok := p.option(name)
+	return ok && o.Secret
 }
 
 func (p *Profile) option(name string) (Option, bool) {
