@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // minLease leaves room for a useful attempt inside a lease.
@@ -38,6 +39,8 @@ type serveCmd struct {
 	EgressIPs                []netip.Addr   `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
 	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+	OTelEndpoint             string         `name:"otel-endpoint" env:"HERALD_OTEL_ENDPOINT" help:"Export OpenTelemetry traces over OTLP/HTTP to this collector URL, e.g. http://127.0.0.1:4318 (a URL without a path posts to /v1/traces). Tracing is off unless this or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set."`
+	OTelSampleRatio          float64        `name:"otel-sample-ratio" env:"HERALD_OTEL_SAMPLE_RATIO" default:"1" help:"The share of new traces kept, 0 to 1; a publish whose request carries a traceparent follows its caller's sampling decision."`
 }
 
 func (c *serveCmd) Run() error {
@@ -59,6 +62,26 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
 	}
+	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
+		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
+	}
+	tracing, err := telemetry.Setup(ctx, telemetry.Config{
+		Endpoint: c.OTelEndpoint, SampleRatio: c.OTelSampleRatio, Version: version, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("--otel-endpoint: %w", err)
+	}
+	if tracing != nil {
+		log.Info("tracing is on: spans are exported over OTLP/HTTP", "sample_ratio", c.OTelSampleRatio)
+		defer func() {
+			// The spans still buffered go out before the process ends.
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tracing.Shutdown(flushCtx); err != nil {
+				log.Warn("exporting the last traces failed", "err", err)
+			}
+		}()
+	}
 	st, err := openStore(ctx, c.databaseFlag, c.masterKeyFlags)
 	if err != nil {
 		return err
@@ -73,7 +96,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
 		EgressIPs: addrs(c.EgressIPs), ProductionHTTPSOnly: c.ProductionHTTPSOnly,
 		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
-		Version: version, Logger: log,
+		Version: version, Tracing: tracing, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/manage"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Config is what the API needs from the process.
@@ -37,7 +38,9 @@ type Config struct {
 	EgressIPs []string
 	// EgressProxy says whether deliveries go through a fixed-address proxy.
 	EgressProxy bool
-	Logger      *slog.Logger
+	// Tracing makes a span of every publish; nil is tracing off.
+	Tracing *telemetry.Tracing
+	Logger  *slog.Logger
 }
 
 // Previewer makes the request an endpoint would get for an event, signed

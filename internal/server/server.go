@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Config is one process's settings; cmd/herald fills it from flags.
@@ -42,6 +43,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Version goes into the User-Agent of deliveries.
 	Version string
+	// Tracing makes the spans of publishes and attempts (internal/telemetry);
+	// nil is tracing off. Its owner shuts it down after Serve returns.
+	Tracing *telemetry.Tracing
 	Logger  *slog.Logger
 }
 
@@ -74,11 +78,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	client := egress.New(cfg.Egress)
 	d := dispatch.New(cfg.Store, client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
-		UserAgent: "Herald/" + cfg.Version, Logger: log,
+		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
+		Tracing: cfg.Tracing,
 	})
 	// The web portal and console call the API above in-process.
 	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log})
@@ -88,7 +93,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	root := http.NewServeMux()
 	root.Handle("/", apiHandler)
 	web.Mount(root)
-	return &Server{cfg: cfg, log: log, dispatcher: d, handler: root}, nil
+	// A request's W3C traceparent, when it carries one, is the parent of
+	// the spans it makes.
+	return &Server{cfg: cfg, log: log, dispatcher: d, handler: cfg.Tracing.Extract(root)}, nil
 }
 
 // Handler serves the API and the portal.
