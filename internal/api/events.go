@@ -135,21 +135,18 @@ func (s *Server) publishEvent(ctx context.Context, in *publishInput) (_ *publish
 	if err != nil {
 		return nil, s.problem(err)
 	}
-	traced = tracedResult(res, &pub.Event)
+	traced = tracedResult(res)
+	traced.EventID, traced.EventType = res[0].EventID, pub.Event.Type
 	if res[0].Deliveries > 0 && !res[0].Replayed {
 		s.cfg.Wake()
 	}
 	return &publishOutput{Replayed: res[0].Replayed, Body: PublishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
 }
 
-// tracedResult is what a publish span records of a publish: its one event
-// (a replay's is the first publish's), how many deliveries were made and
-// how many events replayed.
-func tracedResult(res []store.PublishResult, single *domain.Event) telemetry.PublishResult {
-	r := telemetry.PublishResult{}
-	if single != nil && len(res) == 1 {
-		r.Event = &domain.Event{ID: res[0].EventID, Type: single.Type}
-	}
+// tracedResult is what a publish span records of a publish: how many
+// deliveries were made and how many events replayed.
+func tracedResult(res []store.PublishResult) telemetry.PublishResult {
+	var r telemetry.PublishResult
 	for _, p := range res {
 		if p.Replayed {
 			r.Replayed++
@@ -182,7 +179,7 @@ func (s *Server) publishEvents(ctx context.Context, in *publishBatchInput) (_ *B
 	if err != nil {
 		return nil, s.problem(err)
 	}
-	traced = tracedResult(res, nil)
+	traced = tracedResult(res)
 	out := make([]batchResult, len(res))
 	wake := false
 	for i, r := range res {

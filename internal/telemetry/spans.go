@@ -67,10 +67,11 @@ func (p PublishSpan) Traceparent() string {
 
 // PublishResult is what a publish span records when it ends.
 type PublishResult struct {
-	// Event is the one event of a single publish; a batch names none.
-	Event      *domain.Event
-	Deliveries int
-	Replayed   int
+	// EventID and EventType name the one event of a single publish; a
+	// batch names none.
+	EventID, EventType string
+	Deliveries         int
+	Replayed           int
 }
 
 // End ends the span with the publish's result, or with the class of err
@@ -79,8 +80,8 @@ func (p PublishSpan) End(r PublishResult, err error) {
 	if p.span == nil {
 		return
 	}
-	if r.Event != nil {
-		p.span.SetAttributes(AttrEventID.String(r.Event.ID), AttrEventType.String(r.Event.Type))
+	if r.EventID != "" {
+		p.span.SetAttributes(AttrEventID.String(r.EventID), AttrEventType.String(r.EventType))
 	}
 	if err != nil {
 		class := errorClass(err)

@@ -103,7 +103,7 @@ func TestSpansAreExportedOverOTLPHTTP(t *testing.T) {
 	}
 	_, span := tr.StartPublish(context.Background(), domain.Scope{TenantID: "acme", Environment: domain.Sandbox}, 1)
 	tp := span.Traceparent()
-	span.End(PublishResult{Event: &domain.Event{ID: "evt_1", Type: "check.approved"}, Deliveries: 1}, nil)
+	span.End(PublishResult{EventID: "evt_1", EventType: "check.approved", Deliveries: 1}, nil)
 	now := time.Now()
 	id := tr.RecordAttempt(&domain.Event{ID: "evt_1", TenantID: "acme", Environment: domain.Sandbox, Type: "check.approved", TraceParent: tp},
 		"ep_1", &domain.Attempt{ID: "att_1", DeliveryID: "dlv_1", Number: 1, At: now, ResponseStatus: 200}, domain.DeliverySucceeded, now)
