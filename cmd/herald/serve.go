@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // minLease leaves room for a useful attempt inside a lease.
@@ -38,6 +39,9 @@ type serveCmd struct {
 	EgressIPs                []netip.Addr   `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
 	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+	TransformWorkers         int            `env:"HERALD_TRANSFORM_WORKERS" default:"2" help:"How many worker processes run body transforms: the most transforms that run at once."`
+	TransformMemoryMiB       int            `name:"transform-memory-mib" env:"HERALD_TRANSFORM_MEMORY_MIB" default:"256" help:"Each transform worker's memory limit in MiB; a program that passes it fails with memory_limit."`
+	TransformTimeout         time.Duration  `env:"HERALD_TRANSFORM_TIMEOUT" default:"100ms" help:"A body transform's time limit per run; past it (and a grace of 100ms) its worker is killed."`
 }
 
 func (c *serveCmd) Run() error {
@@ -59,6 +63,15 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
 	}
+	if c.TransformWorkers < 1 || c.TransformWorkers > 64 {
+		return fmt.Errorf("--transform-workers %d: give 1 to 64", c.TransformWorkers)
+	}
+	if c.TransformMemoryMiB < 32 || c.TransformMemoryMiB > 16<<10 {
+		return fmt.Errorf("--transform-memory-mib %d: give 32 to 16384", c.TransformMemoryMiB)
+	}
+	if c.TransformTimeout < time.Millisecond || c.TransformTimeout > 10*time.Second {
+		return fmt.Errorf("--transform-timeout %s: give 1ms to 10s", c.TransformTimeout)
+	}
 	st, err := openStore(ctx, c.databaseFlag, c.masterKeyFlags)
 	if err != nil {
 		return err
@@ -73,6 +86,8 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
 		EgressIPs: addrs(c.EgressIPs), ProductionHTTPSOnly: c.ProductionHTTPSOnly,
 		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
+		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
+			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Logger: log,
 	})
 	if err != nil {
