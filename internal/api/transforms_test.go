@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +113,7 @@ func TestFailingTransformsRecordAFailedAttemptWithTheirReasonWhileOthersAreDeliv
 			ids[i] = servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: bad.URL, Transform: c.src,
 				EventTypes: []string{"verification.failed"}, RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}}))(t).ID
 		}
+		before := residentBytes()
 		failed := h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.failed",
 			Data: json.RawMessage(`{"status":"failed","decision":{"result":"declined","reasons":[]},"reviewed_by":"auto"}`)})
 		// While the bad transforms run, events to the plain endpoint arrive.
@@ -134,7 +137,26 @@ func TestFailingTransformsRecordAFailedAttemptWithTheirReasonWhileOthersAreDeliv
 			}
 		}
 		bad.Quiet(200 * time.Millisecond)
+		// Had a bomb run in this process, it would hold hundreds of MiB
+		// more now: the Go runtime gives memory back to the system slowly.
+		if after := residentBytes(); before > 0 && after-before > 100<<20 {
+			t.Errorf("the server grew from %d to %d MiB resident", before>>20, after>>20)
+		}
 	})
+}
+
+// residentBytes is this process's resident size, 0 where /proc does not say.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }
 
 // A program that does not compile is refused on create and on PATCH, naming
