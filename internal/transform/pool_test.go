@@ -203,3 +203,32 @@ func BenchmarkPoolRun(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPoolRun sends any envelope through a worker: the answer is Run's
+// (the same body, or a failure of the same reason), whatever the bytes.
+func FuzzPoolRun(f *testing.F) {
+	p := newPool(f, PoolConfig{Workers: 1, Limits: Limits{Timeout: 2 * time.Second, MaxOutput: 4 << 10}})
+	prog := mustCompile(f, `.. |= (if type == "string" then . + . else . end)`).WithLimits(Limits{Timeout: 2 * time.Second, MaxOutput: 4 << 10})
+	for _, s := range []string{envelope, "{}", "[]", "1.50", `"<&>"`, "", "{", `{} {}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, wantErr := prog.Run(context.Background(), in)
+		got, err := p.Run(context.Background(), prog.Source(), in)
+		var we, ge *Error
+		switch {
+		case wantErr == nil:
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("pool %q, %v; in process %q", got, err, want)
+			}
+		case errors.As(wantErr, &we):
+			if !errors.As(err, &ge) || ge.Reason != we.Reason {
+				t.Fatalf("pool %v; in process %v", err, wantErr)
+			}
+		default:
+			if err == nil || errors.As(err, &ge) {
+				t.Fatalf("pool %q, %v; in process %v", got, err, wantErr)
+			}
+		}
+	})
+}
