@@ -107,9 +107,6 @@ func NewPool(cfg PoolConfig) *Pool {
 	}
 }
 
-// Limits are the limits each run has.
-func (p *Pool) Limits() Limits { return p.cfg.Limits }
-
 // Run runs the program src over an envelope in a worker and returns the
 // body, as Program.Run does. A failure of the program is an *Error, with
 // ReasonMemoryLimit besides Program.Run's reasons; ctx bounds the wait for a
