@@ -63,13 +63,14 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
 	}
-	if c.TransformWorkers < 1 || c.TransformWorkers > 64 {
+	// Zero (a serveCmd built in code, not from flags) takes the default.
+	if c.TransformWorkers < 0 || c.TransformWorkers > 64 {
 		return fmt.Errorf("--transform-workers %d: give 1 to 64", c.TransformWorkers)
 	}
-	if c.TransformMemoryMiB < 32 || c.TransformMemoryMiB > 16<<10 {
+	if c.TransformMemoryMiB != 0 && (c.TransformMemoryMiB < 32 || c.TransformMemoryMiB > 16<<10) {
 		return fmt.Errorf("--transform-memory-mib %d: give 32 to 16384", c.TransformMemoryMiB)
 	}
-	if c.TransformTimeout < time.Millisecond || c.TransformTimeout > 10*time.Second {
+	if c.TransformTimeout != 0 && (c.TransformTimeout < time.Millisecond || c.TransformTimeout > 10*time.Second) {
 		return fmt.Errorf("--transform-timeout %s: give 1ms to 10s", c.TransformTimeout)
 	}
 	st, err := openStore(ctx, c.databaseFlag, c.masterKeyFlags)

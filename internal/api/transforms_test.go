@@ -79,9 +79,10 @@ func TestATransformedEndpointReceivesTheProgramsOutputSignedAndRetriedIdenticall
 }
 
 // smallTransforms gives the server's transform workers a small memory limit,
-// so that a memory bomb ends quickly.
+// so that a memory bomb ends quickly, and a time limit long enough that a
+// program that fails otherwise does so first on a busy machine under -race.
 func smallTransforms(s *servertest.Settings) {
-	s.Config.Transforms = transform.PoolConfig{Memory: 64 << 20}
+	s.Config.Transforms = transform.PoolConfig{Memory: 64 << 20, Limits: transform.Limits{Timeout: time.Second}}
 }
 
 // A transform that runs too long, answers too much or takes too much memory
