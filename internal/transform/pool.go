@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,13 +232,24 @@ type worker struct {
 // detector on a busy machine).
 const startTimeout = 30 * time.Second
 
+// thisBinary is the path that runs this very binary again. On Linux it is
+// /proc/self/exe, which stays this process's image even when the file was
+// replaced on disk (an upgrade while Herald runs): a worker must speak the
+// same frames as its pool.
+func thisBinary() (string, error) {
+	if runtime.GOOS == "linux" {
+		return "/proc/self/exe", nil
+	}
+	return os.Executable()
+}
+
 // start starts a worker and waits until it is ready.
 func (p *Pool) start(ctx context.Context) (*worker, error) {
 	var cmd *exec.Cmd
 	if p.cfg.Command != nil {
 		cmd = p.cfg.Command()
 	} else {
-		exe, err := os.Executable()
+		exe, err := thisBinary()
 		if err != nil {
 			return nil, fmt.Errorf("transform: find this binary to start a worker: %w", err)
 		}
