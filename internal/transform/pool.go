@@ -339,11 +339,17 @@ func (w *worker) kill() {
 // death describes how a worker ended: the first line it wrote (Go's
 // "fatal error: …"), if any.
 func (w *worker) death() string {
+	how := "exited"
+	select {
+	case <-w.exited:
+		how = "ended (" + w.cmd.ProcessState.String() + ")" // "exit status 2", "signal: killed"
+	default:
+	}
 	msg, _, _ := strings.Cut(strings.TrimSpace(w.stderr.String()), "\n")
 	if msg == "" {
-		return "exited"
+		return how
 	}
-	return "exited: " + msg
+	return how + ": " + msg
 }
 
 // call sends a request to w and waits for its answer, at most the time
@@ -394,6 +400,12 @@ func (p *Pool) lost(w *worker) error {
 	case <-w.exited:
 	case <-time.After(time.Second):
 	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed // Close killed it
+	}
 	death := w.death()
 	p.log.Warn("a transform worker died during a run", "death", death)
 	if outOfMemory(death) {
@@ -404,10 +416,12 @@ func (p *Pool) lost(w *worker) error {
 
 // outOfMemory reports the last words of a process that ran out of memory:
 // the Go runtime's, the race detector's for its shadow memory, or a new
-// thread's, whose stack counts against the limit too.
+// thread's, whose stack counts against the limit too; or a SIGKILL the pool
+// did not send (it does not read the answer of a worker it killed), which on
+// Linux is the kernel's out-of-memory killer.
 func outOfMemory(death string) bool {
 	for _, s := range []string{"out of memory", "cannot allocate memory", "failed to allocate", "stack exceeds", "stack overflow",
-		"pthread_create failed"} {
+		"pthread_create failed", "signal: killed"} {
 		if strings.Contains(death, s) {
 			return true
 		}

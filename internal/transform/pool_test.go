@@ -232,3 +232,28 @@ func FuzzPoolRun(f *testing.F) {
 		}
 	})
 }
+
+// A worker that something else kills mid-run (the kernel's out-of-memory
+// killer sends SIGKILL) fails the run with memory_limit, and the next run
+// gets a new worker.
+func TestPoolTakesAWorkerKilledFromOutsideForOutOfMemory(t *testing.T) {
+	p := newPool(t, PoolConfig{Workers: 1, Limits: Limits{Timeout: 10 * time.Second}})
+	if _, err := p.Run(context.Background(), ".", []byte(envelope)); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	var w *worker
+	for w = range p.all {
+	}
+	p.mu.Unlock()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		w.cmd.Process.Kill()
+	}()
+	if te := runErr(t, p, "def f: f; f"); te.Reason != ReasonMemoryLimit {
+		t.Errorf("a worker killed from outside: %v, want memory_limit", te)
+	}
+	if body, err := p.Run(context.Background(), ".id", []byte(envelope)); err != nil || string(body) != `"evt_01"` {
+		t.Errorf("the run after: %s, %v", body, err)
+	}
+}
