@@ -77,14 +77,16 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		o.Status = domain.DeliveryFailed
 		return o, true
 	}
+	// One deadline for the whole attempt, the transform's wait and run
+	// included, so that it stays inside the lease.
+	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
+	defer cancel()
 	body := j.body
 	if ep.Transform != "" {
 		// Run per attempt, in a worker process; a failure is a failed
 		// attempt like any other, and it is not signed (an identical retry
 		// signs as the first attempt that sent a body).
-		ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
 		out, err := ep.transformed(ctx, d.cfg.Transforms, j.body)
-		cancel()
 		if err != nil {
 			a.DurationMS = time.Since(start).Milliseconds()
 			if d.sendCtx.Err() != nil {
@@ -108,8 +110,6 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		url = j.claimed.TargetURL
 	}
 
-	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		a.ErrorClass, a.Error = string(egress.ClassConnect), "invalid URL: "+err.Error()
