@@ -182,12 +182,20 @@ func (p *Pool) release(w *worker) {
 
 // discard kills a worker and frees its slot.
 func (p *Pool) discard(w *worker) {
-	w.kill()
+	p.forget(w)
 	p.mu.Lock()
-	delete(p.all, w)
 	p.live--
 	p.mu.Unlock()
 	p.signalFreed()
+}
+
+// forget kills a worker and drops it from the pool, its slot still taken
+// (a worker that did not start: acquire frees the slot).
+func (p *Pool) forget(w *worker) {
+	w.kill()
+	p.mu.Lock()
+	delete(p.all, w)
+	p.mu.Unlock()
 }
 
 func (p *Pool) signalFreed() {
@@ -290,7 +298,7 @@ func (p *Pool) start(ctx context.Context) (*worker, error) {
 	}()
 	go w.read(outR, p.cfg.Limits.MaxOutput+maxErrorMsg+64)
 	if closed {
-		p.discard(w)
+		p.forget(w)
 		return nil, ErrClosed
 	}
 
@@ -307,7 +315,7 @@ func (p *Pool) start(ctx context.Context) (*worker, error) {
 	case <-ctx.Done():
 		err = fmt.Errorf("transform: waiting for a worker to start: %w", ctx.Err())
 	}
-	p.discard(w)
+	p.forget(w)
 	return nil, err
 }
 

@@ -177,10 +177,19 @@ func TestPoolWaitForAWorkerEndsWithTheCallersContext(t *testing.T) {
 }
 
 func TestPoolReportsAWorkerThatCannotStart(t *testing.T) {
-	p := newPool(t, PoolConfig{Command: func() *exec.Cmd { return exec.Command("/bin/false") }})
-	_, err := p.Run(context.Background(), ".", []byte(envelope))
-	if err == nil || !strings.Contains(err.Error(), "did not start") {
-		t.Errorf("Run with a worker that exits at once = %v", err)
+	p := newPool(t, PoolConfig{Workers: 2, Command: func() *exec.Cmd { return exec.Command("/bin/false") }})
+	for range 3 {
+		_, err := p.Run(context.Background(), ".", []byte(envelope))
+		if err == nil || !strings.Contains(err.Error(), "did not start") {
+			t.Errorf("Run with a worker that exits at once = %v", err)
+		}
+	}
+	// Each failed start gave its slot back, once.
+	p.mu.Lock()
+	live, all := p.live, len(p.all)
+	p.mu.Unlock()
+	if live != 0 || all != 0 {
+		t.Errorf("after failed starts: %d slots taken, %d workers known; want none", live, all)
 	}
 	p.Close()
 	if _, err := p.Run(context.Background(), ".", []byte(envelope)); !errors.Is(err, ErrClosed) {
