@@ -48,7 +48,8 @@ type Attempt struct {
 	ResponseStatus  int               `json:"response_status,omitempty"`
 	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
 	ResponseBody    string            `json:"response_body,omitempty"`
-	// ErrorClass is timeout, dns, connect, tls, blocked or http.
+	// ErrorClass is timeout, dns, connect, tls, blocked, auth, http or
+	// transform (the endpoint's body transform failed; nothing was sent).
 	ErrorClass string `json:"error_class,omitempty"`
 	Error      string `json:"error,omitempty"`
 	// TraceID is the OpenTelemetry trace of the attempt's span, the one

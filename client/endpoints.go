@@ -60,7 +60,9 @@ type Endpoint struct {
 	ProfileOptions map[string]json.RawMessage `json:"profile_options"`
 	// ProfileFields name the settings the profile supplies: no request set
 	// them, and they follow the profile and its options.
-	ProfileFields           []string   `json:"profile_fields"`
+	ProfileFields []string `json:"profile_fields"`
+	// Transform is the body transform, a jq program; empty: none.
+	Transform               string     `json:"transform"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -202,6 +204,9 @@ type EndpointCreate struct {
 	// this request leaves zero or nil; ProfileOptions are its options.
 	Profile        string                     `json:"profile,omitempty"`
 	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
+	// Transform is a jq program whose one output, over the envelope, is
+	// the body (docs/transforms.md); empty: none.
+	Transform string `json:"transform,omitempty"`
 	// Secret is the signing secret when the receiver already holds one
 	// (whsec_…); empty, Herald makes one.
 	Secret string `json:"secret,omitempty"`
@@ -236,6 +241,8 @@ type EndpointUpdate struct {
 	// secret option given as **** keeps its value.
 	Profile        *string                    `json:"profile,omitempty"`
 	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
+	// Transform, when not nil, replaces the body transform; "" removes it.
+	Transform *string `json:"transform,omitempty"`
 }
 
 var (

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // minLease leaves room for a useful attempt inside a lease.
@@ -41,6 +42,9 @@ type serveCmd struct {
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 	OTelEndpoint             string         `name:"otel-endpoint" env:"HERALD_OTEL_ENDPOINT" help:"Export OpenTelemetry traces over OTLP/HTTP to this collector URL, e.g. http://127.0.0.1:4318 (a URL without a path posts to /v1/traces). Tracing is off unless this or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set."`
 	OTelSampleRatio          float64        `name:"otel-sample-ratio" env:"HERALD_OTEL_SAMPLE_RATIO" default:"1" help:"The share of new traces kept, 0 to 1; a publish whose request carries a traceparent follows its caller's sampling decision."`
+	TransformWorkers         int            `env:"HERALD_TRANSFORM_WORKERS" default:"2" help:"How many worker processes run body transforms: the most transforms that run at once."`
+	TransformMemoryMiB       int            `name:"transform-memory-mib" env:"HERALD_TRANSFORM_MEMORY_MIB" default:"256" help:"Each transform worker's memory limit in MiB; a program that passes it fails with memory_limit."`
+	TransformTimeout         time.Duration  `env:"HERALD_TRANSFORM_TIMEOUT" default:"100ms" help:"A body transform's time limit per run; past it (and a grace of 100ms) its worker is killed."`
 }
 
 func (c *serveCmd) Run() error {
@@ -64,6 +68,16 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	}
 	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
 		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
+	}
+	// Zero (a serveCmd built in code, not from flags) takes the default.
+	if c.TransformWorkers < 0 || c.TransformWorkers > 64 {
+		return fmt.Errorf("--transform-workers %d: give 1 to 64", c.TransformWorkers)
+	}
+	if c.TransformMemoryMiB != 0 && (c.TransformMemoryMiB < 32 || c.TransformMemoryMiB > 16<<10) {
+		return fmt.Errorf("--transform-memory-mib %d: give 32 to 16384", c.TransformMemoryMiB)
+	}
+	if c.TransformTimeout != 0 && (c.TransformTimeout < time.Millisecond || c.TransformTimeout > 10*time.Second) {
+		return fmt.Errorf("--transform-timeout %s: give 1ms to 10s", c.TransformTimeout)
 	}
 	tracing, err := telemetry.Setup(ctx, telemetry.Config{
 		Endpoint: c.OTelEndpoint, SampleRatio: c.OTelSampleRatio, Version: version, Logger: log,
@@ -96,6 +110,8 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
 		EgressIPs: addrs(c.EgressIPs), ProductionHTTPSOnly: c.ProductionHTTPSOnly,
 		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
+		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
+			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Tracing: tracing, Logger: log,
 	})
 	if err != nil {

@@ -46,7 +46,7 @@ type Config struct {
 // Previewer makes the request an endpoint would get for an event, signed
 // at instant: its body and its headers as the attempt log records them.
 type Previewer interface {
-	Preview(e domain.Endpoint, ev *domain.Event, instant time.Time) (body []byte, headers map[string]string, err error)
+	Preview(ctx context.Context, e domain.Endpoint, ev *domain.Event, instant time.Time) (body []byte, headers map[string]string, err error)
 }
 
 // APIVersion is the version of the API contract (the /v1 prefix), not of the binary.

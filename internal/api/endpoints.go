@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // EndpointFields are what a caller may set on an endpoint. Pointers tell
@@ -34,6 +35,7 @@ type EndpointFields struct {
 	ThinPartnerParams *bool                      `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
 	Profile           *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
 	ProfileOptions    map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
+	Transform         *string                    `json:"transform,omitempty" maxLength:"16384" doc:"A body transform: a jq program run over the envelope of payload_mode (the standard envelope by default, also under a profile); its one output replaces the body, and the signatures, success rule and retry policy apply to it as to any body. Compiled when saved: an error is a 422 naming its line and column. \"\" removes it. See docs/transforms.md."`
 }
 
 // createEndpointBody is a new endpoint: its fields and, optionally, the
@@ -256,6 +258,16 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 	}
 	if err := applyProfile(e, f, creating); err != nil {
 		return s.problem(err)
+	}
+	if f.Transform != nil {
+		// Compiled here only to refuse what cannot run; a worker compiles
+		// it again (and keeps it) when it first runs.
+		if *f.Transform != "" {
+			if _, err := transform.Compile(*f.Transform); err != nil {
+				return s.problem(err)
+			}
+		}
+		e.Transform = *f.Transform
 	}
 	return nil
 }

@@ -240,7 +240,7 @@ func (s *Server) previewTransform(ctx context.Context, in *previewInput) (*Body[
 			return nil, s.problem(within("event.", err))
 		}
 	}
-	body, headers, err := s.cfg.Previewer.Preview(*e, &ev, now)
+	body, headers, err := s.cfg.Previewer.Preview(ctx, *e, &ev, now)
 	if err != nil {
 		return nil, s.problem(err)
 	}

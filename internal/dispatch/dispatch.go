@@ -26,6 +26,12 @@ type Queue interface {
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
 }
 
+// Transformer runs a body transform (transform.Pool: in a worker process,
+// bounded in time, output and memory). Its failures are *transform.Error.
+type Transformer interface {
+	Run(ctx context.Context, src string, envelope []byte) ([]byte, error)
+}
+
 // Config tunes the dispatcher; zero values take the defaults.
 type Config struct {
 	// Owner names this process in leases.
@@ -54,7 +60,10 @@ type Config struct {
 	UserAgent string
 	// Tracing makes a span of every attempt; nil is tracing off.
 	Tracing *telemetry.Tracing
-	Logger  *slog.Logger
+	// Transforms runs endpoints' body transforms (a transform.Pool); without
+	// it an endpoint with a transform fails every attempt.
+	Transforms Transformer
+	Logger     *slog.Logger
 }
 
 func (c *Config) defaults() {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"net/http"
@@ -86,8 +87,14 @@ func (e *endpoint) sign(dst []byte, id string, ts int64, body []byte, now time.T
 
 // render makes the endpoint's body for ev, all but its body signature,
 // which depends on the attempt's instant. shared renders (and caches) the
-// endpoint-free body of a mode; body-api-key makes a body of its own.
+// endpoint-free body of a mode; body-api-key makes a body of its own. For
+// an endpoint with a transform it is the transform's input, the envelope of
+// its payload mode (whatever its profile): the transform runs per attempt
+// (transformed), and its output takes the members.
 func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]byte, string) {
+	if e.Transform != "" {
+		return shared(e.mode), ""
+	}
 	var b []byte
 	if e.body != nil {
 		in := profile.NewInput(ev)
@@ -95,12 +102,18 @@ func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]
 	} else {
 		b = shared(e.mode)
 	}
+	return e.withMembers(b, "in payload mode raw the body is the event's data, and this event's data is")
+}
+
+// withMembers adds the body-api-key members to the body b; when b is not an
+// object, why says so, with what b is after the words of source.
+func (e *endpoint) withMembers(b []byte, source string) (_ []byte, why string) {
 	if e.members == nil && e.bodySig == nil {
 		return b, ""
 	}
 	if !isObject(b) {
 		return nil, "the endpoint adds members to the body (signatures " + e.bodyScheme() + "), which needs a JSON object, " +
-			"but in payload mode raw the body is the event's data, and this event's data is " + jsonKind(b)
+			"but " + source + " " + jsonKind(b)
 	}
 	for _, m := range e.members {
 		b = placeMember(withoutMember(bytes.TrimSpace(b), m.name), m.member, m.first)
@@ -108,9 +121,30 @@ func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]
 	return b, ""
 }
 
+// transformed runs the endpoint's transform over the input render made and
+// adds the members to its output: the body of one attempt. Its errors are
+// the transform's (a *transform.Error, or the wait for a worker).
+func (e *endpoint) transformed(ctx context.Context, t Transformer, input []byte) ([]byte, error) {
+	if t == nil {
+		return nil, errors.New("transform: this process runs no transforms")
+	}
+	out, err := t.Run(ctx, e.Transform, input)
+	if err != nil {
+		return nil, err
+	}
+	b, why := e.withMembers(out, "the transform's output is")
+	if why != "" {
+		return nil, domain.Invalid("transform", "%s", why)
+	}
+	return b, nil
+}
+
 // ownBody reports whether the endpoint's body is its own rather than the
-// rendering of its payload mode shared with other endpoints.
-func (e *endpoint) ownBody() bool { return e.members != nil || e.bodySig != nil || e.body != nil }
+// rendering of its payload mode shared with other endpoints (a transform's
+// input is that rendering).
+func (e *endpoint) ownBody() bool {
+	return e.Transform == "" && (e.members != nil || e.bodySig != nil || e.body != nil)
+}
 
 // bodyScheme names the first scheme that adds to the body.
 func (e *endpoint) bodyScheme() string {

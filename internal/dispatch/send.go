@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/transform"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -76,9 +77,29 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		o.Status = domain.DeliveryFailed
 		return o, true
 	}
+	// One deadline for the whole attempt, the transform's wait and run
+	// included, so that it stays inside the lease.
+	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
+	defer cancel()
+	body := j.body
+	if ep.Transform != "" {
+		// Run per attempt, in a worker process; a failure is a failed
+		// attempt like any other, and it is not signed (an identical retry
+		// signs as the first attempt that sent a body).
+		out, err := ep.transformed(ctx, d.cfg.Transforms, j.body)
+		if err != nil {
+			a.DurationMS = time.Since(start).Milliseconds()
+			if d.sendCtx.Err() != nil {
+				return o, false
+			}
+			a.ErrorClass, a.Error = transform.ErrClass, transformError(err)
+			return d.decide(j, o, nil), true
+		}
+		body = out
+	}
 	instant := signingInstant(ep, &j.claimed, start)
 	o.SignedAt = instant
-	body := ep.signed(j.body, instant)
+	body = ep.signed(body, instant)
 	// Room for a v1a entry and two v1 entries (an ed25519 endpoint during
 	// a secret rotation) without allocating.
 	var sig [256]byte
@@ -89,8 +110,6 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		url = j.claimed.TargetURL
 	}
 
-	ctx, cancel := context.WithTimeout(d.sendCtx, d.timeout(ep))
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		a.ErrorClass, a.Error = string(egress.ClassConnect), "invalid URL: "+err.Error()
@@ -173,6 +192,16 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		return d.decide(j, o, nil), true
 	}
 	return d.decide(j, o, resp), true
+}
+
+// transformError is how the attempt log shows a transform's failure: with
+// its reason first ("transform timeout: …").
+func transformError(err error) string {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "transform") {
+		msg = "transform: " + msg
+	}
+	return msg
 }
 
 // signingInstant is the instant an attempt is signed at, to the

@@ -157,6 +157,10 @@ type Endpoint struct {
 	// success, …): the ones no request set. They follow the profile and
 	// its options when either changes; the others are the endpoint's own.
 	ProfileFields []string `json:"profile_fields" doc:"The settings the profile supplies, because no request set them; they follow the profile and its options when either changes. Read-only."`
+	// Transform is a jq program (internal/transform) whose one output is
+	// the body, run over the envelope Herald would have sent; empty sends
+	// the envelope (or the profile's body) itself. It is compiled when saved.
+	Transform string `json:"transform" doc:"The body transform: a jq program run over the envelope of payload_mode, whose one output replaces the body (docs/transforms.md). Empty: none."`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`

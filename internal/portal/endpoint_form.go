@@ -152,7 +152,7 @@ func formFromEndpoint(e *client.Endpoint) (*form, []string) {
 	if t := e.TLS; t != nil {
 		f.Values["tls_certificate"], f.Values["tls_ca"] = t.ClientCertificate, t.CABundle
 	}
-	f.Values["profile"] = e.Profile
+	f.Values["profile"], f.Values["transform"] = e.Profile, e.Transform
 	for k, raw := range e.ProfileOptions {
 		var s string
 		switch {
@@ -305,6 +305,10 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 		}
 		body.TimeoutMS = &n
 	}
+	// The transform is sent as written ("" removes it); a browser sends
+	// CRLF line ends, which would shift the columns the API's errors name.
+	f.Values["transform"] = strings.TrimSpace(strings.ReplaceAll(r.PostFormValue("transform"), "\r\n", "\n"))
+	body.Transform = client.Ptr(f.V("transform"))
 	readAuth(r, f, body, editing != nil)
 	readTLS(r, f, body, editing)
 	p, opts := readProfile(r, f, body, editing, profiles)
@@ -470,6 +474,7 @@ func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
 		PayloadMode: deref(u.PayloadMode), Auth: u.Auth, TLS: u.TLS, Signing: deref(u.Signing), Signatures: u.Signatures,
 		SuccessFalseFails: u.SuccessFalseFails, IdenticalRetries: u.IdenticalRetries,
 		ThinPartnerParams: u.ThinPartnerParams, Profile: deref(u.Profile), ProfileOptions: u.ProfileOptions,
+		Transform: deref(u.Transform),
 	}
 }
 

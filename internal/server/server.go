@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // Config is one process's settings; cmd/herald fills it from flags.
@@ -41,6 +42,9 @@ type Config struct {
 	Retention time.Duration
 	// ShutdownGrace is how long attempts in flight may finish on shutdown.
 	ShutdownGrace time.Duration
+	// Transforms sets up the worker processes that run body transforms
+	// (zero values: transform's defaults).
+	Transforms transform.PoolConfig
 	// Version goes into the User-Agent of deliveries.
 	Version string
 	// Tracing makes the spans of publishes and attempts (internal/telemetry);
@@ -54,6 +58,7 @@ type Server struct {
 	cfg        Config
 	log        *slog.Logger
 	dispatcher *dispatch.Dispatcher
+	transforms *transform.Pool
 	handler    http.Handler
 }
 
@@ -76,9 +81,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log.Info("registered the built-in event types", "added", n)
 	}
 	client := egress.New(cfg.Egress)
+	// Transforms run in worker processes of their own, started on first use.
+	tcfg := cfg.Transforms
+	if tcfg.Logger == nil {
+		tcfg.Logger = log
+	}
+	transforms := transform.NewPool(tcfg)
 	d := dispatch.New(cfg.Store, client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
-		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log,
+		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
@@ -95,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	web.Mount(root)
 	// A request's W3C traceparent, when it carries one, is the parent of
 	// the spans it makes.
-	return &Server{cfg: cfg, log: log, dispatcher: d, handler: cfg.Tracing.Extract(root)}, nil
+	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: cfg.Tracing.Extract(root)}, nil
 }
 
 // Handler serves the API and the portal.
@@ -111,6 +122,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// After the dispatcher and the API have stopped: their last attempts
+	// and previews may still run transforms.
+	defer s.transforms.Close()
 	dctx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	dispatched := make(chan error, 1)

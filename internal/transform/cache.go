@@ -2,6 +2,7 @@ package transform
 
 import (
 	"container/list"
+	"crypto/sha256"
 	"sync"
 )
 
@@ -10,16 +11,29 @@ import (
 // MaxSourceLen), so the default costs a few megabytes at worst.
 const DefaultCacheSize = 256
 
-// Cache keeps the most recently used compiled programs, keyed by their text,
-// so that each endpoint configuration is compiled once and endpoints with the
-// same program share it. It is safe for concurrent use.
+// Key names a program: the SHA-256 of its text. A worker keeps its compiled
+// programs by key, so the text is compiled once per worker whichever
+// endpoints share it.
+type Key [sha256.Size]byte
+
+// KeyOf is the key of a program's text.
+func KeyOf(src string) Key { return sha256.Sum256([]byte(src)) }
+
+// Cache keeps the most recently used compiled programs, keyed by the hash of
+// their text, so that each endpoint configuration is compiled once and
+// endpoints with the same program share it. It is safe for concurrent use.
 type Cache struct {
 	limits Limits
 	size   int
 
 	mu    sync.Mutex
-	order *list.List               // of *Program, most recently used first
-	byKey map[string]*list.Element // by program text
+	order *list.List            // of cached, most recently used first
+	byKey map[Key]*list.Element // by program hash
+}
+
+type cached struct {
+	key Key
+	p   *Program
 }
 
 // NewCache returns a cache of at most size programs (DefaultCacheSize if size
@@ -28,17 +42,20 @@ func NewCache(size int, limits Limits) *Cache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &Cache{limits: limits.withDefaults(), size: size, order: list.New(), byKey: make(map[string]*list.Element)}
+	return &Cache{limits: limits.withDefaults(), size: size, order: list.New(), byKey: make(map[Key]*list.Element)}
 }
 
 // Program returns the compiled program for src, compiling it on a miss.
 // Compile errors are not kept: a stored program compiled when it was saved.
-func (c *Cache) Program(src string) (*Program, error) {
+func (c *Cache) Program(src string) (*Program, error) { return c.program(KeyOf(src), src) }
+
+// program is Program with the key already computed (a worker is sent it).
+func (c *Cache) program(key Key, src string) (*Program, error) {
 	c.mu.Lock()
-	if e, ok := c.byKey[src]; ok {
+	if e, ok := c.byKey[key]; ok {
 		c.order.MoveToFront(e)
 		c.mu.Unlock()
-		return e.Value.(*Program), nil
+		return e.Value.(cached).p, nil
 	}
 	c.mu.Unlock()
 
@@ -52,15 +69,15 @@ func (c *Cache) Program(src string) (*Program, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.byKey[src]; ok {
+	if e, ok := c.byKey[key]; ok {
 		c.order.MoveToFront(e)
-		return e.Value.(*Program), nil
+		return e.Value.(cached).p, nil
 	}
-	c.byKey[src] = c.order.PushFront(p)
+	c.byKey[key] = c.order.PushFront(cached{key: key, p: p})
 	if c.order.Len() > c.size {
 		oldest := c.order.Back()
 		c.order.Remove(oldest)
-		delete(c.byKey, oldest.Value.(*Program).src)
+		delete(c.byKey, oldest.Value.(cached).key)
 	}
 	return p, nil
 }

@@ -4,6 +4,10 @@
 // A program is compiled once, when the endpoint is saved (Compile), and kept
 // compiled in a Cache; every Run has a time limit and an output-size limit, and
 // fails with an *Error whose Reason the attempt log records under ErrClass.
+//
+// The server runs programs through a Pool of worker processes, never in its
+// own: one evaluation step of gojq can allocate gigabytes before the time
+// limit is looked at again, and only a process of its own bounds that.
 package transform
 
 import (
@@ -63,6 +67,10 @@ const (
 	ReasonNoOutput       Reason = "no_output"
 	ReasonManyOutputs    Reason = "many_outputs"
 	ReasonRuntime        Reason = "runtime"
+	// ReasonMemoryLimit is a run whose worker went over its memory limit
+	// (Pool only): the operating system refused an allocation, or the pool
+	// saw the worker's resident size pass the limit and killed it.
+	ReasonMemoryLimit Reason = "memory_limit"
 )
 
 // Error is a failed run: the program's fault, never Herald's.

@@ -161,7 +161,7 @@ func TestRunStopsAnEndlessProgramAtItsTimeLimit(t *testing.T) {
 		if !errors.As(err, &te) || te.Reason != ReasonTimeout {
 			t.Errorf("Run(%q) = %v, want a timeout", src, err)
 		}
-		if took > limit+250*time.Millisecond { // slack for -race on a shared machine
+		if took > limit+time.Second { // slack for -race on a shared machine
 			t.Errorf("Run(%q) took %v with a limit of %v", src, took, limit)
 		}
 	}

@@ -1099,13 +1099,15 @@ func testSealing(t *testing.T, open func(store.Sealer) store.Store) {
 		{Scheme: domain.SchemeBodySignature, PartnerID: "085", APIKey: "smile-key"},
 	}
 	e.Profile, e.ProfileFields = "smart-kyc", []string{"success"}
+	e.Transform = "{event: .type,\n data} # <&> ☕"
 	e.ProfileOptions = map[string]json.RawMessage{"api_secret": json.RawMessage(`"option-secret"`)}
 	must(t, s.UpdateEndpoint(ctx, e))
 	got, err := s.GetEndpoint(ctx, scope, e.ID)
 	must(t, err)
 	if got.Secret != e.Secret || got.Auth.Password != "pa55word" || got.TLS.ClientKey != "KEY" || got.SigningPrivateKey != "whsk_private" ||
 		got.Headers["X-Api-Key"] != "custom-secret" || got.Signatures[1].Secret != "text-secret" || got.Signatures[2].APIKey != "smile-key" ||
-		string(got.ProfileOptions["api_secret"]) != `"option-secret"` || got.Profile != "smart-kyc" || !slices.Equal(got.ProfileFields, []string{"success"}) {
+		string(got.ProfileOptions["api_secret"]) != `"option-secret"` || got.Profile != "smart-kyc" || !slices.Equal(got.ProfileFields, []string{"success"}) ||
+		got.Transform != e.Transform {
 		t.Fatalf("endpoint read back = %+v", got)
 	}
 	// Under another key nothing opens: what is stored is not the secret.

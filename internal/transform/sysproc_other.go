@@ -1,0 +1,7 @@
+//go:build !unix
+
+package transform
+
+import "syscall"
+
+func workerSysProcAttr() *syscall.SysProcAttr { return nil }
