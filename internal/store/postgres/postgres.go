@@ -59,6 +59,8 @@ type Store struct {
 	db        *sql.DB
 	url       string
 	closeOnce sync.Once
+	// versions reads the applied migrations for Schema.
+	versions *goose.Provider
 }
 
 // Open connects to the database at url (postgres:// or postgresql://),
@@ -80,7 +82,17 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, url: url}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	versions, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	s := &Store{db: db, url: url, versions: versions}
 	s.DB = sqlstore.New(db, s.write, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
@@ -90,6 +102,16 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		IsUnavailable:     isUnavailable,
 	}, sealer)
 	return s, nil
+}
+
+// Schema reports the applied and the latest migration versions. It takes
+// no migration lock, so it answers while another process migrates.
+func (s *Store) Schema(ctx context.Context) (store.SchemaVersion, error) {
+	current, latest, err := s.versions.GetVersions(ctx)
+	if err != nil {
+		return store.SchemaVersion{Latest: latest}, s.DB.Wrap("read the schema version", err)
+	}
+	return store.SchemaVersion{Current: current, Latest: latest}, nil
 }
 
 // Migrate applies migrations and returns, for `herald migrate`.

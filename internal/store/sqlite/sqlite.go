@@ -69,6 +69,8 @@ type Store struct {
 	closed    chan struct{}
 	done      sync.WaitGroup
 	closeOnce sync.Once
+	// versions reads the applied migrations for Schema, on the readers.
+	versions *goose.Provider
 }
 
 type writeOp struct {
@@ -169,6 +171,9 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 	s.checkpoint.SetConnMaxIdleTime(0)
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
+	if s.versions, err = goose.NewProvider(goose.DialectSQLite3, s.read, mustSub(migrations, "migrations")); err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
 	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
 		Batcher:           batcher{stmts: &stmtCache{pool: s.write}},
 		IsUniqueViolation: isUniqueViolation,
@@ -194,6 +199,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate sqlite: %w", err)
 	}
 	return nil
+}
+
+// Schema reports the applied and the latest migration versions.
+func (s *Store) Schema(ctx context.Context) (store.SchemaVersion, error) {
+	current, latest, err := s.versions.GetVersions(ctx)
+	if err != nil {
+		return store.SchemaVersion{Latest: latest}, s.DB.Wrap("read the schema version", err)
+	}
+	return store.SchemaVersion{Current: current, Latest: latest}, nil
 }
 
 // Migrate applies migrations and returns, for `herald migrate`.

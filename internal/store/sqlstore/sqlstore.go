@@ -90,6 +90,10 @@ func (db *DB) wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// Wrap is wrap for the database packages' own queries: a failure of the
+// database itself wraps store.ErrUnavailable.
+func (db *DB) Wrap(op string, err error) error { return db.wrap(op, err) }
+
 // notifyDue wakes other processes when the transaction commits.
 func (db *DB) notifyDue(ctx context.Context, tx *sql.Tx) error {
 	if db.dialect.NotifyDue == "" {
