@@ -52,7 +52,18 @@ type Config struct {
 	// UserAgent is sent with every delivery.
 	UserAgent string
 	Logger    *slog.Logger
+	// Metrics counts attempts; nil counts nothing.
+	Metrics Metrics
 }
+
+// Metrics learns the outcome of every attempt (internal/metrics).
+type Metrics interface {
+	Attempted(o *store.Outcome)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Attempted(*store.Outcome) {}
 
 func (c *Config) defaults() {
 	if c.Owner == "" {
@@ -84,6 +95,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
 }
 
 // Dispatcher delivers what the queue holds.
@@ -106,6 +120,11 @@ type Dispatcher struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	attempts   sync.WaitGroup
+
+	// running is set while Run claims; beat is when the claim loop last
+	// went round (Unix nanoseconds), for the readiness check.
+	running atomic.Bool
+	beat    atomic.Int64
 }
 
 // New builds a dispatcher; Run starts it.
@@ -153,6 +172,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outc
 		d.release(claimed)
 		return store.Outcome{}, fmt.Errorf("send now: shutting down")
 	}
+	d.attempted(&o)
 	if err := d.queue.Record(ctx, []store.Outcome{o}); err != nil {
 		return o, fmt.Errorf("send now: record: %w", err)
 	}
@@ -205,10 +225,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// Alive reports whether Run is claiming, and when its loop last went
+// round: it does at least every Poll while idle, and after every claim
+// while busy.
+func (d *Dispatcher) Alive() (running bool, beat time.Time) {
+	return d.running.Load(), time.Unix(0, d.beat.Load())
+}
+
 func (d *Dispatcher) claimLoop(ctx context.Context) {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
+	d.running.Store(true)
+	defer d.running.Store(false)
 	for ctx.Err() == nil {
+		d.beat.Store(time.Now().UnixNano())
 		full, err := d.claimOnce(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -250,6 +280,7 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	if err != nil || len(claimed) == 0 {
 		return false, err
 	}
+	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit, "skipped_endpoints", len(d.lanes.saturated()))
 	d.inFlight.Add(int64(len(claimed)))
 	eps, err := d.endpoints.get(ctx, d.queue, claimed)
 	if err != nil {
@@ -261,12 +292,14 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	// being published) has nowhere to go: it is cancelled, not released,
 	// or it would be claimed again and again.
 	for _, c := range missing {
-		d.rec.add(store.Outcome{
+		o := store.Outcome{
 			DeliveryID: c.DeliveryID, EndpointID: c.EndpointID, EventID: c.Event.ID, Status: domain.DeliveryCancelled,
 			Scope: domain.Scope{TenantID: c.Event.TenantID, Environment: c.Event.Environment},
 			Attempt: domain.Attempt{ID: domain.NewIDAt(domain.PrefixAttempt, now), DeliveryID: c.DeliveryID,
 				Number: c.Attempts + 1, At: now, Error: "the endpoint was deleted"},
-		})
+		}
+		d.attempted(&o)
+		d.rec.add(o)
 	}
 	for i := range jobs {
 		d.attempts.Add(1)
@@ -344,5 +377,6 @@ func (d *Dispatcher) attempt(j *job) {
 		d.release([]store.Claimed{j.claimed})
 		return
 	}
+	d.attempted(&o)
 	d.rec.add(o)
 }

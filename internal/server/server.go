@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
@@ -43,6 +44,12 @@ type Config struct {
 	// Version goes into the User-Agent of deliveries.
 	Version string
 	Logger  *slog.Logger
+	// MetricsListener, when set, serves the Prometheus exposition at
+	// /metrics, apart from the API (--metrics-listen).
+	MetricsListener net.Listener
+	// MetricsEndpointLabels adds an endpoint label to the delivery and
+	// backlog metrics (one series per endpoint).
+	MetricsEndpointLabels bool
 }
 
 // Server is one Herald process, built but not yet serving.
@@ -51,6 +58,7 @@ type Server struct {
 	log        *slog.Logger
 	dispatcher *dispatch.Dispatcher
 	handler    http.Handler
+	metrics    *metrics.Metrics
 }
 
 // listener is a store that can wake the dispatcher when another process
@@ -71,14 +79,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		log.Info("registered the built-in event types", "added", n)
 	}
+	m := metrics.New(metrics.Config{Backlog: cfg.Store, EndpointLabels: cfg.MetricsEndpointLabels, Logger: log})
 	client := egress.New(cfg.Egress)
-	d := dispatch.New(cfg.Store, client, dispatch.Config{
+	d := dispatch.New(m.Queue(cfg.Store), client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
-		UserAgent: "Herald/" + cfg.Version, Logger: log,
+		UserAgent: "Herald/" + cfg.Version, Logger: log, Metrics: m,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
+		Metrics: m,
 	})
 	// The web portal and console call the API above in-process.
 	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log})
@@ -87,8 +97,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", apiHandler)
+	root.Handle("GET /readyz", &readiness{store: cfg.Store, dispatcher: d, log: log,
+		observe: func(t time.Duration) { m.StoreDuration(metrics.OpReady, t) }})
 	web.Mount(root)
-	return &Server{cfg: cfg, log: log, dispatcher: d, handler: root}, nil
+	return &Server{cfg: cfg, log: log, dispatcher: d, handler: root, metrics: m}, nil
 }
 
 // Handler serves the API and the portal.
@@ -104,6 +116,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if ml := s.cfg.MetricsListener; ml != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() {
+			if err := msrv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("the metrics listener stopped", "err", err)
+			}
+		}()
+		defer msrv.Close()
+		s.log.Info("serving metrics", "addr", ml.Addr().String(), "path", "/metrics")
+	}
 	dctx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	dispatched := make(chan error, 1)

@@ -203,6 +203,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Schema reports the applied and the latest migration versions.
 func (s *Store) Schema(ctx context.Context) (store.SchemaVersion, error) {
+	// Any failure to reach the database, a closed pool included, is the
+	// database's, not the schema's.
+	if err := s.read.PingContext(ctx); err != nil {
+		return store.SchemaVersion{}, fmt.Errorf("reach the database: %w: %w", store.ErrUnavailable, err)
+	}
 	current, latest, err := s.versions.GetVersions(ctx)
 	if err != nil {
 		return store.SchemaVersion{Latest: latest}, s.DB.Wrap("read the schema version", err)
