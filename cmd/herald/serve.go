@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -37,11 +38,14 @@ type serveCmd struct {
 	EgressProxy              *url.URL       `env:"HERALD_EGRESS_PROXY" help:"Send every delivery through this proxy (http://… or socks5://…), so receivers see one fixed address."`
 	EgressIPs                []netip.Addr   `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
 	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
-	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error. info logs every failed attempt and every change of an endpoint; debug adds every successful attempt and every claim."`
+	LogFormat                string         `env:"HERALD_LOG_FORMAT" enum:"text,json" default:"text" help:"text (key=value lines) or json (one JSON object a line, for log shippers)."`
+	MetricsListen            string         `env:"HERALD_METRICS_LISTEN" help:"Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9090, apart from the API. Off when empty."`
+	MetricsEndpointLabels    bool           `env:"HERALD_METRICS_ENDPOINT_LABELS" help:"Label the delivery and backlog metrics by endpoint too: one series per endpoint, which many endpoints make many."`
 }
 
 func (c *serveCmd) Run() error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	log := newLogger(os.Stderr, c.LogFormat, c.LogLevel)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -68,12 +72,19 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if c.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", c.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
 	srv, err := server.New(ctx, server.Config{
 		Store: st, OperatorTokenHash: tokenHash,
 		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
 		EgressIPs: addrs(c.EgressIPs), ProductionHTTPSOnly: c.ProductionHTTPSOnly,
 		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
-		Version: version, Logger: log,
+		Version: version, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
 	})
 	if err != nil {
 		return err
@@ -81,6 +92,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if c.PprofListen != "" {
 		go servePprof(c.PprofListen, log)
 	}
+
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
@@ -116,6 +128,15 @@ func (c *serveCmd) operatorToken(ctx context.Context, st store.Store) ([]byte, e
 	}
 	fmt.Fprintf(os.Stderr, "\nGenerated the operator token. It is shown only now; Herald keeps only its hash:\n\n    %s\n\n", token)
 	return hash, nil
+}
+
+// newLogger writes the log to w as text or JSON, from level up.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func addrs(as []netip.Addr) []string {

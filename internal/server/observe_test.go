@@ -2,20 +2,25 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
 // scrape fetches the exposition over HTTP, as Prometheus does, and parses
@@ -262,4 +267,102 @@ func TestFailedAttemptsAndEndpointChangesAreLoggedWithTheirIDs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// readyz asks GET /readyz and decodes a problem when there is one.
+func readyz(t *testing.T, h *servertest.Herald) (int, problem) {
+	t.Helper()
+	r := h.Do(servertest.Call{Method: "GET", Path: "/readyz", Token: client.Ptr("")})
+	var p problem
+	if r.Status != http.StatusOK {
+		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("/readyz %d with Content-Type %q: %s", r.Status, ct, r.Body)
+		}
+		r.JSON(t, &p)
+	}
+	return r.Status, p
+}
+
+type problem struct {
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Location string `json:"location"`
+		Message  string `json:"message"`
+	} `json:"errors"`
+}
+
+// names reports whether the problem names location.
+func (p problem) names(location string) bool {
+	for _, e := range p.Errors {
+		if e.Location == location {
+			return true
+		}
+	}
+	return false
+}
+
+// /healthz says the process serves; /readyz that it can do its work. With
+// the database gone, /healthz still answers ok (a restart would not help)
+// and /readyz answers 503 naming the store.
+func TestReadyzAnswers503WhenTheDatabaseIsGoneAndHealthzStaysOK(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		servertest.Eventually(t, 5*time.Second, "ready", func() bool {
+			status, _ := readyz(t, h)
+			return status == http.StatusOK
+		})
+		if err := h.Store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		status, p := readyz(t, h)
+		if status != http.StatusServiceUnavailable || p.Status != 503 || !p.names("store") || p.names("migrations") {
+			t.Fatalf("/readyz with the store closed: %d %+v, want 503 naming the store", status, p)
+		}
+		if r := h.Do(servertest.Call{Method: "GET", Path: "/healthz", Token: client.Ptr("")}); r.Status != http.StatusOK {
+			t.Fatalf("/healthz: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// A PostgreSQL schema dropped under a running Herald (a restore gone
+// wrong, a wrong search_path) leaves the database reachable but Herald's
+// tables gone: /readyz names the migrations.
+func TestReadyzAnswers503WhenThePostgresSchemaIsDropped(t *testing.T) {
+	url := pgtest.URL(t)
+	h := servertest.Start(t, func(s *servertest.Settings) { s.Database = url })
+	if status, p := readyz(t, h); status != http.StatusOK {
+		t.Fatalf("/readyz before: %d %+v", status, p)
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), pgtest.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "DROP SCHEMA "+pgx.Identifier{u.Query().Get("search_path")}.Sanitize()+" CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+	status, p := readyz(t, h)
+	if status != http.StatusServiceUnavailable || !p.names("migrations") || p.names("store") {
+		t.Fatalf("/readyz with the schema dropped: %d %+v, want 503 naming the migrations", status, p)
+	}
+}
+
+// A Herald whose dispatcher does not run (built and answering, but not
+// delivering) is not ready.
+func TestReadyzAnswers503WhenTheDispatcherIsNotRunning(t *testing.T) {
+	handler := servertest.Handler(t)
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz: %d %s (%v)", rec.Code, rec.Body, err)
+	}
+	if !p.names("dispatcher") || p.names("store") || !strings.Contains(p.Detail, "dispatcher") {
+		t.Fatalf("/readyz: %+v, want the dispatcher named, and only it", p)
+	}
 }
