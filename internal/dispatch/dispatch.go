@@ -59,11 +59,13 @@ type Config struct {
 // Metrics learns the outcome of every attempt (internal/metrics).
 type Metrics interface {
 	Attempted(o *store.Outcome)
+	TookOver(n int)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) Attempted(*store.Outcome) {}
+func (noMetrics) TookOver(int)             {}
 
 func (c *Config) defaults() {
 	if c.Owner == "" {
@@ -281,6 +283,7 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit, "skipped_endpoints", len(d.lanes.saturated()))
+	d.tookOver(claimed)
 	d.inFlight.Add(int64(len(claimed)))
 	eps, err := d.endpoints.get(ctx, d.queue, claimed)
 	if err != nil {

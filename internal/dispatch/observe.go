@@ -54,6 +54,27 @@ func (d *Dispatcher) attempted(o *store.Outcome) {
 	}
 }
 
+// tookOver counts and logs the deliveries a claim took over from a lease
+// that ran out unrecorded: a process crashed or stalled mid-attempt, and
+// its receiver may get the delivery twice.
+func (d *Dispatcher) tookOver(claimed []store.Claimed) {
+	n := 0
+	for i := range claimed {
+		c := &claimed[i]
+		if !c.TakenOver {
+			continue
+		}
+		n++
+		d.log.LogAttrs(context.Background(), slog.LevelInfo, "took over a delivery whose lease ran out",
+			slog.String("tenant", c.Event.TenantID), slog.String("environment", string(c.Event.Environment)),
+			slog.String("endpoint", c.EndpointID), slog.String("event", c.Event.ID), slog.String("delivery", c.DeliveryID),
+			slog.Int("attempts_before", c.Attempts))
+	}
+	if n > 0 {
+		d.cfg.Metrics.TookOver(n)
+	}
+}
+
 // withoutURL drops the URLs Go's HTTP client puts in its errors
 // (`Post "https://…": dial tcp: …`, also inside an OAuth2 token error):
 // an endpoint's URL may carry a token in its query.

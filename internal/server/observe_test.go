@@ -20,6 +20,8 @@ import (
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/server/servertest"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
@@ -364,5 +366,46 @@ func TestReadyzAnswers503WhenTheDispatcherIsNotRunning(t *testing.T) {
 	}
 	if !p.names("dispatcher") || p.names("store") || !strings.Contains(p.Detail, "dispatcher") {
 		t.Fatalf("/readyz: %+v, want the dispatcher named, and only it", p)
+	}
+}
+
+// A process that crashed holding a lease leaves its delivery to the
+// others once the lease runs out (PostgreSQL: SQLite has one process,
+// which takes every lease back when it starts). The one that takes it
+// over counts it and logs it.
+func TestALeaseTakeoverIsCountedAndLogged(t *testing.T) {
+	url := pgtest.URL(t)
+	onDB := func(s *servertest.Settings) { s.Database = url }
+	ctx := t.Context()
+	// The first process takes the publish and claims it, with a lease that
+	// runs out at once, and dies.
+	first := client.New("http://herald.test", servertest.Token, client.WithHTTPClient(&http.Client{Transport: client.HandlerTransport(servertest.Handler(t, onDB))}))
+	rc := servertest.NewReceiver(t)
+	servertest.Must(first.CreateTenant(ctx, &client.TenantCreate{ID: "acme", Name: "Acme"}))(t)
+	sc := first.WithScope("acme", client.Sandbox)
+	servertest.Must(sc.CreateEndpoint(ctx, &client.EndpointCreate{URL: rc.URL}))(t)
+	ev := servertest.Must(sc.Publish(ctx, &client.PublishEvent{Type: "check.approved", Data: servertest.JSON(map[string]int{"n": 1})}))(t)
+	st, err := postgres.Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	crashed, err := st.Claim(ctx, store.ClaimParams{Owner: "crashed", Limit: 10, Lease: time.Millisecond, Now: time.Now()})
+	if err != nil || len(crashed) != 1 {
+		t.Fatalf("the crashed process's claim: %v, %v", crashed, err)
+	}
+
+	var log lockedBuffer
+	h := servertest.Start(t, onDB, servertest.WithMetrics(t),
+		servertest.WithLogger(slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	if got := rc.Next(10 * time.Second); got.ID != ev.ID {
+		t.Fatalf("delivered %s, want %s", got.ID, ev.ID)
+	}
+	if n, _ := value(scrape(t, h.MetricsURL), "herald_lease_takeovers_total", nil); n != 1 {
+		t.Fatalf("herald_lease_takeovers_total = %v, want 1", n)
+	}
+	l := find(log.lines(t), map[string]any{"msg": "took over a delivery whose lease ran out"})
+	if l == nil || l["delivery"] != crashed[0].DeliveryID || l["event"] != ev.ID || l["tenant"] != "acme" {
+		t.Fatalf("the takeover's log line: %v", l)
 	}
 }

@@ -216,6 +216,11 @@ type Claimed struct {
 	// SignedAt is when the first attempt was signed; zero before it.
 	SignedAt time.Time
 	Event    domain.Event
+	// LeaseUntil is when the lease this claim took ends.
+	LeaseUntil time.Time
+	// TakenOver is set when the delivery was leased before and that lease
+	// ran out with no outcome recorded: a process crashed or stalled.
+	TakenOver bool
 }
 
 // Outcome is the result of one attempt and what follows from it.

@@ -12,6 +12,34 @@ import (
 var observeTests = []conformanceTest{
 	{"BacklogCountsPendingDeliveriesByScopeAndEndpoint", testBacklog},
 	{"SchemaReportsEveryMigrationApplied", testSchema},
+	{"ClaimMarksTakeoversOfExpiredLeases", testTakeover},
+}
+
+func testTakeover(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	publish(t, s, scope, "a.b")
+	publish(t, s, scope, "a.b")
+	now := time.Now()
+	first := claimAll(t, s, "dead", now)
+	if len(first) != 2 || first[0].TakenOver || first[1].TakenOver {
+		t.Fatalf("first claims %+v: nothing was leased before", first)
+	}
+	if d := first[0].LeaseUntil.Sub(now.Add(time.Minute)).Abs(); d > time.Millisecond {
+		t.Fatalf("lease until %s, want %s", first[0].LeaseUntil, now.Add(time.Minute))
+	}
+	// One is released (given back, not taken over), the other's lease
+	// runs out.
+	must(t, s.Release(ctx, "dead", []string{first[0].DeliveryID}))
+	again := claimAll(t, s, "alive", now.Add(61*time.Second))
+	if len(again) != 2 {
+		t.Fatalf("after the lease ran out claimed %d, want 2", len(again))
+	}
+	for _, c := range again {
+		if want := c.DeliveryID == first[1].DeliveryID; c.TakenOver != want {
+			t.Errorf("delivery %s taken over %v, want %v (released: %v)", c.DeliveryID, c.TakenOver, want, !want)
+		}
+	}
 }
 
 func testBacklog(t *testing.T, s store.Store) {
