@@ -409,3 +409,35 @@ func TestALeaseTakeoverIsCountedAndLogged(t *testing.T) {
 		t.Fatalf("the takeover's log line: %v", l)
 	}
 }
+
+// --metrics-endpoint-labels splits the delivery and backlog metrics by
+// endpoint, as the store's backlog by endpoint does.
+func TestEndpointLabelsAreAnOptIn(t *testing.T) {
+	h := servertest.Start(t, servertest.WithMetrics(t), func(s *servertest.Settings) { s.Config.MetricsEndpointLabels = true })
+	failing := servertest.NewReceiver(t)
+	failing.Respond(func(int, *http.Request) int { return http.StatusInternalServerError })
+	h.Tenant("acme")
+	a := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: failing.URL, RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}})
+	b := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: failing.URL, RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: servertest.JSON(map[string]int{"n": 1})})
+	h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: servertest.JSON(map[string]int{"n": 2})})
+	for range 4 {
+		failing.Next(10 * time.Second)
+	}
+	servertest.Eventually(t, 10*time.Second, "both endpoints' attempts counted", func() bool {
+		m := scrape(t, h.MetricsURL)
+		na, _ := value(m, "herald_delivery_attempts_total", map[string]string{"endpoint": a.ID, "result": "failure"})
+		nb, _ := value(m, "herald_delivery_attempts_total", map[string]string{"endpoint": b.ID, "result": "failure"})
+		return na == 2 && nb == 2
+	})
+	groups, err := h.Store.Backlog(t.Context(), true)
+	if err != nil || len(groups) != 2 {
+		t.Fatalf("the store's backlog by endpoint: %+v, %v", groups, err)
+	}
+	m := scrape(t, h.MetricsURL)
+	for _, g := range groups {
+		if got, _ := value(m, "herald_backlog_deliveries", map[string]string{"tenant": "acme", "endpoint": g.EndpointID}); got != float64(g.Pending) || got != 2 {
+			t.Errorf("backlog of %s: %v, the store says %d", g.EndpointID, got, g.Pending)
+		}
+	}
+}
