@@ -59,8 +59,6 @@ type Store struct {
 	db        *sql.DB
 	url       string
 	closeOnce sync.Once
-	// versions reads the applied migrations for Schema.
-	versions *goose.Provider
 }
 
 // Open connects to the database at url (postgres:// or postgresql://),
@@ -92,7 +90,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	s := &Store{db: db, url: url, versions: versions}
+	s := &Store{db: db, url: url}
 	s.DB = sqlstore.New(db, s.write, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
@@ -100,23 +98,10 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		// No migration lock: Schema answers while another process migrates.
+		Versions: versions.GetVersions,
 	}, sealer)
 	return s, nil
-}
-
-// Schema reports the applied and the latest migration versions. It takes
-// no migration lock, so it answers while another process migrates.
-func (s *Store) Schema(ctx context.Context) (store.SchemaVersion, error) {
-	// Any failure to reach the database, a closed pool included, is the
-	// database's, not the schema's.
-	if err := s.db.PingContext(ctx); err != nil {
-		return store.SchemaVersion{}, fmt.Errorf("reach the database: %w: %w", store.ErrUnavailable, err)
-	}
-	current, latest, err := s.versions.GetVersions(ctx)
-	if err != nil {
-		return store.SchemaVersion{Latest: latest}, s.DB.Wrap("read the schema version", err)
-	}
-	return store.SchemaVersion{Current: current, Latest: latest}, nil
 }
 
 // Migrate applies migrations and returns, for `herald migrate`.

@@ -69,8 +69,6 @@ type Store struct {
 	closed    chan struct{}
 	done      sync.WaitGroup
 	closeOnce sync.Once
-	// versions reads the applied migrations for Schema, on the readers.
-	versions *goose.Provider
 }
 
 type writeOp struct {
@@ -171,13 +169,16 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 	s.checkpoint.SetConnMaxIdleTime(0)
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
-	if s.versions, err = goose.NewProvider(goose.DialectSQLite3, s.read, mustSub(migrations, "migrations")); err != nil {
+	// Schema reads the applied migrations on the readers.
+	versions, err := goose.NewProvider(goose.DialectSQLite3, s.read, mustSub(migrations, "migrations"))
+	if err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}
 	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
 		Batcher:           batcher{stmts: &stmtCache{pool: s.write}},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		Versions:          versions.GetVersions,
 	}, sealer)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
 		WHERE lease_owner IS NOT NULL AND status = 'pending'`, time.Now().UnixMicro())
@@ -199,20 +200,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate sqlite: %w", err)
 	}
 	return nil
-}
-
-// Schema reports the applied and the latest migration versions.
-func (s *Store) Schema(ctx context.Context) (store.SchemaVersion, error) {
-	// Any failure to reach the database, a closed pool included, is the
-	// database's, not the schema's.
-	if err := s.read.PingContext(ctx); err != nil {
-		return store.SchemaVersion{}, fmt.Errorf("reach the database: %w: %w", store.ErrUnavailable, err)
-	}
-	current, latest, err := s.versions.GetVersions(ctx)
-	if err != nil {
-		return store.SchemaVersion{Latest: latest}, s.DB.Wrap("read the schema version", err)
-	}
-	return store.SchemaVersion{Current: current, Latest: latest}, nil
 }
 
 // Migrate applies migrations and returns, for `herald migrate`.

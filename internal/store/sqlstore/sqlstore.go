@@ -39,6 +39,9 @@ type Dialect struct {
 	// IsUnavailable recognises an error of the database itself rather than
 	// of the request: lost connection, disk full, read-only file.
 	IsUnavailable func(error) bool
+	// Versions reads the applied and the latest migration versions (the
+	// migrations are the database's own; goose reads its table).
+	Versions func(ctx context.Context) (current, latest int64, err error)
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
@@ -89,10 +92,6 @@ func (db *DB) wrap(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
-
-// Wrap is wrap for the database packages' own queries: a failure of the
-// database itself wraps store.ErrUnavailable.
-func (db *DB) Wrap(op string, err error) error { return db.wrap(op, err) }
 
 // notifyDue wakes other processes when the transaction commits.
 func (db *DB) notifyDue(ctx context.Context, tx *sql.Tx) error {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
@@ -29,4 +30,17 @@ func (db *DB) Backlog(ctx context.Context, byEndpoint bool) ([]store.BacklogGrou
 		return g, nil
 	}, `SELECT tenant_id, environment, `+endpoint+`, count(*), min(created_at) FROM deliveries
 		WHERE status = 'pending' GROUP BY `+group+` ORDER BY 1, 2, 3 LIMIT ?`, maxBacklogGroups)
+}
+
+func (db *DB) Schema(ctx context.Context) (store.SchemaVersion, error) {
+	// Any failure to reach the database, a closed pool included, is the
+	// database's, not the schema's.
+	if err := db.read.PingContext(ctx); err != nil {
+		return store.SchemaVersion{}, fmt.Errorf("reach the database: %w: %w", store.ErrUnavailable, err)
+	}
+	current, latest, err := db.dialect.Versions(ctx)
+	if err != nil {
+		return store.SchemaVersion{Latest: latest}, db.wrap("read the schema version", err)
+	}
+	return store.SchemaVersion{Current: current, Latest: latest}, nil
 }
