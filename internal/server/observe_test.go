@@ -97,15 +97,16 @@ func TestMetricsMatchWhatTheStoreHolds(t *testing.T) {
 			failing.Next(10 * time.Second)
 			ok.Next(10 * time.Second)
 		}
-		// The outcomes are recorded in batches, after the answers.
+		// The outcomes are counted, then recorded in batches, after the
+		// answers: once all six are recorded, all are counted.
 		servertest.Eventually(t, 10*time.Second, "every attempt recorded", func() bool {
-			ds := h.Deliveries("acme", "sandbox", &client.DeliveryListParams{EndpointID: bad.ID})
+			ds := h.Deliveries("acme", "sandbox", nil)
 			for _, d := range ds {
-				if d.AttemptCount != 1 {
+				if d.AttemptCount != 1 || (d.EndpointID == bad.ID) != (d.Status == "pending") {
 					return false
 				}
 			}
-			return len(ds) == 3
+			return len(ds) == 6
 		})
 
 		// A tenant over its rate limit is refused once.

@@ -108,9 +108,10 @@ scrape_configs:
 		got := query(`herald_backlog_deliveries{tenant="acme",environment="sandbox"}`)
 		return len(got) == 1 && got[0].Value[1] == "3"
 	})
-	if got := query(`sum(herald_delivery_attempts_total{result="failure",error_class="http"})`); len(got) != 1 || got[0].Value[1] != "3" {
-		t.Errorf("failed attempts as Prometheus sees them: %+v", got)
-	}
+	servertest.Eventually(t, 30*time.Second, "Prometheus to scrape 3 failed attempts of class http", func() bool {
+		got := query(`sum(herald_delivery_attempts_total{result="failure",error_class="http"})`)
+		return len(got) == 1 && got[0].Value[1] == "3"
+	})
 	resp, err := http.Get("http://" + web + "/api/v1/rules")
 	if err != nil {
 		t.Fatal(err)
