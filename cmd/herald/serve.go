@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -39,16 +40,19 @@ type serveCmd struct {
 	EgressProxy              *url.URL       `env:"HERALD_EGRESS_PROXY" help:"Send every delivery through this proxy (http://… or socks5://…), so receivers see one fixed address."`
 	EgressIPs                []netip.Addr   `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
 	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
-	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 	OTelEndpoint             string         `name:"otel-endpoint" env:"HERALD_OTEL_ENDPOINT" help:"Export OpenTelemetry traces over OTLP/HTTP to this collector URL, e.g. http://127.0.0.1:4318 (a URL without a path posts to /v1/traces). Tracing is off unless this or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set."`
 	OTelSampleRatio          float64        `name:"otel-sample-ratio" env:"HERALD_OTEL_SAMPLE_RATIO" default:"1" help:"The share of new traces kept, 0 to 1; a publish whose request carries a traceparent follows its caller's sampling decision."`
 	TransformWorkers         int            `env:"HERALD_TRANSFORM_WORKERS" default:"2" help:"How many worker processes run body transforms: the most transforms that run at once."`
 	TransformMemoryMiB       int            `name:"transform-memory-mib" env:"HERALD_TRANSFORM_MEMORY_MIB" default:"256" help:"Each transform worker's memory limit in MiB; a program that passes it fails with memory_limit."`
 	TransformTimeout         time.Duration  `env:"HERALD_TRANSFORM_TIMEOUT" default:"100ms" help:"A body transform's time limit per run; past it (and a grace of 100ms) its worker is killed."`
+	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error. info logs every failed attempt and every change of an endpoint; debug adds every successful attempt and every claim."`
+	LogFormat                string         `env:"HERALD_LOG_FORMAT" enum:"text,json" default:"text" help:"text (key=value lines) or json (one JSON object a line, for log shippers)."`
+	MetricsListen            string         `env:"HERALD_METRICS_LISTEN" help:"Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9090, apart from the API. Off when empty."`
+	MetricsEndpointLabels    bool           `env:"HERALD_METRICS_ENDPOINT_LABELS" help:"Label the delivery and backlog metrics by endpoint too: one series per endpoint, which many endpoints make many."`
 }
 
 func (c *serveCmd) Run() error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	log := newLogger(os.Stderr, c.LogFormat, c.LogLevel)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -105,6 +109,13 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if c.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", c.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
 	srv, err := server.New(ctx, server.Config{
 		Store: st, OperatorTokenHash: tokenHash,
 		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
@@ -112,7 +123,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
 		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
 			Limits: transform.Limits{Timeout: c.TransformTimeout}},
-		Version: version, Tracing: tracing, Logger: log,
+		Version: version, Tracing: tracing, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
 	})
 	if err != nil {
 		return err
@@ -120,6 +131,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if c.PprofListen != "" {
 		go servePprof(c.PprofListen, log)
 	}
+
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
@@ -155,6 +167,15 @@ func (c *serveCmd) operatorToken(ctx context.Context, st store.Store) ([]byte, e
 	}
 	fmt.Fprintf(os.Stderr, "\nGenerated the operator token. It is shown only now; Herald keeps only its hash:\n\n    %s\n\n", token)
 	return hash, nil
+}
+
+// newLogger writes the log to w as text or JSON, from level up.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func addrs(as []netip.Addr) []string {

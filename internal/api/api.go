@@ -41,7 +41,22 @@ type Config struct {
 	// Tracing makes a span of every publish; nil is tracing off.
 	Tracing *telemetry.Tracing
 	Logger  *slog.Logger
+	// Metrics counts publishes and refusals; nil counts nothing.
+	Metrics Metrics
 }
+
+// Metrics learns what the API accepts and refuses (internal/metrics).
+type Metrics interface {
+	Published(s domain.Scope, n int)
+	RateLimited(tenant string)
+	StoreDuration(op string, d time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Published(domain.Scope, int)         {}
+func (noMetrics) RateLimited(string)                  {}
+func (noMetrics) StoreDuration(string, time.Duration) {}
 
 // Previewer makes the request an endpoint would get for an event, signed
 // at instant: its body and its headers as the attempt log records them.
@@ -99,6 +114,9 @@ func build(cfg Config) (*routes, huma.API) {
 	}
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	s := &Server{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, keys: newKeyCache(), limits: newLimits(), tenants: map[string]cachedTenant{},

@@ -87,6 +87,7 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 		}
 		perMinute, burst := s.tenantLimits(ctx.Context(), key.TenantID)
 		if !s.limits.allow(ctx, key, perMinute, burst) {
+			s.cfg.Metrics.RateLimited(key.TenantID)
 			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "rate limit reached for this API key; wait for Retry-After seconds")
 			return
 		}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"time"
 )
 
@@ -74,6 +75,7 @@ func (s *Server) recoverEndpoint(ctx context.Context, in *recoverEndpointInput) 
 	if err != nil {
 		return nil, s.problem(err)
 	}
+	s.endpointChanged(ctx, sc, in.ID, "recovered", slog.Int("deliveries", n))
 	return &Body[recoverResult]{Body: recoverResult{Recovered: n}}, nil
 }
 
@@ -104,5 +106,6 @@ func (s *Server) rotateEndpointSecret(ctx context.Context, in *rotateSecretInput
 	if err != nil {
 		return nil, s.problem(err)
 	}
+	s.endpointChanged(ctx, sc, in.ID, "secret rotated", slog.Time("previous_secret_expires_at", until))
 	return &Body[rotatedSecret]{Body: rotatedSecret{Secret: secret, PreviousSecretExpiresAt: until}}, nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -95,6 +96,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	if err := s.store.CreateEndpoint(ctx, e); err != nil {
 		return nil, s.problem(err)
 	}
+	s.endpointChanged(ctx, sc, e.ID, "created", slog.String("status", e.Status))
 	return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(e), Secret: secret}}, nil
 }
 
@@ -152,6 +154,7 @@ func (s *Server) updateEndpoint(ctx context.Context, in *updateEndpointInput) (*
 		return nil, err
 	}
 	resumed := in.Body.Status != nil && *in.Body.Status == domain.EndpointActive && e.Status != domain.EndpointActive
+	was := e.Status
 	if err := s.applyEndpoint(ctx, e, &in.Body, false); err != nil {
 		return nil, err
 	}
@@ -162,6 +165,7 @@ func (s *Server) updateEndpoint(ctx context.Context, in *updateEndpointInput) (*
 	if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 		return nil, s.problem(err)
 	}
+	s.endpointChanged(ctx, domain.Scope{TenantID: e.TenantID, Environment: e.Environment}, e.ID, statusChange(was, e.Status), slog.String("status", e.Status), slog.String("previous_status", was))
 	if resumed {
 		s.cfg.Wake()
 	}
@@ -176,7 +180,38 @@ func (s *Server) deleteEndpoint(ctx context.Context, in *scopedID) (*noContent, 
 	if err := s.store.DeleteEndpoint(ctx, sc, in.ID); err != nil {
 		return nil, s.problem(err)
 	}
+	s.endpointChanged(ctx, sc, in.ID, "deleted")
 	return nil, nil
+}
+
+// statusChange names an update by what it did to the endpoint's status.
+func statusChange(was, is string) string {
+	switch {
+	case was == is:
+		return "updated"
+	case is == domain.EndpointPaused:
+		return "paused"
+	case is == domain.EndpointActive:
+		return "resumed"
+	case is == domain.EndpointDisabled:
+		return "disabled"
+	}
+	return "updated"
+}
+
+// endpointChanged logs a change of an endpoint at info, with who made it:
+// the operator's log says why deliveries stopped or started again. It
+// names ids and states only, never URLs, headers or secrets.
+func (s *Server) endpointChanged(ctx context.Context, sc domain.Scope, id, change string, attrs ...slog.Attr) {
+	by := "operator"
+	if k := principalFrom(ctx).key; k != nil {
+		by = k.ID
+	}
+	attrs = append([]slog.Attr{
+		slog.String("change", change), slog.String("tenant", sc.TenantID), slog.String("environment", string(sc.Environment)),
+		slog.String("endpoint", id), slog.String("by", by),
+	}, attrs...)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "endpoint "+change, attrs...)
 }
 
 // shown is an endpoint as the API shows it: secret-looking custom header

@@ -131,7 +131,7 @@ func (s *Server) publishEvent(ctx context.Context, in *publishInput) (_ *publish
 		return nil, s.problem(err)
 	}
 	pub.Event.TraceParent = span.Traceparent()
-	res, err := s.store.Publish(ctx, sc, []store.Publication{pub})
+	res, err := s.publish(ctx, sc, []store.Publication{pub})
 	if err != nil {
 		return nil, s.problem(err)
 	}
@@ -175,7 +175,7 @@ func (s *Server) publishEvents(ctx context.Context, in *publishBatchInput) (_ *B
 		}
 		pubs[i].Event.TraceParent = traceparent
 	}
-	res, err := s.store.Publish(ctx, sc, pubs)
+	res, err := s.publish(ctx, sc, pubs)
 	if err != nil {
 		return nil, s.problem(err)
 	}
@@ -190,6 +190,25 @@ func (s *Server) publishEvents(ctx context.Context, in *publishBatchInput) (_ *B
 		s.cfg.Wake()
 	}
 	return &Body[*List[batchResult]]{Body: &List[batchResult]{Data: out}}, nil
+}
+
+// publish commits events and counts those accepted (a replayed
+// idempotency key is not a new event).
+func (s *Server) publish(ctx context.Context, sc domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
+	start := time.Now()
+	res, err := s.store.Publish(ctx, sc, pubs)
+	s.cfg.Metrics.StoreDuration("publish", time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, r := range res {
+		if !r.Replayed {
+			n++
+		}
+	}
+	s.cfg.Metrics.Published(sc, n)
+	return res, nil
 }
 
 func (s *Server) listEvents(ctx context.Context, in *listEventsInput) (*Body[*List[domain.Event]], error) {

@@ -64,7 +64,20 @@ type Config struct {
 	// it an endpoint with a transform fails every attempt.
 	Transforms Transformer
 	Logger     *slog.Logger
+	// Metrics counts attempts; nil counts nothing.
+	Metrics Metrics
 }
+
+// Metrics learns the outcome of every attempt (internal/metrics).
+type Metrics interface {
+	Attempted(o *store.Outcome)
+	TookOver(n int)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Attempted(*store.Outcome) {}
+func (noMetrics) TookOver(int)             {}
 
 func (c *Config) defaults() {
 	if c.Owner == "" {
@@ -96,6 +109,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
 }
 
 // Dispatcher delivers what the queue holds.
@@ -118,6 +134,11 @@ type Dispatcher struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	attempts   sync.WaitGroup
+
+	// running is set while Run claims; beat is when the claim loop last
+	// went round (Unix nanoseconds), for the readiness check.
+	running atomic.Bool
+	beat    atomic.Int64
 }
 
 // New builds a dispatcher; Run starts it.
@@ -166,6 +187,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outc
 		return store.Outcome{}, fmt.Errorf("send now: shutting down")
 	}
 	d.trace(&jobs[0], &o)
+	d.attempted(&o)
 	if err := d.queue.Record(ctx, []store.Outcome{o}); err != nil {
 		return o, fmt.Errorf("send now: record: %w", err)
 	}
@@ -218,10 +240,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// Alive reports whether Run is claiming, and when its loop last went
+// round: it does at least every Poll while idle, and after every claim
+// while busy.
+func (d *Dispatcher) Alive() (running bool, beat time.Time) {
+	return d.running.Load(), time.Unix(0, d.beat.Load())
+}
+
 func (d *Dispatcher) claimLoop(ctx context.Context) {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
+	d.running.Store(true)
+	defer d.running.Store(false)
 	for ctx.Err() == nil {
+		d.beat.Store(time.Now().UnixNano())
 		full, err := d.claimOnce(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -256,13 +288,16 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	}
 	limit := min(free, d.cfg.Batch)
 	now := time.Now()
+	skip := d.lanes.saturated()
 	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: now,
-		SkipEndpoints: d.lanes.saturated(),
+		SkipEndpoints: skip,
 	})
 	if err != nil || len(claimed) == 0 {
 		return false, err
 	}
+	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit, "skipped_endpoints", len(skip))
+	d.tookOver(claimed)
 	d.inFlight.Add(int64(len(claimed)))
 	eps, err := d.endpoints.get(ctx, d.queue, claimed)
 	if err != nil {
@@ -274,12 +309,14 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	// being published) has nowhere to go: it is cancelled, not released,
 	// or it would be claimed again and again.
 	for _, c := range missing {
-		d.rec.add(store.Outcome{
+		o := store.Outcome{
 			DeliveryID: c.DeliveryID, EndpointID: c.EndpointID, EventID: c.Event.ID, Status: domain.DeliveryCancelled,
 			Scope: domain.Scope{TenantID: c.Event.TenantID, Environment: c.Event.Environment},
 			Attempt: domain.Attempt{ID: domain.NewIDAt(domain.PrefixAttempt, now), DeliveryID: c.DeliveryID,
 				Number: c.Attempts + 1, At: now, Error: "the endpoint was deleted"},
-		})
+		}
+		d.attempted(&o)
+		d.rec.add(o)
 	}
 	for i := range jobs {
 		d.attempts.Add(1)
@@ -358,5 +395,6 @@ func (d *Dispatcher) attempt(j *job) {
 		return
 	}
 	d.trace(j, &o)
+	d.attempted(&o)
 	d.rec.add(o)
 }

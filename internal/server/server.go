@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
@@ -51,6 +52,12 @@ type Config struct {
 	// nil is tracing off. Its owner shuts it down after Serve returns.
 	Tracing *telemetry.Tracing
 	Logger  *slog.Logger
+	// MetricsListener, when set, serves the Prometheus exposition at
+	// /metrics, apart from the API (--metrics-listen).
+	MetricsListener net.Listener
+	// MetricsEndpointLabels adds an endpoint label to the delivery and
+	// backlog metrics (one series per endpoint).
+	MetricsEndpointLabels bool
 }
 
 // Server is one Herald process, built but not yet serving.
@@ -60,6 +67,7 @@ type Server struct {
 	dispatcher *dispatch.Dispatcher
 	transforms *transform.Pool
 	handler    http.Handler
+	metrics    *metrics.Metrics
 }
 
 // listener is a store that can wake the dispatcher when another process
@@ -80,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		log.Info("registered the built-in event types", "added", n)
 	}
+	m := metrics.New(metrics.Config{Backlog: cfg.Store, EndpointLabels: cfg.MetricsEndpointLabels, Logger: log})
 	client := egress.New(cfg.Egress)
 	// Transforms run in worker processes of their own, started on first use.
 	tcfg := cfg.Transforms
@@ -87,14 +96,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tcfg.Logger = log
 	}
 	transforms := transform.NewPool(tcfg)
-	d := dispatch.New(cfg.Store, client, dispatch.Config{
+	d := dispatch.New(m.Queue(cfg.Store), client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
-		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms,
+		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms, Metrics: m,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
 		Tracing: cfg.Tracing,
+		Metrics: m,
 	})
 	// The web portal and console call the API above in-process.
 	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log})
@@ -103,10 +113,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", apiHandler)
+	root.Handle("GET /readyz", &readiness{store: cfg.Store, dispatcher: d, log: log,
+		observe: func(t time.Duration) { m.StoreDuration(metrics.OpReady, t) }})
 	web.Mount(root)
 	// A request's W3C traceparent, when it carries one, is the parent of
 	// the spans it makes.
-	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: cfg.Tracing.Extract(root)}, nil
+	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: cfg.Tracing.Extract(root), metrics: m}, nil
 }
 
 // Handler serves the API and the portal.
@@ -125,6 +137,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// After the dispatcher and the API have stopped: their last attempts
 	// and previews may still run transforms.
 	defer s.transforms.Close()
+	if ml := s.cfg.MetricsListener; ml != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() {
+			if err := msrv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("the metrics listener stopped", "err", err)
+			}
+		}()
+		defer msrv.Close()
+		s.log.Info("serving metrics", "addr", ml.Addr().String(), "path", "/metrics")
+	}
 	dctx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	dispatched := make(chan error, 1)

@@ -102,8 +102,39 @@ type Store interface {
 	// event. It returns how many rows went.
 	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
 
+	// Backlog counts the pending deliveries of each tenant's environment
+	// and finds the oldest one's creation time; with byEndpoint, of each
+	// endpoint instead. It reads the pending rows only (the queue's partial
+	// index), so its cost follows the backlog, never the history; the
+	// metrics call it at most every few seconds, with a timeout.
+	Backlog(ctx context.Context, byEndpoint bool) ([]BacklogGroup, error)
+	// Schema reaches the database and reports the migration version it is
+	// at and the latest this binary knows; they differ while another
+	// process migrates, or when the database was rolled back or dropped.
+	Schema(ctx context.Context) (SchemaVersion, error)
+
 	Close() error
 }
+
+// BacklogGroup is the pending deliveries of one tenant's environment, or
+// of one endpoint of it.
+type BacklogGroup struct {
+	TenantID    string
+	Environment domain.Environment
+	// EndpointID is empty unless the backlog was asked by endpoint.
+	EndpointID string
+	Pending    int
+	// OldestCreatedAt is when the oldest pending delivery was created.
+	OldestCreatedAt time.Time
+}
+
+// SchemaVersion is where the database's migrations stand.
+type SchemaVersion struct {
+	Current, Latest int64
+}
+
+// Applied reports whether every migration this binary knows is applied.
+func (v SchemaVersion) Applied() bool { return v.Current >= v.Latest }
 
 // Sealer encrypts endpoint secrets at rest (internal/secrets.Box). A store
 // is opened with one; without one, secrets are stored as given.
@@ -185,6 +216,11 @@ type Claimed struct {
 	// SignedAt is when the first attempt was signed; zero before it.
 	SignedAt time.Time
 	Event    domain.Event
+	// LeaseUntil is when the lease this claim took ends.
+	LeaseUntil time.Time
+	// TakenOver is set when the delivery was leased before and that lease
+	// ran out with no outcome recorded: a process crashed or stalled.
+	TakenOver bool
 }
 
 // Outcome is the result of one attempt and what follows from it.

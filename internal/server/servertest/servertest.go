@@ -43,7 +43,10 @@ type Herald struct {
 	Client *client.Client
 	// Store is the server's store, for what the API does not show.
 	Store store.Store
-	stop  func()
+	// MetricsURL is the Prometheus exposition's URL when the server was
+	// started WithMetrics, else empty.
+	MetricsURL string
+	stop       func()
 }
 
 // Option changes the server's settings before it starts.
@@ -62,6 +65,23 @@ func OnPostgres(t *testing.T) Option {
 	return func(s *Settings) { s.Database = url }
 }
 
+// WithMetrics serves the metrics on a listener of their own, as
+// --metrics-listen does; Herald.MetricsURL is where.
+func WithMetrics(t *testing.T) Option {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return func(s *Settings) { s.Config.MetricsListener = ln }
+}
+
+// WithLogger sends the server's log to log (the default discards it, or
+// writes it to the test's output with -v).
+func WithLogger(log *slog.Logger) Option {
+	return func(s *Settings) { s.Config.Logger = log }
+}
+
 // Start starts Herald with the options applied to the test defaults: private
 // destinations allowed (receivers are on loopback), production may use http,
 // a one-minute lease. It stops when the test ends.
@@ -69,7 +89,7 @@ func Start(t *testing.T, opts ...Option) *Herald {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel) // on a failed start; Stop cancels first
-	srv, st := build(t, ctx, opts)
+	srv, st, set := build(t, ctx, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +98,9 @@ func Start(t *testing.T, opts ...Option) *Herald {
 	go func() { done <- srv.Serve(ctx, ln) }()
 	url := "http://" + ln.Addr().String()
 	h := &Herald{T: t, URL: url, Client: client.New(url, Token), Store: st}
+	if ml := set.Config.MetricsListener; ml != nil {
+		h.MetricsURL = "http://" + ml.Addr().String() + "/metrics"
+	}
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
@@ -97,13 +120,13 @@ func Start(t *testing.T, opts ...Option) *Herald {
 // a socket of their own or in process (client.HandlerTransport).
 func Handler(t *testing.T, opts ...Option) http.Handler {
 	t.Helper()
-	srv, _ := build(t, t.Context(), opts)
+	srv, _, _ := build(t, t.Context(), opts)
 	return srv.Handler()
 }
 
 // build opens the store and builds the server with the options applied to
 // the test defaults; the store is closed when the test ends.
-func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, store.Store) {
+func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, store.Store, Settings) {
 	t.Helper()
 	sum := sha256.Sum256([]byte(Token))
 	set := Settings{Config: server.Config{
@@ -128,7 +151,7 @@ func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, st
 	if err != nil {
 		t.Fatalf("build herald: %v", err)
 	}
-	return srv, st
+	return srv, st, set
 }
 
 // Stop stops the server now (it also stops when the test ends).

@@ -80,6 +80,16 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		db.Close()
 		return nil, err
 	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	versions, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
 	s := &Store{db: db, url: url}
 	s.DB = sqlstore.New(db, s.write, s.write, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
@@ -88,6 +98,8 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		// No migration lock: Schema answers while another process migrates.
+		Versions: versions.GetVersions,
 	}, sealer)
 	return s, nil
 }

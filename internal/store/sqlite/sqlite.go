@@ -169,10 +169,16 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 	s.checkpoint.SetConnMaxIdleTime(0)
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
+	// Schema reads the applied migrations on the readers.
+	versions, err := goose.NewProvider(goose.DialectSQLite3, s.read, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
 	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
 		Batcher:           batcher{stmts: &stmtCache{pool: s.write}},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		Versions:          versions.GetVersions,
 	}, sealer)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
 		WHERE lease_owner IS NOT NULL AND status = 'pending'`, time.Now().UnixMicro())

@@ -147,9 +147,16 @@ type DueClaim struct {
 // ClaimSQL leases the deliveries that selection (a subquery in
 // parentheses) picks and returns what ScanClaimed reads. Its first two
 // parameters are the lease's end and owner.
+//
+// A delivery that still has a lease owner had its lease run out without an
+// outcome (its process crashed or stalled): the claim takes it over, and
+// writes the new lease's end one microsecond later, so that RETURNING
+// tells a takeover (neither SQLite nor PostgreSQL before 18 returns a
+// row's old values). Claim compares it with the lease it asked for.
 func ClaimSQL(selection string) string {
-	return `UPDATE deliveries SET next_attempt_at = ?, lease_owner = ? WHERE id IN ` + selection +
-		` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id`
+	return `UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) + (CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END),
+		lease_owner = ? WHERE id IN ` + selection +
+		` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id, next_attempt_at`
 }
 
 // ScanClaimed appends the rows of a ClaimSQL statement to out and closes
@@ -159,9 +166,11 @@ func ScanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
 	for rows.Next() {
 		var c store.Claimed
 		var signed sql.NullInt64
-		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &signed, &c.Event.ID); err != nil {
+		var until int64
+		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &signed, &c.Event.ID, &until); err != nil {
 			return nil, err
 		}
+		c.LeaseUntil = fromMicros(until)
 		if signed.Valid {
 			c.SignedAt = fromMicros(signed.Int64)
 		}

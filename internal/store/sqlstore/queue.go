@@ -32,6 +32,11 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	if len(out) == 0 {
 		return out, nil
 	}
+	asked := fromMicros(micros(p.Now.Add(p.Lease)))
+	for i := range out {
+		// See ClaimSQL: a takeover's lease ends a microsecond later.
+		out[i].TakenOver = out[i].LeaseUntil.After(asked)
+	}
 	// The events are read after the commit, by a reader, so that the
 	// writer (SQLite has one) spends nothing on them. Retention keeps the
 	// event of a pending delivery: one that is gone when read had its

@@ -39,6 +39,9 @@ type Dialect struct {
 	// IsUnavailable recognises an error of the database itself rather than
 	// of the request: lost connection, disk full, read-only file.
 	IsUnavailable func(error) bool
+	// Versions reads the applied and the latest migration versions (the
+	// migrations are the database's own; goose reads its table).
+	Versions func(ctx context.Context) (current, latest int64, err error)
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
