@@ -39,17 +39,17 @@ fi
 # Containerfile's ADD unpacks: COPY cannot give a directory one owner and
 # its parents another.
 root="$ctx/rootfs"
-rm -rf "$root" && mkdir -p "$root/etc/ssl/certs" "$root/var/lib/herald" "$root/tmp"
+rm -rf "$root" && mkdir -p "$root/etc/ssl/certs" "$root/var/lib/herald" "$root/tmp" "$root/run"
 mv "$ctx/herald" "$root/herald"
 cp "${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" "$root/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/:/nonexistent\nherald:x:65532:65532:herald:/var/lib/herald:/nonexistent\n' >"$root/etc/passwd"
 printf 'root:x:0:\nherald:x:65532:\n' >"$root/etc/group"
-chmod 0755 "$root/herald" "$root/etc" "$root/etc/ssl" "$root/etc/ssl/certs" "$root/var" "$root/var/lib"
+chmod 0755 "$root/herald" "$root/etc" "$root/etc/ssl" "$root/etc/ssl/certs" "$root/var" "$root/var/lib" "$root/run"
 chmod 0644 "$root/etc/ssl/certs/ca-certificates.crt" "$root/etc/passwd" "$root/etc/group"
 chmod 0700 "$root/var/lib/herald"
 chmod 1777 "$root/tmp"
 tarflags=(--numeric-owner --sort=name --mtime="@${SOURCE_DATE_EPOCH:-0}" --format=gnu -C "$root")
-tar "${tarflags[@]}" --owner=0 --group=0 -cf "$ctx/rootfs.tar" herald etc tmp var
+tar "${tarflags[@]}" --owner=0 --group=0 -cf "$ctx/rootfs.tar" herald etc run tmp var
 # The later entry wins on unpacking: the state directory belongs to herald.
 tar "${tarflags[@]}" --owner=65532 --group=65532 --no-recursion -rf "$ctx/rootfs.tar" var/lib/herald
 rm -rf "$root"
