@@ -24,12 +24,7 @@ import (
 // /dev. A delivery over HTTPS to a receiver whose certificate is in the
 // image's CA bundle (and nowhere else) proves that Herald finds the bundle.
 func TestTheImagesFilesRunHeraldAloneAsItsUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chroot needs root, and CI runs as root")
-		}
-		t.Skip("chroot needs root: run as root (CI does) to check the image's file tree")
-	}
+	needRoot(t, "chroot")
 	img := containerImage(t)
 	uid, gid := imageUser(t, img.user)
 

@@ -61,16 +61,15 @@ func readDeployFile(t *testing.T, rel string) []byte {
 
 // --- the container recipe ---
 
-// instruction is one line of the Containerfile, continuation lines joined.
-type instruction struct{ op, rest string }
-
-func containerfile(t *testing.T) []instruction {
-	t.Helper()
-	var out []instruction
+// logicalLines are a file's lines, trimmed, with lines ending in a
+// backslash joined to the next, and blank and comment lines left out: how
+// both Containerfiles and systemd units read.
+func logicalLines(b []byte, comments ...string) []string {
+	var out []string
 	var cur strings.Builder
-	for line := range strings.Lines(string(readDeployFile(t, "container/Containerfile"))) {
+	for line := range strings.Lines(string(b)) {
 		line = strings.TrimSpace(line)
-		if cur.Len() == 0 && (line == "" || strings.HasPrefix(line, "#")) {
+		if cur.Len() == 0 && (line == "" || slices.ContainsFunc(comments, func(c string) bool { return strings.HasPrefix(line, c) })) {
 			continue
 		}
 		if s, ok := strings.CutSuffix(line, `\`); ok {
@@ -78,9 +77,21 @@ func containerfile(t *testing.T) []instruction {
 			continue
 		}
 		cur.WriteString(line)
-		op, rest, _ := strings.Cut(cur.String(), " ")
-		out = append(out, instruction{strings.ToUpper(op), strings.TrimSpace(rest)})
+		out = append(out, cur.String())
 		cur.Reset()
+	}
+	return out
+}
+
+// instruction is one line of the Containerfile, continuation lines joined.
+type instruction struct{ op, rest string }
+
+func containerfile(t *testing.T) []instruction {
+	t.Helper()
+	var out []instruction
+	for _, line := range logicalLines(readDeployFile(t, "container/Containerfile"), "#") {
+		op, rest, _ := strings.Cut(line, " ")
+		out = append(out, instruction{strings.ToUpper(op), strings.TrimSpace(rest)})
 	}
 	return out
 }
@@ -159,23 +170,12 @@ func unitService(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	section := ""
-	var cur strings.Builder
-	for line := range strings.Lines(string(readDeployFile(t, "systemd/herald.service"))) {
-		line = strings.TrimSpace(line)
-		if cur.Len() == 0 && (line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";")) {
-			continue
-		}
+	for _, line := range logicalLines(readDeployFile(t, "systemd/herald.service"), "#", ";") {
 		if strings.HasPrefix(line, "[") {
 			section = line
 			continue
 		}
-		if s, ok := strings.CutSuffix(line, `\`); ok {
-			cur.WriteString(s + " ")
-			continue
-		}
-		cur.WriteString(line)
-		k, v, ok := strings.Cut(cur.String(), "=")
-		cur.Reset()
+		k, v, ok := strings.Cut(line, "=")
 		if !ok {
 			t.Fatalf("herald.service: %q is not key=value", line)
 		}
@@ -317,6 +317,19 @@ func deploymentCommand(t *testing.T, k cluster) deployedCommand {
 		t.Fatalf("deployment.yaml: %d containers, want 1", len(cs))
 	}
 	return podCommand(t, "deploy/kubernetes/deployment.yaml", cs[0], k.secret)
+}
+
+// needRoot skips a test that needs root, unless under CI, which runs as
+// root: there it fails, so that a changed CI is not mistaken for a pass.
+func needRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s needs root, and CI runs as root", why)
+	}
+	t.Skipf("%s needs root: run as root (CI does)", why)
 }
 
 // --- the command line ---
