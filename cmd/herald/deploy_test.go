@@ -443,13 +443,25 @@ func TestEveryFlagAndVariableTheRecipesPassIsOneHeraldHas(t *testing.T) {
 
 // listenOn rewrites every listening address of a command line (flags and
 // variables named *listen*) to a free loopback port, so that a recipe's
-// command can run beside others.
-func listenOn(dc deployedCommand) deployedCommand {
+// command can run beside others; it returns the addresses by flag or
+// variable.
+func listenOn(t *testing.T, dc deployedCommand) (deployedCommand, map[string]string) {
+	t.Helper()
+	addrs := map[string]string{}
+	free := func(name string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[name] = ln.Addr().String()
+		return addrs[name]
+	}
 	out := deployedCommand{source: dc.source, env: map[string]string{}, image: map[string]string{}}
 	for from, to := range map[*map[string]string]map[string]string{&dc.env: out.env, &dc.image: out.image} {
 		for k, v := range *from {
 			if strings.HasSuffix(k, "_LISTEN") {
-				v = "127.0.0.1:0"
+				v = free(k)
 			}
 			to[k] = v
 		}
@@ -461,18 +473,20 @@ func listenOn(dc deployedCommand) deployedCommand {
 			if !hasValue {
 				i++ // the value is the next argument
 			}
-			a = name + "=127.0.0.1:0"
+			a = name + "=" + free(name)
 		}
 		out.args = append(out.args, a)
 	}
-	return out
+	return out, addrs
 }
 
 // serveFrom parses a recipe's `herald serve` command line and runs it in
-// this process, until the test ends; it returns the API's address.
-func serveFrom(t *testing.T, dc deployedCommand) string {
+// this process, until the test ends; it returns the API's address and
+// every listening address by flag or variable.
+func serveFrom(t *testing.T, dc deployedCommand) (string, map[string]string) {
 	t.Helper()
-	c, cmd := parse(t, listenOn(dc))
+	dc, addrs := listenOn(t, dc)
+	c, cmd := parse(t, dc)
 	if cmd != "serve" {
 		t.Fatalf("%s: herald %s, want serve", dc.source, cmd)
 	}
@@ -489,13 +503,13 @@ func serveFrom(t *testing.T, dc deployedCommand) string {
 	})
 	select {
 	case addr := <-ready:
-		return addr
+		return addr, addrs
 	case err := <-done:
 		t.Fatalf("%s: herald did not start: %v", dc.source, err)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s: herald did not start within a minute", dc.source)
 	}
-	return ""
+	return "", nil
 }
 
 // answers200 waits until GET path on addr answers 200.
@@ -530,7 +544,7 @@ func TestTheDeploymentStartsOnPostgreSQLAndEveryProbeAnswers(t *testing.T) {
 	dc.env["HERALD_DATABASE"] = pgtest.URL(t)
 	dc.env["HERALD_MASTER_KEY"] = secrets.EncodeKey(bytes.Repeat([]byte{7}, secrets.KeySize))
 	dc.env["HERALD_OPERATOR_TOKEN"] = servertest.Token
-	addr := serveFrom(t, dc)
+	addr, listens := serveFrom(t, dc)
 
 	c := k.deployment.Spec.Template.Spec.Containers[0]
 	probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}
@@ -549,6 +563,13 @@ func TestTheDeploymentStartsOnPostgreSQLAndEveryProbeAnswers(t *testing.T) {
 	}
 	if c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil && c.ReadinessProbe.HTTPGet.Path != "/readyz" {
 		t.Errorf("deployment.yaml: readiness asks %s, want /readyz (store, migrations, dispatcher)", c.ReadinessProbe.HTTPGet.Path)
+	}
+	// The metrics port serves what Prometheus scrapes (a ServiceMonitor's
+	// default path), as docs/deploy.md says.
+	if metrics, ok := listens["--metrics-listen"]; ok {
+		answers200(t, "deployment.yaml metrics port", metrics, "/metrics")
+	} else {
+		t.Error("deployment.yaml: no --metrics-listen, though the container names a metrics port")
 	}
 }
 
@@ -575,7 +596,7 @@ func TestTheSystemdUnitsCommandStartsHeraldWithItsCredential(t *testing.T) {
 	if err := os.Chmod(keyFile, 0o400); err != nil { // as systemd leaves it
 		t.Fatal(err)
 	}
-	addr := serveFrom(t, dc)
+	addr, _ := serveFrom(t, dc)
 	answers200(t, dc.source, addr, "/healthz")
 	if _, err := os.Stat(filepath.Join(state, "herald", "herald.db")); err != nil {
 		t.Errorf("herald.service: the database is not in the state directory: %v", err)
