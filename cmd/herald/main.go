@@ -22,14 +22,19 @@ type cli struct {
 
 func main() {
 	var c cli
-	ctx := kong.Parse(&c,
-		kong.Name("herald"),
-		kong.Description("Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks."),
-		kong.Vars{"version": version},
-		kong.UsageOnError(),
-	)
+	ctx := kong.Parse(&c, append(options(), kong.UsageOnError())...)
 	if err := ctx.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "herald:", err)
 		os.Exit(1)
+	}
+}
+
+// options describe the command line; the deployment tests parse the
+// manifests' command lines with them.
+func options() []kong.Option {
+	return []kong.Option{
+		kong.Name("herald"),
+		kong.Description("Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks."),
+		kong.Vars{"version": version},
 	}
 }

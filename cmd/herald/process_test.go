@@ -39,7 +39,10 @@ func heraldBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "herald")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// Built as it ships (deploy/container/build.sh): static, without cgo.
+		build := exec.Command("go", "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -79,7 +82,12 @@ var listening = regexp.MustCompile(`herald is listening"? addr=(\S+)`)
 
 func startProcess(t *testing.T, db string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(heraldBinary(t), append([]string{"serve", "--database", db, "--listen", "127.0.0.1:0", "--allow-private-destinations", "--no-production-https-only"}, args...)...)
+	return runProcess(t, exec.Command(heraldBinary(t), append([]string{"serve", "--database", db, "--listen", "127.0.0.1:0", "--allow-private-destinations", "--no-production-https-only"}, args...)...))
+}
+
+// runProcess starts cmd, a herald serve, and waits until it listens.
+func runProcess(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
