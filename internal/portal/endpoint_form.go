@@ -504,7 +504,8 @@ func formRefused(ae *client.Error) bool {
 }
 
 // previewEndpoint shows the form again with what the endpoint, as the form
-// now sets it, would send for the chosen type's example: nothing is saved.
+// now sets it, would send for the chosen type's example naming the sample
+// job: nothing is saved.
 func (p *Portal) previewEndpoint(w http.ResponseWriter, r *http.Request, st *state, body *client.EndpointUpdate, f *form, chosen []string, editing *client.Endpoint) {
 	types, err := catalog(st, r)
 	if err != nil {
@@ -518,7 +519,8 @@ func (p *Portal) previewEndpoint(w http.ResponseWriter, r *http.Request, st *sta
 		}
 	}
 	body.DefaultCallback = nil
-	req := &client.PreviewRequest{Endpoint: body, Event: &client.PublishEvent{Type: f.V("preview_type"), Data: data}}
+	job := sampleJob
+	req := &client.PreviewRequest{Endpoint: body, Event: &client.PublishEvent{Type: f.V("preview_type"), Data: data, Job: &job}}
 	if editing != nil {
 		req.EndpointID = editing.ID
 	}
