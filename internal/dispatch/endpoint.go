@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"net/http"
 	"sync"
 	"time"
@@ -234,7 +230,7 @@ func (p *endpoint) prepareSignatures() error {
 				}
 			}
 			h := http.CanonicalHeaderKey(s.Header)
-			p.macs = append(p.macs, headerMAC{header: h, mac: newHexMAC(key)})
+			p.macs = append(p.macs, headerMAC{header: h, mac: newMACPool(key)})
 			p.shown = append(p.shown, h)
 		case domain.SchemeBodyAPIKey:
 			name, _ := json.Marshal(s.Field)
@@ -258,27 +254,7 @@ type bodyMember struct {
 // headerMAC is an hmac-sha256-hex header and its key.
 type headerMAC struct {
 	header string
-	mac    *hexMAC
-}
-
-// hexMAC makes the hex HMAC-SHA256 of bodies with one key, reusing its
-// hash states.
-type hexMAC struct{ pool sync.Pool }
-
-func newHexMAC(key []byte) *hexMAC {
-	m := &hexMAC{}
-	m.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return m
-}
-
-func (m *hexMAC) appendHex(dst, body []byte) []byte {
-	h := m.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(body)
-	var sum [sha256.Size]byte
-	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
-	m.pool.Put(h)
-	return dst
+	mac    *macPool
 }
 
 // endpointCache keeps prepared endpoints between claims.
