@@ -94,7 +94,7 @@ func (e *endpoint) render(ev *domain.Event, shared func(payloadMode) []byte) ([]
 	if e.members == nil && e.bodySig == nil {
 		return b, ""
 	}
-	if !isObject(b) {
+	if !domain.IsJSONObject(b) {
 		return nil, "the endpoint adds members to the body (signatures " + e.bodyScheme() + "), which needs a JSON object, " +
 			"but in payload mode raw the body is the event's data, and this event's data is " + jsonKind(b)
 	}

@@ -7,12 +7,6 @@ import (
 	"time"
 )
 
-// isObject reports whether b is a JSON object (b is valid JSON).
-func isObject(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}'
-}
-
 // placeMember returns a copy of the JSON object obj with member (an
 // encoded `"name":value` pair) as its first or last top-level member.
 // Callers remove any other member of the name first (withoutMember), so

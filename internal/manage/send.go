@@ -49,7 +49,7 @@ func (m *Manager) TestSend(ctx context.Context, sc domain.Scope, endpointID stri
 		return nil, &domain.ConflictError{Msg: "the endpoint is " + ep.Status + "; set it active to send a test"}
 	}
 	eventType, data := in.EventType, in.Data
-	if isNull(data) {
+	if domain.IsJSONNull(data) {
 		typ, _, err := m.schemas.get(ctx, eventType)
 		if err != nil {
 			return nil, err

@@ -64,7 +64,7 @@ func TestPortalEditKeepsStoredAuthSecretsAndClientKey(t *testing.T) {
 	// refused on the form, nothing saved.
 	servertest.Must(api.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{Auth: &client.EndpointAuth{Type: client.AuthOAuth2,
 		TokenURL: "https://auth.example/token", ClientID: "herald", ClientSecret: "oauth-secret"}}))(t)
-	form.Set("csrf", csrfPattern.FindStringSubmatch(b.get("/portal/endpoints/"+ep.ID+"/edit").Body)[1])
+	form.Set("csrf", csrfPattern.FindStringSubmatch(b.get("/portal/endpoints/" + ep.ID + "/edit").Body)[1])
 	form.Set("auth_type", client.AuthOAuth2)
 	form.Set("auth_token_url", "https://elsewhere.example/token")
 	form.Set("auth_client_id", "herald")

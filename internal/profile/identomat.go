@@ -1,6 +1,10 @@
 package profile
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/heraldhq/herald/internal/domain"
+)
 
 var identomat = &Profile{
 	Name:        "identomat",
@@ -123,7 +127,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 
 	// {type, sessionId} | nn, then the rest of b.
 	o := object{fields: sc.out[:0]}
-	if t := b.fields[0]; t.enc || !isNull(t.raw) {
+	if t := b.fields[0]; t.enc || !domain.IsJSONNull(t.raw) {
 		o.put(t)
 	}
 	if in.Job != nil {
@@ -163,9 +167,9 @@ func joinComma(arr []byte) (string, bool) {
 		switch {
 		case isString(v):
 			sb.WriteString(stringOf(v))
-		case isObject(v) || isArray(v):
+		case domain.IsJSONObject(v) || isArray(v):
 			return "", false
-		case !isNull(v):
+		case !domain.IsJSONNull(v):
 			sb.Write(v) // numbers and booleans as written
 		}
 		n++

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/domain"
 )
 
 // The renderers read the stored event with this small scanner rather than
@@ -115,9 +117,7 @@ func skipValue(b []byte, i int) int {
 
 // JSON value tests on stored bytes. nil is an absent member: jq's null.
 
-func isNull(v []byte) bool   { return len(v) == 0 || string(v) == "null" }
-func truthy(v []byte) bool   { return !isNull(v) && string(v) != "false" }
-func isObject(v []byte) bool { return len(v) > 0 && v[0] == '{' }
+func truthy(v []byte) bool   { return !domain.IsJSONNull(v) && string(v) != "false" }
 func isArray(v []byte) bool  { return len(v) > 0 && v[0] == '[' }
 func isString(v []byte) bool { return len(v) > 0 && v[0] == '"' }
 
@@ -247,7 +247,7 @@ func (o *object) raw(key string, v []byte) {
 
 // rawNN sets key to v unless v is null: jq's `{key: v} | nn`.
 func (o *object) rawNN(key string, v []byte) {
-	if !isNull(v) {
+	if !domain.IsJSONNull(v) {
 		o.put(objField{key: key, raw: v})
 	}
 }
