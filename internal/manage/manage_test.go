@@ -59,7 +59,7 @@ func newRig(t *testing.T) *rig {
 // endpoint creates an active endpoint to url, with one retry an hour later.
 func (r *rig) endpoint(url string) *domain.Endpoint {
 	r.t.Helper()
-	secret, err := credential.NewSigningSecret()
+	secret, err := credential.SigningSecret("")
 	if err != nil {
 		r.t.Fatal(err)
 	}
