@@ -14,11 +14,11 @@ var identomat = &Profile{
 		{Name: "callback_api_key", Type: TypeString, Required: true, Secret: true, Doc: "The key Identomat receivers check: the body's first member, callbackApiKey."},
 	},
 	Signatures: []SignatureSetting{
-		{Scheme: SchemeStandardWebhooks},
-		{Scheme: SchemeBodyAPIKey, Field: "callbackApiKey", Position: PositionFirst, APIKeyOption: "callback_api_key"},
+		{Scheme: domain.SchemeStandardWebhooks},
+		{Scheme: domain.SchemeBodyAPIKey, Field: "callbackApiKey", Position: domain.PositionFirst, APIKeyOption: "callback_api_key"},
 	},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	EventTypes: []string{"message.*", "verification.approved", "verification.rejected", "verification.review_required",
 		"verification.resubmission_requested", "verification.decision_updated", "media.video_call.updated"},
 	TypeNames: []TypeName{

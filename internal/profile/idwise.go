@@ -1,5 +1,7 @@
 package profile
 
+import "github.com/heraldhq/herald/internal/domain"
+
 var idwise = &Profile{
 	Name:        "idwise",
 	Description: "IDWise notifications: {event, body} with identifiers and decisions only, never personal data.",
@@ -8,9 +10,9 @@ var idwise = &Profile{
 		{Name: "include_partner_params", Type: TypeBoolean, Default: []byte("false"), Doc: "Send the job's partner params as body.partnerParams. Off by default: IDWise notifications carry no personal data."},
 		{Name: "type_map", Type: TypeStringMap, Doc: "Event names by Herald type, over the profile's own mapping."},
 	},
-	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Signatures:  []SignatureSetting{{Scheme: domain.SchemeStandardWebhooks}},
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	EventTypes: []string{"verification.submitted", "verification.completed", "verification.approved",
 		"verification.rejected", "verification.decision_updated", "aml.monitoring.updated", "spot_check.completed"},
 	TypeNames: idwiseNames,

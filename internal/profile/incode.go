@@ -1,12 +1,14 @@
 package profile
 
+import "github.com/heraldhq/herald/internal/domain"
+
 var incode = &Profile{
 	Name:        "incode",
 	Description: "Incode onboarding and watchlist notifications: flat bodies, one identical retry, success is 200 JSON or 204.",
 	Document:    "Incode webhooks (reference 001)",
-	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
-	Success:     SuccessJSONOr204, SuccessFalseFails: true,
-	RetryPolicy: RetryOnce, IdenticalRetries: true,
+	Signatures:  []SignatureSetting{{Scheme: domain.SchemeStandardWebhooks}},
+	Success:     domain.SuccessJSONOr204, SuccessFalseFails: true,
+	RetryPolicy: domain.PresetOnce, IdenticalRetries: true,
 	EventTypes: []string{"verification.step_completed", "verification.completed", "verification.approved",
 		"verification.rejected", "verification.decision_updated", "aml.monitoring.updated"},
 	render: renderIncode,
