@@ -99,7 +99,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 		// The document shows the three file fields as null when there is
 		// no recording: the one place a null is sent.
 		recording := lookup(d, "recording")
-		available := stringIs(field(recording, "status"), "available")
+		available := stringIs(Member(recording, "status"), "available")
 		b.str("type", "video-call-status-update")
 		b.raw("roomId", lookup(d, "room_id"))
 		b.raw("roomStatus", lookup(d, "status"))
@@ -116,7 +116,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 		} else {
 			b.raw("videoFileStatus", nil)
 		}
-		b.raw("videoFileId", field(recording, "file_id"))
+		b.raw("videoFileId", Member(recording, "file_id"))
 	default:
 		// A type the document has no name for: Herald's name and its data.
 		b.str("type", in.Type)

@@ -44,7 +44,7 @@ func renderIDWise(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	d := members(sc.data[:0], in.Data)
 	manual := stringIs(lookup(d, "reviewed_by"), "manual")
 	var dec string
-	if r := field(lookup(d, "decision"), "result"); isString(r) {
+	if r := Member(lookup(d, "decision"), "result"); isString(r) {
 		dec = idwiseDecisions[stringOf(r)]
 	}
 
@@ -63,7 +63,7 @@ func renderIDWise(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	}
 	ref := lookup(d, "referenceNo")
 	if !truthy(ref) {
-		if ref = field(in.partnerParams(), "referenceNo"); !isString(ref) {
+		if ref = Member(in.partnerParams(), "referenceNo"); !isString(ref) {
 			ref = nil
 		}
 	}

@@ -39,7 +39,7 @@ func renderIncode(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 	}
 	ext := lookup(d, "externalId")
 	if !truthy(ext) {
-		if ext = field(in.partnerParams(), "externalId"); !isString(ext) {
+		if ext = Member(in.partnerParams(), "externalId"); !isString(ext) {
 			ext = nil
 		}
 	}
@@ -56,7 +56,7 @@ func incodeStatus(typ string, d []member) string {
 	manual := stringIs(lookup(d, "reviewed_by"), "manual")
 	switch typ {
 	case "verification.step_completed":
-		if name := field(lookup(d, "step"), "name"); isString(name) {
+		if name := Member(lookup(d, "step"), "name"); isString(name) {
 			if st, ok := incodeStepStatus[stringOf(name)]; ok {
 				return st
 			}

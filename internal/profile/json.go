@@ -3,6 +3,7 @@ package profile
 import (
 	"bytes"
 	"encoding/json"
+	"iter"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/domain"
@@ -20,41 +21,62 @@ type member struct {
 	val []byte
 }
 
-// members appends the top-level members of obj to dst, in order. A value
-// that is not an object has none.
-func members(dst []member, obj []byte) []member {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return dst
-	}
-	i++
-	for {
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] != '"' {
-			return dst
-		}
-		end := skipValue(obj, i)
-		key := obj[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = []byte(decodeString(obj[i:end]))
-		}
-		i = skipSpace(obj, end)
-		i = skipSpace(obj, i+1) // ':'
-		end = skipValue(obj, i)
-		dst = append(dst, member{key: key, val: obj[i:end]})
-		i = skipSpace(obj, end)
-		if i >= len(obj) || obj[i] != ',' {
-			return dst
+// objectMembers yields the top-level members of obj in order: each key
+// decoded, each value as stored. A value that is not an object has none.
+// Nested values are skipped, not parsed.
+func objectMembers(obj []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func(key, val []byte) bool) {
+		i := skipSpace(obj, 0)
+		if i >= len(obj) || obj[i] != '{' {
+			return
 		}
 		i++
+		for {
+			i = skipSpace(obj, i)
+			if i >= len(obj) || obj[i] != '"' {
+				return
+			}
+			end := skipValue(obj, i)
+			key := obj[i+1 : end-1]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				key = []byte(decodeString(obj[i:end]))
+			}
+			i = skipSpace(obj, end)
+			i = skipSpace(obj, i+1) // ':'
+			end = skipValue(obj, i)
+			if !yield(key, obj[i:end]) {
+				return
+			}
+			i = skipSpace(obj, end)
+			if i >= len(obj) || obj[i] != ',' {
+				return
+			}
+			i++
+		}
 	}
 }
 
-// field is obj's member named key (the last one, as JSON decoders keep),
-// or nil when obj is not an object or has none.
-func field(obj []byte, key string) []byte {
-	var buf [16]member
-	return lookup(members(buf[:0], obj), key)
+// members appends the top-level members of obj to dst, in order.
+func members(dst []member, obj []byte) []member {
+	for key, val := range objectMembers(obj) {
+		dst = append(dst, member{key: key, val: val})
+	}
+	return dst
+}
+
+// Member is obj's top-level member named key (the last one, as JSON
+// decoders keep), or nil when obj is not an object or has none. It reads
+// only the top level, skipping nested values without parsing them, so it
+// costs one pass and no allocation. obj must be valid JSON: check bytes
+// from outside Herald with json.Valid first.
+func Member(obj []byte, key string) []byte {
+	var v []byte
+	for k, val := range objectMembers(obj) {
+		if string(k) == key {
+			v = val
+		}
+	}
+	return v
 }
 
 // lookup is the value of the last member named key, or nil.

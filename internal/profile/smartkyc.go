@@ -57,8 +57,8 @@ func renderSmartKYC(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	for _, m := range members(sc.data[:0], in.Data) {
 		switch key := string(m.key); {
 		case key == "workflow" && domain.IsJSONObject(m.val):
-			o.raw("workflowId", field(m.val, "id"))
-			if name := field(m.val, "name"); !domain.IsJSONNull(name) {
+			o.raw("workflowId", Member(m.val, "id"))
+			if name := Member(m.val, "name"); !domain.IsJSONNull(name) {
 				o.raw("workflowName", name)
 			}
 		case key == "match" && event == "aml.match.found" && domain.IsJSONObject(m.val):

@@ -29,8 +29,8 @@ func renderSmileID(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 	o := object{fields: sc.fields[:0]}
 	d := members(sc.data[:0], in.Data)
 	decision := lookup(d, "decision")
-	o.rawNN("ResultCode", field(decision, "result_code"))
-	o.rawNN("ResultText", field(decision, "result_text"))
+	o.rawNN("ResultCode", Member(decision, "result_code"))
+	o.rawNN("ResultText", Member(decision, "result_text"))
 	if in.Final {
 		o.str("IsFinalResult", "true")
 	} else {
