@@ -99,6 +99,9 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	}
 	h := req.Header
 	ep.setHeaders(h, d.cfg.UserAgent, ev.ID, ts, signature, body)
+	if ep.IdenticalRetries && j.claimed.Attempts > 0 && !j.claimed.SignedAt.IsZero() {
+		d.keepFirstSignatures(ctx, j, h, ev.ID, ts, body)
+	}
 	record := func() { a.RequestHeaders = recordedHeaders(h, ep.authHeader, ep.shown) }
 
 	client := ep.client
