@@ -29,7 +29,7 @@ func TestPortalTestSendsAndPreviewsNameAJob(t *testing.T) {
 	b.signIn(portalLink(h, "acme", "sandbox", ""))
 
 	page := b.get("/portal/test?endpoint=" + ep.ID + "&event_type=verification.approved")
-	if !strings.Contains(page.Body, `name="job_id" value="job_sample"`) || !strings.Contains(html.UnescapeString(page.Body), `"user_id": "user_sample"`) {
+	if !strings.Contains(page.Body, `name="job_id" type="text" value="job_sample"`) || !strings.Contains(html.UnescapeString(page.Body), `"user_id": "user_sample"`) {
 		t.Fatalf("the test page offers no sample job: %s", page.Body)
 	}
 	token := csrfPattern.FindStringSubmatch(page.Body)[1]
