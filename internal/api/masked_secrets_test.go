@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -32,9 +31,7 @@ func TestAMaskedAuthSecretOrClientKeyKeepsTheStoredOneOrIsRefused(t *testing.T) 
 		}))
 		defer tokens.Close()
 		ca := newE2ECA(t)
-		srvCert, srvKey := ca.issue(t, "receiver", false)
-		pair, _ := tls.X509KeyPair([]byte(srvCert), []byte(srvKey))
-		rc := servertest.NewTLSReceiver(t, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
+		rc := ca.receiver(t)
 		rc.Respond(func(_ int, r *http.Request) int {
 			if u, p, _ := r.BasicAuth(); (u != "user-2" || p != "pw-1") && r.Header.Get("Authorization") != "Bearer at-1" {
 				return http.StatusUnauthorized
