@@ -153,13 +153,10 @@ func (r route[Q, In, Out]) do(ctx context.Context, c *Client, header http.Header
 func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, header http.Header, body, out any) (http.Header, error) {
 	var reader io.Reader
 	if body != nil {
-		// Not HTML-escaped, so partner params and data keep their <, > and &
-		// as the caller wrote them (encoding/json still compacts the
-		// whitespace of a json.RawMessage).
+		// Partner params and data go as the caller wrote them: not
+		// HTML-escaped, their whitespace kept.
 		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(body); err != nil {
+		if err := encodeBody(&buf, body); err != nil {
 			return nil, fmt.Errorf("herald: %s: encode the request: %w", op, err)
 		}
 		reader = &buf

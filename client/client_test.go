@@ -371,18 +371,32 @@ func TestAPortalLinkNamesTheHostTheClientCalled(t *testing.T) {
 	}
 }
 
-// The client does not HTML-escape what it sends: partner params with <, >
-// and & reach the receiver as the caller wrote them.
-func TestPartnerParamsAreSentUnescaped(t *testing.T) {
-	h := servertest.Start(t)
-	rc := servertest.NewReceiver(t)
-	h.Tenant("acme")
-	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
-	rc.Trust(ep.Secret)
-	h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{"note":"<b>&</b>"}`),
-		Job: &client.JobRef{ID: "job_1", PartnerParams: json.RawMessage(`{"ref":"a<b>&c","name":"Zoë"}`)}})
-	got := rc.Next(10 * time.Second)
-	if !bytes.Contains(got.Body, []byte(`"partner_params":{"ref":"a<b>&c","name":"Zoë"}`)) || !bytes.Contains(got.Body, []byte(`"data":{"note":"<b>&</b>"}`)) {
-		t.Fatalf("body %s", got.Body)
-	}
+// The client sends raw JSON as the caller wrote it: partner params with <,
+// > and &, unicode and odd whitespace arrive at receivers byte for byte, in
+// the standard envelope and in a profile that echoes them. Event data keeps
+// its <, > and &; Herald compacts its whitespace when it stores it.
+func TestPartnerParamsAndDataArriveByteForByteThroughTheClient(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		h.Tenant("acme")
+		const params = "{ \"ref\" : \"a<b>&c\",\n\t\"name\": \"Zoë ☕ \\u00e9\",  \"n\": 1.50 }"
+		const data = "{\"status\": \"approved\",\n \"decision\": {\"result\": \"approved\", \"result_code\": \"R100\", \"result_text\": \"<b>&</b>\"},\n \"reviewed_by\": \"auto\" }"
+		standard, smile := servertest.NewReceiver(t), servertest.NewReceiver(t)
+		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: standard.URL})
+		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: smile.URL, Profile: "smile-id",
+			ProfileOptions: map[string]json.RawMessage{"partner_id": json.RawMessage(`"007"`), "api_key": json.RawMessage(`"k"`)}})
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.approved", Data: json.RawMessage(data),
+			Job: &client.JobRef{ID: "job_1", PartnerParams: json.RawMessage(params)}})
+		var stored bytes.Buffer
+		if err := json.Compact(&stored, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if got := standard.Next(10 * time.Second); !bytes.Contains(got.Body, []byte(`"partner_params":`+params+`}`)) ||
+			!bytes.Contains(got.Body, []byte(`"data":`+stored.String())) {
+			t.Errorf("standard body %s", got.Body)
+		}
+		if got := smile.Next(10 * time.Second); !bytes.Contains(got.Body, []byte(`"PartnerParams":`+params+`,`)) {
+			t.Errorf("smile-id body %s", got.Body)
+		}
+	})
 }

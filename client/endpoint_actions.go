@@ -12,6 +12,19 @@ type TestSend struct {
 	EventType string `json:"event_type"`
 	// Data is sent instead of the type's example.
 	Data json.RawMessage `json:"data,omitempty"`
+	// Job is a job for the test event to name, so that a profile placing
+	// job identifiers and partner params renders them. The job of that id,
+	// if any, is not changed.
+	Job *TestJob `json:"job,omitempty"`
+}
+
+// TestJob is the job a test event names.
+type TestJob struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind,omitempty"`
+	// PartnerParams is a JSON object, placed byte for byte where the
+	// endpoint's body carries partner params.
+	PartnerParams json.RawMessage `json:"partner_params,omitempty"`
 }
 
 // TestSendResult is what a test send did.

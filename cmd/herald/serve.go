@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -148,11 +147,11 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 // stored one, else a new one that is printed once.
 func (c *serveCmd) operatorToken(ctx context.Context, st store.Store) ([]byte, error) {
 	if c.OperatorToken != "" {
-		sum := sha256.Sum256([]byte(c.OperatorToken))
-		if err := st.SetOperatorTokenHash(ctx, sum[:]); err != nil {
+		sum := credential.Hash(c.OperatorToken)
+		if err := st.SetOperatorTokenHash(ctx, sum); err != nil {
 			return nil, err
 		}
-		return sum[:], nil
+		return sum, nil
 	}
 	stored, err := st.OperatorTokenHash(ctx)
 	if err != nil || stored != nil {

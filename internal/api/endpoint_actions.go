@@ -5,11 +5,22 @@ import (
 	"encoding/json"
 	"log/slog"
 	"time"
+
+	"github.com/heraldhq/herald/internal/manage"
 )
 
 type testSendBody struct {
 	EventType string          `json:"event_type" minLength:"1" maxLength:"128" example:"verification.approved"`
 	Data      json.RawMessage `json:"data,omitempty" doc:"Data to send instead of the type's example."`
+	Job       *testJob        `json:"job,omitempty" doc:"A job for the test event to name, so that a profile placing job identifiers and partner params (smile-id's SmileJobID and PartnerParams, incode's interviewId and externalId) renders them. It reaches the body only: the job of that id, if any, is not changed."`
+}
+
+// testJob is a job as a test send names it: no callback URL, since a test
+// goes to the endpoint it names.
+type testJob struct {
+	ID            string          `json:"id" minLength:"1" maxLength:"128" example:"job_sample"`
+	Kind          string          `json:"kind,omitempty" maxLength:"64" example:"kyc"`
+	PartnerParams json.RawMessage `json:"partner_params,omitempty" doc:"A JSON object, placed as given, byte for byte, where the endpoint's body carries partner params."`
 }
 
 type testEndpointInput struct {
@@ -55,7 +66,11 @@ func (s *Server) testEndpoint(ctx context.Context, in *testEndpointInput) (*Body
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.rules.TestSend(ctx, sc, in.ID, in.Body.EventType, in.Body.Data)
+	spec := &manage.TestSpec{EventType: in.Body.EventType, Data: in.Body.Data}
+	if j := in.Body.Job; j != nil {
+		spec.Job = &manage.JobSpec{ID: j.ID, Kind: j.Kind, PartnerParams: j.PartnerParams}
+	}
+	t, err := s.rules.TestSend(ctx, sc, in.ID, spec)
 	if err != nil {
 		return nil, s.problem(err)
 	}

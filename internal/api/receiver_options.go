@@ -31,6 +31,7 @@ func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f
 		if a.Type == "none" {
 			e.Auth = nil
 		} else {
+			a.KeepStored(e.Auth)
 			if err := a.Validate(); err != nil {
 				return err
 			}
@@ -46,6 +47,7 @@ func (s *Server) applyReceiverOptions(ctx context.Context, e *domain.Endpoint, f
 		if *t == (domain.EndpointTLS{}) {
 			e.TLS = nil
 		} else {
+			t.KeepStored(e.TLS)
 			if err := validateTLS(t); err != nil {
 				return err
 			}

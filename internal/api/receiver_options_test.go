@@ -189,9 +189,7 @@ func TestOAuth2AndMutualTLSThroughTheAPI(t *testing.T) {
 
 	// A receiver that demands a client certificate from its own CA and a token.
 	ca := newE2ECA(t)
-	srvCert, srvKey := ca.issue(t, "receiver", false)
-	pair, _ := tls.X509KeyPair([]byte(srvCert), []byte(srvKey))
-	rc := servertest.NewTLSReceiver(t, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
+	rc := ca.receiver(t)
 	rc.Respond(func(_ int, r *http.Request) int {
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer at-") {
 			return http.StatusUnauthorized
@@ -252,6 +250,18 @@ func newE2ECA(t *testing.T) *e2eCA {
 	}
 	cert, _ := x509.ParseCertificate(der)
 	return &e2eCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// receiver is a receiver on HTTPS, with a certificate from ca, that demands
+// a client certificate from ca.
+func (ca *e2eCA) receiver(t *testing.T) *servertest.Receiver {
+	t.Helper()
+	srvCert, srvKey := ca.issue(t, "receiver", false)
+	pair, err := tls.X509KeyPair([]byte(srvCert), []byte(srvKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return servertest.NewTLSReceiver(t, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()})
 }
 
 func (ca *e2eCA) pool() *x509.CertPool {

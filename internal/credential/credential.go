@@ -83,9 +83,6 @@ func NewPortalSession() (secret string, hash []byte, err error) {
 	return newToken(PortalSessionPrefix, portalSize)
 }
 
-// NewSigningSecret mints an endpoint's HMAC signing secret (whsec_…).
-func NewSigningSecret() (string, error) { return webhook.NewSecret() }
-
 // Sizes of a given signing secret, in decoded bytes: the Standard Webhooks
 // specification's range.
 const (
@@ -96,10 +93,10 @@ const (
 // SigningSecret is the signing secret of a new endpoint or a rotation:
 // given, once checked, when the caller brings one (a platform that moves to
 // Herald keeps the secrets its customers' receivers already hold), and a
-// new one otherwise.
+// new one (whsec_…) otherwise.
 func SigningSecret(given string) (string, error) {
 	if given == "" {
-		return NewSigningSecret()
+		return webhook.NewSecret()
 	}
 	rest, ok := strings.CutPrefix(given, SigningSecretPrefix)
 	if !ok {

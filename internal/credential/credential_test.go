@@ -43,7 +43,7 @@ func TestEveryCredentialSaysWhatItIsAndIsKeptAsItsHash(t *testing.T) {
 }
 
 func TestSigningSecretsAndKeysAreWhatReceiversLibrariesRead(t *testing.T) {
-	secret, err := NewSigningSecret()
+	secret, err := SigningSecret("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type Queue interface {
 	EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoint, error)
 	Record(ctx context.Context, outcomes []store.Outcome) error
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
+	// GetDelivery reads a delivery with its attempts: an identical retry
+	// sends its first attempt's signatures (keepFirstSignatures).
+	GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error)
 }
 
 // Transformer runs a body transform (transform.Pool: in a worker process,

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"sync"
 	"time"
@@ -111,7 +107,7 @@ func (e *endpoint) withMembers(b []byte, source string) (_ []byte, why string) {
 	if e.members == nil && e.bodySig == nil {
 		return b, ""
 	}
-	if !isObject(b) {
+	if !domain.IsJSONObject(b) {
 		return nil, "the endpoint adds members to the body (signatures " + e.bodyScheme() + "), which needs a JSON object, " +
 			"but " + source + " " + jsonKind(b)
 	}
@@ -268,7 +264,7 @@ func (p *endpoint) prepareSignatures() error {
 				}
 			}
 			h := http.CanonicalHeaderKey(s.Header)
-			p.macs = append(p.macs, headerMAC{header: h, mac: newHexMAC(key)})
+			p.macs = append(p.macs, headerMAC{header: h, mac: newMACPool(key)})
 			p.shown = append(p.shown, h)
 		case domain.SchemeBodyAPIKey:
 			name, _ := json.Marshal(s.Field)
@@ -292,27 +288,7 @@ type bodyMember struct {
 // headerMAC is an hmac-sha256-hex header and its key.
 type headerMAC struct {
 	header string
-	mac    *hexMAC
-}
-
-// hexMAC makes the hex HMAC-SHA256 of bodies with one key, reusing its
-// hash states.
-type hexMAC struct{ pool sync.Pool }
-
-func newHexMAC(key []byte) *hexMAC {
-	m := &hexMAC{}
-	m.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return m
-}
-
-func (m *hexMAC) appendHex(dst, body []byte) []byte {
-	h := m.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(body)
-	var sum [sha256.Size]byte
-	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
-	m.pool.Put(h)
-	return dst
+	mac    *macPool
 }
 
 // endpointCache keeps prepared endpoints between claims.

@@ -2,20 +2,10 @@ package dispatch
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"hash"
-	"sync"
 	"time"
 )
-
-// isObject reports whether b is a JSON object (b is valid JSON).
-func isObject(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}'
-}
 
 // placeMember returns a copy of the JSON object obj with member (an
 // encoded `"name":value` pair) as its first or last top-level member.
@@ -89,28 +79,19 @@ const smileTime = "2006-01-02T15:04:05.000Z"
 // "sid_request". It covers no byte of the body (docs/security.md).
 type bodySigner struct {
 	partnerID string
-	pool      sync.Pool
+	mac       *macPool
 }
 
 func newBodySigner(partnerID, apiKey string) *bodySigner {
-	s := &bodySigner{partnerID: partnerID}
-	key := []byte(apiKey)
-	s.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return s
+	return &bodySigner{partnerID: partnerID, mac: newMACPool([]byte(apiKey))}
 }
 
 // sign returns the timestamp and signature of instant.
 func (s *bodySigner) sign(instant time.Time) (timestamp, signature string) {
 	timestamp = instant.UTC().Format(smileTime)
-	h := s.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(timestamp))
-	h.Write([]byte(s.partnerID))
-	h.Write([]byte("sid_request"))
-	var sum [sha256.Size]byte
-	signature = base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
-	s.pool.Put(h)
-	return timestamp, signature
+	msg := make([]byte, 0, len(timestamp)+len(s.partnerID)+len("sid_request"))
+	msg = append(append(append(msg, timestamp...), s.partnerID...), "sid_request"...)
+	return timestamp, string(s.mac.appendMAC(nil, msg, base64.StdEncoding.AppendEncode))
 }
 
 // appendTo returns a copy of the object body with "timestamp" and

@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/profile"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/transform"
 	"github.com/heraldhq/herald/webhook"
@@ -117,6 +118,9 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	}
 	h := req.Header
 	ep.setHeaders(h, d.cfg.UserAgent, ev.ID, ts, signature, body)
+	if ep.IdenticalRetries && j.claimed.Attempts > 0 && !j.claimed.SignedAt.IsZero() {
+		d.keepFirstSignatures(ctx, j, h, ev.ID, ts, body)
+	}
 	record := func() { a.RequestHeaders = recordedHeaders(h, ep.authHeader, ep.shown) }
 
 	client := ep.client
@@ -256,17 +260,12 @@ func succeeded(rule string, falseFails bool, status int, contentType string, bod
 }
 
 // successFalse reports whether body is a JSON object whose member
-// "success" (that exact name) is false. A missing or non-boolean success
-// is not a failure.
+// "success" (that exact name; the last one, as JSON decoders keep) is
+// false. A missing or non-boolean success is not a failure. body is at
+// most maxDrain bytes; only its top level is read, nested values skipped
+// unparsed, with no allocation.
 func successFalse(body []byte) bool {
-	if !bytes.Contains(body, []byte(`"success"`)) {
-		return false
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
-	}
-	return string(m["success"]) == "false"
+	return bytes.Contains(body, []byte(`"success"`)) && json.Valid(body) && string(profile.Member(body, "success")) == "false"
 }
 
 // decide turns an attempt into the delivery's next state.

@@ -86,11 +86,38 @@ type CompatSignature struct {
 	APIKey string `json:"api_key,omitempty" doc:"The receiver's API key, for body-api-key. Secret: write-only."`
 }
 
+// secrets are a's write-only fields by name.
+func (a *EndpointAuth) secrets() map[string]*string {
+	return map[string]*string{"password": &a.Password, "token": &a.Token, "value": &a.Value, "client_secret": &a.ClientSecret}
+}
+
+// KeepStored puts the stored auth's secrets back where a gives them as
+// "****" (as the API shows them), so that an auth read back can be written
+// back with its other settings changed. Only a stored auth of the same type
+// keeps them, and for OAuth2 only with the same token URL, since the client
+// secret is sent there; elsewhere the mask stays, and Validate refuses it.
+func (a *EndpointAuth) KeepStored(stored *EndpointAuth) {
+	if stored == nil || stored.Type != a.Type || a.Type == AuthOAuth2 && a.TokenURL != stored.TokenURL {
+		return
+	}
+	kept := stored.secrets()
+	for name, v := range a.secrets() {
+		if *v == maskedCredentialValue && *kept[name] != "" {
+			*v = *kept[name]
+		}
+	}
+}
+
 // Validate checks an auth configuration.
 func (a *EndpointAuth) Validate() error {
+	secrets := a.secrets()
 	req := func(field, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return Invalid("auth."+field, "is required for auth type %s", a.Type)
+		}
+		// Sending the mask would fail every delivery while looking saved.
+		if _, secret := secrets[field]; secret && v == maskedCredentialValue {
+			return Invalid("auth."+field, "%s is how a stored secret is shown; it keeps the stored one only for the same auth type (and OAuth2 token URL): give the secret itself", maskedCredentialValue)
 		}
 		if len(v) > maxCredentialLength {
 			return Invalid("auth."+field, "at most %d bytes", maxCredentialLength)
@@ -139,7 +166,7 @@ func (a *EndpointAuth) Shown() *EndpointAuth {
 		return nil
 	}
 	c := *a
-	for _, f := range []*string{&c.Password, &c.Token, &c.Value, &c.ClientSecret} {
+	for _, f := range c.secrets() {
 		if *f != "" {
 			*f = maskedCredentialValue
 		}
@@ -162,6 +189,11 @@ func (c *CompatSignature) Validate() error {
 		if c.APIKey == "" || len(c.APIKey) > maxCredentialLength {
 			return Invalid("compat_signature.api_key", "the receiver's API key is required")
 		}
+		// As for signatures[].api_key: what was read back must have its
+		// secret given again.
+		if c.APIKey == maskedCredentialValue {
+			return Invalid("compat_signature.api_key", "%s is how a stored secret is shown: give the secret itself", maskedCredentialValue)
+		}
 		return nil
 	}
 	return Invalid("compat_signature.kind", "%q is not one of hmac-sha256-hex, body-api-key", c.Kind)
@@ -179,8 +211,22 @@ func (c *CompatSignature) Shown() *CompatSignature {
 	return &s
 }
 
+// KeepStored puts the stored client key back when t gives it as "****"
+// (as the API shows it), so that a renewed certificate of the same key, or
+// a new CA bundle, needs no key; the TLS layer then checks that the key is
+// the certificate's. Without a stored key the mask stays, and Validate
+// refuses it.
+func (t *EndpointTLS) KeepStored(stored *EndpointTLS) {
+	if t.ClientKey == maskedCredentialValue && stored != nil && stored.ClientKey != "" {
+		t.ClientKey = stored.ClientKey
+	}
+}
+
 // Validate checks the PEM sizes; the TLS layer parses them.
 func (t *EndpointTLS) Validate() error {
+	if t.ClientKey == maskedCredentialValue {
+		return Invalid("tls.client_key", "%s is how a stored key is shown, and none is stored: give the PEM key", maskedCredentialValue)
+	}
 	if (t.ClientCertificate == "") != (t.ClientKey == "") {
 		return Invalid("tls.client_key", "a client certificate and its key go together")
 	}

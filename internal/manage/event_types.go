@@ -20,10 +20,10 @@ import (
 // has checked. Its schema must compile and its example, when given, must
 // satisfy it. created tells a new type from a replaced one.
 func (m *Manager) PutEventType(ctx context.Context, t *domain.EventType) (created bool, err error) {
-	if isNull(t.Schema) {
+	if domain.IsJSONNull(t.Schema) {
 		t.Schema = nil
 	}
-	if isNull(t.Example) {
+	if domain.IsJSONNull(t.Example) {
 		t.Example = nil
 	}
 	if t.Schema != nil {

@@ -38,7 +38,7 @@ func (m *Manager) NewEvent(ctx context.Context, sc domain.Scope, in *EventSpec, 
 	if err := domain.ValidateEventTypeName("type", in.Type); err != nil {
 		return domain.Event{}, err
 	}
-	if !isObject(in.Data) {
+	if !domain.IsJSONObject(in.Data) {
 		return domain.Event{}, domain.Invalid("data", "must be a JSON object")
 	}
 	ev := domain.Event{
@@ -85,8 +85,8 @@ func (m *Manager) PutJob(ctx context.Context, sc domain.Scope, in *JobSpec) (*do
 // errors.
 func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field string) (*domain.Job, error) {
 	j := &domain.Job{ID: in.ID, Kind: in.Kind}
-	if !isNull(in.PartnerParams) {
-		if !isObject(in.PartnerParams) {
+	if !domain.IsJSONNull(in.PartnerParams) {
+		if !domain.IsJSONObject(in.PartnerParams) {
 			return nil, domain.Invalid(field+"partner_params", "must be a JSON object")
 		}
 		// Kept as received, not compacted: receivers echo them back and
@@ -101,15 +101,6 @@ func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field s
 		j.CallbackURL = u
 	}
 	return j, nil
-}
-
-func isNull(b json.RawMessage) bool {
-	return len(b) == 0 || string(bytes.TrimSpace(b)) == "null"
-}
-
-func isObject(b json.RawMessage) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) > 0 && b[0] == '{'
 }
 
 // compact strips insignificant whitespace so stored and sent bodies are

@@ -59,7 +59,7 @@ func newRig(t *testing.T) *rig {
 // endpoint creates an active endpoint to url, with one retry an hour later.
 func (r *rig) endpoint(url string) *domain.Endpoint {
 	r.t.Helper()
-	secret, err := credential.NewSigningSecret()
+	secret, err := credential.SigningSecret("")
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestATestSendDeliversTheTypesExampleToThatEndpointAloneAndSaysWhatHappened(
 	ep := r.endpoint(target.URL)
 	r.endpoint(other.URL)
 
-	sent, err := r.m.TestSend(ctx, r.scope, ep.ID, "verification.approved", nil)
+	sent, err := r.m.TestSend(ctx, r.scope, ep.ID, &manage.TestSpec{EventType: "verification.approved"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +154,12 @@ func TestATestSendIsRefusedWhenTheEndpointIsPausedOrTheTypeHasNoExample(t *testi
 	ctx := context.Background()
 	ep := r.endpoint(newReceiver(t, http.StatusOK).URL)
 
-	_, err := r.m.TestSend(ctx, r.scope, ep.ID, "unregistered.type", nil)
+	_, err := r.m.TestSend(ctx, r.scope, ep.ID, &manage.TestSpec{EventType: "unregistered.type"})
 	var ve *domain.ValidationError
 	if !errors.As(err, &ve) || ve.Field != "event_type" {
 		t.Fatalf("a type without an example: %v, want a validation error on event_type", err)
 	}
-	if _, err := r.m.TestSend(ctx, r.scope, ep.ID, "unregistered.type", json.RawMessage(`{"given":true}`)); err != nil {
+	if _, err := r.m.TestSend(ctx, r.scope, ep.ID, &manage.TestSpec{EventType: "unregistered.type", Data: json.RawMessage(`{"given":true}`)}); err != nil {
 		t.Fatalf("given data needs no example: %v", err)
 	}
 
@@ -167,10 +167,10 @@ func TestATestSendIsRefusedWhenTheEndpointIsPausedOrTheTypeHasNoExample(t *testi
 	if err := r.st.UpdateEndpoint(ctx, ep); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.m.TestSend(ctx, r.scope, ep.ID, "unregistered.type", json.RawMessage(`{}`)); !errors.Is(err, domain.ErrConflict) {
+	if _, err := r.m.TestSend(ctx, r.scope, ep.ID, &manage.TestSpec{EventType: "unregistered.type", Data: json.RawMessage(`{}`)}); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("a paused endpoint: %v, want a conflict", err)
 	}
-	if _, err := r.m.TestSend(ctx, r.scope, "ep_missing", "a.b", json.RawMessage(`{}`)); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := r.m.TestSend(ctx, r.scope, "ep_missing", &manage.TestSpec{EventType: "a.b", Data: json.RawMessage(`{}`)}); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("a missing endpoint: %v, want not found", err)
 	}
 }
@@ -191,7 +191,7 @@ func TestARotatedSigningSecretSignsBesideTheNewOneUntilItsGraceEnds(t *testing.T
 	if d := time.Until(until); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("the old secret signs until %v, want an hour from now", until)
 	}
-	if _, err := r.m.TestSend(ctx, r.scope, ep.ID, "a.b", json.RawMessage(`{}`)); err != nil {
+	if _, err := r.m.TestSend(ctx, r.scope, ep.ID, &manage.TestSpec{EventType: "a.b", Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	got := rc.got()[0]
@@ -279,7 +279,7 @@ func TestRecoverMakesTheEndpointsFailedDeliveriesInTheWindowDueAgain(t *testing.
 		t.Fatal(err)
 	}
 	start := domain.Now()
-	sent, err := r.m.TestSend(ctx, r.scope, ep.ID, "a.b", json.RawMessage(`{}`))
+	sent, err := r.m.TestSend(ctx, r.scope, ep.ID, &manage.TestSpec{EventType: "a.b", Data: json.RawMessage(`{}`)})
 	if err != nil || sent.Status != domain.DeliveryFailed {
 		t.Fatalf("a send to a failing receiver with no retries: %+v, %v", sent, err)
 	}

@@ -22,11 +22,25 @@ type TestSent struct {
 	Attempt domain.Attempt
 }
 
-// TestSend sends an event of eventType, marked as a test, to one active
-// endpoint now, and answers with what happened. data, when absent, is the
-// type's registered example. The send stays in the delivery log, and is
-// retried like any delivery.
-func (m *Manager) TestSend(ctx context.Context, sc domain.Scope, endpointID, eventType string, data json.RawMessage) (*TestSent, error) {
+// TestSpec is a test send as asked.
+type TestSpec struct {
+	EventType string
+	// Data, when absent, is the type's registered example.
+	Data json.RawMessage
+	// Job, when given, is the job the event names, so that a profile that
+	// places job identifiers and partner params renders them. It reaches
+	// the body only: the job of that id, if any, is not changed, and a test
+	// takes no callback URL (it goes to the endpoint it names).
+	Job *JobSpec
+}
+
+// TestSend sends an event of in.EventType, marked as a test, to one active
+// endpoint now, and answers with what happened. The send stays in the
+// delivery log, and is retried like any delivery.
+func (m *Manager) TestSend(ctx context.Context, sc domain.Scope, endpointID string, in *TestSpec) (*TestSent, error) {
+	if in.Job != nil && in.Job.CallbackURL != "" {
+		return nil, domain.Invalid("job.callback_url", "a test send goes to the endpoint it names")
+	}
 	ep, err := m.store.GetEndpoint(ctx, sc, endpointID)
 	if err != nil {
 		return nil, err
@@ -34,7 +48,8 @@ func (m *Manager) TestSend(ctx context.Context, sc domain.Scope, endpointID, eve
 	if ep.Status != domain.EndpointActive {
 		return nil, &domain.ConflictError{Msg: "the endpoint is " + ep.Status + "; set it active to send a test"}
 	}
-	if isNull(data) {
+	eventType, data := in.EventType, in.Data
+	if domain.IsJSONNull(data) {
 		typ, _, err := m.schemas.get(ctx, eventType)
 		if err != nil {
 			return nil, err
@@ -44,7 +59,7 @@ func (m *Manager) TestSend(ctx context.Context, sc domain.Scope, endpointID, eve
 		}
 		data = typ.Example
 	}
-	ev, err := m.NewEvent(ctx, sc, &EventSpec{Type: eventType, Data: data}, domain.Now())
+	ev, err := m.NewEvent(ctx, sc, &EventSpec{Type: eventType, Data: data, Job: in.Job}, domain.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,8 @@ import (
 const extraSignatures = 2
 
 // masked is how the API shows a write-only value; given back, the API keeps
-// a secret profile option as stored.
+// the stored secret profile option, auth secret or client key (and refuses
+// it where nothing stored applies).
 const masked = "****"
 
 // Settings a profile supplies, as the API names them in profile_fields.
@@ -309,7 +310,7 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	// CRLF line ends, which would shift the columns the API's errors name.
 	f.Values["transform"] = strings.TrimSpace(strings.ReplaceAll(r.PostFormValue("transform"), "\r\n", "\n"))
 	body.Transform = client.Ptr(f.V("transform"))
-	readAuth(r, f, body, editing != nil)
+	readAuth(r, f, body, editing)
 	readTLS(r, f, body, editing)
 	p, opts := readProfile(r, f, body, editing, profiles)
 	readSignatures(r, f, body, p, opts)
@@ -320,17 +321,26 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 }
 
 // readAuth reads how Herald authenticates to the receiver. Its secrets are
-// write-only: on edit, "unchanged" keeps the stored auth, and another
-// choice takes its secret again.
-func readAuth(r *http.Request, f *form, body *client.EndpointUpdate, editing bool) {
+// write-only: on edit, "unchanged" keeps the stored auth; choosing the
+// stored auth's type with a secret left empty sends it as "****", which the
+// API reads as "keep the stored one" (and refuses where none applies, such
+// as an OAuth2 token URL changed), so the mask is never saved as a secret.
+func readAuth(r *http.Request, f *form, body *client.EndpointUpdate, editing *client.Endpoint) {
+	var stored *client.EndpointAuth
+	if editing != nil {
+		stored = editing.Auth
+	}
 	secret := func(name string) string {
 		f.Values[name] = r.PostFormValue(name)
+		if f.Values[name] == "" && stored != nil && stored.Type == f.V("auth_type") {
+			return masked
+		}
 		return f.Values[name]
 	}
 	switch f.V("auth_type") {
 	case "keep", "":
 	case client.AuthNone:
-		if editing {
+		if editing != nil {
 			body.Auth = &client.EndpointAuth{Type: client.AuthNone}
 		}
 	case client.AuthBasic:
@@ -353,7 +363,9 @@ func pem(v string) string { return strings.TrimSpace(strings.ReplaceAll(v, "\r\n
 
 // readTLS reads the client certificate and the CA bundle. The key is
 // write-only: on edit the TLS settings are sent only when something in
-// them changed, and a changed certificate needs its key again.
+// them changed, and a key left empty beside a certificate, on an endpoint
+// that stores one, is sent as "****": the API keeps the stored key and
+// checks that it is the certificate's.
 func readTLS(r *http.Request, f *form, body *client.EndpointUpdate, editing *client.Endpoint) {
 	t := client.EndpointTLS{ClientCertificate: pem(r.PostFormValue("tls_certificate")), ClientKey: pem(r.PostFormValue("tls_key")),
 		CABundle: pem(r.PostFormValue("tls_ca"))}
@@ -368,6 +380,9 @@ func readTLS(r *http.Request, f *form, body *client.EndpointUpdate, editing *cli
 			body.TLS = &client.EndpointTLS{}
 		}
 	case t.ClientKey != "" || t.ClientCertificate != pem(stored.ClientCertificate) || t.CABundle != pem(stored.CABundle):
+		if t.ClientKey == "" && t.ClientCertificate != "" && stored.ClientKey != "" {
+			t.ClientKey = masked
+		}
 		body.TLS = &t
 	}
 }
@@ -509,7 +524,8 @@ func formRefused(ae *client.Error) bool {
 }
 
 // previewEndpoint shows the form again with what the endpoint, as the form
-// now sets it, would send for the chosen type's example: nothing is saved.
+// now sets it, would send for the chosen type's example naming the sample
+// job: nothing is saved.
 func (p *Portal) previewEndpoint(w http.ResponseWriter, r *http.Request, st *state, body *client.EndpointUpdate, f *form, chosen []string, editing *client.Endpoint) {
 	types, err := catalog(st, r)
 	if err != nil {
@@ -523,7 +539,8 @@ func (p *Portal) previewEndpoint(w http.ResponseWriter, r *http.Request, st *sta
 		}
 	}
 	body.DefaultCallback = nil
-	req := &client.PreviewRequest{Endpoint: body, Event: &client.PublishEvent{Type: f.V("preview_type"), Data: data}}
+	job := sampleJob
+	req := &client.PreviewRequest{Endpoint: body, Event: &client.PublishEvent{Type: f.V("preview_type"), Data: data, Job: &job}}
 	if editing != nil {
 		req.EndpointID = editing.ID
 	}

@@ -273,8 +273,7 @@ func (p *Portal) session(r *http.Request, cookie string) (*state, error) {
 	if err != nil || !strings.HasPrefix(c.Value, credential.PortalSessionPrefix) {
 		return nil, &domain.NotFoundError{Kind: "portal session"}
 	}
-	sum := sha256.Sum256([]byte(c.Value))
-	sess, err := p.sessions.PortalSession(r.Context(), sum[:], p.now())
+	sess, err := p.sessions.PortalSession(r.Context(), credential.Hash(c.Value), p.now())
 	if err != nil {
 		return nil, err
 	}
@@ -371,9 +370,8 @@ func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, nil, err)
 		return
 	}
-	tokenSum := sha256.Sum256([]byte(token))
 	now := p.now()
-	sess, err := p.sessions.RedeemPortalSession(r.Context(), tokenSum[:], hash, now, now.Add(p.ttl))
+	sess, err := p.sessions.RedeemPortalSession(r.Context(), credential.Hash(token), hash, now, now.Add(p.ttl))
 	if errors.Is(err, domain.ErrNotFound) {
 		p.refuse(w, r, http.StatusNotFound, "This sign-in link was used already or has expired. Ask for a new one.")
 		return
@@ -432,8 +430,7 @@ func (p *Portal) tenantLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := strings.TrimSpace(r.PostFormValue("api_key"))
-	sum := sha256.Sum256([]byte(key))
-	k, err := p.st.APIKeyByHash(r.Context(), sum[:])
+	k, err := p.st.APIKeyByHash(r.Context(), credential.Hash(key))
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		p.fail(w, r, nil, err)
 		return

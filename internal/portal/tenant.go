@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -233,8 +234,40 @@ type testView struct {
 	Endpoint  string
 	EventType string
 	Example   string
-	Result    *client.TestSendResult
-	Form      *form
+	// JobID and PartnerParams are the job the test names; no job when
+	// JobID is empty.
+	JobID, PartnerParams string
+	Result               *client.TestSendResult
+	Form                 *form
+}
+
+// sampleJob is the job the portal's previews and test sends name, so that
+// a profile placing job identifiers and partner params (smile-id's
+// SmileJobID and PartnerParams, incode's interviewId) shows them.
+var sampleJob = client.JobRef{ID: "job_sample", Kind: "kyc", PartnerParams: json.RawMessage(`{"user_id": "user_sample", "job_id": "job_sample"}`)}
+
+// readJob reads the test page's job fields, sampleJob's when the request
+// has none (the page's first showing).
+func (v *testView) readJob(values url.Values) {
+	v.JobID, v.PartnerParams = sampleJob.ID, string(sampleJob.PartnerParams)
+	if values.Has("job_id") {
+		v.JobID, v.PartnerParams = strings.TrimSpace(values.Get("job_id")), values.Get("partner_params")
+	}
+}
+
+// job is the test's job as the API takes it, or a form error.
+func (v *testView) job() (*client.TestJob, string) {
+	if v.JobID == "" {
+		return nil, ""
+	}
+	j := &client.TestJob{ID: v.JobID, Kind: sampleJob.Kind}
+	if pp := strings.TrimSpace(v.PartnerParams); pp != "" {
+		if !json.Valid([]byte(pp)) {
+			return nil, "partner params: not valid JSON"
+		}
+		j.PartnerParams = json.RawMessage(pp)
+	}
+	return j, ""
 }
 
 func newTestView(st *state, r *http.Request, endpoint, eventType string) (*testView, error) {
@@ -264,6 +297,7 @@ func (p *Portal) testPage(w http.ResponseWriter, r *http.Request, st *state) {
 		p.fail(w, r, st, err)
 		return
 	}
+	v.readJob(r.URL.Query())
 	p.show(w, r, st, "test.html", "test", "Send a test", v)
 }
 
@@ -273,18 +307,24 @@ func (p *Portal) sendTest(w http.ResponseWriter, r *http.Request, st *state) {
 		p.fail(w, r, st, err)
 		return
 	}
+	v.readJob(r.PostForm)
+	job, bad := v.job()
 	status := http.StatusOK
-	if v.Endpoint == "" {
+	switch {
+	case v.Endpoint == "":
 		v.Form.Errors["endpoint"] = "choose an endpoint"
 		status = http.StatusUnprocessableEntity
-	} else {
-		res, err := st.api.TestEndpoint(r.Context(), v.Endpoint, &client.TestSend{EventType: v.EventType})
+	case bad != "":
+		v.Form.Errors["job"] = bad
+		status = http.StatusUnprocessableEntity
+	default:
+		res, err := st.api.TestEndpoint(r.Context(), v.Endpoint, &client.TestSend{EventType: v.EventType, Job: job})
 		ae := problem(err)
 		switch {
 		case err == nil:
 			v.Result = res
 		case ae != nil && ae.Status < 500:
-			v.Form.Errors = ae.Fields()
+			v.Form.Errors = formErrors(ae)
 			if msg, ok := v.Form.Errors[""]; ok {
 				delete(v.Form.Errors, "")
 				v.Form.Errors["endpoint"] = msg

@@ -1,6 +1,10 @@
 package profile
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/heraldhq/herald/internal/domain"
+)
 
 var identomat = &Profile{
 	Name:        "identomat",
@@ -10,11 +14,11 @@ var identomat = &Profile{
 		{Name: "callback_api_key", Type: TypeString, Required: true, Secret: true, Doc: "The key Identomat receivers check: the body's first member, callbackApiKey."},
 	},
 	Signatures: []SignatureSetting{
-		{Scheme: SchemeStandardWebhooks},
-		{Scheme: SchemeBodyAPIKey, Field: "callbackApiKey", Position: PositionFirst, APIKeyOption: "callback_api_key"},
+		{Scheme: domain.SchemeStandardWebhooks},
+		{Scheme: domain.SchemeBodyAPIKey, Field: "callbackApiKey", Position: domain.PositionFirst, APIKeyOption: "callback_api_key"},
 	},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	EventTypes: []string{"message.*", "verification.approved", "verification.rejected", "verification.review_required",
 		"verification.resubmission_requested", "verification.decision_updated", "media.video_call.updated"},
 	TypeNames: []TypeName{
@@ -95,7 +99,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 		// The document shows the three file fields as null when there is
 		// no recording: the one place a null is sent.
 		recording := lookup(d, "recording")
-		available := stringIs(field(recording, "status"), "available")
+		available := stringIs(Member(recording, "status"), "available")
 		b.str("type", "video-call-status-update")
 		b.raw("roomId", lookup(d, "room_id"))
 		b.raw("roomStatus", lookup(d, "status"))
@@ -112,7 +116,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 		} else {
 			b.raw("videoFileStatus", nil)
 		}
-		b.raw("videoFileId", field(recording, "file_id"))
+		b.raw("videoFileId", Member(recording, "file_id"))
 	default:
 		// A type the document has no name for: Herald's name and its data.
 		b.str("type", in.Type)
@@ -123,7 +127,7 @@ func renderIdentomat(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 
 	// {type, sessionId} | nn, then the rest of b.
 	o := object{fields: sc.out[:0]}
-	if t := b.fields[0]; t.enc || !isNull(t.raw) {
+	if t := b.fields[0]; t.enc || !domain.IsJSONNull(t.raw) {
 		o.put(t)
 	}
 	if in.Job != nil {
@@ -163,9 +167,9 @@ func joinComma(arr []byte) (string, bool) {
 		switch {
 		case isString(v):
 			sb.WriteString(stringOf(v))
-		case isObject(v) || isArray(v):
+		case domain.IsJSONObject(v) || isArray(v):
 			return "", false
-		case !isNull(v):
+		case !domain.IsJSONNull(v):
 			sb.Write(v) // numbers and booleans as written
 		}
 		n++

@@ -1,5 +1,7 @@
 package profile
 
+import "github.com/heraldhq/herald/internal/domain"
+
 var idwise = &Profile{
 	Name:        "idwise",
 	Description: "IDWise notifications: {event, body} with identifiers and decisions only, never personal data.",
@@ -8,9 +10,9 @@ var idwise = &Profile{
 		{Name: "include_partner_params", Type: TypeBoolean, Default: []byte("false"), Doc: "Send the job's partner params as body.partnerParams. Off by default: IDWise notifications carry no personal data."},
 		{Name: "type_map", Type: TypeStringMap, Doc: "Event names by Herald type, over the profile's own mapping."},
 	},
-	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Signatures:  []SignatureSetting{{Scheme: domain.SchemeStandardWebhooks}},
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	EventTypes: []string{"verification.submitted", "verification.completed", "verification.approved",
 		"verification.rejected", "verification.decision_updated", "aml.monitoring.updated", "spot_check.completed"},
 	TypeNames: idwiseNames,
@@ -42,7 +44,7 @@ func renderIDWise(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	d := members(sc.data[:0], in.Data)
 	manual := stringIs(lookup(d, "reviewed_by"), "manual")
 	var dec string
-	if r := field(lookup(d, "decision"), "result"); isString(r) {
+	if r := Member(lookup(d, "decision"), "result"); isString(r) {
 		dec = idwiseDecisions[stringOf(r)]
 	}
 
@@ -61,7 +63,7 @@ func renderIDWise(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	}
 	ref := lookup(d, "referenceNo")
 	if !truthy(ref) {
-		if ref = field(in.partnerParams(), "referenceNo"); !isString(ref) {
+		if ref = Member(in.partnerParams(), "referenceNo"); !isString(ref) {
 			ref = nil
 		}
 	}

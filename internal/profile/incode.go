@@ -1,12 +1,14 @@
 package profile
 
+import "github.com/heraldhq/herald/internal/domain"
+
 var incode = &Profile{
 	Name:        "incode",
 	Description: "Incode onboarding and watchlist notifications: flat bodies, one identical retry, success is 200 JSON or 204.",
 	Document:    "Incode webhooks (reference 001)",
-	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
-	Success:     SuccessJSONOr204, SuccessFalseFails: true,
-	RetryPolicy: RetryOnce, IdenticalRetries: true,
+	Signatures:  []SignatureSetting{{Scheme: domain.SchemeStandardWebhooks}},
+	Success:     domain.SuccessJSONOr204, SuccessFalseFails: true,
+	RetryPolicy: domain.PresetOnce, IdenticalRetries: true,
 	EventTypes: []string{"verification.step_completed", "verification.completed", "verification.approved",
 		"verification.rejected", "verification.decision_updated", "aml.monitoring.updated"},
 	render: renderIncode,
@@ -37,7 +39,7 @@ func renderIncode(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 	}
 	ext := lookup(d, "externalId")
 	if !truthy(ext) {
-		if ext = field(in.partnerParams(), "externalId"); !isString(ext) {
+		if ext = Member(in.partnerParams(), "externalId"); !isString(ext) {
 			ext = nil
 		}
 	}
@@ -54,7 +56,7 @@ func incodeStatus(typ string, d []member) string {
 	manual := stringIs(lookup(d, "reviewed_by"), "manual")
 	switch typ {
 	case "verification.step_completed":
-		if name := field(lookup(d, "step"), "name"); isString(name) {
+		if name := Member(lookup(d, "step"), "name"); isString(name) {
 			if st, ok := incodeStepStatus[stringOf(name)]; ok {
 				return st
 			}

@@ -3,7 +3,10 @@ package profile
 import (
 	"bytes"
 	"encoding/json"
+	"iter"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/domain"
 )
 
 // The renderers read the stored event with this small scanner rather than
@@ -18,41 +21,62 @@ type member struct {
 	val []byte
 }
 
-// members appends the top-level members of obj to dst, in order. A value
-// that is not an object has none.
-func members(dst []member, obj []byte) []member {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return dst
-	}
-	i++
-	for {
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] != '"' {
-			return dst
-		}
-		end := skipValue(obj, i)
-		key := obj[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = []byte(decodeString(obj[i:end]))
-		}
-		i = skipSpace(obj, end)
-		i = skipSpace(obj, i+1) // ':'
-		end = skipValue(obj, i)
-		dst = append(dst, member{key: key, val: obj[i:end]})
-		i = skipSpace(obj, end)
-		if i >= len(obj) || obj[i] != ',' {
-			return dst
+// objectMembers yields the top-level members of obj in order: each key
+// decoded, each value as stored. A value that is not an object has none.
+// Nested values are skipped, not parsed.
+func objectMembers(obj []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func(key, val []byte) bool) {
+		i := skipSpace(obj, 0)
+		if i >= len(obj) || obj[i] != '{' {
+			return
 		}
 		i++
+		for {
+			i = skipSpace(obj, i)
+			if i >= len(obj) || obj[i] != '"' {
+				return
+			}
+			end := skipValue(obj, i)
+			key := obj[i+1 : end-1]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				key = []byte(decodeString(obj[i:end]))
+			}
+			i = skipSpace(obj, end)
+			i = skipSpace(obj, i+1) // ':'
+			end = skipValue(obj, i)
+			if !yield(key, obj[i:end]) {
+				return
+			}
+			i = skipSpace(obj, end)
+			if i >= len(obj) || obj[i] != ',' {
+				return
+			}
+			i++
+		}
 	}
 }
 
-// field is obj's member named key (the last one, as JSON decoders keep),
-// or nil when obj is not an object or has none.
-func field(obj []byte, key string) []byte {
-	var buf [16]member
-	return lookup(members(buf[:0], obj), key)
+// members appends the top-level members of obj to dst, in order.
+func members(dst []member, obj []byte) []member {
+	for key, val := range objectMembers(obj) {
+		dst = append(dst, member{key: key, val: val})
+	}
+	return dst
+}
+
+// Member is obj's top-level member named key (the last one, as JSON
+// decoders keep), or nil when obj is not an object or has none. It reads
+// only the top level, skipping nested values without parsing them, so it
+// costs one pass and no allocation. obj must be valid JSON: check bytes
+// from outside Herald with json.Valid first.
+func Member(obj []byte, key string) []byte {
+	var v []byte
+	for k, val := range objectMembers(obj) {
+		if string(k) == key {
+			v = val
+		}
+	}
+	return v
 }
 
 // lookup is the value of the last member named key, or nil.
@@ -115,9 +139,7 @@ func skipValue(b []byte, i int) int {
 
 // JSON value tests on stored bytes. nil is an absent member: jq's null.
 
-func isNull(v []byte) bool   { return len(v) == 0 || string(v) == "null" }
-func truthy(v []byte) bool   { return !isNull(v) && string(v) != "false" }
-func isObject(v []byte) bool { return len(v) > 0 && v[0] == '{' }
+func truthy(v []byte) bool   { return !domain.IsJSONNull(v) && string(v) != "false" }
 func isArray(v []byte) bool  { return len(v) > 0 && v[0] == '[' }
 func isString(v []byte) bool { return len(v) > 0 && v[0] == '"' }
 
@@ -247,7 +269,7 @@ func (o *object) raw(key string, v []byte) {
 
 // rawNN sets key to v unless v is null: jq's `{key: v} | nn`.
 func (o *object) rawNN(key string, v []byte) {
-	if !isNull(v) {
+	if !domain.IsJSONNull(v) {
 		o.put(objField{key: key, raw: v})
 	}
 }

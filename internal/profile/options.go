@@ -32,7 +32,7 @@ func ValidateOptions(name string, opts map[string]json.RawMessage) error {
 func (p *Profile) Masked(opts map[string]json.RawMessage) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(opts))
 	for k, v := range opts {
-		if p.SecretOption(k) && !isNull(v) {
+		if p.SecretOption(k) && !domain.IsJSONNull(v) {
 			v = json.RawMessage(`"****"`)
 		}
 		out[k] = v
@@ -68,7 +68,7 @@ func (p *Profile) settings(opts map[string]json.RawMessage) (settings, error) {
 			return s, domain.Invalid("profile_options."+k, "is not an option of profile %q%s", p.Name, p.optionList())
 		}
 		v := opts[k]
-		if isNull(v) {
+		if domain.IsJSONNull(v) {
 			continue
 		}
 		if err := o.check(v); err != nil {
@@ -84,7 +84,7 @@ func (p *Profile) settings(opts map[string]json.RawMessage) (settings, error) {
 		}
 	}
 	for _, o := range p.Options {
-		if o.Required && isNull(opts[o.Name]) {
+		if o.Required && domain.IsJSONNull(opts[o.Name]) {
 			return s, domain.Invalid("profile_options."+o.Name, "is required by profile %q", p.Name)
 		}
 	}
@@ -109,7 +109,7 @@ func (o Option) check(v json.RawMessage) error {
 		}
 	case TypeStringMap:
 		var m map[string]string
-		if !isObject(v) || json.Unmarshal(v, &m) != nil {
+		if !domain.IsJSONObject(v) || json.Unmarshal(v, &m) != nil {
 			return domain.Invalid(field, "must be an object whose values are strings")
 		}
 		for k, name := range m {

@@ -78,7 +78,7 @@ func TestTheRegistryListsTheSixProfilesWithWhatEachSets(t *testing.T) {
 		if got, ok := profile.Get(p.Name); !ok || got != p {
 			t.Errorf("Get(%q) = %v, %v", p.Name, got, ok)
 		}
-		if p.Signatures[0].Scheme != profile.SchemeStandardWebhooks || p.Success == "" || p.RetryPolicy == "" || p.Document == "" {
+		if p.Signatures[0].Scheme != domain.SchemeStandardWebhooks || p.Success == "" || p.RetryPolicy == "" || p.Document == "" {
 			t.Errorf("%s sets too little: %+v", p.Name, p)
 		}
 		if _, err := json.Marshal(p); err != nil {
@@ -89,7 +89,7 @@ func TestTheRegistryListsTheSixProfilesWithWhatEachSets(t *testing.T) {
 		t.Fatalf("profiles = %v", names)
 	}
 	in := mustGet(t, "incode")
-	if in.Success != profile.SuccessJSONOr204 || !in.SuccessFalseFails || in.RetryPolicy != profile.RetryOnce || !in.IdenticalRetries {
+	if in.Success != domain.SuccessJSONOr204 || !in.SuccessFalseFails || in.RetryPolicy != domain.PresetOnce || !in.IdenticalRetries {
 		t.Fatalf("incode sets %+v", in)
 	}
 	if _, ok := profile.Get("Standard"); ok {

@@ -18,41 +18,6 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 )
 
-// Signature schemes, as the endpoint's `signatures[].scheme` names them.
-const (
-	SchemeStandardWebhooks = "standard-webhooks"
-	SchemeHMACSHA256Hex    = "hmac-sha256-hex"
-	SchemeBodySignature    = "body-signature"
-	SchemeBodyAPIKey       = "body-api-key"
-)
-
-// Keys of hmac-sha256-hex: the endpoint's decoded whsec_ bytes, or a secret
-// used as text.
-const (
-	KeyWhsec = "whsec"
-	KeyText  = "text"
-)
-
-// Positions of body-api-key's member.
-const (
-	PositionFirst = "first"
-	PositionLast  = "last"
-)
-
-// Success rules, as the endpoint's `success` names them.
-const (
-	Success2xx       = "2xx"
-	SuccessJSONOr204 = "json-or-204"
-)
-
-// Retry presets, as the endpoint's `retry_policy` names them.
-const (
-	RetryDefault          = "default"
-	RetryStandardWebhooks = "standard-webhooks"
-	RetryOnce             = "once"
-	RetryNone             = "none"
-)
-
 // Option types, named as JSON Schema names them.
 const (
 	TypeString    = "string"

@@ -1,6 +1,10 @@
 package profile
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/heraldhq/herald/internal/domain"
+)
 
 var smartKYC = &Profile{
 	Name:        "smart-kyc",
@@ -12,11 +16,11 @@ var smartKYC = &Profile{
 		{Name: "type_map", Type: TypeStringMap, Doc: "Event names by Herald type, over the profile's own mapping."},
 	},
 	Signatures: []SignatureSetting{
-		{Scheme: SchemeStandardWebhooks},
-		{Scheme: SchemeHMACSHA256Hex, Header: "X-SmartKYC-Signature", Key: KeyText, SecretOption: "api_secret"},
+		{Scheme: domain.SchemeStandardWebhooks},
+		{Scheme: domain.SchemeHMACHex, Header: "X-SmartKYC-Signature", Key: domain.KeyText, SecretOption: "api_secret"},
 	},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	EventTypes: []string{"verification.created", "verification.submitted", "verification.approved",
 		"verification.rejected", "verification.decision_updated", "invitation.*",
 		"aml.screening.completed", "aml.match.found", "aml.match.dismissed"},
@@ -52,15 +56,15 @@ func renderSmartKYC(dst []byte, in *Input, s *settings, sc *scratch) []byte {
 	}
 	for _, m := range members(sc.data[:0], in.Data) {
 		switch key := string(m.key); {
-		case key == "workflow" && isObject(m.val):
-			o.raw("workflowId", field(m.val, "id"))
-			if name := field(m.val, "name"); !isNull(name) {
+		case key == "workflow" && domain.IsJSONObject(m.val):
+			o.raw("workflowId", Member(m.val, "id"))
+			if name := Member(m.val, "name"); !domain.IsJSONNull(name) {
 				o.raw("workflowName", name)
 			}
-		case key == "match" && event == "aml.match.found" && isObject(m.val):
+		case key == "match" && event == "aml.match.found" && domain.IsJSONObject(m.val):
 			ms := members(sc.sub[:0], m.val)
 			for _, f := range smartKYCMatch {
-				if v := lookup(ms, f[1]); !isNull(v) {
+				if v := lookup(ms, f[1]); !domain.IsJSONNull(v) {
 					o.raw(f[0], v)
 				}
 			}

@@ -1,5 +1,7 @@
 package profile
 
+import "github.com/heraldhq/herald/internal/domain"
+
 var smileID = &Profile{
 	Name:        "smile-id",
 	Description: "Smile ID job results: the result fields at the top level, partner params echoed, the signature in the body.",
@@ -9,11 +11,11 @@ var smileID = &Profile{
 		{Name: "api_key", Type: TypeString, Required: true, Secret: true, Doc: "The Smile ID API key receivers verify the body's signature with."},
 	},
 	Signatures: []SignatureSetting{
-		{Scheme: SchemeStandardWebhooks},
-		{Scheme: SchemeBodySignature, PartnerIDOption: "partner_id", APIKeyOption: "api_key"},
+		{Scheme: domain.SchemeStandardWebhooks},
+		{Scheme: domain.SchemeBodySignature, PartnerIDOption: "partner_id", APIKeyOption: "api_key"},
 	},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	EventTypes: []string{"verification.approved", "verification.rejected", "verification.review_required",
 		"verification.completed", "verification.decision_updated"},
 	render: renderSmileID,
@@ -27,8 +29,8 @@ func renderSmileID(dst []byte, in *Input, _ *settings, sc *scratch) []byte {
 	o := object{fields: sc.fields[:0]}
 	d := members(sc.data[:0], in.Data)
 	decision := lookup(d, "decision")
-	o.rawNN("ResultCode", field(decision, "result_code"))
-	o.rawNN("ResultText", field(decision, "result_text"))
+	o.rawNN("ResultCode", Member(decision, "result_code"))
+	o.rawNN("ResultText", Member(decision, "result_text"))
 	if in.Final {
 		o.str("IsFinalResult", "true")
 	} else {

@@ -1,12 +1,14 @@
 package profile
 
+import "github.com/heraldhq/herald/internal/domain"
+
 var standard = &Profile{
 	Name:        "standard",
 	Description: "Herald's own envelope, signed with Standard Webhooks: the default.",
 	Document:    "Herald (docs/delivery.md)",
-	Signatures:  []SignatureSetting{{Scheme: SchemeStandardWebhooks}},
-	Success:     Success2xx,
-	RetryPolicy: RetryDefault,
+	Signatures:  []SignatureSetting{{Scheme: domain.SchemeStandardWebhooks}},
+	Success:     domain.Success2xx,
+	RetryPolicy: domain.PresetDefault,
 	render:      renderStandard,
 }
 

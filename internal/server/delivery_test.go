@@ -40,7 +40,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 		if got.ID != p.ID || ev.ID != p.ID || ev.Type != "check.approved" || ev.Environment != "production" || ev.TenantID != "acme" || !ev.Final {
 			t.Fatalf("envelope = %+v", ev)
 		}
-		if ev.Job == nil || ev.Job.ID != "job_7f3a" || ev.Job.Kind != "kyc" || string(ev.Job.PartnerParams) != `{"user_id":"u-123"}` {
+		if ev.Job == nil || ev.Job.ID != "job_7f3a" || ev.Job.Kind != "kyc" || string(ev.Job.PartnerParams) != `{"user_id": "u-123"}` {
 			t.Fatalf("job = %+v", ev.Job)
 		}
 		var data map[string]any

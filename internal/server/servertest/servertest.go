@@ -10,7 +10,6 @@ package servertest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/client"
+	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
@@ -128,9 +128,8 @@ func Handler(t *testing.T, opts ...Option) http.Handler {
 // the test defaults; the store is closed when the test ends.
 func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, store.Store, Settings) {
 	t.Helper()
-	sum := sha256.Sum256([]byte(Token))
 	set := Settings{Config: server.Config{
-		OperatorTokenHash: sum[:],
+		OperatorTokenHash: credential.Hash(Token),
 		Lease:             time.Minute,
 		RetryAfterCap:     time.Hour,
 		Retention:         720 * time.Hour,

@@ -107,7 +107,10 @@ func (b batcher) InsertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, e
 		ev := &events[i]
 		var jobID, job, expires any
 		if ev.JobID != nil {
-			jobID, job = *ev.JobID, ev.Job
+			jobID = *ev.JobID
+		}
+		if ev.Job != nil {
+			job = ev.Job
 		}
 		if ev.ExpiresAt != nil {
 			expires = *ev.ExpiresAt

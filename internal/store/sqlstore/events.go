@@ -175,9 +175,13 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, even
 			ID: ev.ID, Type: ev.Type, Final: ev.Final, Test: ev.Test, Sensitive: ev.Sensitive,
 			Data: ev.Data, CreatedAt: micros(ev.CreatedAt), TraceParent: ev.TraceParent,
 		}
-		// A test event records no job: its job was not upserted.
-		if ev.Job != nil && !ev.Test {
-			r.JobID, r.Job = &ev.Job.ID, ev.Job.AppendJSON(nil, true)
+		// A test event carries its job to its body only: the job record
+		// was not upserted, and the job's events do not list it.
+		if ev.Job != nil {
+			r.Job = ev.Job.AppendJSON(nil, true)
+			if !ev.Test {
+				r.JobID = &ev.Job.ID
+			}
 		}
 		if ev.ExpiresAt != nil {
 			exp := micros(*ev.ExpiresAt)

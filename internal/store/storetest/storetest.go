@@ -56,7 +56,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"APIKeysFindRotateRevokeAndStayInScope", testAPIKeys},
 		{"DefaultCallbackIsUniqueAndJobURLReplacesIt", testJobCallback},
 		{"JobsRecordStatusAndListByUpdate", testJobs},
-		{"TestSendsGoToOneEndpointAndAreMarked", testTestSends},
+		{"TestSendsGoToOneEndpointAndAreMarkedAndLeaveJobsAlone", testTestSends},
 		{"RecoverRequeuesFailedDeliveriesInTheWindow", testRecover},
 		{"RotatedSecretsAreStored", testSecretRotation},
 		{"SensitiveEventDataIsScrubbedOnceDelivered", testScrub},
@@ -982,6 +982,36 @@ func testTestSends(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(c) != 1 || c[0].DeliveryID != ds[0].ID || !c[0].Event.Test {
 		t.Fatalf("claim by id = %+v", c)
+	}
+
+	// A test event's job reaches its delivery, partner params byte for
+	// byte, and touches neither the job of that id nor its event list.
+	kept := event("verification.started")
+	kept.Job = &domain.Job{ID: "job_t", Kind: "kyc", PartnerParams: json.RawMessage(`{"user_id":"u-1"}`)}
+	_, err = s.Publish(ctx, scope, []store.Publication{{Event: kept}})
+	must(t, err)
+	const params = "{ \"ref\" : \"a<b>&c\",\n \"name\": \"Zoë\" }"
+	ev = event("verification.approved")
+	ev.Test, ev.Final = true, true
+	ev.Job = &domain.Job{ID: "job_t", Kind: "sample", PartnerParams: json.RawMessage(params)}
+	r, err = s.Publish(ctx, scope, []store.Publication{{Event: ev, OnlyEndpoint: target.ID}})
+	must(t, err)
+	ds, err = s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: r[0].EventID})
+	must(t, err)
+	c, err = s.Claim(ctx, store.ClaimParams{Owner: "t", Limit: 10, Lease: time.Minute, Now: time.Now(), DeliveryIDs: []string{ds[0].ID}})
+	must(t, err)
+	if len(c) != 1 || c[0].Event.Job == nil || c[0].Event.Job.ID != "job_t" || c[0].Event.Job.Kind != "sample" || string(c[0].Event.Job.PartnerParams) != params {
+		t.Fatalf("the test event's job = %+v", c[0].Event.Job)
+	}
+	job, err := s.GetJob(ctx, scope, "job_t")
+	must(t, err)
+	if job.Kind != "kyc" || string(job.PartnerParams) != `{"user_id":"u-1"}` || job.Final {
+		t.Fatalf("a test send changed the job: %+v", job)
+	}
+	evs, err := s.JobEvents(ctx, scope, "job_t", store.Page{Limit: 10})
+	must(t, err)
+	if len(evs) != 1 || evs[0].ID != kept.ID {
+		t.Fatalf("the job's events = %+v", evs)
 	}
 }
 
