@@ -108,7 +108,7 @@ func TestPreviewIsTheSignedRequestWithCredentialsMasked(t *testing.T) {
 		ProfileOptions: map[string]json.RawMessage{"partner_id": json.RawMessage(`"085"`), "api_key": json.RawMessage(`"k1"`)},
 		Auth:           &domain.EndpointAuth{Type: domain.AuthBearer, Token: "bearer-token-1"}}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
-	body, headers, err := d.Preview(e, &ev, at)
+	body, headers, err := d.Preview(t.Context(), e, &ev, at)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -276,6 +276,7 @@ type Queue interface {
 	EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoint, error)
 	Record(ctx context.Context, outcomes []store.Outcome) error
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
+	GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error)
 }
 
 // Queue times the dispatcher's store operations.
@@ -304,6 +305,12 @@ func (t timedQueue) Record(ctx context.Context, outcomes []store.Outcome) error 
 func (t timedQueue) Release(ctx context.Context, owner string, ids []string) error {
 	defer t.m.since(OpRelease, time.Now())
 	return t.q.Release(ctx, owner, ids)
+}
+
+// GetDelivery is not timed: the dispatcher reads a delivery only for an
+// identical retry whose endpoint's secret was rotated, which is rare.
+func (t timedQueue) GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error) {
+	return t.q.GetDelivery(ctx, s, id)
 }
 
 func (m *Metrics) since(op string, start time.Time) { m.StoreDuration(op, time.Since(start)) }
