@@ -88,6 +88,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
+		IsDiskFull:        isDiskFull,
 	}, sealer)
 	return s, nil
 }
@@ -297,3 +298,9 @@ func isUnavailable(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr)
 }
+
+// diskFull is SQLSTATE 53100, disk_full: PostgreSQL could not extend a file.
+const diskFull = "53100"
+
+// isDiskFull recognises a statement PostgreSQL refused for want of disk.
+func isDiskFull(err error) bool { return pgCode(err) == diskFull }

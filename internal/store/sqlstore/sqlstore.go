@@ -39,6 +39,9 @@ type Dialect struct {
 	// IsUnavailable recognises an error of the database itself rather than
 	// of the request: lost connection, disk full, read-only file.
 	IsUnavailable func(error) bool
+	// IsDiskFull recognises a write refused for want of disk space (it is
+	// also unavailable).
+	IsDiskFull func(error) bool
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
@@ -83,6 +86,9 @@ func (db *DB) wrap(op string, err error) error {
 	var ve *domain.ValidationError
 	if errors.As(err, &nf) || errors.As(err, &cf) || errors.As(err, &ve) || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if db.dialect.IsDiskFull != nil && db.dialect.IsDiskFull(err) {
+		return fmt.Errorf("%s: %w: %w: %w", op, store.ErrDiskFull, store.ErrUnavailable, err)
 	}
 	if db.dialect.IsUnavailable != nil && db.dialect.IsUnavailable(err) {
 		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
