@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +51,8 @@ type Herald struct {
 type Option func(*Settings)
 
 // Settings are what a test may change: the server's Config, and the
-// database (empty: a new SQLite file in the test's temporary directory).
+// database (empty: a new SQLite file in the test's temporary directory; a
+// postgres:// URL; or a SQLite file's path).
 type Settings struct {
 	Config   server.Config
 	Database string
@@ -146,10 +148,13 @@ func open(t *testing.T, ctx context.Context, db string) store.Store {
 		t.Fatal(err)
 	}
 	var st store.Store
-	if db == "" {
+	switch {
+	case db == "":
 		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), box)
-	} else {
+	case strings.HasPrefix(db, "postgres"):
 		st, err = postgres.Open(ctx, db, box)
+	default:
+		st, err = sqlite.Open(ctx, db, box)
 	}
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
