@@ -111,6 +111,20 @@ func TestSlowBodiesOnThePortalAreClosedWithinTheBodyTimeoutWhileTheAPIAnswers(t 
 	t.Logf("all %d closed %s after the first was opened (body timeout %s)", slow, took.Round(time.Millisecond), timeout)
 }
 
+func TestPortalFormsAreCappedInSize(t *testing.T) {
+	h := servertest.Start(t)
+	for path, size := range map[string]int{"/portal/login": 16 << 10, "/console/login": 16 << 10} {
+		resp, err := http.PostForm(h.URL+path, url.Values{"api_key": {strings.Repeat("k", size)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%s with %d bytes: %d", path, size, resp.StatusCode)
+		}
+	}
+}
+
 func TestOneClientCannotHoldMoreConnectionsThanItsShare(t *testing.T) {
 	const share = 40
 	h := servertest.Start(t, func(s *servertest.Settings) {

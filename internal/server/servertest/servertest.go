@@ -97,7 +97,7 @@ func Start(t *testing.T, opts ...Option) *Herald {
 // handler answers the API and the portal, test sends go out, and published
 // deliveries stay pending. It is for tests of the API's answers alone, over
 // a socket of their own or in process (client.HandlerTransport).
-func Handler(t *testing.T, opts ...Option) http.Handler {
+func Handler(t testing.TB, opts ...Option) http.Handler {
 	t.Helper()
 	srv, _ := build(t, t.Context(), opts)
 	return srv.Handler()
@@ -105,7 +105,7 @@ func Handler(t *testing.T, opts ...Option) http.Handler {
 
 // build opens the store and builds the server with the options applied to
 // the test defaults; the store is closed when the test ends.
-func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, store.Store) {
+func build(t testing.TB, ctx context.Context, opts []Option) (*server.Server, store.Store) {
 	t.Helper()
 	sum := sha256.Sum256([]byte(Token))
 	set := Settings{Config: server.Config{
@@ -141,7 +141,7 @@ var testKey = bytes.Repeat([]byte{9}, secrets.KeySize)
 
 // open opens and seals the store; it is closed when the test ends, after the
 // server has stopped (cleanups run last-registered first).
-func open(t *testing.T, ctx context.Context, db string) store.Store {
+func open(t testing.TB, ctx context.Context, db string) store.Store {
 	t.Helper()
 	box, err := secrets.NewBox(testKey)
 	if err != nil {
@@ -184,7 +184,7 @@ func EachStore(t *testing.T, test func(t *testing.T, start Starter)) {
 	})
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
