@@ -50,7 +50,7 @@ type limitFlags struct {
 	MaxHeaderBytes             byteSize      `env:"HERALD_MAX_HEADER_BYTES" default:"64KiB" help:"The largest request header; a larger one is answered 431."`
 	MaxConnectionsPerClient    int           `env:"HERALD_MAX_CONNECTIONS_PER_CLIENT" default:"0" help:"Connections one client (an IPv4 address, an IPv6 /64) may hold open. 0: a quarter of --max-connections, at most 512; negative: no bound."`
 	MaxConnections             int           `env:"HERALD_MAX_CONNECTIONS" default:"0" help:"Connections all clients may hold open. 0: half the open-file limit; negative: no bound."`
-	MaxBodyBytesInFlight       byteSize      `env:"HERALD_MAX_BODY_BYTES_IN_FLIGHT" default:"64MiB" help:"Bytes of API request bodies the process works on at once; more is answered 503 with Retry-After. 0 turns it off."`
+	MaxBodyBytesInFlight       byteSize      `env:"HERALD_MAX_BODY_BYTES_IN_FLIGHT" default:"48MiB" help:"Bytes of API request bodies the process works on at once; more is answered 503 with Retry-After. 0 turns it off."`
 	MaxTenantBodyBytesInFlight byteSize      `env:"HERALD_MAX_TENANT_BODY_BYTES_IN_FLIGHT" default:"32MiB" help:"Of those, what one tenant may take; more is answered 429 with Retry-After. 0 turns it off."`
 	FailedAuthPerMinute        int           `env:"HERALD_FAILED_AUTH_PER_MINUTE" default:"30" help:"Wrong credentials (API keys, the operator token, sign-ins) one client may present a minute, after --failed-auth-burst; more is answered 429. 0 turns it off."`
 	FailedAuthBurst            int           `env:"HERALD_FAILED_AUTH_BURST" default:"10" help:"Wrong credentials one client may present at once before --failed-auth-per-minute applies."`

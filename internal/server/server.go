@@ -73,7 +73,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		BodyTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 		ConnectionsPerClient: perClient, Connections: total,
-		BodyBytes: 64 << 20, TenantBodyBytes: 32 << 20,
+		BodyBytes: 48 << 20, TenantBodyBytes: 32 << 20,
 		FailedAuthPerMinute: 30, FailedAuthBurst: 10,
 	}
 }
