@@ -31,7 +31,7 @@ func smallRun(database string) config {
 		burstEvents: 300, steadyRate: 200, steadyDuration: 2 * time.Second, steadyEndpoints: 2,
 		backlogDeliveries: 1500, badEvents: 200, badTimeout: 500 * time.Millisecond,
 		ceilingRequests: 2000, profilesEvents: 300, profilesRounds: 1, profiles: map[string]bool{},
-		hostileClients: 8, hostileFor: 5 * time.Second,
+		hostileClients: 8, hostileFor: 5 * time.Second, slowConnections: 100,
 	}
 }
 

@@ -52,48 +52,56 @@ func (r *runner) hostile(ctx context.Context) *Result {
 	const perBatch, pad = 1000, 15 << 10
 	clients := r.cfg.hostileClients
 	events := clients * perBatch
-	res := &Result{Scenario: "hostile", Store: r.store, OK: true, Endpoints: 1, Concurrency: r.cfg.concurrency, Events: events}
-	st, err := r.startStage(ctx, "hostile", false)
-	if err != nil {
-		res.fail(err.Error())
+	h := &Hostile{Clients: clients, BoundMB: hostileBoundMB}
+	res := r.deliver(ctx, "hostile", events, 1, nil, false, func(st *stage) (publishStats, error) {
+		return r.hostilePublish(ctx, st, h, perBatch, pad)
+	})
+	res.Hostile = h
+	if res.Publish == nil {
 		return res
 	}
-	defer st.close()
-	_, req, err := st.endpoints(ctx, 1, nil, events)
-	if err != nil {
-		res.fail(err.Error())
-		return res
+	switch {
+	case h.Accepted == 0:
+		res.fail("no batch was accepted")
+	case h.Refused429 == 0 && h.Refused503 == 0:
+		res.fail("nothing was refused: the limits did not bind")
+	case h.Other > 0:
+		res.fail(fmt.Sprintf("%d answers neither 202, 408, 429 nor 503 (first %s)", h.Other, h.FirstElse))
+	case res.PeakRSSMB > hostileBoundMB:
+		res.fail(fmt.Sprintf("peak RSS %.0f MB over the bound of %d MB", res.PeakRSSMB, hostileBoundMB))
 	}
-	if err := r.rc.reset(req); err != nil {
-		res.fail(err.Error())
-		return res
-	}
+	res.Notes = append(res.Notes, fmt.Sprintf("%d clients × %.1f MiB batches for %.0f s: %d accepted, %d × 429, %d × 503, %d × 408, %d connections closed before the answer; peak RSS %.0f MB (bound %d MB)",
+		clients, h.BatchMiB, h.Seconds, h.Accepted, h.Refused429, h.Refused503, h.Refused408, h.Dropped, res.PeakRSSMB, hostileBoundMB))
+	return res
+}
+
+// hostilePublish is hostile's publishing: the clients, their batches and
+// their answers, into h; it returns the events Herald accepted.
+func (r *runner) hostilePublish(ctx context.Context, st *stage, h *Hostile, perBatch, pad int) (publishStats, error) {
 	var key struct {
 		Key string `json:"key"`
 	}
 	if err := st.h.call(ctx, http.MethodPost, "/v1/tenants/"+benchTenant+"/api-keys", []byte(`{"environment":"`+benchEnvironment+`"}`), http.StatusCreated, &key); err != nil {
-		res.fail(err.Error())
-		return res
+		return publishStats{}, err
 	}
-	h := &Hostile{Clients: clients, BoundMB: hostileBoundMB}
-	res.Hostile = h
+	clients := h.Clients
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}}
 	defer client.CloseIdleConnections()
-
-	st.begin()
-	start := time.Now()
-	deadline := start.Add(r.cfg.hostileFor)
+	// Every client measures its body first; then all start at once.
+	var start, deadline time.Time
 	var mu sync.Mutex
 	var accepted atomic.Int64
-	var wg sync.WaitGroup
+	var wg, ready sync.WaitGroup
 	gate := make(chan struct{})
 	for c := range clients {
+		ready.Add(1)
 		wg.Go(func() {
 			b := &batchBody{shape: r.cfg.shape, lo: c * perBatch, hi: (c + 1) * perBatch, at: time.Now().UnixNano(), pad: pad}
 			size := b.size()
 			mu.Lock()
 			h.BatchMiB = float64(size) / (1 << 20)
 			mu.Unlock()
+			ready.Done()
 			<-gate
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				status, wait, err := r.sendBatch(ctx, client, st.h.base, b, size, c%2 == 0, key.Key)
@@ -117,7 +125,7 @@ func (r *runner) hostile(ctx context.Context) *Result {
 				}
 				mu.Unlock()
 				if err == nil && status == http.StatusAccepted {
-					accepted.Add(perBatch)
+					accepted.Add(int64(perBatch))
 					return
 				}
 				if err != nil {
@@ -130,39 +138,16 @@ func (r *runner) hostile(ctx context.Context) *Result {
 			}
 		})
 	}
+	ready.Wait()
+	start = time.Now()
+	deadline = start.Add(r.cfg.hostileFor)
 	close(gate)
 	wg.Wait()
 	h.Seconds = time.Since(start).Seconds()
-	res.Deliveries = accepted.Load()
-	res.Publish = &publishStats{Events: int(res.Deliveries), Requests: h.Accepted + h.Refused429 + h.Refused503 + h.Refused408 + h.Dropped + h.Other,
+	ps := publishStats{Events: int(accepted.Load()), Requests: h.Accepted + h.Refused429 + h.Refused503 + h.Refused408 + h.Dropped + h.Other,
 		Seconds: h.Seconds, start: start, end: time.Now()}
-	res.Publish.Rate = float64(res.Deliveries) / h.Seconds
-	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
-	st.measure(res)
-	st.close()
-	if werr != nil {
-		res.fail(werr.Error())
-	}
-	rep, err := r.rc.report()
-	if err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	fill(res, rep, start, res.Publish.end)
-	check(res)
-	switch {
-	case h.Accepted == 0:
-		res.fail("no batch was accepted")
-	case h.Refused429 == 0 && h.Refused503 == 0:
-		res.fail("nothing was refused: the limits did not bind")
-	case h.Other > 0:
-		res.fail(fmt.Sprintf("%d answers neither 202, 408, 429 nor 503 (first %s)", h.Other, h.FirstElse))
-	case res.PeakRSSMB > hostileBoundMB:
-		res.fail(fmt.Sprintf("peak RSS %.0f MB over the bound of %d MB", res.PeakRSSMB, hostileBoundMB))
-	}
-	res.Notes = append(res.Notes, fmt.Sprintf("%d clients × %.1f MiB batches for %.0f s: %d accepted, %d × 429, %d × 503, %d × 408, %d connections closed before the answer; peak RSS %.0f MB (bound %d MB)",
-		clients, h.BatchMiB, h.Seconds, h.Accepted, h.Refused429, h.Refused503, h.Refused408, h.Dropped, res.PeakRSSMB, hostileBoundMB))
-	return res
+	ps.Rate = float64(ps.Events) / h.Seconds
+	return ps, nil
 }
 
 // sendBatch posts one batch, as the tenant's key or the operator, and

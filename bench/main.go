@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles", "hostile"}
+var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles", "hostile", "slowbody"}
 
 type config struct {
 	scenarios         []string
@@ -53,6 +53,7 @@ type config struct {
 	write             bool
 	hostileClients    int
 	hostileFor        time.Duration
+	slowConnections   int
 }
 
 // count scales a base count, never below floor.
@@ -91,6 +92,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.write, "write", true, "Write JSON and Markdown results.")
 	fs.IntVar(&c.hostileClients, "hostile-clients", 200, "Clients of hostile, each publishing one batch of 15 MiB at once (scaled, at least 8).")
 	fs.DurationVar(&c.hostileFor, "hostile-for", 60*time.Second, "How long hostile's clients send their refused batches again.")
+	fs.IntVar(&c.slowConnections, "slow-connections", 2000, "Connections of slowbody, each trickling a sign-in form (scaled, at least 16).")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -138,6 +140,7 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-profiles-rounds must be at least 1")
 	}
 	c.hostileClients = c.count(c.hostileClients, 8)
+	c.slowConnections = c.count(c.slowConnections, 16)
 	if c.database != "" && !isPostgres(c.database) {
 		return c, errors.New("-database takes a postgres:// URL; SQLite runs on a temporary file")
 	}
@@ -280,6 +283,8 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.profiles(ctx)
 		case "hostile":
 			res = r.hostile(ctx)
+		case "slowbody":
+			res = r.slowBody(ctx)
 		}
 		if busy != "" {
 			res.Notes = append(res.Notes, busy)
