@@ -77,6 +77,12 @@ func checkRun(t *testing.T, cfg config) {
 				t.Errorf("%s: %s", r.Scenario, r.Error)
 				continue
 			}
+			if r.SlowBody != nil {
+				// Nothing is published: the scenario checks its own outcome
+				// (every slow connection closed in time, every API call
+				// answered), and OK says it held.
+				continue
+			}
 			rc := r.Received
 			if rc.Unique != r.Deliveries || r.Deliveries == 0 {
 				t.Errorf("%s: %d of %d deliveries arrived", r.Scenario, rc.Unique, r.Deliveries)
@@ -100,7 +106,8 @@ func checkRun(t *testing.T, cfg config) {
 			if r.Scenario != "ceiling" && (r.CPU.Herald <= 0 || r.PeakRSSMB <= 0) {
 				t.Errorf("%s: Herald CPU %.2fs, peak RSS %.0f MB: /proc not read", r.Scenario, r.CPU.Herald, r.PeakRSSMB)
 			}
-			if r.Publish != nil && r.Publish.Events != r.Events {
+			// hostile publishes what Herald accepts of its clients' events.
+			if r.Publish != nil && r.Publish.Events != r.Events && r.Hostile == nil {
 				t.Errorf("%s: published %d of %d events", r.Scenario, r.Publish.Events, r.Events)
 			}
 		}

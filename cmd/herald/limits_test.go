@@ -109,3 +109,23 @@ func vmHWM(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM")
 	return 0
 }
+
+func TestLimitFlagsThatCouldNeverAdmitTheLargestBodyAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		set  func(*serveCmd)
+		want string
+	}{
+		{func(c *serveCmd) { c.MaxBodyBytesInFlight = 1 << 20 }, "--max-body-bytes-in-flight"},
+		{func(c *serveCmd) { c.MaxTenantBodyBytesInFlight = 8 << 20 }, "--max-tenant-body-bytes-in-flight"},
+		{func(c *serveCmd) { c.MaxHeaderBytes = 100 }, "--max-header-bytes"},
+		{func(c *serveCmd) { c.FailedAuthPerMinute, c.FailedAuthBurst = 30, 0 }, "--failed-auth-burst"},
+	} {
+		if err := startHeraldErr(t, tc.set); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want a refusal naming %s, got %v", tc.want, err)
+		}
+	}
+	var b byteSize
+	if err := b.UnmarshalText([]byte("32MiB")); err != nil || b != 32<<20 {
+		t.Fatalf("32MiB = %d, %v", b, err)
+	}
+}

@@ -75,13 +75,13 @@ func (f limitFlags) limits() (server.Limits, error) {
 	// that body for ever.
 	const largest = 16 << 20
 	switch {
-	case f.MaxHeaderBytes < 4<<10:
+	case f.MaxHeaderBytes > 0 && f.MaxHeaderBytes < 4<<10:
 		return l, fmt.Errorf("--max-header-bytes %s is too small: at least 4KiB", f.MaxHeaderBytes)
 	case f.MaxBodyBytesInFlight > 0 && f.MaxBodyBytesInFlight < largest:
 		return l, fmt.Errorf("--max-body-bytes-in-flight %s is smaller than the largest request body (16MiB)", f.MaxBodyBytesInFlight)
 	case f.MaxTenantBodyBytesInFlight > 0 && f.MaxTenantBodyBytesInFlight < largest:
 		return l, fmt.Errorf("--max-tenant-body-bytes-in-flight %s is smaller than the largest request body (16MiB)", f.MaxTenantBodyBytesInFlight)
-	case f.FailedAuthBurst < 1:
+	case f.FailedAuthPerMinute > 0 && f.FailedAuthBurst < 1:
 		return l, fmt.Errorf("--failed-auth-burst must be at least 1")
 	}
 	return l, nil
