@@ -154,7 +154,7 @@ func TestOneClientCannotHoldMoreConnectionsThanItsShare(t *testing.T) {
 }
 
 func TestWrongCredentialsAreThrottledPerClientWhileOthersSignIn(t *testing.T) {
-	const perMinute, burst = 60, 5
+	const perMinute, burst = 6, 5 // one more every 10 s: none refills during the test
 	h := servertest.Start(t, func(s *servertest.Settings) {
 		s.Config.Limits = server.Limits{FailedAuthPerMinute: perMinute, FailedAuthBurst: burst}
 	})
