@@ -51,6 +51,10 @@ type Attempt struct {
 	// ErrorClass is timeout, dns, connect, tls, blocked or http.
 	ErrorClass string `json:"error_class,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// TraceID is the OpenTelemetry trace of the attempt's span, the one
+	// the publish started; empty when tracing is off or the trace was
+	// not sampled.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // DeliveryListParams page through the delivery log, newest first, and

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // minLease leaves room for a useful attempt inside a lease.
@@ -40,6 +41,8 @@ type serveCmd struct {
 	EgressIPs                []netip.Addr   `name:"egress-ips" env:"HERALD_EGRESS_IPS" help:"The addresses deliveries leave from, published at GET /v1/egress-ips for receivers' allowlists."`
 	ProductionHTTPSOnly      bool           `env:"HERALD_PRODUCTION_HTTPS_ONLY" default:"true" negatable:"" help:"Refuse http destinations in the production environment (sandbox may always use http)."`
 	LogLevel                 slog.Level     `env:"HERALD_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+	OTelEndpoint             string         `name:"otel-endpoint" env:"HERALD_OTEL_ENDPOINT" help:"Export OpenTelemetry traces over OTLP/HTTP to this collector URL, e.g. http://127.0.0.1:4318 (a URL without a path posts to /v1/traces). Tracing is off unless this or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set."`
+	OTelSampleRatio          float64        `name:"otel-sample-ratio" env:"HERALD_OTEL_SAMPLE_RATIO" default:"1" help:"The share of new traces kept, 0 to 1; a publish whose request carries a traceparent follows its caller's sampling decision."`
 	limitFlags
 }
 
@@ -127,6 +130,26 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
+		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
+	}
+	tracing, err := telemetry.Setup(ctx, telemetry.Config{
+		Endpoint: c.OTelEndpoint, SampleRatio: c.OTelSampleRatio, Version: version, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("--otel-endpoint: %w", err)
+	}
+	if tracing != nil {
+		log.Info("tracing is on: spans are exported over OTLP/HTTP", "sample_ratio", c.OTelSampleRatio)
+		defer func() {
+			// The spans still buffered go out before the process ends.
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tracing.Shutdown(flushCtx); err != nil {
+				log.Warn("exporting the last traces failed", "err", err)
+			}
+		}()
+	}
 	st, err := openStore(ctx, c.databaseFlag, c.masterKeyFlags)
 	if err != nil {
 		return err
@@ -141,7 +164,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Egress:    egress.Options{AllowPrivate: c.AllowPrivateDestinations, AllowCIDRs: c.AllowCIDR, ProxyURL: c.EgressProxy},
 		EgressIPs: addrs(c.EgressIPs), ProductionHTTPSOnly: c.ProductionHTTPSOnly,
 		Lease: c.Lease, RetryAfterCap: c.RetryAfterCap, Retention: c.Retention, ShutdownGrace: c.ShutdownGrace,
-		Version: version, Logger: log, Limits: limits,
+		Version: version, Tracing: tracing, Logger: log, Limits: limits,
 	})
 	if err != nil {
 		return err

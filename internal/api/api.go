@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/manage"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Config is what the API needs from the process.
@@ -44,7 +45,9 @@ type Config struct {
 	// Throttle slows down clients that present wrong credentials; nil
 	// does not.
 	Throttle *limit.Throttle
-	Logger   *slog.Logger
+	// Tracing makes a span of every publish; nil is tracing off.
+	Tracing *telemetry.Tracing
+	Logger  *slog.Logger
 }
 
 // Previewer makes the request an endpoint would get for an event, signed

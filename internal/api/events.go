@@ -11,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/manage"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 type jobRef struct {
@@ -117,42 +118,68 @@ func (s *Server) publication(ctx context.Context, sc domain.Scope, in *EventInpu
 	return p, nil
 }
 
-func (s *Server) publishEvent(ctx context.Context, in *publishInput) (*publishOutput, error) {
+func (s *Server) publishEvent(ctx context.Context, in *publishInput) (_ *publishOutput, err error) {
 	sc, err := s.scope(ctx, in.ScopeHeaders)
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := s.cfg.Tracing.StartPublish(ctx, sc, 1)
+	var traced telemetry.PublishResult
+	defer func() { span.End(traced, err) }()
 	pub, err := s.publication(ctx, sc, &in.Body, in.IdempotencyKey, domain.Now())
 	if err != nil {
 		return nil, s.problem(err)
 	}
+	pub.Event.TraceParent = span.Traceparent()
 	res, err := s.store.Publish(ctx, sc, []store.Publication{pub})
 	if err != nil {
 		return nil, s.problem(err)
 	}
+	traced = tracedResult(res)
+	traced.EventID, traced.EventType = res[0].EventID, pub.Event.Type
 	if res[0].Deliveries > 0 && !res[0].Replayed {
 		s.cfg.Wake()
 	}
 	return &publishOutput{Replayed: res[0].Replayed, Body: PublishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
 }
 
-func (s *Server) publishEvents(ctx context.Context, in *publishBatchInput) (*Body[*List[batchResult]], error) {
+// tracedResult is what a publish span records of a publish: how many
+// deliveries were made and how many events replayed.
+func tracedResult(res []store.PublishResult) telemetry.PublishResult {
+	var r telemetry.PublishResult
+	for _, p := range res {
+		if p.Replayed {
+			r.Replayed++
+		} else {
+			r.Deliveries += p.Deliveries
+		}
+	}
+	return r
+}
+
+func (s *Server) publishEvents(ctx context.Context, in *publishBatchInput) (_ *Body[*List[batchResult]], err error) {
 	sc, err := s.scope(ctx, in.ScopeHeaders)
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := s.cfg.Tracing.StartPublish(ctx, sc, len(in.Body.Events))
+	var traced telemetry.PublishResult
+	defer func() { span.End(traced, err) }()
 	now := domain.Now()
+	traceparent := span.Traceparent()
 	pubs := make([]store.Publication, len(in.Body.Events))
 	for i := range in.Body.Events {
 		item := &in.Body.Events[i]
 		if pubs[i], err = s.publication(ctx, sc, &item.EventInput, item.IdempotencyKey, now); err != nil {
 			return nil, s.problem(within(fmt.Sprintf("events[%d].", i), err))
 		}
+		pubs[i].Event.TraceParent = traceparent
 	}
 	res, err := s.store.Publish(ctx, sc, pubs)
 	if err != nil {
 		return nil, s.problem(err)
 	}
+	traced = tracedResult(res)
 	out := make([]batchResult, len(res))
 	wake := false
 	for i, r := range res {

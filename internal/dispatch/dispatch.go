@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Queue is the part of the store the dispatcher uses.
@@ -51,7 +52,9 @@ type Config struct {
 	RetryAfterCap time.Duration
 	// UserAgent is sent with every delivery.
 	UserAgent string
-	Logger    *slog.Logger
+	// Tracing makes a span of every attempt; nil is tracing off.
+	Tracing *telemetry.Tracing
+	Logger  *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -153,6 +156,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outc
 		d.release(claimed)
 		return store.Outcome{}, fmt.Errorf("send now: shutting down")
 	}
+	d.trace(&jobs[0], &o)
 	if err := d.queue.Record(ctx, []store.Outcome{o}); err != nil {
 		return o, fmt.Errorf("send now: record: %w", err)
 	}
@@ -344,5 +348,6 @@ func (d *Dispatcher) attempt(j *job) {
 		d.release([]store.Claimed{j.claimed})
 		return
 	}
+	d.trace(j, &o)
 	d.rec.add(o)
 }

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // The dispatcher's per-delivery work, without the store: render the body,
@@ -92,24 +97,32 @@ func BenchmarkPrepareJobs(b *testing.B) {
 // BenchmarkSend makes one whole attempt against a receiver on loopback
 // that answers 200 at once: what a lane worker does for each delivery,
 // short of recording it. The receiver's work is in the figures too.
+// serial and parallel run with tracing off, as by default; traced makes
+// each attempt's span too (an SDK provider that batches spans to an
+// exporter that drops them), from an event published in a trace.
 func BenchmarkSend(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
 	client := egress.New(egress.Options{AllowPrivate: true})
-	d := New(nil, client, Config{UserAgent: "Herald/bench"})
 	ep := benchEndpoint(b, srv.URL+"/hook")
 	ev := benchEvent(1)
+	ev.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	j := &job{
 		claimed: store.Claimed{DeliveryID: domain.NewID(domain.PrefixDelivery), EndpointID: ep.ID, Event: ev},
 		ep:      ep, body: renderEnvelope(&ev), leaseEnd: time.Now().Add(time.Hour),
 	}
-	run := func(b *testing.B, parallel bool) {
+	run := func(b *testing.B, d *Dispatcher, parallel bool) {
 		b.ReportAllocs()
+		attempt := func() (store.Outcome, bool) {
+			o, ok := d.send(j)
+			d.trace(j, &o)
+			return o, ok
+		}
 		if !parallel {
 			for b.Loop() {
-				if o, ok := d.send(j); !ok || o.Status != domain.DeliverySucceeded {
+				if o, ok := attempt(); !ok || o.Status != domain.DeliverySucceeded {
 					b.Fatalf("send: %+v", o)
 				}
 			}
@@ -117,13 +130,18 @@ func BenchmarkSend(b *testing.B) {
 		}
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if o, ok := d.send(j); !ok || o.Status != domain.DeliverySucceeded {
+				if o, ok := attempt(); !ok || o.Status != domain.DeliverySucceeded {
 					b.Errorf("send: %+v", o)
 					return
 				}
 			}
 		})
 	}
-	b.Run("serial", func(b *testing.B) { run(b, false) })
-	b.Run("parallel", func(b *testing.B) { run(b, true) })
+	off := New(nil, client, Config{UserAgent: "Herald/bench"})
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(context.Background())
+	on := New(nil, client, Config{UserAgent: "Herald/bench", Tracing: telemetry.New(tp)})
+	b.Run("serial", func(b *testing.B) { run(b, off, false) })
+	b.Run("parallel", func(b *testing.B) { run(b, off, true) })
+	b.Run("traced-serial", func(b *testing.B) { run(b, on, false) })
 }

@@ -288,6 +288,10 @@ type Event struct {
 	// ExpiresAt, from the type's TTL: the event is not sent after it.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	CreatedAt time.Time  `json:"timestamp"`
+	// TraceParent is the W3C traceparent of the span that published the
+	// event, when tracing was on: every attempt joins that trace, in
+	// whichever process makes it. It is never sent to receivers.
+	TraceParent string `json:"-"`
 }
 
 // Expired reports whether the event is past its TTL at t.
@@ -338,6 +342,9 @@ type Attempt struct {
 	ResponseBody    string            `json:"response_body,omitempty"`
 	ErrorClass      string            `json:"error_class,omitempty"`
 	Error           string            `json:"error,omitempty"`
+	// TraceID is the OpenTelemetry trace the attempt was recorded in (the
+	// publish's), when tracing was on and the trace sampled.
+	TraceID string `json:"trace_id,omitempty" doc:"The OpenTelemetry trace (32 hex digits) the attempt's span belongs to: the trace of the request that published the event. Absent when tracing is off or the trace was not sampled."`
 }
 
 // MaxStoredResponseBody is how much of a receiver's answer the attempt log keeps.

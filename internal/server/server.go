@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Config is one process's settings; cmd/herald fills it from flags.
@@ -43,6 +44,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Version goes into the User-Agent of deliveries.
 	Version string
+	// Tracing makes the spans of publishes and attempts (internal/telemetry);
+	// nil is tracing off. Its owner shuts it down after Serve returns.
+	Tracing *telemetry.Tracing
 	Logger  *slog.Logger
 	// Limits bound what clients may hold; zero fields take the defaults
 	// (DefaultLimits), negative ones turn a bound off.
@@ -134,12 +138,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	client := egress.New(cfg.Egress)
 	d := dispatch.New(cfg.Store, client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
-		UserAgent: "Herald/" + cfg.Version, Logger: log,
+		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
 		Budget: limit.NewBudget(cfg.Limits.BodyBytes, cfg.Limits.TenantBodyBytes), Throttle: throttle,
+		Tracing: cfg.Tracing,
 	})
 	// The web portal and console call the API above in-process.
 	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log, Throttle: throttle})
@@ -151,8 +156,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	web.Mount(root)
 	// Every route, the portal's forms as much as the API, has BodyTimeout to
 	// send its body; each request knows its client, for the sign-in
-	// throttle, also where the portal calls the API in-process.
-	handler := limit.Clients(limit.BodyDeadline(root, cfg.Limits.BodyTimeout))
+	// throttle, also where the portal calls the API in-process. A request's
+	// W3C traceparent, when it carries one, is the parent of the spans it
+	// makes.
+	handler := limit.Clients(limit.BodyDeadline(cfg.Tracing.Extract(root), cfg.Limits.BodyTimeout))
 	return &Server{cfg: cfg, log: log, dispatcher: d, handler: handler}, nil
 }
 

@@ -54,17 +54,17 @@ func (batcher) InsertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, eve
 	n := len(events)
 	ids, types, jobIDs, jobs := make([]string, n), make([]string, n), make([]*string, n), make([][]byte, n)
 	finals, tests, sensitive := make([]bool, n), make([]bool, n), make([]bool, n)
-	expires, data, created := make([]*int64, n), make([][]byte, n), make([]int64, n)
+	expires, data, created, traceparents := make([]*int64, n), make([][]byte, n), make([]int64, n), make([]string, n)
 	for i := range events {
 		ev := &events[i]
 		ids[i], types[i], jobIDs[i], jobs[i] = ev.ID, ev.Type, ev.JobID, ev.Job
 		finals[i], tests[i], sensitive[i] = ev.Final, ev.Test, ev.Sensitive
-		expires[i], data[i], created[i] = ev.ExpiresAt, ev.Data, ev.CreatedAt
+		expires[i], data[i], created[i], traceparents[i] = ev.ExpiresAt, ev.Data, ev.CreatedAt, ev.TraceParent
 	}
 	_, err := tx.ExecContext(ctx, sqlstore.InsertEventsSQL+`
 		SELECT $1::text, $2::text, * FROM unnest($3::text[], $4::text[], $5::text[], $6::bytea[], $7::boolean[], $8::boolean[], $9::boolean[],
-			$10::bigint[], $11::bytea[], $12::bigint[])`,
-		s.TenantID, s.Environment, ids, types, jobIDs, jobs, finals, tests, sensitive, expires, data, created)
+			$10::bigint[], $11::bytea[], $12::bigint[], $13::text[])`,
+		s.TenantID, s.Environment, ids, types, jobIDs, jobs, finals, tests, sensitive, expires, data, created, traceparents)
 	return err
 }
 
@@ -114,19 +114,19 @@ func insertAttempts(ctx context.Context, tx *sql.Tx, attempts []sqlstore.Attempt
 	numbers, statuses := make([]int32, n), make([]int32, n)
 	ats, durations := make([]int64, n), make([]int64, n)
 	reqHs, respHs, bodies := make([][]byte, n), make([][]byte, n), make([][]byte, n)
-	classes, errs := make([]string, n), make([]string, n)
+	classes, errs, traceIDs := make([]string, n), make([]string, n), make([]string, n)
 	for i := range attempts {
 		a := &attempts[i]
 		ids[i], deliveryIDs[i], tenants[i], envs[i] = a.ID, a.DeliveryID, a.TenantID, a.Environment
 		numbers[i], ats[i], durations[i], reqHs[i] = int32(a.Number), a.At, a.DurationMS, a.RequestHeaders
 		statuses[i], respHs[i], bodies[i] = int32(a.ResponseStatus), a.ResponseHeaders, a.ResponseBody
-		classes[i], errs[i] = a.ErrorClass, a.Error
+		classes[i], errs[i], traceIDs[i] = a.ErrorClass, a.Error, a.TraceID
 	}
 	_, err := tx.ExecContext(ctx, sqlstore.InsertAttemptsSQL+`
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[], $7::bigint[],
-			$8::bytea[], $9::integer[], $10::bytea[], $11::bytea[], $12::text[], $13::text[])
+			$8::bytea[], $9::integer[], $10::bytea[], $11::bytea[], $12::text[], $13::text[], $14::text[])
 		ON CONFLICT (id) DO NOTHING`,
-		ids, deliveryIDs, tenants, envs, numbers, ats, durations, reqHs, statuses, respHs, bodies, classes, errs)
+		ids, deliveryIDs, tenants, envs, numbers, ats, durations, reqHs, statuses, respHs, bodies, classes, errs, traceIDs)
 	return err
 }
 

@@ -29,7 +29,7 @@ func (b batcher) QueryRow(ctx context.Context, tx *sql.Tx, query string, args []
 // statements. A batch goes in statements of these sizes only (600 rows:
 // 9 × 64, 3 × 8), so their SQL repeats and each shape is prepared once.
 // Larger statements measured no faster (256 and 32 rows: the same events/s
-// and CPU within the noise) and cost more to prepare; 64 rows of 13 columns
+// and CPU within the noise) and cost more to prepare; 64 rows of 14 columns
 // stay far under SQLite's limit of 32,766 parameters.
 var rowsPerStatement = [...]int{64, 8, 1}
 
@@ -102,7 +102,7 @@ func (b batcher) InsertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, key
 
 func (b batcher) InsertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, events []sqlstore.EventRow) error {
 	tenant, env := any(s.TenantID), any(s.Environment)
-	args := make([]any, 0, len(events)*12)
+	args := make([]any, 0, len(events)*13)
 	for i := range events {
 		ev := &events[i]
 		var jobID, job, expires any
@@ -112,9 +112,9 @@ func (b batcher) InsertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, e
 		if ev.ExpiresAt != nil {
 			expires = *ev.ExpiresAt
 		}
-		args = append(args, tenant, env, ev.ID, ev.Type, jobID, job, ev.Final, ev.Test, ev.Sensitive, expires, ev.Data, ev.CreatedAt)
+		args = append(args, tenant, env, ev.ID, ev.Type, jobID, job, ev.Final, ev.Test, ev.Sensitive, expires, ev.Data, ev.CreatedAt, ev.TraceParent)
 	}
-	return b.insertRows(ctx, tx, sqlstore.InsertEventsSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "", 12, args)
+	return b.insertRows(ctx, tx, sqlstore.InsertEventsSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "", 13, args)
 }
 
 func (b batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, deliveries []sqlstore.DeliveryRow) error {
@@ -151,7 +151,7 @@ func (b batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqls
 // sizes publish uses, so their SQL is parsed once rather than once per
 // batch, as a VALUES list of the batch's own length was.
 func (b batcher) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow) error {
-	args := make([]any, 0, len(attempts)*13)
+	args := make([]any, 0, len(attempts)*14)
 	for i := range attempts {
 		a := &attempts[i]
 		var reqH, respH any
@@ -162,9 +162,9 @@ func (b batcher) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []sqls
 			respH = a.ResponseHeaders
 		}
 		args = append(args, a.ID, a.DeliveryID, a.TenantID, a.Environment, a.Number, a.At, a.DurationMS,
-			reqH, a.ResponseStatus, respH, a.ResponseBody, a.ErrorClass, a.Error)
+			reqH, a.ResponseStatus, respH, a.ResponseBody, a.ErrorClass, a.Error, a.TraceID)
 	}
-	return b.insertRows(ctx, tx, sqlstore.InsertAttemptsSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT (id) DO NOTHING`, 13, args)
+	return b.insertRows(ctx, tx, sqlstore.InsertAttemptsSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT (id) DO NOTHING`, 14, args)
 }
 
 // updateDeliveries applies the outcomes with one prepared statement

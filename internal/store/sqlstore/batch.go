@@ -57,7 +57,7 @@ type Batcher interface {
 const (
 	InsertKeysSQL   = `INSERT INTO idempotency_keys (tenant_id, environment, key, request_hash, event_id, deliveries, created_at)`
 	InsertEventsSQL = `INSERT INTO events (tenant_id, environment, id, type, job_id, job, final, test, sensitive, expires_at, data,
-		created_at)`
+		created_at, traceparent)`
 	// status is 'pending' and updated_at is created_at: the statement
 	// writes them, not the row.
 	InsertDeliveriesSQL = `INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url, test,
@@ -65,7 +65,7 @@ const (
 	// Attempts of one Record may belong to several scopes: the scope is
 	// the row's.
 	InsertAttemptsSQL = `INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
-		response_status, response_headers, response_body, error_class, error)`
+		response_status, response_headers, response_body, error_class, error, trace_id)`
 )
 
 // KeyRow is an idempotency key and the result it remembers.
@@ -87,6 +87,7 @@ type EventRow struct {
 	ExpiresAt              *int64
 	Data                   []byte
 	CreatedAt              int64
+	TraceParent            string
 }
 
 // DeliveryRow is a new delivery, due at its creation unless Held (a test
@@ -108,7 +109,7 @@ type AttemptRow struct {
 	RequestHeaders                        []byte
 	ResponseStatus                        int
 	ResponseHeaders, ResponseBody         []byte
-	ErrorClass, Error                     string
+	ErrorClass, Error, TraceID            string
 }
 
 // OutcomeRow is what an outcome changes in its delivery. A nil

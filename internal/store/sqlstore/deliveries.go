@@ -78,7 +78,7 @@ func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*doma
 		return nil, db.wrap("get delivery", err)
 	}
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, delivery_id, number, at, duration_ms, request_headers,
-		response_status, response_headers, response_body, error_class, error
+		response_status, response_headers, response_body, error_class, error, trace_id
 		FROM attempts WHERE delivery_id = ? ORDER BY at, number`), id)
 	if err != nil {
 		return nil, db.wrap("get delivery attempts", err)
@@ -90,7 +90,7 @@ func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*doma
 		var at int64
 		var reqH, respH, body []byte
 		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.Number, &at, &a.DurationMS, &reqH, &a.ResponseStatus, &respH, &body,
-			&a.ErrorClass, &a.Error); err != nil {
+			&a.ErrorClass, &a.Error, &a.TraceID); err != nil {
 			return nil, db.wrap("get delivery attempts", err)
 		}
 		a.At = fromMicros(at)

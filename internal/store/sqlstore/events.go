@@ -173,7 +173,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, even
 		r := &rows[i]
 		*r = EventRow{
 			ID: ev.ID, Type: ev.Type, Final: ev.Final, Test: ev.Test, Sensitive: ev.Sensitive,
-			Data: ev.Data, CreatedAt: micros(ev.CreatedAt),
+			Data: ev.Data, CreatedAt: micros(ev.CreatedAt), TraceParent: ev.TraceParent,
 		}
 		// A test event records no job: its job was not upserted.
 		if ev.Job != nil && !ev.Test {
@@ -225,14 +225,14 @@ func (db *DB) insertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys [
 	return db.dialect.Batcher.InsertKeys(ctx, tx, s, keys)
 }
 
-const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at`
+const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at, traceparent`
 
 func scanEvent(r row) (domain.Event, error) {
 	var e domain.Event
 	var job, data []byte
 	var created int64
 	var expires sql.NullInt64
-	if err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created); err != nil {
+	if err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created, &e.TraceParent); err != nil {
 		return e, err
 	}
 	e.Data = data

@@ -47,7 +47,7 @@ func (db *DB) writeOutcomes(ctx context.Context, tx *sql.Tx, outcomes []store.Ou
 		*r = AttemptRow{
 			ID: a.ID, DeliveryID: o.DeliveryID, TenantID: o.Scope.TenantID, Environment: string(o.Scope.Environment),
 			Number: a.Number, At: micros(a.At), DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus,
-			ResponseBody: []byte(a.ResponseBody), ErrorClass: a.ErrorClass, Error: a.Error,
+			ResponseBody: []byte(a.ResponseBody), ErrorClass: a.ErrorClass, Error: a.Error, TraceID: a.TraceID,
 		}
 		if a.RequestHeaders != nil {
 			r.RequestHeaders = marshal(a.RequestHeaders)

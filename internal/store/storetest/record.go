@@ -16,6 +16,7 @@ var recordTests = []conformanceTest{
 	{"RecordBatchLargerThanAChunkWritesEveryAttemptAndState", testRecordLargeBatch},
 	{"RecordRepeatedChangesNothing", testRecordRepeated},
 	{"RecordKeepsDeliveriesCancelledInFlightCancelled", testRecordCancelledInFlight},
+	{"TraceParentTravelsFromPublishToClaim", testTraceParent},
 }
 
 // recordBatch is more outcomes than one chunk of Record's statements
@@ -59,6 +60,7 @@ func mixedOutcome(c store.Claimed, sc domain.Scope, i int, at, retryAt time.Time
 		o.Attempt.ResponseStatus = code
 		o.Attempt.ResponseHeaders = map[string]string{"Content-Type": "text/plain", "X-N": fmt.Sprint(i)}
 		o.Attempt.ResponseBody = fmt.Sprintf("answer %d", i)
+		o.Attempt.TraceID = fmt.Sprintf("%032x", i+1)
 	} else {
 		o.Attempt.ErrorClass, o.Attempt.Error = "connect", fmt.Sprintf("dial tcp: refused %d", i)
 	}
@@ -85,7 +87,7 @@ func checkRecorded(t *testing.T, s store.Store, o store.Outcome) {
 	got, want := d.AttemptLog[0], o.Attempt
 	if got.ID != want.ID || got.DeliveryID != o.DeliveryID || got.Number != want.Number || !got.At.Equal(want.At.Truncate(time.Microsecond)) ||
 		got.DurationMS != want.DurationMS || got.ResponseStatus != want.ResponseStatus || got.ResponseBody != want.ResponseBody ||
-		got.ErrorClass != want.ErrorClass || got.Error != want.Error ||
+		got.ErrorClass != want.ErrorClass || got.Error != want.Error || got.TraceID != want.TraceID ||
 		!maps.Equal(got.RequestHeaders, want.RequestHeaders) || (got.RequestHeaders == nil) != (want.RequestHeaders == nil) ||
 		!maps.Equal(got.ResponseHeaders, want.ResponseHeaders) || (got.ResponseHeaders == nil) != (want.ResponseHeaders == nil) {
 		t.Fatalf("attempt of %s = %+v, want %+v", o.DeliveryID, got, want)
