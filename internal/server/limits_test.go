@@ -297,10 +297,14 @@ func TestRequestBytesInFlightAreBoundedPerTenantAndInAll(t *testing.T) {
 
 	// acme holds a batch of 1.5 MiB; bravo a publish of nearly 1 MiB.
 	acmeBatch := hold(t, h, "127.0.0.2", "/v1/events/batch", acme, 3*mib/2)
+	servertest.Eventually(t, 5*time.Second, "acme's batch reserved", func() bool {
+		_, a := h.Server.BodyBytesInFlight("acme")
+		return a == 3*mib/2
+	})
 	bravoOne := hold(t, h, "127.0.0.3", "/v1/events", bravo, mib-1024)
-	servertest.Eventually(t, 5*time.Second, "both reserved", func() bool {
-		e := publish(carol, 600<<10)
-		return e != nil && e.Status == http.StatusServiceUnavailable
+	servertest.Eventually(t, 5*time.Second, "bravo's publish reserved", func() bool {
+		all, _ := h.Server.BodyBytesInFlight("")
+		return all == 3*mib/2+mib-1024
 	})
 	// acme may not add another 600 KiB (2 MiB each): 429; carol may not
 	// either, since the process holds 2.5 of its 3 MiB: 503. Small

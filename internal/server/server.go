@@ -113,6 +113,7 @@ type Server struct {
 	log        *slog.Logger
 	dispatcher *dispatch.Dispatcher
 	handler    http.Handler
+	budget     *limit.Budget
 }
 
 // listener is a store that can wake the dispatcher when another process
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	cfg.Limits = cfg.Limits.withDefaults()
 	throttle := limit.NewThrottle(cfg.Limits.FailedAuthPerMinute, cfg.Limits.FailedAuthBurst)
+	budget := limit.NewBudget(cfg.Limits.BodyBytes, cfg.Limits.TenantBodyBytes)
 	if n, err := SeedCatalog(ctx, cfg.Store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -143,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
-		Budget: limit.NewBudget(cfg.Limits.BodyBytes, cfg.Limits.TenantBodyBytes), Throttle: throttle,
+		Budget: budget, Throttle: throttle,
 		Tracing: cfg.Tracing,
 	})
 	// The web portal and console call the API above in-process.
@@ -160,7 +162,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// W3C traceparent, when it carries one, is the parent of the spans it
 	// makes.
 	handler := limit.Clients(limit.BodyDeadline(cfg.Tracing.Extract(root), cfg.Limits.BodyTimeout))
-	return &Server{cfg: cfg, log: log, dispatcher: d, handler: handler}, nil
+	return &Server{cfg: cfg, log: log, dispatcher: d, handler: handler, budget: budget}, nil
+}
+
+// BodyBytesInFlight is the bytes of request bodies being worked on now, in
+// all and for tenant.
+func (s *Server) BodyBytesInFlight(tenant string) (all, ofTenant int64) {
+	return s.budget.InFlight(tenant)
 }
 
 // Handler serves the API and the portal.

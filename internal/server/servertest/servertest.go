@@ -44,7 +44,10 @@ type Herald struct {
 	Client *client.Client
 	// Store is the server's store, for what the API does not show.
 	Store store.Store
-	stop  func()
+	// Server is the server itself, for what only it knows (its limits'
+	// state); nil for a Herald started elsewhere (At).
+	Server *server.Server
+	stop   func()
 }
 
 // Option changes the server's settings before it starts.
@@ -79,7 +82,7 @@ func Start(t *testing.T, opts ...Option) *Herald {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	url := "http://" + ln.Addr().String()
-	h := &Herald{T: t, URL: url, Client: client.New(url, Token), Store: st}
+	h := &Herald{T: t, URL: url, Client: client.New(url, Token), Store: st, Server: srv}
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
