@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles"}
+var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles", "hostile", "slowbody"}
 
 type config struct {
 	scenarios         []string
@@ -51,6 +51,9 @@ type config struct {
 	keep              bool
 	waitIdle          time.Duration
 	write             bool
+	hostileClients    int
+	hostileFor        time.Duration
+	slowConnections   int
 }
 
 // count scales a base count, never below floor.
@@ -87,6 +90,9 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "Keep the temporary directory (databases, Herald's logs).")
 	fs.DurationVar(&c.waitIdle, "wait-idle", time.Minute, "Before each scenario, wait up to this long for the machine to be idle (under 15 % busy); the report notes when it was not.")
 	fs.BoolVar(&c.write, "write", true, "Write JSON and Markdown results.")
+	fs.IntVar(&c.hostileClients, "hostile-clients", 200, "Clients of hostile, each publishing one batch of 15 MiB at once (scaled, at least 8).")
+	fs.DurationVar(&c.hostileFor, "hostile-for", 60*time.Second, "How long hostile's clients send their refused batches again.")
+	fs.IntVar(&c.slowConnections, "slow-connections", 2000, "Connections of slowbody, each trickling a sign-in form (scaled, at least 16).")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -133,6 +139,8 @@ func parseFlags(args []string) (config, error) {
 	case c.profilesRounds < 1:
 		return c, errors.New("-profiles-rounds must be at least 1")
 	}
+	c.hostileClients = c.count(c.hostileClients, 8)
+	c.slowConnections = c.count(c.slowConnections, 16)
 	if c.database != "" && !isPostgres(c.database) {
 		return c, errors.New("-database takes a postgres:// URL; SQLite runs on a temporary file")
 	}
@@ -273,6 +281,10 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.badNeighbour(ctx)
 		case "profiles":
 			res = r.profiles(ctx)
+		case "hostile":
+			res = r.hostile(ctx)
+		case "slowbody":
+			res = r.slowBody(ctx)
 		}
 		if busy != "" {
 			res.Notes = append(res.Notes, busy)

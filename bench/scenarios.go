@@ -69,6 +69,11 @@ type Result struct {
 	// Profiles: the rounds of one profile at a time, and their comparison.
 	Profiles *ProfileRounds `json:"profiles,omitempty"`
 
+	// Hostile: the clients' answers and the memory bound.
+	Hostile *Hostile `json:"hostile,omitempty"`
+	// SlowBody: the slow connections' fate and the API's meanwhile.
+	SlowBody *SlowBody `json:"slow_body,omitempty"`
+
 	HeraldWarnings int64    `json:"herald_log_warnings"`
 	HeraldErrors   int64    `json:"herald_log_errors"`
 	HeraldLastErr  string   `json:"herald_last_error,omitempty"`
@@ -472,6 +477,9 @@ func (r *runner) deliver(ctx context.Context, name string, events, n int, kind f
 		st.end(res)
 		return res
 	}
+	// The events Herald took: all of them, except in hostile, where it
+	// refuses some.
+	res.Deliveries = int64(ps.Events * healthy)
 	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
 	st.measure(res)
 	r.awaitProfile(res, prof)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
@@ -48,7 +50,69 @@ type serveCmd struct {
 	LogFormat                string         `env:"HERALD_LOG_FORMAT" enum:"text,json" default:"text" help:"text (key=value lines) or json (one JSON object a line, for log shippers)."`
 	MetricsListen            string         `env:"HERALD_METRICS_LISTEN" help:"Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9090, apart from the API. Off when empty."`
 	MetricsEndpointLabels    bool           `env:"HERALD_METRICS_ENDPOINT_LABELS" help:"Label the delivery and backlog metrics by endpoint too: one series per endpoint, which many endpoints make many."`
+	limitFlags
 }
+
+// limitFlags bound what one client or tenant may hold of the process
+// (docs/security.md, "Limits").
+type limitFlags struct {
+	BodyTimeout                time.Duration `env:"HERALD_BODY_TIMEOUT" default:"10s" help:"How long a request may take to send its body, on every route (the API's operations allow 5s of it). 0 turns it off."`
+	MaxHeaderBytes             byteSize      `env:"HERALD_MAX_HEADER_BYTES" default:"64KiB" help:"The largest request header; a larger one is answered 431."`
+	MaxConnectionsPerClient    int           `env:"HERALD_MAX_CONNECTIONS_PER_CLIENT" default:"0" help:"Connections one client (an IPv4 address, an IPv6 /64) may hold open. 0: a quarter of --max-connections, at most 512; negative: no bound."`
+	MaxConnections             int           `env:"HERALD_MAX_CONNECTIONS" default:"0" help:"Connections all clients may hold open. 0: half the open-file limit; negative: no bound."`
+	MaxBodyBytesInFlight       byteSize      `env:"HERALD_MAX_BODY_BYTES_IN_FLIGHT" default:"48MiB" help:"Bytes of API request bodies the process works on at once; more is answered 503 with Retry-After. 0 turns it off."`
+	MaxTenantBodyBytesInFlight byteSize      `env:"HERALD_MAX_TENANT_BODY_BYTES_IN_FLIGHT" default:"32MiB" help:"Of those, what one tenant may take; more is answered 429 with Retry-After. 0 turns it off."`
+	FailedAuthPerMinute        int           `env:"HERALD_FAILED_AUTH_PER_MINUTE" default:"30" help:"Wrong credentials (API keys, the operator token, sign-ins) one client may present a minute, after --failed-auth-burst; more is answered 429. 0 turns it off."`
+	FailedAuthBurst            int           `env:"HERALD_FAILED_AUTH_BURST" default:"10" help:"Wrong credentials one client may present at once before --failed-auth-per-minute applies."`
+}
+
+// limits turns the flags into the server's limits, where 0 means the
+// default and a negative value no bound.
+func (f limitFlags) limits() (server.Limits, error) {
+	off := func(n int64) int64 {
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
+	l := server.Limits{
+		BodyTimeout: time.Duration(off(int64(f.BodyTimeout))), MaxHeaderBytes: int(f.MaxHeaderBytes),
+		ConnectionsPerClient: f.MaxConnectionsPerClient, Connections: f.MaxConnections,
+		BodyBytes: off(int64(f.MaxBodyBytesInFlight)), TenantBodyBytes: off(int64(f.MaxTenantBodyBytesInFlight)),
+		FailedAuthPerMinute: int(off(int64(f.FailedAuthPerMinute))), FailedAuthBurst: f.FailedAuthBurst,
+	}
+	// A budget smaller than the largest body (a 16 MiB batch) would refuse
+	// that body for ever.
+	const largest = 16 << 20
+	switch {
+	case f.MaxHeaderBytes > 0 && f.MaxHeaderBytes < 4<<10:
+		return l, fmt.Errorf("--max-header-bytes %s is too small: at least 4KiB", f.MaxHeaderBytes)
+	case f.MaxBodyBytesInFlight > 0 && f.MaxBodyBytesInFlight < largest:
+		return l, fmt.Errorf("--max-body-bytes-in-flight %s is smaller than the largest request body (16MiB)", f.MaxBodyBytesInFlight)
+	case f.MaxTenantBodyBytesInFlight > 0 && f.MaxTenantBodyBytesInFlight < largest:
+		return l, fmt.Errorf("--max-tenant-body-bytes-in-flight %s is smaller than the largest request body (16MiB)", f.MaxTenantBodyBytesInFlight)
+	case f.FailedAuthPerMinute > 0 && f.FailedAuthBurst < 1:
+		return l, fmt.Errorf("--failed-auth-burst must be at least 1")
+	}
+	return l, nil
+}
+
+// byteSize is a size in bytes given as 64KiB, 32MiB, 1GB or 1048576.
+type byteSize int64
+
+func (b *byteSize) UnmarshalText(text []byte) error {
+	n, err := humanize.ParseBytes(string(text))
+	if err != nil {
+		return err
+	}
+	if n > 1<<50 {
+		return fmt.Errorf("%s is too large", text)
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func (b byteSize) String() string { return humanize.IBytes(uint64(b)) }
 
 func (c *serveCmd) Run() error {
 	log := newLogger(os.Stderr, c.LogFormat, c.LogLevel)
@@ -68,6 +132,10 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	}
 	if c.Lease < minLease {
 		return fmt.Errorf("--lease %s is too short: it must be at least %s", c.Lease, minLease)
+	}
+	limits, err := c.limits()
+	if err != nil {
+		return err
 	}
 	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
 		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
@@ -123,6 +191,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
 			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Tracing: tracing, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
+		Limits: limits,
 	})
 	if err != nil {
 		return err

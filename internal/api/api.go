@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/manage"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
@@ -38,6 +39,12 @@ type Config struct {
 	EgressIPs []string
 	// EgressProxy says whether deliveries go through a fixed-address proxy.
 	EgressProxy bool
+	// Budget bounds the bytes of request bodies in flight, in all and per
+	// tenant; nil is no bound.
+	Budget *limit.Budget
+	// Throttle slows down clients that present wrong credentials; nil
+	// does not.
+	Throttle *limit.Throttle
 	// Tracing makes a span of every publish; nil is tracing off.
 	Tracing *telemetry.Tracing
 	Logger  *slog.Logger
@@ -203,11 +210,11 @@ func (s *Server) scope(ctx context.Context, h ScopeHeaders) (domain.Scope, error
 	env, err := domain.ParseEnvironment(h.Environment)
 	if err != nil {
 		return domain.Scope{}, huma.Error400BadRequest("the Herald-Environment header must be sandbox or production",
-			&huma.ErrorDetail{Location: "header.Herald-Environment", Message: err.Error(), Value: h.Environment})
+			&huma.ErrorDetail{Location: "header.Herald-Environment", Message: err.Error(), Value: echo(h.Environment)})
 	}
 	if _, err := s.tenant(ctx, h.Tenant); err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
-			return domain.Scope{}, huma.Error404NotFound("tenant " + h.Tenant + " (from the Herald-Tenant header) does not exist")
+			return domain.Scope{}, huma.Error404NotFound("tenant " + echo(h.Tenant) + " (from the Herald-Tenant header) does not exist")
 		}
 		return domain.Scope{}, s.problem(err)
 	}
@@ -226,6 +233,10 @@ func (s *Server) problem(err error) error {
 		return huma.Error404NotFound(nf.Error())
 	case errors.As(err, &cf):
 		return huma.Error409Conflict(cf.Error())
+	case errors.Is(err, store.ErrDiskFull):
+		s.log.Error("the database's disk is full", "err", err)
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the database's disk is full; nothing was changed. The operator must free space; try again later"),
+			http.Header{"Retry-After": {"60"}})
 	case errors.Is(err, store.ErrUnavailable):
 		s.log.Error("store unavailable", "err", err)
 		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the database is unavailable; nothing was changed, try again shortly"),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/manage"
 )
@@ -60,6 +62,12 @@ func (s *Server) createTenantAPIKey(ctx context.Context, in *createTenantAPIKeyI
 }
 
 func (s *Server) createAPIKey(ctx context.Context, in *ScopeHeaders) (*Body[newAPIKey], error) {
+	// A key that could mint keys would outlive its own revocation (as
+	// Stripe's and Svix's keys cannot): a person signed in to the portal or
+	// the operator issues keys; a key may only rotate itself or another.
+	if p := principalFrom(ctx); p.key != nil && !p.session {
+		return nil, huma.Error403Forbidden("an API key cannot issue API keys; sign in to the portal or ask the operator")
+	}
 	sc, err := s.scope(ctx, *in)
 	if err != nil {
 		return nil, err

@@ -12,16 +12,20 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"golang.org/x/time/rate"
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // principal is who is calling: the operator, or a tenant's API key.
 type principal struct {
 	key *domain.APIKey // nil for the operator
+	// session says the key stands for a person signed in to the portal.
+	session bool
 }
 
 type principalKey struct{}
@@ -55,9 +59,16 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "send the operator token or an API key as Authorization: Bearer <token>")
 			return
 		}
+		r, _ := humago.Unwrap(ctx)
+		client := limit.Client(r)
+		if wait, ok := s.cfg.Throttle.Check(client); !ok {
+			ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many wrong credentials from this address; wait Retry-After seconds before trying again")
+			return
+		}
 		hash := credential.Hash(token)
 		if subtle.ConstantTimeCompare(hash, s.cfg.OperatorTokenHash) == 1 {
-			next(huma.WithValue(ctx, principalKey{}, principal{}))
+			s.admit(api, ctx, r, "", next, principal{})
 			return
 		}
 		var key *domain.APIKey
@@ -66,7 +77,7 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 		if portal {
 			var operator bool
 			if key, operator, err = s.portalPrincipal(ctx.Context(), hash); err == nil && operator {
-				next(huma.WithValue(ctx, principalKey{}, principal{}))
+				s.admit(api, ctx, r, "", next, principal{})
 				return
 			}
 		} else {
@@ -77,6 +88,7 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			return
 		}
 		if key == nil || !key.Usable(time.Now()) {
+			s.cfg.Throttle.Fail(client)
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "the bearer token is not a valid operator token or API key (revoked and expired keys are refused)")
 			return
@@ -94,8 +106,36 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 		if !portal {
 			s.keys.touch(s.store, key, s.log)
 		}
-		next(huma.WithValue(ctx, principalKey{}, principal{key: key}))
+		s.admit(api, ctx, r, key.TenantID, next, principal{key: key, session: portal})
 	}
+}
+
+// admit runs the operation for an authenticated caller once the bytes of
+// its request body fit in the budget: the process's, and its tenant's
+// (tenant "" for the operator, who counts against the process's only).
+// What is reserved is the body's declared length, or the most the
+// operation reads when the length is not declared.
+func (s *Server) admit(api huma.API, ctx huma.Context, r *http.Request, tenant string, next func(huma.Context), p principal) {
+	n := int64(0)
+	if op := ctx.Operation(); op != nil && r.Body != nil && r.Body != http.NoBody {
+		n = op.MaxBodyBytes
+		if r.ContentLength >= 0 && r.ContentLength < n {
+			n = r.ContentLength
+		}
+	}
+	release, err := s.cfg.Budget.Take(tenant, n)
+	switch {
+	case errors.Is(err, limit.ErrTenantFull):
+		ctx.SetHeader("Retry-After", "1")
+		_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "this tenant has as many request bytes in flight as it may; wait for Retry-After seconds and send again")
+		return
+	case err != nil:
+		ctx.SetHeader("Retry-After", "1")
+		_ = huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "Herald has as many request bytes in flight as it takes; nothing was changed, send again after Retry-After seconds")
+		return
+	}
+	defer release()
+	next(huma.WithValue(ctx, principalKey{}, p))
 }
 
 func writeProblem(api huma.API, ctx huma.Context, err error) error {

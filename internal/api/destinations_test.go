@@ -61,3 +61,43 @@ func TestBadReceiverOptionsAreRefusedWithTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestEverySpellingOfAnInternalAddressIsRefusedAtSave saves endpoint URLs
+// whose host is an internal address written in every way a client or a
+// resolver reads as that address (fullwidth and circled digits, ideographic
+// and fullwidth full stops, trailing dots, localhost names, the decimal,
+// octal and hex IPv4 forms, IPv4-mapped IPv6): each is a 422 naming url,
+// and no endpoint is saved.
+func TestEverySpellingOfAnInternalAddressIsRefusedAtSave(t *testing.T) {
+	h := servertest.Start(t, func(s *servertest.Settings) { s.Config.Egress.AllowPrivate = false })
+	h.Tenant("acme")
+	sc := h.As("acme", "sandbox")
+	hosts := []string{
+		"127.0.0.1", "127.0.0.1.", "127.0.0.1..",
+		"１２７.０.０.１",                   // fullwidth digits
+		"127。0。0。1",                   // ideographic full stop
+		"127．0．0．1",                   // fullwidth full stop
+		"127｡0｡0｡1",                   // halfwidth ideographic full stop
+		"１２７。０。０。１。",                  // all of it, with a trailing stop
+		"①②⑦.⓪.⓪.①",                   // circled digits
+		"１０.０.０.５", "１６９.２５４.１６９.２５４", // private and metadata, fullwidth
+		"localhost", "localhost.", "LOCALHOST.", "ｌｏｃａｌｈｏｓｔ", "ｌｏｃａｌｈｏｓｔ。", "api.localhost", "api.localhost.",
+		"0x7f.1", "0x7f.0.0.1", "0x7f000001", "0X7F000001", "2130706433", "0177.0.0.1", "017700000001", "127.1", "127.0.1",
+		"0", "0x0", "0.0.0.0", "167772165", "0xa9fea9fe", "0251.0376.0251.0376",
+		"[::1]", "[::]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::ffff:a9fe:a9fe]",
+		"[::127.0.0.1]", "[64:ff9b::7f00:1]", "[fe80::1%25eth0]", "[fd00::1]",
+	}
+	for _, host := range hosts {
+		u := "http://" + host + ":9/hook"
+		_, err := sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: u})
+		e := servertest.Refused(t, err, http.StatusUnprocessableEntity)
+		if !names(e, "body.url") {
+			t.Errorf("%s: answer names no url: %v", u, e)
+		}
+	}
+	if eps := servertest.Must(sc.ListEndpoints(t.Context(), nil))(t); len(eps.Data) != 0 {
+		t.Fatalf("saved: %+v", eps.Data)
+	}
+	// A public address written plainly is still taken.
+	servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: "http://203.0.114.7:9/hook"}))(t)
+}

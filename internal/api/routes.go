@@ -133,12 +133,14 @@ func (s *Server) register(api huma.API) {
 	route(api, huma.Operation{
 		OperationID: "create-tenant-api-key", Method: http.MethodPost, Path: "/v1/tenants/{id}/api-keys", Tags: apiKeys,
 		Summary: "Issue an API key for a tenant's environment", DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
-		Errors: []int{404, 422},
+		Errors: []int{404, 409, 422},
 	}, s.createTenantAPIKey)
 	route(api, huma.Operation{
 		OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", Tags: apiKeys,
-		Summary: "Issue another API key for this scope", DefaultStatus: http.StatusCreated,
-		Errors: []int{404},
+		Summary:       "Issue another API key for this scope",
+		Description:   "The operator or a person signed in to the portal may; an API key may not (403). A scope has at most 50 usable keys (409).",
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{403, 404, 409},
 	}, s.createAPIKey)
 	route(api, huma.Operation{
 		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys", Tags: apiKeys,
@@ -148,9 +150,9 @@ func (s *Server) register(api huma.API) {
 	route(api, huma.Operation{
 		OperationID: "rotate-api-key", Method: http.MethodPost, Path: "/v1/api-keys/{id}/rotate", Tags: apiKeys,
 		Summary:       "Replace an API key",
-		Description:   "Returns a new key, shown once. The old key keeps working for the grace period (default 24 h), so clients can switch without downtime.",
+		Description:   "Returns a new key, shown once. The old key keeps working for the grace period (default 24 h), so clients can switch without downtime. A scope has at most 50 usable keys (409).",
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{404, 422},
+		Errors:        []int{404, 409, 422},
 	}, s.rotateAPIKey)
 	route(api, huma.Operation{
 		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{id}", Tags: apiKeys,
@@ -235,15 +237,15 @@ func (s *Server) register(api huma.API) {
 // route registers an operation. Beside the errors its handler answers, it
 // declares those answered before the handler runs: by authenticate (400 for
 // a credential in the URL, 401, 403 for a key calling an operator-only
-// operation, 429 for a key over its rate limit, 503 when the store cannot
-// look a key up), and by huma reading a request body (400, 413, 415, 422).
+// operation, 429 for a key over its rate limit, for a client over its
+// budget of wrong credentials or a tenant over its request bytes in flight,
+// 503 when the store cannot look a key up or the process is at its request
+// bytes in flight), and by huma reading a request body (400, 413, 415, 422).
 // huma adds 500, and 422 for operations with path parameters.
 func route[I, O any](api huma.API, op huma.Operation, h func(context.Context, *I) (*O, error)) {
-	op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusUnauthorized, http.StatusServiceUnavailable)
+	op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusServiceUnavailable)
 	if op.Metadata["operator_only"] == true {
 		op.Errors = append(op.Errors, http.StatusForbidden)
-	} else {
-		op.Errors = append(op.Errors, http.StatusTooManyRequests)
 	}
 	if _, body := reflect.TypeFor[I]().FieldByName("Body"); body {
 		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)

@@ -219,7 +219,9 @@ func TestDeliveriesGoThroughTheEgressProxy(t *testing.T) {
 		t.Fatalf("headers through the proxy: %v", h.header)
 	}
 	// https through a CONNECT tunnel, with the endpoint's mTLS client.
-	httpsEP := r.endpoint("https://localhost/hook", func(e *domain.Endpoint) {
+	// (localhost would be refused: whatever the proxy's loopback holds is
+	// not a destination.)
+	httpsEP := r.endpoint("https://secure.herald.test/hook", func(e *domain.Endpoint) {
 		e.EventTypes = []string{"p.https"}
 		e.TLS = &domain.EndpointTLS{ClientCertificate: clientCert, ClientKey: clientKey, CABundle: ca.pem}
 	})

@@ -147,7 +147,11 @@ func New(o Options) *Client {
 // they are saved, and the proxy is expected to enforce egress policy.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if c.opts.ProxyURL != nil && req.URL != nil {
-		if ip, err := netip.ParseAddr(req.URL.Hostname()); err == nil {
+		_, ip, err := canonicalHost(req.URL.Hostname())
+		if err != nil {
+			return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: &blockedError{msg: err.Error() + refuseSuffix}}
+		}
+		if ip.IsValid() {
 			if r := c.refusal(ip); r != "" {
 				return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(),
 					Err: &blockedError{msg: fmt.Sprintf("host %s is %s%s", ip, r, refuseSuffix)}}
@@ -260,20 +264,32 @@ func (c *Client) CheckURL(ctx context.Context, raw string) error {
 		}
 	}
 
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if r := c.refusal(ip); r != "" {
+	// The host as a client connects to it: "１２７。０。０。１", "localhost.",
+	// "0x7f.1" and "2130706433" are all 127.0.0.1 (canonicalHost).
+	name, ip, err := canonicalHost(host)
+	if err != nil {
+		return err
+	}
+	if ip.IsValid() {
+		r := c.refusal(ip)
+		if ip.Is4() && host != ip.String() && !(name == "localhost" || strings.HasSuffix(name, ".localhost")) {
+			// "127.1", "2130706433", "0x7f.0.0.1", "１２７。０。０。１": one
+			// reader takes them for an address, another for a name.
+			what := ""
+			if r != "" {
+				what = " (" + r + ")"
+			}
+			return fmt.Errorf("%w: host %q is the IPv4 address %s%s written otherwise; write it as a dotted-quad of four decimal numbers, e.g. 192.0.2.10", ErrInvalidURL, host, ip, what)
+		}
+		if r != "" {
 			return &blockedError{msg: fmt.Sprintf("host %q is %s%s", host, r, refuseSuffix)}
 		}
 		return nil
 	}
-	if looksNumeric(host) {
-		// "127.1", "2130706433", "0x7f.0.0.1": some resolvers treat these as
-		// IPv4 addresses; no real hostname ends in a numeric label.
-		return fmt.Errorf("%w: host %q is not a valid hostname or dotted-quad IP address; write an IPv4 address as four decimal numbers, e.g. 192.0.2.10", ErrInvalidURL, host)
-	}
 	if c.opts.AllowPrivate {
 		return nil
 	}
+	host = name
 
 	lctx := ctx
 	if _, ok := ctx.Deadline(); !ok {

@@ -106,7 +106,13 @@ func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field s
 // compact strips insignificant whitespace so stored and sent bodies are
 // small; the JSON was already validated.
 func compact(b json.RawMessage) json.RawMessage {
+	// Without a whitespace byte it is compact already: keep it rather than
+	// hold a second copy of a large body while the publish is worked on.
+	if !bytes.ContainsAny(b, " \t\r\n") {
+		return b
+	}
 	var buf bytes.Buffer
+	buf.Grow(len(b))
 	if err := json.Compact(&buf, b); err != nil {
 		return b
 	}

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald/internal/credential"
@@ -47,9 +48,18 @@ func (m *Manager) RotateEndpointSecret(ctx context.Context, sc domain.Scope, end
 	return secret, *e.PreviousSecretExpiresAt, nil
 }
 
+// MaxAPIKeys is how many usable (neither revoked nor expired) API keys one
+// tenant's environment may have: enough for every service and a rotation
+// of each, few enough that a leaked key cannot mint keys without end.
+// Concurrent issues may pass it by the number of them in flight.
+const MaxAPIKeys = 50
+
 // IssueAPIKey makes another API key for a scope. The key is returned once;
 // Herald keeps its hash.
 func (m *Manager) IssueAPIKey(ctx context.Context, sc domain.Scope) (string, *domain.APIKey, error) {
+	if err := m.roomForKey(ctx, sc); err != nil {
+		return "", nil, err
+	}
 	key, k, hash, err := newAPIKey(sc, domain.Now())
 	if err != nil {
 		return "", nil, err
@@ -63,6 +73,9 @@ func (m *Manager) IssueAPIKey(ctx context.Context, sc domain.Scope) (string, *do
 // RotateAPIKey replaces an API key with a new one, returned once; the old
 // one keeps working for grace. A caller that caches keys must forget them.
 func (m *Manager) RotateAPIKey(ctx context.Context, sc domain.Scope, keyID string, grace time.Duration) (string, *domain.APIKey, error) {
+	if err := m.roomForKey(ctx, sc); err != nil {
+		return "", nil, err
+	}
 	now := domain.Now()
 	key, k, hash, err := newAPIKey(sc, now)
 	if err != nil {
@@ -86,4 +99,23 @@ func newAPIKey(sc domain.Scope, now time.Time) (string, *domain.APIKey, []byte, 
 		Prefix: label, CreatedAt: now,
 	}
 	return key, k, hash, nil
+}
+
+// roomForKey refuses a new key when the scope has MaxAPIKeys usable ones.
+func (m *Manager) roomForKey(ctx context.Context, sc domain.Scope) error {
+	keys, err := m.store.ListAPIKeys(ctx, sc)
+	if err != nil {
+		return err
+	}
+	now := domain.Now()
+	usable := 0
+	for i := range keys {
+		if keys[i].Usable(now) {
+			usable++
+		}
+	}
+	if usable >= MaxAPIKeys {
+		return &domain.ConflictError{Msg: fmt.Sprintf("this environment has %d usable API keys, the most it may have; revoke one first", usable)}
+	}
+	return nil
 }

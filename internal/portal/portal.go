@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -61,6 +63,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Throttle slows down clients that sign in with wrong credentials; nil
+	// does not.
+	Throttle *limit.Throttle
 }
 
 // Portal serves the web pages.
@@ -70,6 +75,7 @@ type Portal struct {
 	st       store.Store
 	sessions store.PortalSessions
 	stats    store.StatsReader
+	throttle *limit.Throttle
 	log      *slog.Logger
 	ttl      time.Duration
 	now      func() time.Time
@@ -88,7 +94,7 @@ func New(cfg Config) (*Portal, error) {
 	if !ok {
 		return nil, fmt.Errorf("portal: the store %T keeps no portal sessions", cfg.Store)
 	}
-	p := &Portal{hc: &http.Client{Transport: client.HandlerTransport(cfg.API)}, st: cfg.Store, sessions: ps, log: cfg.Logger, ttl: cfg.SessionTTL, now: cfg.Now}
+	p := &Portal{hc: &http.Client{Transport: client.HandlerTransport(cfg.API)}, st: cfg.Store, sessions: ps, log: cfg.Logger, ttl: cfg.SessionTTL, now: cfg.Now, throttle: cfg.Throttle}
 	p.stats, _ = cfg.Store.(store.StatsReader)
 	if p.log == nil {
 		p.log = slog.Default()
@@ -128,7 +134,56 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, "/portal/assets/") {
 		h.Set("Cache-Control", "no-store")
 	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm(r.URL.Path))
+	}
 	p.mux.ServeHTTP(w, r)
+}
+
+// maxForm bounds a form's body: a sign-in form holds one credential; the
+// largest other form (an endpoint's, with a CA bundle and a client key in
+// it) stays well under the API's own 1 MiB.
+func maxForm(path string) int64 {
+	if strings.HasSuffix(path, "/login") {
+		return 8 << 10
+	}
+	return 1 << 20
+}
+
+// readForm parses a POST form, answering for it when it cannot be read (too
+// large, or too slow to arrive).
+func (p *Portal) readForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than the %d KiB it may be.", tooLarge.Limit>>10))
+	case limit.TimedOut(err):
+		p.refuse(w, r, http.StatusRequestTimeout, "The form took too long to arrive.")
+	default:
+		p.refuse(w, r, http.StatusBadRequest, "The form could not be read.")
+	}
+	return false
+}
+
+// throttled answers a client that has presented too many wrong
+// credentials, and says so.
+func (p *Portal) throttled(w http.ResponseWriter, r *http.Request) bool {
+	wait, ok := p.throttle.Check(limit.Client(r))
+	if ok {
+		return false
+	}
+	p.tooManyFailures(w, r, wait)
+	return true
+}
+
+func (p *Portal) tooManyFailures(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := max(1, int(wait.Round(time.Second)/time.Second))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	p.refuse(w, r, http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d seconds.", secs))
 }
 
 // state is what a handler knows of the signed-in browser.
@@ -254,8 +309,7 @@ func (p *Portal) signedIn(cookie string, operator bool, login string, h handler)
 				p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
 				return
 			}
-			if err := r.ParseForm(); err != nil {
-				p.refuse(w, r, http.StatusBadRequest, "The form could not be read.")
+			if !p.readForm(w, r) {
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue(csrfField)), []byte(st.csrf)) != 1 {
@@ -429,6 +483,9 @@ func (p *Portal) tenantLogin(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
 		return
 	}
+	if p.throttled(w, r) || !p.readForm(w, r) {
+		return
+	}
 	key := strings.TrimSpace(r.PostFormValue("api_key"))
 	k, err := p.st.APIKeyByHash(r.Context(), credential.Hash(key))
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
@@ -437,6 +494,7 @@ func (p *Portal) tenantLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	now := p.now()
 	if k == nil || !k.Usable(now) || !strings.HasPrefix(key, credential.APIKeyPrefix) {
+		p.throttle.Fail(limit.Client(r))
 		p.render(w, r, http.StatusUnauthorized, "login.html", &page{Title: "Sign in",
 			Data: loginData{Action: "/portal/login", Error: "That API key is not valid (revoked and expired keys are refused)."}})
 		return
@@ -463,11 +521,20 @@ func (p *Portal) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
 		return
 	}
+	if p.throttled(w, r) || !p.readForm(w, r) {
+		return
+	}
+	// The API counts a wrong token against the browser's address: the
+	// call carries the request's context, which names it.
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	_, err := p.apiAs(r, token).ListTenants(r.Context(), &client.ListParams{Limit: 1})
 	if err != nil || token == "" || strings.HasPrefix(token, credential.PortalSessionPrefix) {
 		if err != nil && problem(err) == nil {
 			p.fail(w, r, nil, err)
+			return
+		}
+		if e := problem(err); e != nil && e.Status == http.StatusTooManyRequests {
+			p.tooManyFailures(w, r, e.RetryAfter)
 			return
 		}
 		p.render(w, r, http.StatusUnauthorized, "login.html", &page{Title: "Operator sign-in", Console: true,

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
@@ -58,6 +59,63 @@ type Config struct {
 	// MetricsEndpointLabels adds an endpoint label to the delivery and
 	// backlog metrics (one series per endpoint).
 	MetricsEndpointLabels bool
+	// Limits bound what clients may hold; zero fields take the defaults
+	// (DefaultLimits), negative ones turn a bound off.
+	Limits Limits
+}
+
+// Limits bound what one client or tenant may hold of the process
+// (docs/security.md, "Limits").
+type Limits struct {
+	// BodyTimeout is how long a request may take to send its body.
+	BodyTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header.
+	MaxHeaderBytes int
+	// ConnectionsPerClient and Connections bound the connections open at
+	// once from one client (an IPv4 address, an IPv6 /64) and in all.
+	ConnectionsPerClient, Connections int
+	// BodyBytes and TenantBodyBytes bound the bytes of API request bodies
+	// in flight, in all and per tenant.
+	BodyBytes, TenantBodyBytes int64
+	// FailedAuthPerMinute and FailedAuthBurst bound wrong credentials
+	// (API keys, the operator token, portal sign-ins) per client.
+	FailedAuthPerMinute, FailedAuthBurst int
+}
+
+// DefaultLimits are the limits of a process that sets none.
+func DefaultLimits() Limits {
+	perClient, total := limit.DefaultConnections()
+	return Limits{
+		BodyTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+		ConnectionsPerClient: perClient, Connections: total,
+		BodyBytes: 48 << 20, TenantBodyBytes: 32 << 20,
+		FailedAuthPerMinute: 30, FailedAuthBurst: 10,
+	}
+}
+
+// withDefaults fills the zero fields from DefaultLimits and turns negative
+// ones into 0 (no bound).
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	pick := func(v, def int64) int64 {
+		switch {
+		case v == 0:
+			return def
+		case v < 0:
+			return 0
+		}
+		return v
+	}
+	return Limits{
+		BodyTimeout:          time.Duration(pick(int64(l.BodyTimeout), int64(d.BodyTimeout))),
+		MaxHeaderBytes:       int(pick(int64(l.MaxHeaderBytes), int64(d.MaxHeaderBytes))),
+		ConnectionsPerClient: int(pick(int64(l.ConnectionsPerClient), int64(d.ConnectionsPerClient))),
+		Connections:          int(pick(int64(l.Connections), int64(d.Connections))),
+		BodyBytes:            pick(l.BodyBytes, d.BodyBytes),
+		TenantBodyBytes:      pick(l.TenantBodyBytes, d.TenantBodyBytes),
+		FailedAuthPerMinute:  int(pick(int64(l.FailedAuthPerMinute), int64(d.FailedAuthPerMinute))),
+		FailedAuthBurst:      int(pick(int64(l.FailedAuthBurst), int64(d.FailedAuthBurst))),
+	}
 }
 
 // Server is one Herald process, built but not yet serving.
@@ -68,6 +126,7 @@ type Server struct {
 	transforms *transform.Pool
 	handler    http.Handler
 	metrics    *metrics.Metrics
+	budget     *limit.Budget
 }
 
 // listener is a store that can wake the dispatcher when another process
@@ -83,6 +142,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger
+	cfg.Limits = cfg.Limits.withDefaults()
+	throttle := limit.NewThrottle(cfg.Limits.FailedAuthPerMinute, cfg.Limits.FailedAuthBurst)
+	budget := limit.NewBudget(cfg.Limits.BodyBytes, cfg.Limits.TenantBodyBytes)
 	if n, err := SeedCatalog(ctx, cfg.Store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -103,11 +165,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,
+		Budget: budget, Throttle: throttle,
 		Tracing: cfg.Tracing,
 		Metrics: m,
 	})
 	// The web portal and console call the API above in-process.
-	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log})
+	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log, Throttle: throttle})
 	if err != nil {
 		return nil, fmt.Errorf("build the portal: %w", err)
 	}
@@ -116,9 +179,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	root.Handle("GET /readyz", &readiness{store: cfg.Store, dispatcher: d, log: log,
 		observe: func(t time.Duration) { m.StoreDuration(metrics.OpReady, t) }})
 	web.Mount(root)
-	// A request's W3C traceparent, when it carries one, is the parent of
-	// the spans it makes.
-	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: cfg.Tracing.Extract(root), metrics: m}, nil
+	// Every route, the portal's forms as much as the API, has BodyTimeout to
+	// send its body; each request knows its client, for the sign-in
+	// throttle, also where the portal calls the API in-process. A request's
+	// W3C traceparent, when it carries one, is the parent of the spans it
+	// makes.
+	handler := limit.Clients(limit.BodyDeadline(cfg.Tracing.Extract(root), cfg.Limits.BodyTimeout))
+	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: handler, budget: budget, metrics: m}, nil
+}
+
+// BodyBytesInFlight is the bytes of request bodies being worked on now, in
+// all and for tenant.
+func (s *Server) BodyBytesInFlight(tenant string) (all, ofTenant int64) {
+	return s.budget.InFlight(tenant)
 }
 
 // Handler serves the API and the portal.
@@ -131,7 +204,9 @@ func (s *Server) Owner() string { return s.dispatcher.Owner() }
 // claimed, attempts in flight get ShutdownGrace to finish, and Serve
 // returns nil. It returns an error when the listener fails.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: s.cfg.Limits.MaxHeaderBytes}
+	ln = limit.Listen(ln, s.cfg.Limits.ConnectionsPerClient, s.cfg.Limits.Connections)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// After the dispatcher and the API have stopped: their last attempts

@@ -15,6 +15,10 @@ import (
 // disk full), as opposed to a request that is wrong. The API answers 503.
 var ErrUnavailable = errors.New("store unavailable")
 
+// ErrDiskFull wraps a write refused because the database's disk (or
+// PostgreSQL's) is full; errors that wrap it wrap ErrUnavailable too.
+var ErrDiskFull = errors.New("the database's disk is full")
+
 // Store is everything Herald keeps. Every tenant-owned method takes a Scope
 // and never returns rows of another scope.
 type Store interface {

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,14 +47,18 @@ type Herald struct {
 	// MetricsURL is the Prometheus exposition's URL when the server was
 	// started WithMetrics, else empty.
 	MetricsURL string
-	stop       func()
+	// Server is the server itself, for what only it knows (its limits'
+	// state); nil for a Herald started elsewhere (At).
+	Server *server.Server
+	stop   func()
 }
 
 // Option changes the server's settings before it starts.
 type Option func(*Settings)
 
 // Settings are what a test may change: the server's Config, and the
-// database (empty: a new SQLite file in the test's temporary directory).
+// database (empty: a new SQLite file in the test's temporary directory; a
+// postgres:// URL; or a SQLite file's path).
 type Settings struct {
 	Config   server.Config
 	Database string
@@ -97,7 +102,7 @@ func Start(t *testing.T, opts ...Option) *Herald {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	url := "http://" + ln.Addr().String()
-	h := &Herald{T: t, URL: url, Client: client.New(url, Token), Store: st}
+	h := &Herald{T: t, URL: url, Client: client.New(url, Token), Store: st, Server: srv}
 	if ml := set.Config.MetricsListener; ml != nil {
 		h.MetricsURL = "http://" + ml.Addr().String() + "/metrics"
 	}
@@ -118,7 +123,7 @@ func Start(t *testing.T, opts ...Option) *Herald {
 // handler answers the API and the portal, test sends go out, and published
 // deliveries stay pending. It is for tests of the API's answers alone, over
 // a socket of their own or in process (client.HandlerTransport).
-func Handler(t *testing.T, opts ...Option) http.Handler {
+func Handler(t testing.TB, opts ...Option) http.Handler {
 	t.Helper()
 	srv, _, _ := build(t, t.Context(), opts)
 	return srv.Handler()
@@ -126,7 +131,7 @@ func Handler(t *testing.T, opts ...Option) http.Handler {
 
 // build opens the store and builds the server with the options applied to
 // the test defaults; the store is closed when the test ends.
-func build(t *testing.T, ctx context.Context, opts []Option) (*server.Server, store.Store, Settings) {
+func build(t testing.TB, ctx context.Context, opts []Option) (*server.Server, store.Store, Settings) {
 	t.Helper()
 	set := Settings{Config: server.Config{
 		OperatorTokenHash: credential.Hash(Token),
@@ -161,17 +166,20 @@ var testKey = bytes.Repeat([]byte{9}, secrets.KeySize)
 
 // open opens and seals the store; it is closed when the test ends, after the
 // server has stopped (cleanups run last-registered first).
-func open(t *testing.T, ctx context.Context, db string) store.Store {
+func open(t testing.TB, ctx context.Context, db string) store.Store {
 	t.Helper()
 	box, err := secrets.NewBox(testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st store.Store
-	if db == "" {
+	switch {
+	case db == "":
 		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), box)
-	} else {
+	case strings.HasPrefix(db, "postgres"):
 		st, err = postgres.Open(ctx, db, box)
+	default:
+		st, err = sqlite.Open(ctx, db, box)
 	}
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
@@ -201,7 +209,7 @@ func EachStore(t *testing.T, test func(t *testing.T, start Starter)) {
 	})
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))

@@ -99,7 +99,8 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 		// No migration lock: Schema answers while another process migrates.
-		Versions: versions.GetVersions,
+		Versions:   versions.GetVersions,
+		IsDiskFull: isDiskFull,
 	}, sealer)
 	return s, nil
 }
@@ -309,3 +310,9 @@ func isUnavailable(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr)
 }
+
+// diskFull is SQLSTATE 53100, disk_full: PostgreSQL could not extend a file.
+const diskFull = "53100"
+
+// isDiskFull recognises a statement PostgreSQL refused for want of disk.
+func isDiskFull(err error) bool { return pgCode(err) == diskFull }

@@ -382,3 +382,17 @@ func TestPublishWakesListenersOfOtherProcesses(t *testing.T) {
 		t.Fatal("a publish with due deliveries did not wake the other process")
 	}
 }
+
+// TestDiskFullIsToldFromOtherOutages: SQLSTATE 53100 (disk_full) is a full
+// disk, and still an outage; another resource error (53200,
+// out_of_memory) is an outage only.
+func TestDiskFullIsToldFromOtherOutages(t *testing.T) {
+	full := fmt.Errorf("insert: %w", &pgconn.PgError{Code: "53100", Message: `could not extend file "base/16384/16397": No space left on device`})
+	if !isDiskFull(full) || !isUnavailable(full) {
+		t.Fatalf("53100: disk full %v, unavailable %v", isDiskFull(full), isUnavailable(full))
+	}
+	oom := &pgconn.PgError{Code: "53200"}
+	if isDiskFull(oom) || !isUnavailable(oom) {
+		t.Fatalf("53200: disk full %v, unavailable %v", isDiskFull(oom), isUnavailable(oom))
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -179,6 +181,7 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 		Versions:          versions.GetVersions,
+		IsDiskFull:        isDiskFull,
 	}, sealer)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
 		WHERE lease_owner IS NOT NULL AND status = 'pending'`, time.Now().UnixMicro())
@@ -498,4 +501,18 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isDiskFull recognises SQLite's "database or disk is full" (SQLITE_FULL,
+// also what a max_page_count reached answers) and a write that failed with
+// ENOSPC (SQLite reports those as I/O errors).
+func isDiskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code()&0xff == sqlite3.SQLITE_FULL || (e.Code()&0xff == sqlite3.SQLITE_IOERR && strings.Contains(e.Error(), "no space left"))
 }

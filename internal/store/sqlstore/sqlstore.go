@@ -42,6 +42,9 @@ type Dialect struct {
 	// Versions reads the applied and the latest migration versions (the
 	// migrations are the database's own; goose reads its table).
 	Versions func(ctx context.Context) (current, latest int64, err error)
+	// IsDiskFull recognises a write refused for want of disk space (it is
+	// also unavailable).
+	IsDiskFull func(error) bool
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
@@ -86,6 +89,9 @@ func (db *DB) wrap(op string, err error) error {
 	var ve *domain.ValidationError
 	if errors.As(err, &nf) || errors.As(err, &cf) || errors.As(err, &ve) || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if db.dialect.IsDiskFull != nil && db.dialect.IsDiskFull(err) {
+		return fmt.Errorf("%s: %w: %w: %w", op, store.ErrDiskFull, store.ErrUnavailable, err)
 	}
 	if db.dialect.IsUnavailable != nil && db.dialect.IsUnavailable(err) {
 		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
