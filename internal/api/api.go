@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -153,6 +154,10 @@ func build(cfg Config) (*routes, huma.API) {
 	// offline, so the document is served (/openapi.json, /openapi.yaml) and
 	// docs/openapi.yaml is committed instead.
 	hc.DocsPath = ""
+	// The audit log's export (GET /v1/audit-log with Accept:
+	// application/x-ndjson). The map is huma's shared default: copied.
+	hc.Formats = maps.Clone(hc.Formats)
+	hc.Formats[ndjsonType] = ndjsonFormat
 	api := humago.New(mux, hc)
 	api.UseMiddleware(s.authenticate(api))
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/manage"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // newAPIKey is the answer that carries a key: the only time it is shown.
@@ -76,6 +77,8 @@ func (s *Server) createAPIKey(ctx context.Context, in *ScopeHeaders) (*Body[newA
 }
 
 func (s *Server) issueKey(ctx context.Context, sc domain.Scope) (*Body[newAPIKey], error) {
+	// The key's id is minted with it: the manager names it in the entry.
+	ctx = store.WithAudit(ctx, s.auditEntry(ctx, sc, "api_key.created", "api_key", "", nil))
 	key, k, err := s.rules.IssueAPIKey(ctx, sc)
 	if err != nil {
 		return nil, s.problem(err)
@@ -100,6 +103,9 @@ func (s *Server) rotateAPIKey(ctx context.Context, in *rotateInput) (*Body[newAP
 	if err != nil {
 		return nil, err
 	}
+	ctx = store.WithAudit(ctx, s.auditEntry(ctx, sc, "api_key.rotated", "api_key", in.ID, map[string]domain.FieldChange{
+		"grace_period": {To: grace.String()},
+	}))
 	key, k, err := s.rules.RotateAPIKey(ctx, sc, in.ID, grace)
 	if err != nil {
 		return nil, s.problem(err)
@@ -113,6 +119,7 @@ func (s *Server) revokeAPIKey(ctx context.Context, in *scopedID) (*noContent, er
 	if err != nil {
 		return nil, err
 	}
+	ctx = store.WithAudit(ctx, s.auditEntry(ctx, sc, "api_key.revoked", "api_key", in.ID, nil))
 	if err := s.store.RevokeAPIKey(ctx, sc, in.ID, domain.Now()); err != nil {
 		return nil, s.problem(err)
 	}

@@ -26,6 +26,12 @@ type principal struct {
 	key *domain.APIKey // nil for the operator
 	// session says the key stands for a person signed in to the portal.
 	session bool
+	// consoleSession is the console session of an operator signed in to
+	// the console; empty for the operator token.
+	consoleSession string
+	// client and userAgent say where the call came from, for the audit
+	// log: the address (limit.Client) and the User-Agent header.
+	client, userAgent string
 }
 
 type principalKey struct{}
@@ -71,13 +77,13 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			s.admit(api, ctx, r, "", next, principal{})
 			return
 		}
+		var console string
 		var key *domain.APIKey
 		var err error
 		portal := isPortalSession(token)
 		if portal {
-			var operator bool
-			if key, operator, err = s.portalPrincipal(ctx.Context(), hash); err == nil && operator {
-				s.admit(api, ctx, r, "", next, principal{})
+			if key, console, err = s.portalPrincipal(ctx.Context(), hash); err == nil && console != "" {
+				s.admit(api, ctx, r, "", next, principal{consoleSession: console})
 				return
 			}
 		} else {
@@ -135,6 +141,7 @@ func (s *Server) admit(api huma.API, ctx huma.Context, r *http.Request, tenant s
 		return
 	}
 	defer release()
+	p.client, p.userAgent = limit.Client(r).String(), r.UserAgent()
 	next(huma.WithValue(ctx, principalKey{}, p))
 }
 

@@ -32,7 +32,9 @@ func (s *Server) putDefaultCallback(ctx context.Context, in *putDefaultCallbackI
 	if err != nil {
 		return nil, err
 	}
+	before := endpointSnap(e)
 	e.DefaultCallback, e.UpdatedAt = true, domain.Now()
+	ctx = s.audited(ctx, domain.Scope{TenantID: e.TenantID, Environment: e.Environment}, "endpoint.updated", "endpoint", e.ID, before, endpointSnap(e))
 	if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 		return nil, s.problem(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/manage"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 type testSendBody struct {
@@ -86,6 +88,9 @@ func (s *Server) recoverEndpoint(ctx context.Context, in *recoverEndpointInput) 
 	if err != nil {
 		return nil, err
 	}
+	ctx = store.WithAudit(ctx, s.auditEntry(ctx, sc, "endpoint.recovered", "endpoint", in.ID, map[string]domain.FieldChange{
+		"since": {To: in.Body.Since}, "until": {To: in.Body.Until},
+	}))
 	n, err := s.rules.Recover(ctx, sc, in.ID, in.Body.Since, in.Body.Until)
 	if err != nil {
 		return nil, s.problem(err)
@@ -117,6 +122,9 @@ func (s *Server) rotateEndpointSecret(ctx context.Context, in *rotateSecretInput
 	if err != nil {
 		return nil, err
 	}
+	ctx = store.WithAudit(ctx, s.auditEntry(ctx, sc, "endpoint.secret_rotated", "endpoint", in.ID, map[string]domain.FieldChange{
+		"secret": {From: domain.Masked, To: domain.Masked}, "grace_period": {To: grace.String()},
+	}))
 	secret, until, err := s.rules.RotateEndpointSecret(ctx, sc, in.ID, given, grace)
 	if err != nil {
 		return nil, s.problem(err)

@@ -93,6 +93,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	if err := s.applyEndpoint(ctx, e, &in.Body.EndpointFields, true); err != nil {
 		return nil, err
 	}
+	ctx = s.audited(ctx, sc, "endpoint.created", "endpoint", e.ID, domain.Snapshot{}, endpointSnap(e))
 	if err := s.store.CreateEndpoint(ctx, e); err != nil {
 		return nil, s.problem(err)
 	}
@@ -154,7 +155,7 @@ func (s *Server) updateEndpoint(ctx context.Context, in *updateEndpointInput) (*
 		return nil, err
 	}
 	resumed := in.Body.Status != nil && *in.Body.Status == domain.EndpointActive && e.Status != domain.EndpointActive
-	was := e.Status
+	was, before := e.Status, endpointSnap(e)
 	if err := s.applyEndpoint(ctx, e, &in.Body, false); err != nil {
 		return nil, err
 	}
@@ -162,6 +163,8 @@ func (s *Server) updateEndpoint(ctx context.Context, in *updateEndpointInput) (*
 		e.DisabledReason = ""
 	}
 	e.UpdatedAt = domain.Now()
+	sc := domain.Scope{TenantID: e.TenantID, Environment: e.Environment}
+	ctx = s.audited(ctx, sc, "endpoint."+statusChange(was, e.Status), "endpoint", e.ID, before, endpointSnap(e))
 	if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 		return nil, s.problem(err)
 	}
@@ -177,6 +180,11 @@ func (s *Server) deleteEndpoint(ctx context.Context, in *scopedID) (*noContent, 
 	if err != nil {
 		return nil, err
 	}
+	e, err := s.store.GetEndpoint(ctx, sc, in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	ctx = s.audited(ctx, sc, "endpoint.deleted", "endpoint", in.ID, endpointSnap(e), domain.Snapshot{})
 	if err := s.store.DeleteEndpoint(ctx, sc, in.ID); err != nil {
 		return nil, s.problem(err)
 	}

@@ -42,6 +42,11 @@ func (s *Server) putEventType(ctx context.Context, in *putEventTypeInput) (*putE
 		Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Example: in.Body.Example,
 		Sensitive: in.Body.Sensitive, TTLSeconds: in.Body.TTLSeconds,
 	}
+	before, action := domain.Snapshot{}, "event_type.created"
+	if old, err := s.store.GetEventType(ctx, in.Name); err == nil {
+		before, action = snap(old), "event_type.updated"
+	}
+	ctx = s.audited(ctx, domain.Scope{}, action, "event_type", t.Name, before, snap(t))
 	created, err := s.rules.PutEventType(ctx, &t)
 	if err != nil {
 		return nil, s.problem(err)

@@ -81,6 +81,10 @@ func (s *Server) createPortalSession(ctx context.Context, in *portalSessionInput
 		ID: domain.NewIDAt("pss", now), TenantID: in.ID, Environment: domain.Environment(in.Body.Environment),
 		Environments: []domain.Environment{domain.Sandbox, domain.Production}, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
+	ctx = store.WithAudit(ctx, s.auditEntry(ctx, domain.Scope{TenantID: sess.TenantID, Environment: sess.Environment},
+		"portal_session.created", "portal_session", sess.ID, map[string]domain.FieldChange{
+			"expires_at": {To: sess.ExpiresAt}, "environment": {To: sess.Environment},
+		}))
 	if err := ps.CreatePortalSession(ctx, sess, hash, nil); err != nil {
 		return nil, s.problem(err)
 	}
@@ -91,21 +95,22 @@ func (s *Server) createPortalSession(ctx context.Context, in *portalSessionInput
 }
 
 // portalPrincipal resolves a portal session's secret: the operator for a
-// console session; for a tenant session, a stand-in key with the session's
-// id and scope, so that every rule for keys applies to it.
-func (s *Server) portalPrincipal(ctx context.Context, hash []byte) (key *domain.APIKey, operator bool, err error) {
+// console session (its id returned as console); for a tenant session, a
+// stand-in key with the session's id and scope, so that every rule for
+// keys applies to it.
+func (s *Server) portalPrincipal(ctx context.Context, hash []byte) (key *domain.APIKey, console string, err error) {
 	ps, ok := s.store.(store.PortalSessions)
 	if !ok {
-		return nil, false, &domain.NotFoundError{Kind: "portal session"}
+		return nil, "", &domain.NotFoundError{Kind: "portal session"}
 	}
 	sess, err := ps.PortalSession(ctx, hash, time.Now())
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if sess.Operator {
-		return nil, true, nil
+		return nil, sess.ID, nil
 	}
-	return &domain.APIKey{ID: sess.ID, TenantID: sess.TenantID, Environment: sess.Environment, Prefix: "portal", CreatedAt: sess.CreatedAt}, false, nil
+	return &domain.APIKey{ID: sess.ID, TenantID: sess.TenantID, Environment: sess.Environment, Prefix: "portal", CreatedAt: sess.CreatedAt}, "", nil
 }
 
 // isPortalSession tells a session secret from an API key.

@@ -21,6 +21,7 @@ func (s *Server) register(api huma.API) {
 		deliveries = []string{"Deliveries"}
 		apiKeys    = []string{"API keys"}
 		jobs       = []string{"Jobs"}
+		audit      = []string{"Audit log"}
 	)
 
 	route(api, huma.Operation{
@@ -226,6 +227,17 @@ func (s *Server) register(api huma.API) {
 		DefaultStatus: http.StatusCreated, Metadata: operatorOnly,
 		Errors: []int{404, 422},
 	}, s.createPortalSession)
+
+	route(api, huma.Operation{
+		OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/audit-log", Tags: audit,
+		Summary: "The audit log, newest first",
+		Description: "Who changed what, when and from where: every change to tenants, API keys, endpoints (secrets, profiles and pauses included) and event types, " +
+			"and every portal and console sign-in and sign-out, with the fields it changed (secrets shown as \"****\"). " +
+			"An API key or a portal session reads its own tenant's and environment's entries; the operator reads any, or all. " +
+			"With Accept: application/x-ndjson the page is one entry a line, and Herald-Next-Cursor says where the next starts (an export).",
+		Errors: []int{403, 422},
+	}, s.listAuditLog)
+	declareNDJSON(api)
 
 	route(api, huma.Operation{
 		OperationID: "get-egress-ips", Method: http.MethodGet, Path: "/v1/egress-ips", Tags: endpoints,

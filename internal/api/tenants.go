@@ -46,6 +46,7 @@ func (s *Server) createTenant(ctx context.Context, in *createTenantInput) (*Body
 	if t.Name == "" {
 		return nil, s.problem(domain.Invalid("name", "must not be blank"))
 	}
+	ctx = s.audited(ctx, domain.Scope{TenantID: t.ID}, "tenant.created", "tenant", t.ID, domain.Snapshot{}, snap(t))
 	if err := s.store.CreateTenant(ctx, &t); err != nil {
 		return nil, s.problem(err)
 	}
@@ -75,6 +76,7 @@ func (s *Server) updateTenant(ctx context.Context, in *updateTenantInput) (*Body
 	if err != nil {
 		return nil, s.problem(err)
 	}
+	before := snap(t)
 	if in.Body.Name != nil {
 		if t.Name = strings.TrimSpace(*in.Body.Name); t.Name == "" {
 			return nil, s.problem(domain.Invalid("name", "must not be blank"))
@@ -86,6 +88,7 @@ func (s *Server) updateTenant(ctx context.Context, in *updateTenantInput) (*Body
 	if in.Body.RateLimitBurst != nil {
 		t.RateLimitBurst = *in.Body.RateLimitBurst
 	}
+	ctx = s.audited(ctx, domain.Scope{TenantID: t.ID}, "tenant.updated", "tenant", t.ID, before, snap(t))
 	if err := s.store.UpdateTenant(ctx, t); err != nil {
 		return nil, s.problem(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // Grace periods of a rotation: how long the replaced secret or key keeps
@@ -64,6 +65,10 @@ func (m *Manager) IssueAPIKey(ctx context.Context, sc domain.Scope) (string, *do
 	if err != nil {
 		return "", nil, err
 	}
+	if e := store.AuditFrom(ctx); e != nil {
+		e.ResourceID = k.ID
+		e.Changes = map[string]domain.FieldChange{"prefix": {To: k.Prefix}}
+	}
 	if err := m.store.CreateAPIKey(ctx, k, hash); err != nil {
 		return "", nil, err
 	}
@@ -80,6 +85,13 @@ func (m *Manager) RotateAPIKey(ctx context.Context, sc domain.Scope, keyID strin
 	key, k, hash, err := newAPIKey(sc, now)
 	if err != nil {
 		return "", nil, err
+	}
+	if e := store.AuditFrom(ctx); e != nil {
+		if e.Changes == nil {
+			e.Changes = map[string]domain.FieldChange{}
+		}
+		e.Changes["expires_at"] = domain.FieldChange{To: now.Add(grace)}
+		e.Changes["replaced_by"] = domain.FieldChange{To: k.ID}
 	}
 	if err := m.store.RotateAPIKey(ctx, sc, keyID, now.Add(grace), k, hash); err != nil {
 		return "", nil, err

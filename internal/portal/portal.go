@@ -201,6 +201,11 @@ type state struct {
 // address the browser used.
 func (p *Portal) apiAs(r *http.Request, credential string) *client.Client {
 	opts := []client.Option{client.WithHTTPClient(p.hc)}
+	// The browser's User-Agent, so that the audit log says what the person
+	// used; the address travels in the context (limit.Client).
+	if ua := r.UserAgent(); ua != "" {
+		opts = append(opts, client.WithUserAgent(ua))
+	}
 	if secure(r) {
 		opts = append(opts, client.WithHeader("X-Forwarded-Proto", "https"))
 	}
@@ -394,13 +399,13 @@ func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 }
 
 // openSession stores a new, signed-in session and gives the browser its
-// cookie.
-func (p *Portal) openSession(w http.ResponseWriter, r *http.Request, sess *store.PortalSession) error {
+// cookie; ctx carries the sign-in's audit entry.
+func (p *Portal) openSession(ctx context.Context, w http.ResponseWriter, r *http.Request, sess *store.PortalSession) error {
 	secret, hash, err := credential.NewPortalSession()
 	if err != nil {
 		return err
 	}
-	if err := p.sessions.CreatePortalSession(r.Context(), sess, nil, hash); err != nil {
+	if err := p.sessions.CreatePortalSession(ctx, sess, nil, hash); err != nil {
 		return fmt.Errorf("open portal session: %w", err)
 	}
 	name := tenantCookie
@@ -425,7 +430,9 @@ func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.now()
-	sess, err := p.sessions.RedeemPortalSession(r.Context(), credential.Hash(token), hash, now, now.Add(p.ttl))
+	// The store names the session (and so the actor) once it has found it.
+	ctx := p.audited(r, &store.PortalSession{}, domain.ActorPortalSession, "", "signed_in")
+	sess, err := p.sessions.RedeemPortalSession(ctx, credential.Hash(token), hash, now, now.Add(p.ttl))
 	if errors.Is(err, domain.ErrNotFound) {
 		p.refuse(w, r, http.StatusNotFound, "This sign-in link was used already or has expired. Ask for a new one.")
 		return
@@ -440,7 +447,8 @@ func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) logout(cookie, login string) handler {
 	return func(w http.ResponseWriter, r *http.Request, st *state) {
-		if err := p.sessions.EndPortalSession(r.Context(), st.sess.ID, p.now()); err != nil {
+		ctx := p.audited(r, st.sess, sessionActor(st.sess), st.sess.ID, "signed_out")
+		if err := p.sessions.EndPortalSession(ctx, st.sess.ID, p.now()); err != nil {
 			p.fail(w, r, st, err)
 			return
 		}
@@ -461,7 +469,8 @@ func (p *Portal) switchEnvironment(w http.ResponseWriter, r *http.Request, st *s
 	if env != st.sess.Environment {
 		next := *st.sess
 		next.ID, next.Environment, next.CreatedAt = domain.NewID("pss"), env, p.now()
-		if err := p.openSession(w, r, &next); err != nil {
+		ctx := p.audited(r, &next, domain.ActorPortalSession, st.sess.ID, "switched_environment")
+		if err := p.openSession(ctx, w, r, &next); err != nil {
 			p.fail(w, r, st, err)
 			return
 		}
@@ -503,7 +512,7 @@ func (p *Portal) tenantLogin(w http.ResponseWriter, r *http.Request) {
 		ID: domain.NewID("pss"), TenantID: k.TenantID, Environment: k.Environment,
 		Environments: []domain.Environment{k.Environment}, APIKeyID: k.ID, CreatedAt: now, ExpiresAt: now.Add(p.ttl),
 	}
-	if err := p.openSession(w, r, sess); err != nil {
+	if err := p.openSession(p.audited(r, sess, domain.ActorAPIKey, k.ID, "signed_in"), w, r, sess); err != nil {
 		p.fail(w, r, nil, err)
 		return
 	}
@@ -543,7 +552,7 @@ func (p *Portal) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	now := p.now()
 	sess := &store.PortalSession{ID: domain.NewID("pss"), Operator: true, CreatedAt: now, ExpiresAt: now.Add(p.ttl)}
-	if err := p.openSession(w, r, sess); err != nil {
+	if err := p.openSession(p.audited(r, sess, domain.ActorOperator, "", "signed_in"), w, r, sess); err != nil {
 		p.fail(w, r, nil, err)
 		return
 	}

@@ -100,9 +100,13 @@ type Store interface {
 	// Release gives back leased deliveries that were never attempted.
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
 
-	// Purge removes deliveries (with their attempts) and events created
-	// before cutoff, and idempotency keys used before it, at most limit rows
-	// of each kind per call. A pending delivery is never removed, nor its
+	// ListAudit returns audit log entries newest first, before the cursor
+	// (an entry id), narrowed by the filter.
+	ListAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEntry, error)
+
+	// Purge removes deliveries (with their attempts), events and audit log
+	// entries created before cutoff, and idempotency keys used before it,
+	// at most limit rows of each kind per call. A pending delivery is never removed, nor its
 	// event. It returns how many rows went.
 	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
 
@@ -181,6 +185,43 @@ type DeliveryFilter struct {
 	EventType  string
 	Since      time.Time
 	Until      time.Time
+}
+
+// AuditFilter narrows the audit log. Scoped keeps the entries of
+// TenantID and Environment exactly (a tenant key's view); otherwise empty
+// fields do not filter (the operator's).
+type AuditFilter struct {
+	Page
+	Scoped       bool
+	TenantID     string
+	Environment  domain.Environment
+	ResourceType string
+	ResourceID   string
+	ActorID      string
+	ActorType    string
+	Action       string
+	Since        time.Time
+	Until        time.Time
+}
+
+type auditKey struct{}
+
+// WithAudit attaches the audit log entry of a change to ctx. The store
+// method that makes the change writes it in the change's own transaction,
+// so that a change is never committed without its entry nor an entry
+// without its change. Methods that change configuration (tenants, keys,
+// event types, endpoints, portal sessions) do so; called without an entry
+// (the dispatcher disabling an endpoint, tests) they write none. The entry
+// travels in the context rather than as a parameter so that every such
+// method keeps its signature and its callers that record nothing.
+func WithAudit(ctx context.Context, e *domain.AuditEntry) context.Context {
+	return context.WithValue(ctx, auditKey{}, e)
+}
+
+// AuditFrom returns the entry attached by WithAudit, or nil.
+func AuditFrom(ctx context.Context) *domain.AuditEntry {
+	e, _ := ctx.Value(auditKey{}).(*domain.AuditEntry)
+	return e
 }
 
 // ClaimRounds is how many rounds of an endpoint's max_concurrency one claim

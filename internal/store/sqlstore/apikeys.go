@@ -29,7 +29,10 @@ func (db *DB) insertAPIKey(ctx context.Context, tx *sql.Tx, k *domain.APIKey, ha
 
 func (db *DB) CreateAPIKey(ctx context.Context, k *domain.APIKey, hash []byte) error {
 	return db.wrap("create api key", db.write(ctx, func(tx *sql.Tx) error {
-		return db.insertAPIKey(ctx, tx, k, hash)
+		if err := db.insertAPIKey(ctx, tx, k, hash); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	}))
 }
 
@@ -68,13 +71,19 @@ func (db *DB) RotateAPIKey(ctx context.Context, s domain.Scope, oldID string, ol
 		if err := db.changeKey(ctx, tx, s, oldID, "expires_at", oldExpiresAt, next.CreatedAt); err != nil {
 			return err
 		}
-		return db.insertAPIKey(ctx, tx, next, nextHash)
+		if err := db.insertAPIKey(ctx, tx, next, nextHash); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	}))
 }
 
 func (db *DB) RevokeAPIKey(ctx context.Context, s domain.Scope, id string, at time.Time) error {
 	return db.wrap("revoke api key", db.write(ctx, func(tx *sql.Tx) error {
-		return db.changeKey(ctx, tx, s, id, "revoked_at", at, at)
+		if err := db.changeKey(ctx, tx, s, id, "revoked_at", at, at); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	}))
 }
 

@@ -148,7 +148,10 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
 			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails,
 			e.IdenticalRetries, e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.CreatedAt), micros(e.UpdatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	}))
 }
 
@@ -193,10 +196,15 @@ func (db *DB) RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID 
 		if err != nil {
 			return err
 		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
+		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		return db.notifyDue(ctx, tx)
+		if n > 0 {
+			if err := db.notifyDue(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return db.audit(ctx, tx)
 	})
 	return int(n), db.wrap("recover deliveries", err)
 }
@@ -255,7 +263,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("endpoint", e.ID)
 		}
-		return nil
+		return db.audit(ctx, tx)
 	}))
 }
 
@@ -271,6 +279,9 @@ func (db *DB) DeleteEndpoint(ctx context.Context, s domain.Scope, id string) err
 		}
 		_, err = tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL
 			WHERE endpoint_id = ? AND status = 'pending'`), id)
-		return err
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	}))
 }

@@ -49,7 +49,10 @@ func (db *DB) CreatePortalSession(ctx context.Context, s *store.PortalSession, t
 			api_key_id, token_hash, secret_hash, created_at, expires_at, redeemed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			s.ID, kind, s.TenantID, string(s.Environment), strings.Join(envs, ","), s.APIKeyID,
 			nullBytes(tokenHash), nullBytes(secretHash), micros(s.CreatedAt), micros(s.ExpiresAt), redeemed)
-		return err
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	}))
 }
 
@@ -73,7 +76,11 @@ func (db *DB) RedeemPortalSession(ctx context.Context, tokenHash, secretHash []b
 			return err
 		}
 		out = &s
-		return nil
+		// Who signed in is known only now: the link's session.
+		if e := store.AuditFrom(ctx); e != nil {
+			e.TenantID, e.Environment, e.ActorID, e.ResourceID = s.TenantID, s.Environment, s.ID, s.ID
+		}
+		return db.audit(ctx, tx)
 	})
 	return out, db.wrap("redeem portal session", err)
 }
@@ -95,8 +102,14 @@ func (db *DB) PortalSession(ctx context.Context, secretHash []byte, now time.Tim
 
 func (db *DB) EndPortalSession(ctx context.Context, id string, at time.Time) error {
 	return db.wrap("end portal session", db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`UPDATE portal_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL`), micros(at), id)
-		return err
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE portal_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL`), micros(at), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // ended already: nothing changed, nothing to record
+		}
+		return db.audit(ctx, tx)
 	}))
 }
 

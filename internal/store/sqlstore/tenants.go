@@ -35,7 +35,10 @@ func (db *DB) CreateTenant(ctx context.Context, t *domain.Tenant) error {
 		if err != nil && db.dialect.IsUniqueViolation(err) {
 			return &domain.ConflictError{Msg: "tenant " + t.ID + " already exists"}
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	})
 	return db.wrap("create tenant", err)
 }
@@ -71,7 +74,7 @@ func (db *DB) UpdateTenant(ctx context.Context, t *domain.Tenant) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("tenant", t.ID)
 		}
-		return nil
+		return db.audit(ctx, tx)
 	}))
 }
 
@@ -93,14 +96,20 @@ func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, erro
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), t.Name, t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds,
 				micros(t.UpdatedAt), micros(t.UpdatedAt))
 			t.CreatedAt = t.UpdatedAt
-			return err
+			if err != nil {
+				return err
+			}
+			return db.audit(ctx, tx)
 		case err != nil:
 			return err
 		}
 		t.CreatedAt = fromMicros(existing)
 		_, err = tx.ExecContext(ctx, db.q(`UPDATE event_types SET description = ?, schema = ?, example = ?, sensitive = ?, ttl_seconds = ?, updated_at = ?
 			WHERE name = ?`), t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds, micros(t.UpdatedAt), t.Name)
-		return err
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx)
 	})
 	return created, db.wrap("put event type", err)
 }
