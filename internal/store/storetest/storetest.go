@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, recordTests...)
 	tests = append(tests, wireTests...)
 	tests = append(tests, observeTests...)
+	tests = append(tests, auditTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
