@@ -131,8 +131,8 @@ func (r route[Q, In, Out]) call(ctx context.Context, c *Client, q *Q, in *In, ar
 func (r route[Q, In, Out]) do(ctx context.Context, c *Client, header http.Header, q *Q, in *In, args ...string) (*Out, http.Header, error) {
 	var query url.Values
 	if q != nil {
-		query = url.Values{}
-		if err := encodeQuery(query, reflect.ValueOf(q).Elem()); err != nil {
+		var err error
+		if query, err = queryOf(q); err != nil {
 			return nil, nil, fmt.Errorf("herald: %s: %w", r.id, err)
 		}
 	}
@@ -194,6 +194,10 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 	if resp.StatusCode >= 400 {
 		return nil, fmt.Errorf("herald: %s: %w", op, problem(resp, data))
 	}
+	if raw, ok := out.(*ndjsonPage); ok {
+		raw.Write(data)
+		return resp.Header, nil
+	}
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
 			return nil, fmt.Errorf("herald: %s: decode the answer: %w", op, err)
@@ -221,6 +225,12 @@ func expand(path string, args []string) string {
 }
 
 var timeType = reflect.TypeFor[time.Time]()
+
+// queryOf encodes a params struct (a pointer to one) as a query.
+func queryOf(q any) (url.Values, error) {
+	query := url.Values{}
+	return query, encodeQuery(query, reflect.ValueOf(q).Elem())
+}
 
 // encodeQuery adds the non-zero fields of a params struct under their
 // query tags; embedded structs contribute their fields.

@@ -3,6 +3,10 @@ package portal
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/heraldhq/herald/client"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/limit"
@@ -38,4 +42,68 @@ func sessionActor(sess *store.PortalSession) string {
 		return domain.ActorOperatorSession
 	}
 	return domain.ActorPortalSession
+}
+
+// auditFilter is the audit page's filter form, as given.
+type auditFilter struct {
+	Tenant, ResourceType, ResourceID, Action, Actor string
+}
+
+// auditView is a page of the audit log.
+type auditView struct {
+	F       auditFilter
+	Console bool
+	Rows    []client.AuditEntry
+	Error   string
+	// NextQuery continues the list (empty on the last page).
+	NextQuery string
+}
+
+// auditResourceTypes are the kinds of resource the log records, for the
+// filter.
+var auditResourceTypes = []string{"endpoint", "api_key", "portal_session", "tenant", "event_type", "console_session"}
+
+// audit lists the audit log: in the portal, the session's own tenant and
+// environment (the API scopes the session's calls); in the console, every
+// tenant's or the one asked for.
+func (p *Portal) audit(w http.ResponseWriter, r *http.Request, st *state) {
+	q := r.URL.Query()
+	v := auditView{Console: st.sess.Operator, F: auditFilter{ResourceType: q.Get("resource_type"), ResourceID: strings.TrimSpace(q.Get("resource_id")),
+		Action: strings.TrimSpace(q.Get("action")), Actor: strings.TrimSpace(q.Get("actor"))}}
+	params := &client.AuditLogParams{ListParams: client.ListParams{Limit: 50, Cursor: q.Get("cursor")},
+		ResourceType: v.F.ResourceType, ResourceID: v.F.ResourceID, Action: v.F.Action, Actor: v.F.Actor}
+	if v.Console {
+		v.F.Tenant = strings.TrimSpace(q.Get("tenant"))
+		params.Tenant = v.F.Tenant
+	}
+	l, err := st.api.ListAuditLog(r.Context(), params)
+	if ae := problem(err); ae != nil && ae.Status == http.StatusUnprocessableEntity {
+		v.Error = detail(ae)
+	} else if err != nil {
+		p.fail(w, r, st, err)
+		return
+	} else {
+		v.Rows = l.Data
+		if l.NextCursor != "" {
+			next := url.Values{"cursor": {l.NextCursor}}
+			for k, val := range map[string]string{"tenant": v.F.Tenant, "resource_type": v.F.ResourceType, "resource_id": v.F.ResourceID, "action": v.F.Action, "actor": v.F.Actor} {
+				if val != "" {
+					next.Set(k, val)
+				}
+			}
+			v.NextQuery = next.Encode()
+		}
+	}
+	p.show(w, r, st, "audit.html", "audit", "Audit log", v)
+}
+
+// ResourceTypes lists the kinds of resource, for the filter.
+func (auditView) ResourceTypes() []string { return auditResourceTypes }
+
+// Path is where the page is served: the console's or the portal's.
+func (v auditView) Path() string {
+	if v.Console {
+		return "/console/audit"
+	}
+	return "/portal/audit"
 }

@@ -266,6 +266,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /portal/keys/{id}/rotate", p.tenant(p.rotateKey))
 	m.HandleFunc("POST /portal/keys/{id}/revoke", p.tenant(p.revokeKey))
 	m.HandleFunc("GET /portal/verify", p.tenant(p.verify))
+	m.HandleFunc("GET /portal/audit", p.tenant(p.audit))
 
 	// Operator console.
 	m.HandleFunc("GET /console/{$}", p.operator(func(w http.ResponseWriter, r *http.Request, _ *state) {
@@ -279,6 +280,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /console/tenants/{id}/portal-session", p.operator(p.openPortal))
 	m.HandleFunc("GET /console/event-types", p.operator(p.eventTypes))
 	m.HandleFunc("GET /console/health", p.operator(p.health))
+	m.HandleFunc("GET /console/audit", p.operator(p.audit))
 }
 
 // tenant wraps a handler that needs a signed-in tenant browser.
