@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,8 +56,10 @@ type auditView struct {
 	Console bool
 	Rows    []client.AuditEntry
 	Error   string
-	// NextQuery continues the list (empty on the last page).
-	NextQuery string
+	// Next is the address of the next page, filters kept (empty on the
+	// last page). A template.URL, built by url.Values: the template would
+	// otherwise escape its = and &.
+	Next template.URL
 }
 
 // auditResourceTypes are the kinds of resource the log records, for the
@@ -91,7 +94,8 @@ func (p *Portal) audit(w http.ResponseWriter, r *http.Request, st *state) {
 					next.Set(k, val)
 				}
 			}
-			v.NextQuery = next.Encode()
+			v.Next = template.URL(v.Path() + "?" + next.Encode()) //nolint:gosec // url.Values encodes every value
+
 		}
 	}
 	p.show(w, r, st, "audit.html", "audit", "Audit log", v)

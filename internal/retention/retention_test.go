@@ -66,3 +66,51 @@ func TestTheSweeperRemovesWhatIsOlderThanThePeriodInTheBackground(t *testing.T) 
 		t.Fatalf("a recent event was swept: %v", err)
 	}
 }
+
+func TestTheSweeperRemovesAuditEntriesOnTheEventsClock(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	record := func(at time.Time) {
+		e := &domain.AuditEntry{ID: domain.NewIDAt(domain.PrefixAudit, at), TenantID: "acme", At: at,
+			ActorType: domain.ActorOperator, Action: "tenant.updated", ResourceType: "tenant", ResourceID: "acme"}
+		if err := s.UpdateTenant(store.WithAudit(ctx, e), &domain.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for range 15 {
+		record(time.Now().Add(-2 * time.Hour))
+	}
+	record(time.Now())
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		retention.Run(rctx, s, retention.Config{Period: time.Hour, Every: time.Hour, Batch: 4, Pause: time.Millisecond})
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		es, err := s.ListAudit(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 1 {
+			if es[0].At.Before(time.Now().Add(-time.Hour)) {
+				t.Fatalf("the recent entry was swept, an old one kept: %+v", es[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d audit entries left, want the recent one", len(es))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
