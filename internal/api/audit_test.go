@@ -99,6 +99,12 @@ func TestTheAuditLogRecordsEveryChangeWithItsActorAndNoSecret(t *testing.T) {
 		if _, to := change(t, created, "secret"); to != `"****"` {
 			t.Fatalf("the new endpoint's secret is recorded as %s", to)
 		}
+		if _, to := change(t, created, "headers"); to != `{"X-Api-Key":"****"}` {
+			t.Fatalf("custom headers are recorded as %s", to)
+		}
+		if _, to := change(t, created, "profile_options"); to != `{"api_secret":"****"}` {
+			t.Fatalf("profile options are recorded as %s", to)
+		}
 		updated := auditOne(t, mine, "endpoint.updated", e.ID)
 		if from, to := change(t, updated, "url"); from != `"`+rc.URL+`/a"` || to != `"`+rc.URL+`/b"` {
 			t.Fatalf("url change %s -> %s", from, to)
