@@ -180,3 +180,37 @@ func testAuditPurge(t *testing.T, s store.Store) {
 		t.Fatalf("after purging what is older than a day: %+v", got)
 	}
 }
+
+// testSessionAudit proves the portal sessions' entries: the redemption of
+// a link names the session it signed in, and ending a session twice
+// records one sign-out.
+func testSessionAudit(t *testing.T, s store.Store) {
+	setup(t, s)
+	ps := sessions(t, s)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	sess := &store.PortalSession{ID: domain.NewID("pss"), TenantID: "acme", Environment: domain.Sandbox,
+		Environments: []domain.Environment{domain.Sandbox}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	must(t, ps.CreatePortalSession(store.WithAudit(ctx, auditEntry(scope, "portal_session.created", "portal_session", sess.ID, now)), sess, hash("tok"), nil))
+	// Who signs in with a link is known once it is redeemed.
+	in := auditEntry(domain.Scope{}, "portal_session.signed_in", "portal_session", "", now.Add(time.Millisecond))
+	in.ActorType, in.ActorID = domain.ActorPortalSession, ""
+	_, err := ps.RedeemPortalSession(store.WithAudit(ctx, in), hash("tok"), hash("sec"), now, now.Add(time.Hour))
+	must(t, err)
+	// A link that does not redeem records nothing.
+	_, err = ps.RedeemPortalSession(store.WithAudit(ctx, auditEntry(domain.Scope{}, "portal_session.signed_in", "portal_session", "", now.Add(2*time.Millisecond))),
+		hash("tok"), hash("sec2"), now, now.Add(time.Hour))
+	if !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a spent link: %v", err)
+	}
+	for i := range 2 {
+		out := auditEntry(scope, "portal_session.signed_out", "portal_session", sess.ID, now.Add(time.Duration(3+i)*time.Millisecond))
+		must(t, ps.EndPortalSession(store.WithAudit(ctx, out), sess.ID, now))
+	}
+	got := listAudit(t, s, store.AuditFilter{Scoped: true, TenantID: "acme", Environment: domain.Sandbox})
+	if !slices.Equal(actions(got), []string{"portal_session.signed_out", "portal_session.signed_in", "portal_session.created"}) {
+		t.Fatalf("session entries %v", actions(got))
+	}
+	if si := got[1]; si.ActorID != sess.ID || si.ResourceID != sess.ID {
+		t.Fatalf("the sign-in by link names %q as actor and %q as resource, want %s", si.ActorID, si.ResourceID, sess.ID)
+	}
+}

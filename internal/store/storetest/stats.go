@@ -21,6 +21,7 @@ func RunPortal(t *testing.T, newStore Factory) {
 		{"PortalSessionsExpireEndAndFollowTheirKey", testSessionLifetime},
 		{"DeliveryCountsBucketByEndpointAndStayInScope", testDeliveryCounts},
 		{"HealthCountsAttemptsBacklogAndFailingEndpoints", testHealth},
+		{"PortalSessionAuditEntriesNameTheSessionAndAreWrittenOnce", testSessionAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
