@@ -38,25 +38,10 @@ func TestTheSweeperRemovesWhatIsOlderThanThePeriodInTheBackground(t *testing.T) 
 	}
 	recent := publish(time.Now())
 
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		retention.Run(rctx, s, retention.Config{Period: time.Hour, Every: time.Hour, Batch: 10, Pause: time.Millisecond})
-		close(done)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	sweepUntil(t, s, 10, "old events were not swept", func() bool {
 		_, err := s.GetEvent(ctx, sc, old[len(old)-1])
-		if errors.Is(err, domain.ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("old events were not swept")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
+		return errors.Is(err, domain.ErrNotFound)
+	})
 	for _, id := range old {
 		if _, err := s.GetEvent(ctx, sc, id); !errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("old event %s survived: %v", id, err)
@@ -88,29 +73,38 @@ func TestTheSweeperRemovesAuditEntriesOnTheEventsClock(t *testing.T) {
 		record(time.Now().Add(-2 * time.Hour))
 	}
 	record(time.Now())
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		retention.Run(rctx, s, retention.Config{Period: time.Hour, Every: time.Hour, Batch: 4, Pause: time.Millisecond})
-		close(done)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		es, err := s.ListAudit(ctx, store.AuditFilter{})
-		if err != nil {
+	var left []domain.AuditEntry
+	sweepUntil(t, s, 4, "old audit entries were not swept", func() bool {
+		var err error
+		if left, err = s.ListAudit(ctx, store.AuditFilter{}); err != nil {
 			t.Fatal(err)
 		}
-		if len(es) == 1 {
-			if es[0].At.Before(time.Now().Add(-time.Hour)) {
-				t.Fatalf("the recent entry was swept, an old one kept: %+v", es[0])
-			}
-			break
-		}
+		return len(left) == 1
+	})
+	if left[0].At.Before(time.Now().Add(-time.Hour)) {
+		t.Fatalf("the recent entry was swept, an old one kept: %+v", left[0])
+	}
+}
+
+// sweepUntil runs the sweeper (a period of an hour, batches of batch rows)
+// until swept is true, failing with what after five seconds.
+func sweepUntil(t *testing.T, s retention.Purger, batch int, what string, swept func() bool) {
+	t.Helper()
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		retention.Run(rctx, s, retention.Config{Period: time.Hour, Every: time.Hour, Batch: batch, Pause: time.Millisecond})
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !swept() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d audit entries left, want the recent one", len(es))
+			t.Fatal(what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	<-done
 }
