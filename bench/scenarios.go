@@ -69,6 +69,9 @@ type Result struct {
 	// Profiles: the rounds of one profile at a time, and their comparison.
 	Profiles *ProfileRounds `json:"profiles,omitempty"`
 
+	// Saturation: the API kept busy, and how delivery kept pace.
+	Saturation *Saturation `json:"saturation,omitempty"`
+
 	HeraldWarnings int64    `json:"herald_log_warnings"`
 	HeraldErrors   int64    `json:"herald_log_errors"`
 	HeraldLastErr  string   `json:"herald_last_error,omitempty"`

@@ -169,7 +169,7 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 	s.checkpoint.SetConnMaxIdleTime(0)
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
-	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
+	s.DB = sqlstore.New(sqlstore.Conns{Read: s.read, Write: s.group, QueueWrite: s.queueGroup}, sqlstore.Dialect{
 		Batcher:           batcher{stmts: &stmtCache{pool: s.write}},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,

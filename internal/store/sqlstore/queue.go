@@ -140,7 +140,7 @@ func (db *DB) readClaimedEvents(ctx context.Context, claimed []store.Claimed) er
 	for id := range byEvent {
 		ids = append(ids, id)
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
+	rows, err := db.queueRead.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
 	if err != nil {
 		return err
 	}
