@@ -245,7 +245,7 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	now := time.Now()
 	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: now,
-		SkipEndpoints: d.lanes.saturated(),
+		Skip: d.lanes.saturated,
 	})
 	if err != nil || len(claimed) == 0 {
 		return false, err

@@ -132,18 +132,14 @@ func (ls *lanes) work(id string, l *lane) {
 	}
 }
 
-// saturated lists endpoints whose lanes already hold a full round of
-// waiting work, so the next claim leaves their deliveries in the queue.
-func (ls *lanes) saturated() []string {
+// saturated reports whether an endpoint's lane already holds a full round
+// of waiting work, so that a claim leaves its deliveries in the queue. A
+// claim asks as it runs (store.ClaimParams.Skip).
+func (ls *lanes) saturated(endpointID string) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	var ids []string
-	for id, l := range ls.m {
-		if len(l.queue) >= l.limit {
-			ids = append(ids, id)
-		}
-	}
-	return ids
+	l := ls.m[endpointID]
+	return l != nil && len(l.queue) >= l.limit
 }
 
 // close stops the lanes and returns the jobs that never started.
