@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
@@ -72,6 +73,11 @@ type Store struct {
 	// connection to a random waiter): a claim or a record waiting among
 	// them would let delivery fall ever further behind ingest.
 	db, queue *sql.DB
+	// turns lets the API's writes into db one pool's worth at a time, in
+	// the order they came: database/sql hands a freed connection to a
+	// random waiter, so with hundreds of publishes waiting some waited
+	// many times longer than the rest.
+	turns     *semaphore.Weighted
 	url       string
 	closeOnce sync.Once
 }
@@ -105,9 +111,9 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("open postgres %s: dispatcher's pool: %w", redact(url), err)
 	}
-	s := &Store{db: db, queue: queue, url: url}
+	s := &Store{db: db, queue: queue, url: url, turns: semaphore.NewWeighted(int64(sizes.api))}
 	s.DB = sqlstore.New(sqlstore.Conns{
-		Read: db, Write: s.writeOn(db), QueueRead: queue, QueueWrite: s.writeOn(queue),
+		Read: db, Write: s.writeInTurn, QueueRead: queue, QueueWrite: s.writeOn(queue),
 	}, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
@@ -250,6 +256,15 @@ func (s *Store) write(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error
 			return err
 		}
 	}
+}
+
+// writeInTurn is write on the API's pool, first come first served.
+func (s *Store) writeInTurn(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.turns.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer s.turns.Release(1)
+	return s.write(ctx, s.db, fn)
 }
 
 // writeOn is write on the given pool.
