@@ -32,6 +32,7 @@ func smallRun(database string) config {
 		backlogDeliveries: 1500, badEvents: 200, badTimeout: 500 * time.Millisecond,
 		ceilingRequests: 2000, profilesEvents: 300, profilesRounds: 1, profiles: map[string]bool{},
 		hostileClients: 8, hostileFor: 5 * time.Second, slowConnections: 100,
+		saturationClients: 20, saturationBatch: 1, saturationDuration: 2 * time.Second, saturationEndpoints: 2,
 	}
 }
 
@@ -119,6 +120,12 @@ func checkRun(t *testing.T, cfg config) {
 		t.Errorf("backlog phases missing: %+v %+v", b.Ingest, b.Drain)
 	}
 	checkProfiles(t, find(run, "profiles"), cfg.profilesRounds)
+	if s := find(run, "saturation"); s == nil || s.Saturation == nil || s.Received == nil {
+		t.Error("no saturation result")
+	} else if sat := s.Saturation; sat.Accepted == 0 || sat.Lost != 0 || sat.LagDuring.N+sat.LagAfter.N != int(s.Received.Requests) ||
+		len(sat.AcceptedTimeline) == 0 || sat.CPULoad.Herald <= 0 {
+		t.Errorf("saturation: %+v", sat)
+	}
 	if md := markdownReport(run); len(md) == 0 {
 		t.Error("empty report")
 	}

@@ -209,6 +209,8 @@ type apiError struct {
 	method, path string
 	status       int
 	body         string
+	// retryAfter is the answer's Retry-After header, when it had one.
+	retryAfter string
 }
 
 func (e *apiError) Error() string {
@@ -236,7 +238,7 @@ func (h *heraldProc) call(ctx context.Context, method, path string, body []byte,
 		return err
 	}
 	if resp.StatusCode != want {
-		return &apiError{method: method, path: path, status: resp.StatusCode, body: string(raw)}
+		return &apiError{method: method, path: path, status: resp.StatusCode, body: string(raw), retryAfter: resp.Header.Get("Retry-After")}
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)

@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles", "hostile", "slowbody"}
+var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody"}
 
 type config struct {
 	scenarios         []string
@@ -54,6 +54,11 @@ type config struct {
 	hostileClients    int
 	hostileFor        time.Duration
 	slowConnections   int
+	// saturation: clients publishing as fast as answered, for a while.
+	saturationClients   int
+	saturationBatch     int
+	saturationDuration  time.Duration
+	saturationEndpoints int
 }
 
 // count scales a base count, never below floor.
@@ -84,7 +89,11 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.ceilingRequests, "ceiling-requests", 400_000, "Requests of the ceiling run.")
 	fs.IntVar(&c.profilesEvents, "profiles-events", 100_000, "Events of profiles: each to both endpoints side by side, then to the one endpoint of each round.")
 	fs.IntVar(&c.profilesRounds, "profiles-rounds", 3, "Rounds of profiles, each a standard run then a smart-kyc run.")
-	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round).")
+	fs.IntVar(&c.saturationClients, "saturation-clients", 200, "Concurrent API clients of saturation, each publishing as soon as its last request is answered (not scaled).")
+	fs.IntVar(&c.saturationBatch, "saturation-batch", 1, "Events per request in saturation: 1 sends POST /v1/events, more POST /v1/events/batch.")
+	fs.DurationVar(&c.saturationDuration, "saturation-duration", 60*time.Second, "How long saturation publishes (scaled; at least 2 s).")
+	fs.IntVar(&c.saturationEndpoints, "saturation-endpoints", 1, "Endpoints of saturation (each event goes to every one).")
+	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round), saturation.")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
 	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
 	fs.BoolVar(&c.keep, "keep", false, "Keep the temporary directory (databases, Herald's logs).")
@@ -138,6 +147,12 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-steady-rate must be positive")
 	case c.profilesRounds < 1:
 		return c, errors.New("-profiles-rounds must be at least 1")
+	case c.saturationClients < 1:
+		return c, errors.New("-saturation-clients must be at least 1")
+	case c.saturationBatch < 1 || c.saturationBatch > 1000:
+		return c, errors.New("-saturation-batch must be 1..1000")
+	case c.saturationEndpoints < 1:
+		return c, errors.New("-saturation-endpoints must be at least 1")
 	}
 	c.hostileClients = c.count(c.hostileClients, 8)
 	c.slowConnections = c.count(c.slowConnections, 16)
@@ -253,7 +268,7 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			return nil, err
 		}
 	}
-	rc, err := startReceiver(max(cfg.endpoints, cfg.steadyEndpoints))
+	rc, err := startReceiver(max(cfg.endpoints, cfg.steadyEndpoints, cfg.saturationEndpoints))
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +300,8 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.hostile(ctx)
 		case "slowbody":
 			res = r.slowBody(ctx)
+		case "saturation":
+			res = r.saturation(ctx)
 		}
 		if busy != "" {
 			res.Notes = append(res.Notes, busy)

@@ -97,6 +97,11 @@ type Report struct {
 	LastArrival  int64 `json:"last_arrival_ns"`
 	// Latency is publish-to-arrival over every healthy request, in ms.
 	Latency Percentiles `json:"latency_ms"`
+	// LatencyBefore and LatencyAfter split Latency at the time the report
+	// was asked to split at (/report?split=<unix ns>): the requests that
+	// arrived before it and those that arrived after.
+	LatencyBefore *Percentiles `json:"latency_before_split_ms,omitempty"`
+	LatencyAfter  *Percentiles `json:"latency_after_split_ms,omitempty"`
 	// Timeline counts arrivals per second since the reset.
 	Timeline []int64 `json:"timeline,omitempty"`
 }
@@ -149,6 +154,8 @@ type runState struct {
 
 	latMu     sync.Mutex
 	latencies []int64
+	// arrivals[i] is when the request of latencies[i] arrived (unix ns).
+	arrivals  []int64
 	sigErrMu  sync.Mutex
 	sigErrors []string
 }
@@ -215,6 +222,7 @@ func (rc *receiver) reset(w http.ResponseWriter, r *http.Request) {
 		st.verifiers[i] = v
 	}
 	st.latencies = make([]int64, 0, min(req.Events*len(req.Secrets), 4<<20))
+	st.arrivals = make([]int64, 0, cap(st.latencies))
 	rc.state.Store(st)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -226,7 +234,7 @@ func (rc *receiver) stats(w http.ResponseWriter, _ *http.Request) {
 		st.run, st.requests.Load(), st.unique.Load(), st.hangs.Load(), st.last.Load())
 }
 
-func (rc *receiver) report(w http.ResponseWriter, _ *http.Request) {
+func (rc *receiver) report(w http.ResponseWriter, r *http.Request) {
 	st := rc.state.Load()
 	rep := Report{
 		Run: st.run, Requests: st.requests.Load(), Unique: st.unique.Load(), Duplicates: st.dups.Load(),
@@ -240,7 +248,20 @@ func (rc *receiver) report(w http.ResponseWriter, _ *http.Request) {
 	}
 	st.latMu.Lock()
 	lat := slices.Clone(st.latencies)
+	arrivals := slices.Clone(st.arrivals)
 	st.latMu.Unlock()
+	if split, err := strconv.ParseInt(r.URL.Query().Get("split"), 10, 64); err == nil {
+		var before, after []int64
+		for i, at := range arrivals {
+			if at < split {
+				before = append(before, lat[i])
+			} else {
+				after = append(after, lat[i])
+			}
+		}
+		b, a := percentiles(before), percentiles(after)
+		rep.LatencyBefore, rep.LatencyAfter = &b, &a
+	}
 	rep.Latency = percentiles(lat)
 	st.sigErrMu.Lock()
 	rep.SigErrors = slices.Clone(st.sigErrors)
@@ -316,6 +337,7 @@ func (rc *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	st.latMu.Lock()
 	st.latencies = append(st.latencies, nanos-t)
+	st.arrivals = append(st.arrivals, nanos)
 	st.latMu.Unlock()
 	kycSecret := st.smartKYC[ep]
 	if kycSecret != "" {
@@ -535,6 +557,13 @@ func (p *receiverProc) stats() (receiverStats, error) {
 func (p *receiverProc) report() (Report, error) {
 	var r Report
 	return r, p.get("/report", &r)
+}
+
+// reportSplit is report with the latencies also split at the given time:
+// arrivals before it and after it.
+func (p *receiverProc) reportSplit(at time.Time) (Report, error) {
+	var r Report
+	return r, p.get("/report?split="+strconv.FormatInt(at.UnixNano(), 10), &r)
 }
 
 func (p *receiverProc) get(path string, v any) error {

@@ -96,6 +96,17 @@ func targets(run *Run) []Target {
 	} else {
 		add("batch publish, events accepted/s", fmt.Sprintf("≥ %.0f", rate), "not measured", nil, "")
 	}
+	if s := find(run, "saturation"); usable(s) && s.Saturation != nil {
+		sat := s.Saturation
+		note := ""
+		if sat.Clients != 200 || sat.LoadSeconds < 59 {
+			note = fmt.Sprintf("%d clients for %.0f s, not 200 for 60 s", sat.Clients, sat.LoadSeconds)
+		}
+		add("saturation: delivery lag p99 (publish to arrival), nothing lost", "≤ 5 s, 0 lost",
+			fmt.Sprintf("%.0f ms, %d lost (%.0f events/s accepted, %.0f %% delivered during the load)",
+				s.Latency.P99, sat.Lost, sat.AcceptedRate, sat.DeliveredShare*100),
+			yes(s.Latency.P99 <= 5000 && sat.Lost == 0), note)
+	}
 	if p := find(run, "profiles"); usable(p) && p.Profiles != nil && p.Profiles.Ratio > 0 {
 		pr := p.Profiles
 		add("Herald CPU per delivery, smart-kyc / standard (drain)", "≤ 1.5×",
@@ -181,6 +192,9 @@ func markdownTables(run *Run) string {
 	if p := find(run, "profiles"); p != nil && p.Profiles != nil {
 		b.WriteString(profileTable(run.Store, p.Profiles))
 	}
+	if s := find(run, "saturation"); s != nil && s.Saturation != nil {
+		b.WriteString(saturationTable(run.Store, s))
+	}
 	return b.String()
 }
 
@@ -212,6 +226,30 @@ func profileTable(store string, p *ProfileRounds) string {
 	}
 	fmt.Fprintf(&b, "\nMedians over the drains: standard %.4f ms, smart-kyc %.4f ms per delivery; smart-kyc / standard **%.2f×** (round by round: %s).\n",
 		p.StandardMS, p.SmartKYCMS, p.Ratio, strings.Join(pairs, ", "))
+	return b.String()
+}
+
+// saturationTable is the saturation scenario's own figures.
+func saturationTable(store string, r *Result) string {
+	s := r.Saturation
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### Saturation: %d API clients, %d event(s) per request (%s)\n\n", s.Clients, s.Batch, store)
+	b.WriteString("| load s | accepted | accepted/s | refused | request p50 / p99 ms | delivered during the load | lag p50 / p99 ms during | after | overall | lost | duplicates | Herald cores | PostgreSQL cores | machine busy |\n")
+	b.WriteString("|---:|---:|---:|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|\n")
+	dups := int64(0)
+	if r.Received != nil {
+		dups = r.Received.Duplicates
+	}
+	lag := func(p Percentiles) string {
+		if p.N == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f / %.0f", p.P50, p.P99)
+	}
+	fmt.Fprintf(&b, "| %.1f | %d | %.0f | %d | %.1f / %.1f | %d (%.1f %%) | %s | %s | %s | %d | %d | %.2f | %.2f | %.0f %% |\n",
+		s.LoadSeconds, s.Accepted, s.AcceptedRate, s.Refused, s.RequestLatency.P50, s.RequestLatency.P99,
+		s.DeliveredDuringLoad, s.DeliveredShare*100, lag(s.LagDuring), lag(s.LagAfter), lag(r.Latency),
+		s.Lost, dups, s.HeraldCores, s.PostgresCores, s.CPULoad.MachineBusy*100)
 	return b.String()
 }
 

@@ -73,6 +73,8 @@ type Result struct {
 	Hostile *Hostile `json:"hostile,omitempty"`
 	// SlowBody: the slow connections' fate and the API's meanwhile.
 	SlowBody *SlowBody `json:"slow_body,omitempty"`
+	// Saturation: the API kept busy, and how delivery kept pace.
+	Saturation *Saturation `json:"saturation,omitempty"`
 
 	HeraldWarnings int64    `json:"herald_log_warnings"`
 	HeraldErrors   int64    `json:"herald_log_errors"`

@@ -13,7 +13,7 @@ import (
 
 // databaseFlag is shared by every command that opens the store.
 type databaseFlag struct {
-	Database string `env:"HERALD_DATABASE" default:"herald.db" help:"SQLite file path, or a postgres:// URL (optional max_conns=N sets the pool size, default 16)."`
+	Database string `env:"HERALD_DATABASE" default:"herald.db" help:"SQLite file path, or a postgres:// URL (optional max_conns=N and dispatch_conns=N set the sizes of the API's and the dispatcher's connection pools, default 16 and 4)."`
 }
 
 // open opens the store with sealer (nil: secrets are neither sealed nor

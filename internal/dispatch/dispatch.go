@@ -291,15 +291,14 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 	}
 	limit := min(free, d.cfg.Batch)
 	now := time.Now()
-	skip := d.lanes.saturated()
 	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: now,
-		SkipEndpoints: skip,
+		Skip: d.lanes.saturated,
 	})
 	if err != nil || len(claimed) == 0 {
 		return false, err
 	}
-	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit, "skipped_endpoints", len(skip))
+	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit)
 	d.tookOver(claimed)
 	d.inFlight.Add(int64(len(claimed)))
 	eps, err := d.endpoints.get(ctx, d.queue, claimed)

@@ -132,18 +132,22 @@ func (ls *lanes) work(id string, l *lane) {
 	}
 }
 
-// saturated lists endpoints whose lanes already hold a full round of
-// waiting work, so the next claim leaves their deliveries in the queue.
-func (ls *lanes) saturated() []string {
+// saturated reports whether an endpoint's lane already holds
+// store.ClaimRounds full rounds of waiting work, so that a claim leaves its
+// deliveries in the queue. A claim asks as it runs (store.ClaimParams.Skip).
+//
+// Less than that lets a fast endpoint run dry: with one round waiting, the
+// claim that finds the lane full comes back empty, and the lane then sends
+// what it holds and waits for the next claim, which on SQLite waits behind
+// the publishes for the writer (with 200 API clients publishing, delivery
+// fell ever further behind them). Two rounds waiting cover that claim's
+// wait; the queue never holds more than four rounds, since a claim takes
+// at most two.
+func (ls *lanes) saturated(endpointID string) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	var ids []string
-	for id, l := range ls.m {
-		if len(l.queue) >= l.limit {
-			ids = append(ids, id)
-		}
-	}
-	return ids
+	l := ls.m[endpointID]
+	return l != nil && len(l.queue) >= store.ClaimRounds*l.limit
 }
 
 // close stops the lanes and returns the jobs that never started.

@@ -236,9 +236,15 @@ type ClaimParams struct {
 	Limit int
 	Lease time.Duration
 	Now   time.Time
-	// SkipEndpoints are endpoints whose lanes are full: claiming their
-	// deliveries now would only let the leases run down in a queue.
-	SkipEndpoints []string
+	// Skip, when set, is asked about each endpoint with due deliveries as
+	// the claim runs, and true leaves that endpoint's deliveries in the
+	// queue: its lane is full, and claiming more now would only let their
+	// leases run down in a queue. It is asked then, not when the claim is
+	// made, because a claim may wait (for SQLite's one writer, behind a
+	// flood of publishes) while the lane empties: a decision taken before
+	// the wait would leave an idle lane without work until the next claim.
+	// It must be quick and must not use the store.
+	Skip func(endpointID string) bool
 	// DeliveryIDs, when set, claims only these (if due): a test send.
 	DeliveryIDs []string
 }

@@ -16,7 +16,7 @@ const dueChannel = "herald_due"
 // its own outside the pool and reconnects by itself; while it is
 // disconnected the dispatcher's poll still finds the work.
 func (s *Store) Listen(ctx context.Context, wake func()) {
-	connURL, _, err := splitMaxConns(s.url)
+	connURL, _, err := splitPoolSizes(s.url)
 	if err != nil {
 		slog.Error("listen: bad database URL", "err", err)
 		return

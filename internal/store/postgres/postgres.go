@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
@@ -33,13 +34,23 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DefaultMaxConns is the connection pool size when the URL sets none.
+// DefaultMaxConns is the size of the API's connection pool when the URL
+// sets none.
 const DefaultMaxConns = 16
 
-// MaxConnsParam is the URL query parameter that sets the pool size, e.g.
-// postgres://host/db?max_conns=32. It is Herald's, not PostgreSQL's, and is
-// removed before the URL reaches the driver.
-const MaxConnsParam = "max_conns"
+// DefaultDispatchConns is the size of the dispatcher's connection pool when
+// the URL sets none: its claim loop, its recorder and the occasional
+// release or endpoint read each use one at a time.
+const DefaultDispatchConns = 4
+
+// MaxConnsParam and DispatchConnsParam are the URL query parameters that
+// set the pool sizes, e.g. postgres://host/db?max_conns=32&dispatch_conns=4.
+// They are Herald's, not PostgreSQL's, and are removed before the URL
+// reaches the driver.
+const (
+	MaxConnsParam      = "max_conns"
+	DispatchConnsParam = "dispatch_conns"
+)
 
 // maxWriteRetries is how many times a write transaction that lost a
 // deadlock, a serialization conflict or an insert race is run again.
@@ -56,7 +67,17 @@ const claimLock = `FOR UPDATE SKIP LOCKED`
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	*sqlstore.DB
-	db        *sql.DB
+	// db serves the API and the background work; queue serves the
+	// dispatcher alone. Under a flood of publishes every connection of db
+	// is busy and more requests wait for one (database/sql hands a freed
+	// connection to a random waiter): a claim or a record waiting among
+	// them would let delivery fall ever further behind ingest.
+	db, queue *sql.DB
+	// turns lets the API's writes into db one pool's worth at a time, in
+	// the order they came: database/sql hands a freed connection to a
+	// random waiter, so with hundreds of publishes waiting some waited
+	// many times longer than the rest.
+	turns     *semaphore.Weighted
 	url       string
 	closeOnce sync.Once
 }
@@ -65,16 +86,21 @@ type Store struct {
 // applies migrations and returns the store. Other processes may share the
 // database: their leases are left alone and expire by themselves.
 //
-// The optional query parameter max_conns sets the pool size (default 16);
-// every other parameter is the driver's (sslmode, connect_timeout, …) or a
+// The optional query parameters max_conns and dispatch_conns set the sizes
+// of the API's pool (default 16) and of the dispatcher's (default 4); every
+// other parameter is the driver's (sslmode, connect_timeout, …) or a
 // run-time setting of the session (search_path, application_name, …).
 //
 // sealer, when not nil, encrypts endpoint secrets at rest; CheckSealer
 // proves it holds the key the database's secrets were sealed with.
 func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) {
-	db, err := openDB(ctx, url)
+	connURL, sizes, err := splitPoolSizes(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
+	}
+	db, err := openDB(ctx, connURL, sizes.api)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
 	}
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
@@ -90,8 +116,15 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	s := &Store{db: db, url: url}
-	s.DB = sqlstore.New(db, s.write, s.write, sqlstore.Dialect{
+	queue, err := openDB(ctx, connURL, sizes.dispatch)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres %s: dispatcher's pool: %w", redact(url), err)
+	}
+	s := &Store{db: db, queue: queue, url: url, turns: semaphore.NewWeighted(int64(sizes.api))}
+	s.DB = sqlstore.New(sqlstore.Conns{
+		Read: db, Write: s.writeInTurn, QueueRead: queue, QueueWrite: s.writeOn(queue),
+	}, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
@@ -114,21 +147,20 @@ func Migrate(ctx context.Context, url string) error {
 	return s.Close()
 }
 
-// Close closes the pool.
+// Close closes the pools.
 func (s *Store) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.db.Close() })
+	s.closeOnce.Do(func() { err = errors.Join(s.queue.Close(), s.db.Close()) })
 	return err
 }
 
-func openDB(ctx context.Context, rawURL string) (*sql.DB, error) {
-	connURL, maxConns, err := splitMaxConns(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
-	}
+// openDB opens a pool of at most maxConns connections to connURL (Herald's
+// own parameters already taken out) and checks that the server answers.
+// Errors do not name the URL: the caller does, redacted.
+func openDB(ctx context.Context, connURL string, maxConns int) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(connURL)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
+		return nil, err
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxConns)
@@ -140,35 +172,52 @@ func openDB(ctx context.Context, rawURL string) (*sql.DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		if isUnavailable(err) {
-			return nil, fmt.Errorf("open postgres %s: %w: %w", redact(rawURL), store.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
+		return nil, err
 	}
 	return db, nil
 }
 
-// splitMaxConns takes Herald's max_conns parameter out of a URL and returns
-// the URL the driver gets and the pool size.
-func splitMaxConns(raw string) (string, int, error) {
+// poolSizes are the connection pools' sizes.
+type poolSizes struct{ api, dispatch int }
+
+// splitPoolSizes takes Herald's max_conns and dispatch_conns parameters out
+// of a URL and returns the URL the driver gets and the pools' sizes.
+func splitPoolSizes(raw string) (string, poolSizes, error) {
+	sizes := poolSizes{api: DefaultMaxConns, dispatch: DefaultDispatchConns}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// Not a URL (a key=value connection string, say): the driver
 		// parses it and reports what is wrong with it.
-		return raw, DefaultMaxConns, nil
+		return raw, sizes, nil
 	}
 	q := u.Query()
-	if !q.Has(MaxConnsParam) {
-		return raw, DefaultMaxConns, nil
+	if !q.Has(MaxConnsParam) && !q.Has(DispatchConnsParam) {
+		return raw, sizes, nil
 	}
-	v := q.Get(MaxConnsParam)
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return "", 0, fmt.Errorf("%s=%q: want a whole number of connections, at least 1", MaxConnsParam, v)
+	for _, p := range []struct {
+		name string
+		n    *int
+	}{{MaxConnsParam, &sizes.api}, {DispatchConnsParam, &sizes.dispatch}} {
+		if !q.Has(p.name) {
+			continue
+		}
+		v := q.Get(p.name)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPoolSize {
+			return "", poolSizes{}, fmt.Errorf("%s=%q: want a whole number of connections, 1 to %d", p.name, v, maxPoolSize)
+		}
+		*p.n = n
+		q.Del(p.name)
 	}
-	q.Del(MaxConnsParam)
 	u.RawQuery = q.Encode()
-	return u.String(), n, nil
+	return u.String(), sizes, nil
 }
+
+// maxPoolSize bounds each pool: far more connections than PostgreSQL
+// serves well (each is a server process).
+const maxPoolSize = 1000
 
 // redact hides the password of a URL for messages.
 func redact(raw string) string {
@@ -206,9 +255,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // is on disk. A transaction that lost a deadlock, a serialization conflict
 // or an insert race on a checked key (see racedKeys) is rolled back and run
 // again from the start, at most maxWriteRetries times.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	for retry := 0; ; retry++ {
-		err := s.writeOnce(ctx, fn)
+		err := writeOnce(ctx, db, fn)
 		if err == nil || retry == maxWriteRetries || !isRetryable(err) {
 			return err
 		}
@@ -222,8 +271,22 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+// writeInTurn is write on the API's pool, first come first served.
+func (s *Store) writeInTurn(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.turns.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer s.turns.Release(1)
+	return s.write(ctx, s.db, fn)
+}
+
+// writeOn is write on the given pool.
+func (s *Store) writeOn(db *sql.DB) sqlstore.WriteFunc {
+	return func(ctx context.Context, fn func(tx *sql.Tx) error) error { return s.write(ctx, db, fn) }
+}
+
+func writeOnce(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -124,38 +125,148 @@ func TestOpenLeavesOtherProcessesLeasesAlone(t *testing.T) {
 	}
 }
 
-func TestMaxConnsParam(t *testing.T) {
+func TestPoolSizeParams(t *testing.T) {
+	def := poolSizes{api: DefaultMaxConns, dispatch: DefaultDispatchConns}
 	for _, tc := range []struct {
 		in, out string
-		n       int
+		sizes   poolSizes
 		bad     bool
 	}{
-		{in: "postgres://h/db?sslmode=disable", out: "postgres://h/db?sslmode=disable", n: DefaultMaxConns},
-		{in: "postgres://u:p@h/db?max_conns=3&sslmode=disable", out: "postgres://u:p@h/db?sslmode=disable", n: 3},
-		{in: "postgresql://h/db?max_conns=40", out: "postgresql://h/db", n: 40},
+		{in: "postgres://h/db?sslmode=disable", out: "postgres://h/db?sslmode=disable", sizes: def},
+		{in: "postgres://u:p@h/db?max_conns=3&sslmode=disable", out: "postgres://u:p@h/db?sslmode=disable", sizes: poolSizes{3, DefaultDispatchConns}},
+		{in: "postgresql://h/db?max_conns=40", out: "postgresql://h/db", sizes: poolSizes{40, DefaultDispatchConns}},
+		{in: "postgres://h/db?dispatch_conns=2&application_name=x", out: "postgres://h/db?application_name=x", sizes: poolSizes{DefaultMaxConns, 2}},
+		{in: "postgres://h/db?dispatch_conns=1&max_conns=1", out: "postgres://h/db", sizes: poolSizes{1, 1}},
 		{in: "postgres://h/db?max_conns=0", bad: true},
 		{in: "postgres://h/db?max_conns=lots", bad: true},
-		{in: "host=h dbname=db", out: "host=h dbname=db", n: DefaultMaxConns},
+		{in: "postgres://h/db?dispatch_conns=0", bad: true},
+		{in: "postgres://h/db?dispatch_conns=1001", bad: true},
+		{in: "host=h dbname=db", out: "host=h dbname=db", sizes: def},
 	} {
-		out, n, err := splitMaxConns(tc.in)
+		out, sizes, err := splitPoolSizes(tc.in)
 		if tc.bad {
 			if err == nil {
 				t.Errorf("%s: no error", tc.in)
 			}
 			continue
 		}
-		if err != nil || out != tc.out || n != tc.n {
-			t.Errorf("%s: got %q, %d, %v; want %q, %d", tc.in, out, n, err, tc.out, tc.n)
+		if err != nil || out != tc.out || sizes != tc.sizes {
+			t.Errorf("%s: got %q, %+v, %v; want %q, %+v", tc.in, out, sizes, err, tc.out, tc.sizes)
 		}
 	}
 
-	s := open(t, pgtest.URL(t)+"&max_conns=3")
-	if got := s.db.Stats().MaxOpenConnections; got != 3 {
-		t.Fatalf("pool size %d, want 3", got)
+	s := open(t, pgtest.URL(t)+"&max_conns=3&dispatch_conns=2")
+	if api, dispatch := s.db.Stats().MaxOpenConnections, s.queue.Stats().MaxOpenConnections; api != 3 || dispatch != 2 {
+		t.Fatalf("pool sizes %d and %d, want 3 and 2", api, dispatch)
 	}
-	if _, err := Open(ctx, "postgres://127.0.0.1/x?max_conns=-1", nil); err == nil || !strings.Contains(err.Error(), "max_conns") {
-		t.Fatalf("bad max_conns: err = %v", err)
+	for _, bad := range []string{"max_conns=-1", "dispatch_conns=x"} {
+		name, _, _ := strings.Cut(bad, "=")
+		if _, err := Open(ctx, "postgres://127.0.0.1/x?"+bad, nil); err == nil || !strings.Contains(err.Error(), name) {
+			t.Fatalf("%s: err = %v", bad, err)
+		}
 	}
+}
+
+// The dispatcher has connections of its own: with every connection of the
+// API's pool held (a flood of publishes), it still claims, reads what it
+// claimed, records and releases.
+func TestDispatcherDoesNotWaitForTheAPIsConnections(t *testing.T) {
+	s := open(t, pgtest.URL(t)+"&max_conns=2&dispatch_conns=1")
+	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	must(t, s.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: time.Now()}))
+	now := time.Now()
+	ep := &domain.Endpoint{ID: domain.NewID(domain.PrefixEndpoint), TenantID: "acme", Environment: domain.Sandbox,
+		URL: "https://example.com", Status: domain.EndpointActive, TimeoutMS: 1000, MaxConcurrency: 4,
+		Success: domain.Success2xx, Secret: "whsec_dGVzdA==", CreatedAt: now, UpdatedAt: now}
+	must(t, s.CreateEndpoint(ctx, ep))
+	var pubs []store.Publication
+	for range 3 {
+		pubs = append(pubs, store.Publication{Event: domain.Event{ID: domain.NewID(domain.PrefixEvent), Type: "a.b", Data: []byte(`{}`), CreatedAt: time.Now()}})
+	}
+	_, err := s.Publish(ctx, sc, pubs)
+	must(t, err)
+
+	// Hold every connection of the API's pool, as publishes in flight do.
+	for range 2 {
+		tx, err := s.db.BeginTx(ctx, nil)
+		must(t, err)
+		defer tx.Rollback() //nolint:errcheck // only held
+	}
+	if n := s.db.Stats().InUse; n != 2 {
+		t.Fatalf("%d of the API's connections held, want 2", n)
+	}
+	// A deadline only so that a regression fails instead of hanging.
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	claimed, err := s.Claim(dctx, store.ClaimParams{Owner: "me", Limit: 10, Lease: time.Minute, Now: time.Now()})
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claimed %d with the API's pool busy: %v", len(claimed), err)
+	}
+	for _, c := range claimed {
+		if c.Event.CreatedAt.IsZero() {
+			t.Fatalf("delivery %s claimed without its event", c.DeliveryID)
+		}
+	}
+	eps, err := s.EndpointsByID(dctx, []string{ep.ID})
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("endpoints by id with the API's pool busy: %d, %v", len(eps), err)
+	}
+	must(t, s.Release(dctx, "me", []string{claimed[0].DeliveryID}))
+	at := time.Now()
+	must(t, s.Record(dctx, []store.Outcome{{
+		DeliveryID: claimed[1].DeliveryID, EndpointID: ep.ID, EventID: claimed[1].Event.ID, Scope: sc, Status: domain.DeliverySucceeded,
+		Attempt: domain.Attempt{ID: domain.NewIDAt(domain.PrefixAttempt, at), DeliveryID: claimed[1].DeliveryID, Number: 1, At: at, ResponseStatus: 200},
+	}}))
+}
+
+// The API's writes get the pool's connections in the order they asked for
+// them: under a flood of publishes none waits much longer than the others
+// (database/sql alone hands a freed connection to a random waiter).
+func TestAPIWritesTakeTurnsInOrder(t *testing.T) {
+	s := open(t, pgtest.URL(t)+"&max_conns=1")
+	// Hold the one turn, as a publish in progress does.
+	must(t, s.turns.Acquire(ctx, 1))
+	const n = 8
+	order := make(chan int, n)
+	done := make(chan error, n)
+	for i := range n {
+		go func() {
+			done <- s.writeInTurn(ctx, func(tx *sql.Tx) error {
+				order <- i
+				_, err := tx.ExecContext(ctx, `SELECT 1`)
+				return err
+			})
+		}()
+		// Start the next one only once this one waits for its turn.
+		for deadline := time.Now().Add(30 * time.Second); waitingForATurn() < i+1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("write %d never waited for a turn", i)
+			}
+		}
+	}
+	s.turns.Release(1)
+	for range n {
+		must(t, <-done)
+	}
+	for want := range n {
+		if got := <-order; got != want {
+			t.Fatalf("write %d had its turn when write %d's was due", got, want)
+		}
+	}
+}
+
+// waitingForATurn counts the goroutines blocked in the API pool's
+// semaphore: a goroutine is in its queue once it blocks there.
+func waitingForATurn() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "semaphore.(*Weighted).Acquire") {
+			n++
+		}
+	}
+	return n
 }
 
 func TestOpenRedactsPassword(t *testing.T) {
@@ -217,7 +328,7 @@ func TestWriteRetriesDeadlocks(t *testing.T) {
 	s := open(t, pgtest.URL(t))
 	deadlock := &pgconn.PgError{Code: deadlockDetected}
 	calls := 0
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, s.db, func(tx *sql.Tx) error {
 		calls++
 		if calls == 1 {
 			return deadlock
@@ -229,12 +340,12 @@ func TestWriteRetriesDeadlocks(t *testing.T) {
 		t.Fatalf("err = %v after %d calls, want success on the second", err, calls)
 	}
 	calls = 0
-	err = s.write(ctx, func(*sql.Tx) error { calls++; return deadlock })
+	err = s.write(ctx, s.db, func(*sql.Tx) error { calls++; return deadlock })
 	if !errors.Is(err, deadlock) || calls != 1+maxWriteRetries {
 		t.Fatalf("err = %v after %d calls, want the deadlock after %d", err, calls, 1+maxWriteRetries)
 	}
 	calls = 0
-	err = s.write(ctx, func(*sql.Tx) error { calls++; return &pgconn.PgError{Code: uniqueViolation} })
+	err = s.write(ctx, s.db, func(*sql.Tx) error { calls++; return &pgconn.PgError{Code: uniqueViolation} })
 	if err == nil || calls != 1 {
 		t.Fatalf("a unique violation was retried: err = %v, calls = %d", err, calls)
 	}

@@ -176,7 +176,7 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 	if err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}
-	s.DB = sqlstore.New(s.read, s.group, s.queueGroup, sqlstore.Dialect{
+	s.DB = sqlstore.New(sqlstore.Conns{Read: s.read, Write: s.group, QueueWrite: s.queueGroup}, sqlstore.Dialect{
 		Batcher:           batcher{stmts: &stmtCache{pool: s.write}},
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,

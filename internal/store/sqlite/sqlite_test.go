@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,7 +184,10 @@ func TestDispatcherWriteCommitsBeforeOrdinaryWritesQueuedAheadOfIt(t *testing.T)
 	}
 }
 
-func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
+// openQueue opens a store with one endpoint and returns it with a function
+// that publishes one event to that endpoint.
+func openQueue(t *testing.T) (*Store, func() error) {
+	t.Helper()
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "herald.db"), nil)
 	if err != nil {
@@ -217,6 +221,12 @@ func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
 	if err := publish(); err != nil {
 		t.Fatal(err)
 	}
+	return s, publish
+}
+
+func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
+	ctx := context.Background()
+	s, publish := openQueue(t)
 	// Everything committed is due to this claim.
 	claimAll := store.ClaimParams{Owner: "test", Limit: 100, Lease: time.Minute, Now: time.Now().Add(time.Hour)}
 
@@ -251,6 +261,46 @@ func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
 	}
 	if len(c) != 3 {
 		t.Errorf("the next claim took %d deliveries, want the 3 published meanwhile", len(c))
+	}
+}
+
+// A claim asks which endpoints to skip when the writer runs it, not when it
+// was queued: a lane that was full when the dispatcher asked for more work
+// has emptied while the claim waited behind the publishes, and must get
+// that work now rather than a claim later.
+func TestClaimAsksWhichEndpointsToSkipWhenItRuns(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openQueue(t)
+	release := make(chan struct{})
+	long := s.hold(s.group, release, func(*sql.Tx) error { return nil })
+	var full atomic.Bool
+	full.Store(true)
+	askedWhileHeld := false
+	claimed := make(chan []store.Claimed, 1)
+	claim := queued(t, s.queueOps, func() error {
+		c, err := s.Claim(ctx, store.ClaimParams{Owner: "test", Limit: 100, Lease: time.Minute, Now: time.Now().Add(time.Hour),
+			Skip: func(string) bool {
+				select {
+				case <-release:
+				default:
+					askedWhileHeld = true
+				}
+				return full.Load()
+			}})
+		claimed <- c
+		return err
+	})
+	// The lane empties while the claim waits for the writer.
+	full.Store(false)
+	close(release)
+
+	wantNil(t, "long write", long)
+	wantNil(t, "claim", claim)
+	if askedWhileHeld {
+		t.Error("the claim asked what to skip before the writer ran it")
+	}
+	if c := <-claimed; len(c) != 1 {
+		t.Errorf("the claim took %d deliveries, want the one of the lane that emptied while it waited", len(c))
 	}
 }
 

@@ -235,7 +235,8 @@ func (db *DB) EndpointsByID(ctx context.Context, ids []string) ([]domain.Endpoin
 	for i, id := range ids {
 		args[i] = id
 	}
-	return collect(ctx, db, "endpoints by id", db.scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	// The dispatcher's read: on its own connections (see Conns).
+	return collectOn(ctx, db, db.queueRead, "endpoints by id", db.scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 }
 
 func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {

@@ -61,7 +61,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 // than store.ClaimRounds rounds of its concurrency limit from a claim, so one endpoint's backlog cannot
 // fill every claim while others wait.
 func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]store.Claimed, error) {
-	cands, err := db.claimCandidates(ctx, tx, p.SkipEndpoints)
+	cands, err := db.claimCandidates(ctx, tx, p.Skip)
 	if err != nil || len(cands) == 0 {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 // claimed to be cancelled). The endpoints are found by skipping through the
 // due index one endpoint at a time, so the cost is one index step per
 // endpoint with pending work, not one per pending delivery.
-func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([]ClaimCandidate, error) {
+func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string) bool) ([]ClaimCandidate, error) {
 	rows, err := db.queryStmt(ctx, tx, `WITH RECURSIVE pe(id) AS (
 			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
 			UNION ALL
@@ -101,7 +101,7 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip []string) ([
 			return nil, err
 		}
 		switch {
-		case slices.Contains(skip, c.EndpointID):
+		case skip != nil && skip(c.EndpointID):
 			continue
 		case !status.Valid:
 			c.Cap = store.ClaimRounds * domain.DefaultMaxConcurrency
@@ -145,7 +145,7 @@ func (db *DB) readClaimedEvents(ctx context.Context, claimed []store.Claimed) er
 	for id := range byEvent {
 		ids = append(ids, id)
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
+	rows, err := db.queueRead.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
 	if err != nil {
 		return err
 	}

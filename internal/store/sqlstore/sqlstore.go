@@ -52,23 +52,44 @@ type Dialect struct {
 // fn must set everything it reports afresh on each run.
 type WriteFunc func(ctx context.Context, fn func(tx *sql.Tx) error) error
 
+// Conns are the connections a store runs on. The dispatcher's work has
+// its own: when many API clients publish at once, a claim or a record
+// must not wait behind their writes, or delivery falls behind ingest for
+// as long as the load lasts.
+type Conns struct {
+	// Read serves queries; Write commits changes.
+	Read  *sql.DB
+	Write WriteFunc
+	// QueueRead serves the dispatcher's reads (the claimed events, the
+	// endpoints it sends to); QueueWrite commits its claims, records and
+	// releases. They default to Read and Write. A store with one writer
+	// serves QueueWrite ahead of the others; PostgreSQL gives both a pool
+	// of their own.
+	QueueRead  *sql.DB
+	QueueWrite WriteFunc
+}
+
 // DB implements store.Store on database/sql, less Close.
 type DB struct {
 	read  *sql.DB
 	write WriteFunc
-	// queueWrite commits the dispatcher's own writes (claim, record,
-	// release). A store with one writer serves them ahead of publishes:
-	// deliveries then keep pace with ingest instead of waiting behind it.
+	// queueRead and queueWrite serve the dispatcher (see Conns).
+	queueRead  *sql.DB
 	queueWrite WriteFunc
 	dialect    Dialect
 	sealer     store.Sealer
 }
 
-// New builds the shared store. read serves queries; write commits changes;
-// queueWrite commits the dispatcher's claims, records and releases (it may
-// be write itself). sealer, when not nil, encrypts endpoint secrets at rest.
-func New(read *sql.DB, write, queueWrite WriteFunc, d Dialect, sealer store.Sealer) *DB {
-	return &DB{read: read, write: write, queueWrite: queueWrite, dialect: d, sealer: sealer}
+// New builds the shared store on c. sealer, when not nil, encrypts
+// endpoint secrets at rest.
+func New(c Conns, d Dialect, sealer store.Sealer) *DB {
+	if c.QueueRead == nil {
+		c.QueueRead = c.Read
+	}
+	if c.QueueWrite == nil {
+		c.QueueWrite = c.Write
+	}
+	return &DB{read: c.Read, write: c.Write, queueRead: c.QueueRead, queueWrite: c.QueueWrite, dialect: d, sealer: sealer}
 }
 
 // q rewrites a query's placeholders for the dialect.
@@ -188,7 +209,12 @@ type row interface{ Scan(...any) error }
 
 // collect runs a read query and scans every row.
 func collect[T any](ctx context.Context, db *DB, op string, scan func(row) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	return collectOn(ctx, db, db.read, op, scan, query, args...)
+}
+
+// collectOn is collect on the given connections.
+func collectOn[T any](ctx context.Context, db *DB, conns *sql.DB, op string, scan func(row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := conns.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, db.wrap(op, err)
 	}

@@ -171,7 +171,7 @@ func benchClaimAllSaturated(b *testing.B, open Opener) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				c, err := q.s.Claim(ctx, store.ClaimParams{Owner: "bench", Limit: benchBatch, Lease: time.Minute, Now: time.Now(), SkipEndpoints: q.eps})
+				c, err := q.s.Claim(ctx, store.ClaimParams{Owner: "bench", Limit: benchBatch, Lease: time.Minute, Now: time.Now(), Skip: only(q.eps...)})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -30,6 +31,11 @@ func publishSeq(t *testing.T, s store.Store, sc domain.Scope, n int) []string {
 		ids[i] = r[0].EventID
 	}
 	return ids
+}
+
+// only is a claim's Skip that skips the given endpoints.
+func only(ids ...string) func(string) bool {
+	return func(id string) bool { return slices.Contains(ids, id) }
 }
 
 func claimed(c []store.Claimed) map[string][]string {
@@ -90,7 +96,7 @@ func testClaimSkipsBacklogs(t *testing.T, s store.Store) {
 	publishSeq(t, s, other, 1)
 
 	for range 3 {
-		c, err := s.Claim(ctx, store.ClaimParams{Owner: "p", Limit: 100, Lease: time.Minute, Now: time.Now(), SkipEndpoints: []string{full.ID}})
+		c, err := s.Claim(ctx, store.ClaimParams{Owner: "p", Limit: 100, Lease: time.Minute, Now: time.Now(), Skip: only(full.ID)})
 		must(t, err)
 		for _, cl := range c {
 			if cl.EndpointID != live.ID {

@@ -477,7 +477,7 @@ func testClaim(t *testing.T, s store.Store) {
 		t.Fatalf("deliveries = %d", r.Deliveries)
 	}
 	now := time.Now()
-	c, err := s.Claim(ctx, store.ClaimParams{Owner: "p1", Limit: 10, Lease: time.Minute, Now: now, SkipEndpoints: []string{skipped.ID}})
+	c, err := s.Claim(ctx, store.ClaimParams{Owner: "p1", Limit: 10, Lease: time.Minute, Now: now, Skip: only(skipped.ID)})
 	must(t, err)
 	if len(c) != 1 || c[0].EndpointID != active.ID || c[0].Event.ID != r.EventID || c[0].Event.Type != "a.b" ||
 		string(c[0].Event.Data) != `{"status":"ok"}` || c[0].Attempts != 0 {
