@@ -221,11 +221,14 @@ func TestTheAuditLogExportsAsNDJSONPageByPage(t *testing.T) {
 		if n != 5 || len(got) != 5 || !strings.Contains(got[4], `"resource_id":"a1"`) {
 			t.Fatalf("export of %d entries: %s", n, out.String())
 		}
-		// Without the header: JSON, as every list.
-		var page client.AuditLog
-		h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/audit-log?limit=2"}).JSON(t, &page)
-		if len(page.Data) != 2 || page.NextCursor == "" {
-			t.Fatalf("JSON page %+v", page)
+		// Without the header, or with any type: JSON, as every list.
+		for _, accept := range []string{"", "*/*", "application/json"} {
+			var page client.AuditLog
+			r := h.Must(http.StatusOK, servertest.Call{Method: "GET", Path: "/v1/audit-log?limit=2", Headers: map[string]string{"Accept": accept}})
+			r.JSON(t, &page)
+			if len(page.Data) != 2 || page.NextCursor == "" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Fatalf("Accept %q: %s %+v", accept, r.Header.Get("Content-Type"), page)
+			}
 		}
 	})
 }

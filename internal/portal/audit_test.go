@@ -110,6 +110,20 @@ func TestPortalAndConsoleChangesAndSignInsAreInTheAuditLogAndItsPages(t *testing
 			t.Fatalf("globex's audit page shows acme's changes: %s", other)
 		}
 
+		// Switching environment opens a session of the other, recorded there.
+		if p := b.as("POST", "/portal/environment", url.Values{"csrf": {csrf}, "environment": {"production"}}); p.Status != http.StatusSeeOther {
+			t.Fatalf("switch: %d %s", p.Status, p.Body)
+		}
+		sw := servertest.Must(h.Client.ListAuditLog(ctx, &client.AuditLogParams{Action: "portal_session.switched_environment"}))(t).Data
+		if len(sw) != 1 || sw[0].ActorID != session || sw[0].Environment != "production" || sw[0].ResourceID == session {
+			t.Fatalf("switch entries %+v", sw)
+		}
+		if p := b.as("GET", "/portal/endpoints", nil); p.Status != http.StatusOK {
+			t.Fatalf("after the switch: %d", p.Status)
+		}
+		csrf = csrfPattern.FindStringSubmatch(b.as("GET", "/portal/keys", nil).Body)[1]
+		session = sw[0].ResourceID
+
 		// Signing out is recorded, by the session that ends.
 		if p := b.as("POST", "/portal/logout", url.Values{"csrf": {csrf}}); p.Status != http.StatusSeeOther {
 			t.Fatalf("sign-out: %d", p.Status)
