@@ -424,8 +424,10 @@ func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 	p.show(w, r, st, "logs.html", "logs", "Logs", v)
 }
 
-// NextQuery is the address of the next page, with the filters kept.
-func (v logsView) NextQuery() string {
+// NextURL is the address of the next page, with the filters kept. It is
+// the whole address, not a query spliced into the template's href: there
+// html/template would escape the query's "=" and "&" as data.
+func (v logsView) NextURL() string {
 	q := url.Values{}
 	for k, val := range map[string]string{"status": v.F.Status, "event_type": v.F.EventType, "endpoint": v.F.Endpoint,
 		"since": v.F.Since, "until": v.F.Until, "cursor": v.Next} {
@@ -433,7 +435,7 @@ func (v logsView) NextQuery() string {
 			q.Set(k, val)
 		}
 	}
-	return q.Encode()
+	return "/portal/logs?" + q.Encode()
 }
 
 // jobDeliveries is the log filtered by job: the job's answer lists every
