@@ -105,7 +105,7 @@ type EndpointSettings struct {
 	RetryPreset    string            `help:"default, standard-webhooks, once or none."`
 	Timeout        time.Duration     `help:"How long an attempt may take, such as 10s."`
 	MaxConcurrency int               `help:"Deliveries to it at once."`
-	File           string            `type:"path" placeholder:"PATH" help:"The request as the API's JSON (docs/api.md), or - for standard input; the flags given override it."`
+	File           string            `placeholder:"PATH" help:"The request as the API's JSON (docs/api.md), or - for standard input; the flags given override it."`
 }
 
 type endpointsCreateCmd struct {
