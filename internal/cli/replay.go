@@ -71,7 +71,7 @@ func retryAll(s *session, ids []string) error {
 	for _, id := range ids {
 		d, err := s.c.RetryDelivery(s.ctx, id)
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if s.ctx.Err() != nil || len(ids) == 1 {
 				return err
 			}
 			failed++
