@@ -259,15 +259,11 @@ func printDeliveryLine(s *session, d client.Delivery) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	result := ""
+	// The receiver's status says what happened; the error, when no
+	// answer came.
+	result := d.LastError
 	if d.LastResponseStatus != 0 {
 		result = strconv.Itoa(d.LastResponseStatus)
-	}
-	if d.LastError != "" {
-		if result != "" {
-			result += " "
-		}
-		result += d.LastError
 	}
 	if d.Status == client.DeliveryPending && d.NextAttemptAt != nil && d.AttemptCount > 0 {
 		result += " next " + stamp(*d.NextAttemptAt)
