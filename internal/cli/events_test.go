@@ -189,6 +189,12 @@ func TestTailShowsDeliveriesAsTheyArriveAndAsTheyChange(t *testing.T) {
 				break
 			}
 		}
+		// Polls look back past the newest delivery seen, yet show none twice.
+		select {
+		case line := <-all.lines:
+			t.Fatalf("a line after the delivery ended: %s", line)
+		case <-time.After(time.Second):
+		}
 		d := failures.next(t, 10*time.Second)
 		if d.EventID != second || d.EndpointID != badEP.ID || d.Status != client.DeliveryFailed || d.LastResponseStatus != 500 {
 			t.Fatalf("tail --status failed showed %+v", d)

@@ -82,6 +82,19 @@ func (c *tailCmd) Run(e *IO) error {
 			}
 			backlog = nil
 		}
+		if c.Status != "" {
+			// The newest delivery in any status sets the watermark, or the
+			// first poll would list every delivery not in this one.
+			newest, err := s.c.ListDeliveries(s.ctx, c.params(1, time.Time{}, ""))
+			if err != nil {
+				return err
+			}
+			for _, d := range newest.Data {
+				if _, shown := st.shown[d.ID]; !shown && !slices.ContainsFunc(backlog, func(b client.Delivery) bool { return b.ID == d.ID }) {
+					st.remember(d)
+				}
+			}
+		}
 		slices.Reverse(backlog)
 		for _, d := range backlog {
 			if err := c.observe(s, st, d); err != nil {
