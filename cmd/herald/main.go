@@ -1,12 +1,15 @@
-// Command herald is Herald's one binary: serve, migrate and admin commands,
-// one file each.
+// Command herald is Herald's one binary: serve, migrate and the operator's
+// commands, one file each, and beside them the admin commands of
+// internal/cli (tenants, keys, endpoints, send, tail, replay), which call a
+// running Herald's API.
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	admin "github.com/heraldhq/herald/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -18,13 +21,15 @@ type cli struct {
 	OpenAPI         openapiCmd         `cmd:"" name:"openapi" help:"Print the OpenAPI document."`
 	RotateMasterKey rotateMasterKeyCmd `cmd:"" name:"rotate-master-key" help:"Re-encrypt every stored secret under a new master key (stop Herald first)."`
 	Version         kong.VersionFlag   `help:"Print the version and exit."`
+
+	admin.Commands
 }
 
 func main() {
 	var c cli
 	ctx := kong.Parse(&c, append(options(), kong.UsageOnError())...)
-	if err := ctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "herald:", err)
+	if err := ctx.Run(&admin.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version}); err != nil {
+		admin.Report(os.Stderr, err)
 		os.Exit(1)
 	}
 }
@@ -36,5 +41,6 @@ func options() []kong.Option {
 		kong.Name("herald"),
 		kong.Description("Herald delivers a platform's events to its customers' servers as signed, retried HTTP callbacks."),
 		kong.Vars{"version": version},
+		kong.Vars(admin.Vars()),
 	}
 }
