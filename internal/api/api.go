@@ -154,7 +154,7 @@ func build(cfg Config) (*routes, huma.API) {
 	// docs/openapi.yaml is committed instead.
 	hc.DocsPath = ""
 	api := humago.New(mux, hc)
-	api.UseMiddleware(s.authenticate(api))
+	api.UseMiddleware(s.authenticate(api), strictQuery(api))
 
 	s.register(api)
 
