@@ -89,7 +89,7 @@ func TestMetricsMatchWhatTheStoreHolds(t *testing.T) {
 		h.Tenant("acme")
 		bad := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: failing.URL, EventTypes: []string{"check.*"}, AllowUnregisteredTypes: true,
 			RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}})
-		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ok.URL, EventTypes: []string{"check.*"}})
+		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ok.URL, EventTypes: []string{"check.*"}, AllowUnregisteredTypes: true})
 		for i := range 3 {
 			h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: servertest.JSON(map[string]int{"n": i})})
 		}
