@@ -148,9 +148,9 @@ func (r route[Q, In, Out]) do(ctx context.Context, c *Client, header http.Header
 	return out, h, nil
 }
 
-// send makes one request and decodes a successful answer into out, or a
-// failed one into *Error.
-func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, header http.Header, body, out any) (http.Header, error) {
+// request builds one request of the API, with the client's credential,
+// scope and headers.
+func (c *Client) request(ctx context.Context, op, method, path string, query url.Values, header http.Header, body any) (*http.Request, error) {
 	var reader io.Reader
 	if body != nil {
 		// Partner params and data go as the caller wrote them: not
@@ -181,6 +181,16 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// send makes one request and decodes a successful answer into out, or a
+// failed one into *Error.
+func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, header http.Header, body, out any) (http.Header, error) {
+	req, err := c.request(ctx, op, method, path, query, header, body)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

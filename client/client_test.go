@@ -64,7 +64,7 @@ func TestAnOperatorSetsUpATenantPublishesAndReadsTheLog(t *testing.T) {
 
 		sc := op.WithScope("acme", client.Sandbox)
 		ep := servertest.Must(sc.CreateEndpoint(ctx, &client.EndpointCreate{
-			URL: receiver(t), Name: "main", EventTypes: []string{"check.*"},
+			URL: receiver(t), Name: "main", EventTypes: []string{"check.*"}, AllowUnregisteredTypes: true,
 			RetryPolicy: &client.RetryPolicy{Preset: "once"},
 		}))(t)
 		if !strings.HasPrefix(ep.Secret, "whsec_") || ep.Status != client.EndpointActive || ep.TimeoutMS != 15000 ||

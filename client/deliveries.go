@@ -2,7 +2,14 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
 	"net/http"
+	"net/url"
+	"reflect"
 	"time"
 )
 
@@ -73,10 +80,102 @@ type DeliveryListParams struct {
 }
 
 var (
-	listDeliveries = newRoute[DeliveryListParams, none, List[Delivery]]("list-deliveries", http.MethodGet, "/v1/deliveries")
-	getDelivery    = newRoute[none, none, Delivery]("get-delivery", http.MethodGet, "/v1/deliveries/{id}")
-	retryDelivery  = newRoute[none, none, Delivery]("retry-delivery", http.MethodPost, "/v1/deliveries/{id}/retry")
+	listDeliveries  = newRoute[DeliveryListParams, none, List[Delivery]]("list-deliveries", http.MethodGet, "/v1/deliveries")
+	getDelivery     = newRoute[none, none, Delivery]("get-delivery", http.MethodGet, "/v1/deliveries/{id}")
+	retryDelivery   = newRoute[none, none, Delivery]("retry-delivery", http.MethodPost, "/v1/deliveries/{id}/retry")
+	retryDeliveries = newRoute[none, DeliveryRetry, DeliveryRetryResult]("retry-deliveries", http.MethodPost, "/v1/deliveries/retry")
 )
+
+// DeliveryRetry selects the deliveries a bulk retry sends again. Status is
+// required (failed, cancelled or succeeded), so that nothing is retried by
+// accident; the other fields narrow the set.
+type DeliveryRetry struct {
+	Status     string `json:"status"`
+	EndpointID string `json:"endpoint_id,omitempty"`
+	EventType  string `json:"event_type,omitempty"`
+	// Since and Until bound the creation time: since included, until not.
+	Since time.Time `json:"since,omitzero"`
+	Until time.Time `json:"until,omitzero"`
+	// Limit is the most one call queues, the oldest first: 1 to 10,000;
+	// 0 means 1,000.
+	Limit int `json:"limit,omitempty"`
+}
+
+// DeliveryRetryResult says how many deliveries a bulk retry queued, and
+// whether its limit was reached (the same request queues the next ones).
+type DeliveryRetryResult struct {
+	Queued       int  `json:"queued"`
+	LimitReached bool `json:"limit_reached"`
+}
+
+// RetryDeliveries sends again now, with the same webhook-id, the
+// deliveries the filter selects, up to its limit.
+func (c *Client) RetryDeliveries(ctx context.Context, in *DeliveryRetry) (*DeliveryRetryResult, error) {
+	return retryDeliveries.call(ctx, c, nil, in)
+}
+
+// ExportDeliveries walks every delivery the filter selects, newest first,
+// from one streamed answer (Accept: application/x-ndjson): Herald reads
+// them from its store a page at a time, so neither side holds the whole
+// set. Limit does not apply; Cursor, when set, is where it starts. An
+// error, such as a transfer cut off part way, ends the walk as its last
+// item.
+func (c *Client) ExportDeliveries(ctx context.Context, p *DeliveryListParams) iter.Seq2[Delivery, error] {
+	return func(yield func(Delivery, error) bool) {
+		body, err := c.ExportDeliveriesReader(ctx, p)
+		if err != nil {
+			yield(Delivery{}, err)
+			return
+		}
+		defer body.Close()
+		dec := json.NewDecoder(body)
+		for {
+			var d Delivery
+			err := dec.Decode(&d)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				yield(Delivery{}, fmt.Errorf("herald: export deliveries: %w", err))
+				return
+			}
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ExportDeliveriesReader is the export of ExportDeliveries as it comes:
+// NDJSON, one delivery per line, for writing to a file. The caller closes
+// it; a read error means the export was cut off.
+func (c *Client) ExportDeliveriesReader(ctx context.Context, p *DeliveryListParams) (io.ReadCloser, error) {
+	query := url.Values{}
+	if p != nil {
+		q := *p
+		q.Limit = 0
+		if err := encodeQuery(query, reflect.ValueOf(&q).Elem()); err != nil {
+			return nil, fmt.Errorf("herald: export deliveries: %w", err)
+		}
+	}
+	req, err := c.request(ctx, "list-deliveries", http.MethodGet, "/v1/deliveries", query, http.Header{"Accept": {"application/x-ndjson"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("herald: export deliveries: %w", err)
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, fmt.Errorf("herald: export deliveries: read the answer: %w", err)
+		}
+		return nil, fmt.Errorf("herald: export deliveries: %w", problem(resp, data))
+	}
+	return resp.Body, nil
+}
 
 // ListDeliveries lists the delivery log, newest first.
 func (c *Client) ListDeliveries(ctx context.Context, p *DeliveryListParams) (*List[Delivery], error) {

@@ -181,7 +181,12 @@ type EndpointCreate struct {
 	// Status paused holds deliveries until set active.
 	Status string `json:"status,omitempty"`
 	// EventTypes to deliver; empty means all; a trailing .* matches a prefix.
+	// Each must be a registered event type or match one, unless
+	// AllowUnregisteredTypes.
 	EventTypes []string `json:"event_types,omitempty"`
+	// AllowUnregisteredTypes saves EventTypes entries that name no
+	// registered type (for this request only; not stored).
+	AllowUnregisteredTypes bool `json:"allow_unregistered_types,omitempty"`
 	// Headers are sent with every delivery.
 	Headers         map[string]string `json:"headers,omitempty"`
 	RetryPolicy     *RetryPolicy      `json:"retry_policy,omitempty"`
@@ -216,21 +221,24 @@ type EndpointCreate struct {
 // non-nil empty EventTypes subscribes to every type; a non-nil empty
 // Headers removes the custom headers.
 type EndpointUpdate struct {
-	URL             *string           `json:"url,omitempty"`
-	Name            *string           `json:"name,omitempty"`
-	Status          *string           `json:"status,omitempty"`
-	EventTypes      []string          `json:"event_types,omitzero"`
-	Headers         map[string]string `json:"headers,omitzero"`
-	RetryPolicy     *RetryPolicy      `json:"retry_policy,omitempty"`
-	TimeoutMS       *int              `json:"timeout_ms,omitempty"`
-	MaxConcurrency  *int              `json:"max_concurrency,omitempty"`
-	Success         *string           `json:"success,omitempty"`
-	DefaultCallback *bool             `json:"default_callback,omitempty"`
-	PayloadMode     *string           `json:"payload_mode,omitempty"`
-	Signing         *string           `json:"signing,omitempty"`
-	Auth            *EndpointAuth     `json:"auth,omitempty"`
-	TLS             *EndpointTLS      `json:"tls,omitempty"`
-	CompatSignature *CompatSignature  `json:"compat_signature,omitempty"`
+	URL        *string  `json:"url,omitempty"`
+	Name       *string  `json:"name,omitempty"`
+	Status     *string  `json:"status,omitempty"`
+	EventTypes []string `json:"event_types,omitzero"`
+	// AllowUnregisteredTypes saves EventTypes entries that name no
+	// registered type (for this request only; not stored).
+	AllowUnregisteredTypes bool              `json:"allow_unregistered_types,omitempty"`
+	Headers                map[string]string `json:"headers,omitzero"`
+	RetryPolicy            *RetryPolicy      `json:"retry_policy,omitempty"`
+	TimeoutMS              *int              `json:"timeout_ms,omitempty"`
+	MaxConcurrency         *int              `json:"max_concurrency,omitempty"`
+	Success                *string           `json:"success,omitempty"`
+	DefaultCallback        *bool             `json:"default_callback,omitempty"`
+	PayloadMode            *string           `json:"payload_mode,omitempty"`
+	Signing                *string           `json:"signing,omitempty"`
+	Auth                   *EndpointAuth     `json:"auth,omitempty"`
+	TLS                    *EndpointTLS      `json:"tls,omitempty"`
+	CompatSignature        *CompatSignature  `json:"compat_signature,omitempty"`
 	// Signatures, when not nil, replace the list whole (empty: the default).
 	Signatures        []Signature `json:"signatures,omitzero"`
 	SuccessFalseFails *bool       `json:"success_false_fails,omitempty"`

@@ -159,7 +159,7 @@ func build(cfg Config) (*routes, huma.API) {
 	hc.Formats = maps.Clone(hc.Formats)
 	hc.Formats[ndjsonType] = ndjsonFormat
 	api := humago.New(mux, hc)
-	api.UseMiddleware(s.authenticate(api))
+	api.UseMiddleware(s.authenticate(api), strictQuery(api))
 
 	s.register(api)
 

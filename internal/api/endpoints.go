@@ -15,28 +15,29 @@ import (
 // EndpointFields are what a caller may set on an endpoint. Pointers tell
 // "not given" from "set to empty" for PATCH.
 type EndpointFields struct {
-	URL               *string                    `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
-	Name              *string                    `json:"name,omitempty" maxLength:"200"`
-	Status            *string                    `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
-	EventTypes        []string                   `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
-	Headers           map[string]string          `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
-	RetryPolicy       *domain.RetryPolicy        `json:"retry_policy,omitempty"`
-	TimeoutMS         *int                       `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
-	MaxConcurrency    *int                       `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
-	Success           *string                    `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
-	DefaultCallback   *bool                      `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
-	PayloadMode       *string                    `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
-	Signing           *string                    `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
-	Auth              *domain.EndpointAuth       `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
-	TLS               *domain.EndpointTLS        `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
-	CompatSignature   *domain.CompatSignature    `json:"compat_signature,omitempty" doc:"The older form of signatures: one extra signature for receivers built to an older scheme, replacing the list's hmac-sha256-hex and body-api-key schemes. {\"kind\":\"none\"} removes them. Not together with signatures."`
-	Signatures        []domain.Signature         `json:"signatures,omitempty" maxItems:"8" doc:"The signature schemes of every delivery, each over the final body. Default (and an empty list): [{\"scheme\":\"standard-webhooks\"}]; standard-webhooks is always sent and is put first when the list leaves it out. The list replaces the previous one whole."`
-	SuccessFalseFails *bool                      `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
-	IdenticalRetries  *bool                      `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
-	ThinPartnerParams *bool                      `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
-	Profile           *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
-	ProfileOptions    map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
-	Transform         *string                    `json:"transform,omitempty" maxLength:"16384" doc:"A body transform: a jq program run over the envelope of payload_mode (the standard envelope by default, also under a profile); its one output replaces the body, and the signatures, success rule and retry policy apply to it as to any body. Compiled when saved: an error is a 422 naming its line and column. \"\" removes it. See docs/transforms.md."`
+	URL                    *string                    `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
+	Name                   *string                    `json:"name,omitempty" maxLength:"200"`
+	Status                 *string                    `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	EventTypes             []string                   `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
+	AllowUnregisteredTypes bool                       `json:"allow_unregistered_types,omitempty" doc:"Save event_types entries that name no registered event type (GET /v1/event-types), nor match one. Without it such an entry is a 422 naming it, since a misspelt type would match nothing. Applies to this request only; it is not stored."`
+	Headers                map[string]string          `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
+	RetryPolicy            *domain.RetryPolicy        `json:"retry_policy,omitempty"`
+	TimeoutMS              *int                       `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
+	MaxConcurrency         *int                       `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	Success                *string                    `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
+	DefaultCallback        *bool                      `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
+	PayloadMode            *string                    `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
+	Signing                *string                    `json:"signing,omitempty" enum:"hmac,ed25519" doc:"hmac (default): v1 signatures with the secret. ed25519: v1a signatures; the public key is signing_public_key."`
+	Auth                   *domain.EndpointAuth       `json:"auth,omitempty" doc:"How Herald authenticates to the receiver. {\"type\":\"none\"} removes it."`
+	TLS                    *domain.EndpointTLS        `json:"tls,omitempty" doc:"Client certificate (mutual TLS) and/or the CA of the receiver's certificate. {} removes it."`
+	CompatSignature        *domain.CompatSignature    `json:"compat_signature,omitempty" doc:"The older form of signatures: one extra signature for receivers built to an older scheme, replacing the list's hmac-sha256-hex and body-api-key schemes. {\"kind\":\"none\"} removes them. Not together with signatures."`
+	Signatures             []domain.Signature         `json:"signatures,omitempty" maxItems:"8" doc:"The signature schemes of every delivery, each over the final body. Default (and an empty list): [{\"scheme\":\"standard-webhooks\"}]; standard-webhooks is always sent and is put first when the list leaves it out. The list replaces the previous one whole."`
+	SuccessFalseFails      *bool                      `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
+	IdenticalRetries       *bool                      `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
+	ThinPartnerParams      *bool                      `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
+	Profile                *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
+	ProfileOptions         map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
+	Transform              *string                    `json:"transform,omitempty" maxLength:"16384" doc:"A body transform: a jq program run over the envelope of payload_mode (the standard envelope by default, also under a profile); its one output replaces the body, and the signatures, success rule and retry policy apply to it as to any body. Compiled when saved: an error is a 422 naming its line and column. \"\" removes it. See docs/transforms.md."`
 }
 
 // createEndpointBody is a new endpoint: its fields and, optionally, the
@@ -262,7 +263,7 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 		e.Status = *f.Status
 	}
 	if f.EventTypes != nil {
-		if err := domain.ValidateFilter(f.EventTypes); err != nil {
+		if err := s.rules.CheckFilter(ctx, f.EventTypes, f.AllowUnregisteredTypes); err != nil {
 			return s.problem(err)
 		}
 		e.EventTypes = f.EventTypes

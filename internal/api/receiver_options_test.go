@@ -101,7 +101,7 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 		return http.StatusOK
 	})
 	epRaw := h.Endpoint("acme", "sandbox", client.EndpointCreate{
-		URL: raw.URL, EventTypes: []string{"modes.*"}, PayloadMode: "raw",
+		URL: raw.URL, EventTypes: []string{"modes.*"}, AllowUnregisteredTypes: true, PayloadMode: "raw",
 		CompatSignature: &client.CompatSignature{Kind: client.CompatHMACHex, Header: "X-SmartKYC-Signature"},
 		Auth:            &client.EndpointAuth{Type: client.AuthBearer, Token: token},
 	})
@@ -118,14 +118,14 @@ func TestPayloadModesCompatSignaturesAndAuthThroughTheAPI(t *testing.T) {
 		return http.StatusOK
 	})
 	epThin := h.Endpoint("acme", "sandbox", client.EndpointCreate{
-		URL: thin.URL, EventTypes: []string{"modes.*"}, PayloadMode: "thin",
+		URL: thin.URL, EventTypes: []string{"modes.*"}, AllowUnregisteredTypes: true, PayloadMode: "thin",
 		CompatSignature: &client.CompatSignature{Kind: client.CompatBodyAPIKey, Field: "callbackApiKey", APIKey: apiKey},
 		Auth:            &client.EndpointAuth{Type: client.AuthBasic, Username: "acme", Password: password},
 	})
 
 	// ed25519 signatures: the API made the key pair.
 	ed := servertest.NewReceiver(t)
-	epEd := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ed.URL, EventTypes: []string{"modes.*"}, Signing: "ed25519"})
+	epEd := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ed.URL, EventTypes: []string{"modes.*"}, AllowUnregisteredTypes: true, Signing: "ed25519"})
 	if epEd.Signing != "ed25519" || !strings.HasPrefix(epEd.SigningPublicKey, "whpk_") {
 		t.Fatalf("ed25519 endpoint: %+v", epEd)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/domain"
 )
 
 // register lists every operation of the API: its id, method, path, tags,
@@ -113,11 +115,29 @@ func (s *Server) register(api huma.API) {
 		Errors:  []int{404},
 	}, s.getEvent)
 
+	deliveryList := api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[List[domain.Delivery]](), true, "")
 	route(api, huma.Operation{
 		OperationID: "list-deliveries", Method: http.MethodGet, Path: "/v1/deliveries", Tags: deliveries,
 		Summary: "The delivery log, newest first",
-		Errors:  []int{404, 422},
+		Description: "A page as JSON; or, with Accept: application/x-ndjson, every delivery the filters select (limit does not apply; " +
+			"cursor, when given, is where it starts), one JSON object per line, read from the store a page at a time: an export of dead letters " +
+			"(status=failed). An export that fails part way is cut off, never ended cleanly.",
+		Responses: map[string]*huma.Response{"200": {Description: "OK", Content: map[string]*huma.MediaType{
+			"application/json": {Schema: deliveryList},
+			ndjson:             {Schema: &huma.Schema{Ref: "#/components/schemas/Delivery"}},
+		}}},
+		Errors: []int{404, 422},
 	}, s.listDeliveries)
+	route(api, huma.Operation{
+		OperationID: "retry-deliveries", Method: http.MethodPost, Path: "/v1/deliveries/retry", Tags: deliveries,
+		Summary: "Send the deliveries a filter selects again now",
+		Description: "Bulk retry, such as every failed delivery of an endpoint since an outage began. status is required, so that " +
+			"nothing is retried by accident. Each selected delivery is retried as POST /v1/deliveries/{id}/retry does it: the same webhook-id, " +
+			"one more attempt. At most limit (default 1,000, at most 10,000) per call, the oldest first; the answer says how many were queued " +
+			"and whether the limit was reached, in which case the same request queues the next ones.",
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{404, 422},
+	}, s.retryDeliveries)
 	route(api, huma.Operation{
 		OperationID: "get-delivery", Method: http.MethodGet, Path: "/v1/deliveries/{id}", Tags: deliveries,
 		Summary: "Get a delivery with every attempt",

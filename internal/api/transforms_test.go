@@ -112,7 +112,7 @@ func TestFailingTransformsRecordAFailedAttemptWithTheirReasonWhileOthersAreDeliv
 		ids := make([]string, len(cases))
 		for i, c := range cases {
 			ids[i] = servertest.Must(sc.CreateEndpoint(t.Context(), &client.EndpointCreate{URL: bad.URL, Transform: c.src,
-				EventTypes: []string{"verification.failed"}, RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}}))(t).ID
+				EventTypes: []string{"verification.failed"}, AllowUnregisteredTypes: true, RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}}))(t).ID
 		}
 		before := residentBytes()
 		failed := h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.failed",

@@ -104,3 +104,26 @@ func MaskedHeaders(h map[string]string) map[string]string {
 	}
 	return out
 }
+
+// CheckFilterRegistered refuses a filter entry that names no registered
+// type: neither one of them nor a pattern matching at least one. A
+// misspelt type would otherwise be saved and silently match nothing.
+func CheckFilterRegistered(filter, registered []string) error {
+	for i, f := range filter {
+		matched := false
+		for _, name := range registered {
+			if MatchesFilter([]string{f}, name) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			what := "is not a registered event type"
+			if f == "*" || strings.HasSuffix(f, ".*") {
+				what = "matches no registered event type"
+			}
+			return Invalid(fieldIndex("event_types", i), "%q %s (GET /v1/event-types lists them); set allow_unregistered_types to save it anyway", f, what)
+		}
+	}
+	return nil
+}

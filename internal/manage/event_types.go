@@ -138,3 +138,21 @@ func (c *schemaCache) get(ctx context.Context, name string) (*domain.EventType, 
 	c.mu.Unlock()
 	return e.typ, e.schema, nil
 }
+
+// CheckFilter refuses an endpoint's event-type filter that names a type
+// not in the catalog (the registered event types), unless the caller
+// allows unregistered names: a misspelt type matches nothing, silently.
+func (m *Manager) CheckFilter(ctx context.Context, filter []string, allowUnregistered bool) error {
+	if err := domain.ValidateFilter(filter); err != nil || allowUnregistered || len(filter) == 0 {
+		return err
+	}
+	ts, err := m.store.ListEventTypes(ctx)
+	if err != nil {
+		return fmt.Errorf("check the event-type filter: %w", err)
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return domain.CheckFilterRegistered(filter, names)
+}

@@ -244,7 +244,7 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	for _, k := range []string{"url", "name", "headers", "headers_orig", "retry_preset", "retry_delays", "payload_mode", "success",
 		"success_false_fails", "identical_retries", "thin_partner_params", "signing", "event_types_profile", "signatures_reset",
 		"timeout_ms", "event_filters", "auth_type", "auth_username", "auth_header_name", "auth_token_url", "auth_client_id",
-		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type"} {
+		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type", "allow_unregistered_types"} {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	chosen := r.PostForm["event_types"]
@@ -256,6 +256,7 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	if len(chosen) > 0 || len(types) > 0 || f.V("event_types_profile") != "on" {
 		// Never nil: no type chosen subscribes to all of them.
 		body.EventTypes = append(append([]string{}, chosen...), types...)
+		body.AllowUnregisteredTypes = f.V("allow_unregistered_types") == "on"
 	}
 	if editing == nil || f.V("headers") != f.V("headers_orig") {
 		h := map[string]string{}
@@ -484,7 +485,7 @@ func readSignatures(r *http.Request, f *form, body *client.EndpointUpdate, p *cl
 // out takes the API's default, or the profile's.
 func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
 	return &client.EndpointCreate{
-		URL: deref(u.URL), Name: deref(u.Name), EventTypes: u.EventTypes, Headers: u.Headers, RetryPolicy: u.RetryPolicy,
+		URL: deref(u.URL), Name: deref(u.Name), EventTypes: u.EventTypes, AllowUnregisteredTypes: u.AllowUnregisteredTypes, Headers: u.Headers, RetryPolicy: u.RetryPolicy,
 		TimeoutMS: u.TimeoutMS, Success: deref(u.Success), DefaultCallback: u.DefaultCallback,
 		PayloadMode: deref(u.PayloadMode), Auth: u.Auth, TLS: u.TLS, Signing: deref(u.Signing), Signatures: u.Signatures,
 		SuccessFalseFails: u.SuccessFalseFails, IdenticalRetries: u.IdenticalRetries,

@@ -17,7 +17,7 @@ func TestDeliveryArrivesSignedWithTheEnvelopeAndIsLogged(t *testing.T) {
 		rc := servertest.NewReceiver(t)
 		h.Tenant("acme")
 		ep := h.Endpoint("acme", "production", client.EndpointCreate{
-			URL: rc.URL + "/hook", Name: "main", EventTypes: []string{"check.*"},
+			URL: rc.URL + "/hook", Name: "main", EventTypes: []string{"check.*"}, AllowUnregisteredTypes: true,
 			Headers: map[string]string{"X-Api-Key": "k-1234567890abcdef", "X-Team": "kyc"},
 		})
 		if !strings.HasPrefix(ep.Secret, "whsec_") {

@@ -87,9 +87,9 @@ func TestMetricsMatchWhatTheStoreHolds(t *testing.T) {
 		failing, ok := servertest.NewReceiver(t), servertest.NewReceiver(t)
 		failing.Respond(func(int, *http.Request) int { return http.StatusInternalServerError })
 		h.Tenant("acme")
-		bad := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: failing.URL, EventTypes: []string{"check.*"},
+		bad := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: failing.URL, EventTypes: []string{"check.*"}, AllowUnregisteredTypes: true,
 			RetryPolicy: &client.RetryPolicy{Delays: []string{"1h"}}})
-		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ok.URL, EventTypes: []string{"check.*"}})
+		h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: ok.URL, EventTypes: []string{"check.*"}, AllowUnregisteredTypes: true})
 		for i := range 3 {
 			h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: servertest.JSON(map[string]int{"n": i})})
 		}

@@ -85,6 +85,10 @@ type Store interface {
 	GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error)
 	// RetryDelivery makes a delivery due now, whatever its status.
 	RetryDelivery(ctx context.Context, s domain.Scope, id string, now time.Time) (*domain.Delivery, error)
+	// RetryDeliveries makes the oldest f.Limit deliveries the filter
+	// selects due now, as RetryDelivery does each (those in flight and
+	// those whose endpoint was deleted are left), and reports how many.
+	RetryDeliveries(ctx context.Context, s domain.Scope, f DeliveryFilter, now time.Time) (int, error)
 
 	// Claim leases up to Limit due deliveries of active endpoints to Owner,
 	// oldest due first within each endpoint and at most ClaimRounds rounds

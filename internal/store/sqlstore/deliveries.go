@@ -30,6 +30,14 @@ func scanDelivery(r row) (domain.Delivery, error) {
 
 func (db *DB) ListDeliveries(ctx context.Context, s domain.Scope, f store.DeliveryFilter) ([]domain.Delivery, error) {
 	f.Page = f.Page.Clamp()
+	where, args := deliveryWhere(s, f)
+	args = append(args, f.Limit)
+	return collect(ctx, db, "list deliveries", scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
+}
+
+// deliveryWhere is the condition selecting a filter's deliveries of the
+// scope, and its arguments; the cursor continues newest first.
+func deliveryWhere(s domain.Scope, f store.DeliveryFilter) (string, []any) {
 	var where strings.Builder
 	where.WriteString(`tenant_id = ? AND environment = ?`)
 	args := []any{s.TenantID, s.Environment}
@@ -64,8 +72,35 @@ func (db *DB) ListDeliveries(ctx context.Context, s domain.Scope, f store.Delive
 	if !f.Until.IsZero() {
 		add("created_at < ?", micros(f.Until))
 	}
-	args = append(args, f.Limit)
-	return collect(ctx, db, "list deliveries", scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	return where.String(), args
+}
+
+func (db *DB) RetryDeliveries(ctx context.Context, s domain.Scope, f store.DeliveryFilter, now time.Time) (int, error) {
+	// The caller bounds the limit: it may exceed a page.
+	if f.Limit <= 0 {
+		f.Limit = store.DefaultPageSize
+	}
+	where, args := deliveryWhere(s, f)
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		// As RetryDelivery, for each: one in flight is left to finish, one
+		// whose endpoint was deleted has nowhere to go, and a manual retry
+		// signs afresh. The oldest go first, so calling again with the same
+		// filter (status failed) takes the next ones.
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			signed_at = NULL WHERE id IN (SELECT id FROM deliveries WHERE `+where+`
+			AND (status <> 'pending' OR lease_owner IS NULL)
+			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id) ORDER BY id LIMIT ?)`),
+			append(append([]any{micros(now), micros(now)}, args...), f.Limit)...)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return db.notifyDue(ctx, tx)
+	})
+	return int(n), db.wrap("retry deliveries", err)
 }
 
 func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error) {

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"JobsRecordStatusAndListByUpdate", testJobs},
 		{"TestSendsGoToOneEndpointAndAreMarkedAndLeaveJobsAlone", testTestSends},
 		{"RecoverRequeuesFailedDeliveriesInTheWindow", testRecover},
+		{"RetryDeliveriesRequeuesTheFilteredOldestFirstUpToTheLimit", testRetryDeliveries},
 		{"RotatedSecretsAreStored", testSecretRotation},
 		{"SensitiveEventDataIsScrubbedOnceDelivered", testScrub},
 	}
@@ -690,6 +691,48 @@ func testRelease(t *testing.T, s store.Store) {
 	must(t, s.Release(ctx, "p", []string{c[0].DeliveryID, c[1].DeliveryID}))
 	if got := claimAll(t, s, "q", time.Now().Add(time.Millisecond)); len(got) != 2 || got[0].Attempts != 0 {
 		t.Fatalf("after release claimed %+v", got)
+	}
+}
+
+func testRetryDeliveries(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	for i := 0; i < 4; i++ {
+		publish(t, s, scope, "a.b")
+	}
+	publish(t, s, scope, "c.d")
+	c := claimAll(t, s, "p", time.Now())
+	var outs []store.Outcome
+	for i, cl := range c {
+		status := domain.DeliveryFailed
+		if i == 0 {
+			status = domain.DeliverySucceeded
+		}
+		outs = append(outs, outcome(cl, status, time.Time{}, 500))
+	}
+	must(t, s.Record(ctx, outs))
+	failedAB := store.DeliveryFilter{Status: domain.DeliveryFailed, EventType: "a.b", Page: store.Page{Limit: 2}}
+	if n, err := s.RetryDeliveries(ctx, other, failedAB, time.Now()); err != nil || n != 0 {
+		t.Fatalf("another tenant's retry touched %d (%v)", n, err)
+	}
+	n, err := s.RetryDeliveries(ctx, scope, failedAB, time.Now())
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("retried %d, want the limit of 2", n)
+	}
+	n, err = s.RetryDeliveries(ctx, scope, failedAB, time.Now())
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("the second call retried %d, want the 1 failed a.b left", n)
+	}
+	got := claimAll(t, s, "p", time.Now().Add(time.Millisecond))
+	if len(got) != 3 {
+		t.Fatalf("after the retries claimed %d, want 3", len(got))
+	}
+	for _, g := range got {
+		if g.Event.Type != "a.b" || g.Attempts != 1 {
+			t.Fatalf("claimed %+v, want a.b deliveries with their 1 attempt", g)
+		}
 	}
 }
 
