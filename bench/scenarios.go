@@ -52,6 +52,9 @@ type Result struct {
 	// included where publishing overlaps); for the ceiling, the bare
 	// client's CPU per request.
 	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
+	// PostgresCPUPerDeliveryMS is PostgreSQL's CPU per healthy delivery,
+	// on PostgreSQL.
+	PostgresCPUPerDeliveryMS float64 `json:"postgres_cpu_per_delivery_ms,omitempty"`
 	// PeakRSSMB is Herald's VmHWM over its whole life; SampledPeakRSSMB the
 	// highest VmRSS seen every 100 ms.
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
@@ -264,6 +267,7 @@ func fill(res *Result, rep Report, from time.Time, publishEnd time.Time) {
 	}
 	if rep.Unique > 0 {
 		res.CPUPerDeliveryMS = res.CPU.Herald * 1000 / float64(rep.Unique)
+		res.PostgresCPUPerDeliveryMS = res.CPU.Postgres * 1000 / float64(rep.Unique)
 	}
 }
 
@@ -544,17 +548,38 @@ func (r *runner) summarizeProfile(path string) {
 // steady publishes single events at a fixed rate and measures
 // publish-to-arrival latency.
 func (r *runner) steady(ctx context.Context) *Result {
+	return r.atRate(ctx, "steady", r.cfg.steadyRate, r.cfg.steadyEndpoints)
+}
+
+// singleSteady is steady in the shape platforms publish: one event per
+// call, a few hundred a second, to one or two endpoints.
+func (r *runner) singleSteady(ctx context.Context) *Result {
+	return r.atRate(ctx, "single-steady", r.cfg.singleSteadyRate, r.cfg.singleSteadyEndpoints)
+}
+
+// atRate is steady's body: single events at rate a second to n endpoints,
+// for the steady duration.
+func (r *runner) atRate(ctx context.Context, name string, rate, n int) *Result {
 	d := time.Duration(float64(r.cfg.steadyDuration) * r.cfg.scale)
 	d = max(d, 2*time.Second)
-	n := r.cfg.steadyEndpoints
-	events := int(float64(r.cfg.steadyRate) * d.Seconds())
-	res := r.deliver(ctx, "steady", events, n, nil, r.cfg.profiles["steady"], func(st *stage) (publishStats, error) {
-		return publishSteady(ctx, st.h, r.cfg.shape, r.cfg.steadyRate, d, 64, n)
+	events := int(float64(rate) * d.Seconds())
+	res := r.deliver(ctx, name, events, n, nil, r.cfg.profiles[name], func(st *stage) (publishStats, error) {
+		return publishSteady(ctx, st.h, r.cfg.shape, rate, d, 64, n)
 	})
-	if res.Publish != nil && res.Publish.Rate < 0.95*float64(r.cfg.steadyRate) {
-		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", res.Publish.Rate, r.cfg.steadyRate))
+	if res.Publish != nil && res.Publish.Rate < 0.95*float64(rate) {
+		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", res.Publish.Rate, rate))
 	}
 	return res
+}
+
+// single is the shape verification platforms publish in: many concurrent
+// publishers, one event per POST /v1/events, to one endpoint. Run it with
+// the ceiling for its share.
+func (r *runner) single(ctx context.Context) *Result {
+	events := r.cfg.count(r.cfg.singleEvents, 100)
+	return r.deliver(ctx, "single", events, 1, nil, r.cfg.profiles["single"], func(st *stage) (publishStats, error) {
+		return publishBatches(ctx, st.h, r.cfg.shape, events, 1, r.cfg.singlePublishers, 1)
+	})
 }
 
 // backlog queues deliveries behind a paused endpoint, resumes it and
