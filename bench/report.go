@@ -151,9 +151,14 @@ func singleTargets(run *Run, ceiling *Result) []Target {
 			continue
 		}
 		lost := max(0, r.Deliveries-r.Received.Unique)
+		note := ""
+		if c := r.Commits; c != nil && c.Events > 0 {
+			note = fmt.Sprintf("%d events stored by %d commits (%.3f per event); %d WAL flushes server-wide meanwhile",
+				c.Events, c.EventCommits, float64(c.EventCommits)/float64(c.Events), c.WALSyncs)
+		}
 		out = append(out, Target{Figure: r.Scenario + ": nothing lost, duplicates counted", Target: "0 lost",
 			Value: fmt.Sprintf("%d lost, %d duplicates; publish → arrival p50 %.1f ms, p99 %.1f ms", lost, r.Received.Duplicates, r.Latency.P50, r.Latency.P99),
-			Met:   yes(lost == 0)})
+			Met:   yes(lost == 0), Note: note})
 	}
 	if usable(single) {
 		v := cpuOf(single)

@@ -76,6 +76,9 @@ type Result struct {
 	Hostile *Hostile `json:"hostile,omitempty"`
 	// SlowBody: the slow connections' fate and the API's meanwhile.
 	SlowBody *SlowBody `json:"slow_body,omitempty"`
+	// Commits: on PostgreSQL, the transactions that stored the events and
+	// the server's WAL flushes meanwhile.
+	Commits *commitFigures `json:"postgres_commits,omitempty"`
 	// Saturation: the API kept busy, and how delivery kept pace.
 	Saturation *Saturation `json:"saturation,omitempty"`
 
@@ -124,6 +127,9 @@ type stage struct {
 	rss     *rssSampler
 	begun   usage
 	stopped bool
+	// PostgreSQL: the schema's URL and the server's WAL flushes at begin.
+	schemaURL string
+	walBegun  int64
 }
 
 func (r *runner) startStage(ctx context.Context, name string, profile bool) (*stage, error) {
@@ -136,7 +142,7 @@ func (r *runner) startStage(ctx context.Context, name string, profile bool) (*st
 		if err != nil {
 			return nil, err
 		}
-		db, st.drop = u, drop
+		db, st.drop, st.schemaURL = u, drop, u
 	}
 	h, err := startHerald(r.bin, db, filepath.Join(r.tmp, fmt.Sprintf("%s-%d.log", name, r.runs)), profile)
 	if err != nil {
@@ -207,7 +213,12 @@ func (st *stage) endpoints(ctx context.Context, n int, kind func(i int) endpoint
 	return eps, req, nil
 }
 
-func (st *stage) begin() { st.begun = st.src.snap() }
+func (st *stage) begin() {
+	if st.schemaURL != "" {
+		st.walBegun = walSyncs(context.Background(), st.r.cfg.database)
+	}
+	st.begun = st.src.snap()
+}
 
 // end reads Herald's figures into res, stops Herald and drops the schema.
 func (st *stage) end(res *Result) {
@@ -223,6 +234,16 @@ func (st *stage) measure(res *Result) {
 		res.PeakRSSMB = float64(hwm) / 1024
 	}
 	res.SampledPeakRSSMB = float64(st.rss.Stop()) / 1024
+	if st.schemaURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		f := &commitFigures{WALSyncs: walSyncs(ctx, st.r.cfg.database) - st.walBegun}
+		var err error
+		if f.Events, f.EventCommits, err = eventCommits(ctx, st.schemaURL); err != nil {
+			res.Notes = append(res.Notes, "counting commits: "+err.Error())
+		}
+		res.Commits = f
+	}
 	res.HeraldWarnings, res.HeraldErrors = st.h.warns.Load(), st.h.errs.Load()
 	if v, ok := st.h.lastErr.Load().(string); ok {
 		res.HeraldLastErr = v
