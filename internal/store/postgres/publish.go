@@ -34,8 +34,8 @@ const (
 
 // publishQueue gathers concurrent publishes into shared commits.
 type publishQueue struct {
-	// shared stores calls in one transaction; alone stores one call in
-	// its own (to learn whose publication failed a shared commit).
+	// shared stores calls in one transaction; alone stores a call that
+	// has a commit to itself, as every publish was stored before.
 	shared func(context.Context, []*sqlstore.SharedPublish) error
 	alone  func(context.Context, domain.Scope, []store.Publication) ([]store.PublishResult, error)
 
