@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody"}
+var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody"}
 
 type config struct {
 	scenarios         []string
@@ -59,6 +59,11 @@ type config struct {
 	saturationBatch     int
 	saturationDuration  time.Duration
 	saturationEndpoints int
+	// single: one event per call, the shape platforms publish in.
+	singleEvents          int
+	singlePublishers      int
+	singleSteadyRate      int
+	singleSteadyEndpoints int
 }
 
 // count scales a base count, never below floor.
@@ -93,7 +98,11 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.saturationBatch, "saturation-batch", 1, "Events per request in saturation: 1 sends POST /v1/events, more POST /v1/events/batch.")
 	fs.DurationVar(&c.saturationDuration, "saturation-duration", 60*time.Second, "How long saturation publishes (scaled; at least 2 s).")
 	fs.IntVar(&c.saturationEndpoints, "saturation-endpoints", 1, "Endpoints of saturation (each event goes to every one).")
-	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round), saturation.")
+	fs.IntVar(&c.singleEvents, "single-events", 50_000, "Events of single, each published alone through POST /v1/events to one endpoint.")
+	fs.IntVar(&c.singlePublishers, "single-publishers", 32, "Concurrent publishers of single, each publishing as soon as its last event is answered (not scaled).")
+	fs.IntVar(&c.singleSteadyRate, "single-steady-rate", 500, "Events a second in single-steady (not scaled; it runs for the steady duration).")
+	fs.IntVar(&c.singleSteadyEndpoints, "single-steady-endpoints", 2, "Endpoints of single-steady.")
+	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: single, single-steady, burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round), saturation.")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
 	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
 	fs.BoolVar(&c.keep, "keep", false, "Keep the temporary directory (databases, Herald's logs).")
@@ -151,6 +160,12 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-saturation-clients must be at least 1")
 	case c.saturationBatch < 1 || c.saturationBatch > 1000:
 		return c, errors.New("-saturation-batch must be 1..1000")
+	case c.singlePublishers < 1:
+		return c, errors.New("-single-publishers must be at least 1")
+	case c.singleSteadyRate < 1:
+		return c, errors.New("-single-steady-rate must be positive")
+	case c.singleSteadyEndpoints < 1:
+		return c, errors.New("-single-steady-endpoints must be at least 1")
 	case c.saturationEndpoints < 1:
 		return c, errors.New("-saturation-endpoints must be at least 1")
 	}
@@ -268,7 +283,7 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			return nil, err
 		}
 	}
-	rc, err := startReceiver(max(cfg.endpoints, cfg.steadyEndpoints, cfg.saturationEndpoints))
+	rc, err := startReceiver(max(cfg.endpoints, cfg.steadyEndpoints, cfg.saturationEndpoints, cfg.singleSteadyEndpoints))
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +303,10 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.ceiling(ctx)
 		case "burst":
 			res = r.burst(ctx)
+		case "single":
+			res = r.single(ctx)
+		case "single-steady":
+			res = r.singleSteady(ctx)
 		case "steady":
 			res = r.steady(ctx)
 		case "backlog":

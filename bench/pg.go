@@ -84,3 +84,41 @@ func pgVersion(ctx context.Context, base string) string {
 	_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return "PostgreSQL " + v
 }
+
+// commitFigures are PostgreSQL's own counts of a scenario's writes.
+type commitFigures struct {
+	// Events are the events stored; EventCommits the transactions that
+	// stored them (the distinct xmin of their rows: events are never
+	// updated unless sensitive), each a WAL flush of its own unless
+	// PostgreSQL grouped them.
+	Events       int64 `json:"events"`
+	EventCommits int64 `json:"event_commits"`
+	// WALSyncs is pg_stat_wal.wal_sync over the scenario: the whole
+	// server's WAL flushes, other databases' (and other users') included.
+	WALSyncs int64 `json:"wal_syncs_server_wide"`
+}
+
+// walSyncs reads the server's count of WAL flushes (PostgreSQL 14 and
+// later; 0 where it cannot be read).
+func walSyncs(ctx context.Context, base string) int64 {
+	conn, err := pgConnect(ctx, base)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(ctx)
+	var n int64
+	_ = conn.QueryRow(ctx, "SELECT wal_sync FROM pg_stat_wal").Scan(&n)
+	return n
+}
+
+// eventCommits counts the events in the schema of schemaURL and the
+// transactions that stored them.
+func eventCommits(ctx context.Context, schemaURL string) (events, commits int64, err error) {
+	conn, err := pgConnect(ctx, schemaURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close(ctx)
+	err = conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT xmin::text) FROM events").Scan(&events, &commits)
+	return events, commits, err
+}

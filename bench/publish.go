@@ -91,9 +91,10 @@ type batchAnswer struct {
 	} `json:"data"`
 }
 
-// publishBatches publishes events [0, total) through POST /v1/events/batch,
-// batch at a time, from several concurrent publishers, each as fast as
-// Herald answers. Every event must fan out to fanout deliveries.
+// publishBatches publishes events [0, total), batch at a time (through
+// POST /v1/events/batch, or POST /v1/events when batch is 1), from several
+// concurrent publishers, each as fast as Herald answers. Every event must
+// fan out to fanout deliveries.
 func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total, batch, publishers, fanout int) (publishStats, error) {
 	ps := publishStats{Events: total}
 	var next atomic.Int64
@@ -107,7 +108,7 @@ func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 0, batch*512)
+			buf := make([]byte, 0, batch*1024)
 			for {
 				k := int(next.Add(1) - 1)
 				if k >= nBatches || ctx.Err() != nil {
@@ -115,28 +116,7 @@ func publishBatches(ctx context.Context, h *heraldProc, shape eventShape, total,
 				}
 				lo, hi := k*batch, min((k+1)*batch, total)
 				sent := time.Now()
-				at := sent.UnixNano()
-				buf = append(buf[:0], `{"events":[`...)
-				for seq := lo; seq < hi; seq++ {
-					if seq > lo {
-						buf = append(buf, ',')
-					}
-					buf = shape.appendEvent(buf, at, int64(seq))
-				}
-				buf = append(buf, "]}"...)
-				var ans batchAnswer
-				err := h.call(ctx, http.MethodPost, "/v1/events/batch", buf, http.StatusAccepted, &ans)
-				if err == nil && len(ans.Data) != hi-lo {
-					err = fmt.Errorf("batch of %d answered with %d results", hi-lo, len(ans.Data))
-				}
-				if err == nil {
-					for _, r := range ans.Data {
-						if r.Deliveries != fanout {
-							err = fmt.Errorf("event %s fanned out to %d endpoints, want %d", r.ID, r.Deliveries, fanout)
-							break
-						}
-					}
-				}
+				err := publishOnce(ctx, h, shape, buf, sent, lo, hi-lo, fanout)
 				t.add(sent, time.Now(), err)
 			}
 		}()

@@ -45,6 +45,7 @@ func targets(run *Run) []Target {
 	ceiling, burst, steady, backlog, bad := find(run, "ceiling"), find(run, "burst"), find(run, "steady"), find(run, "backlog"), find(run, "badneighbour")
 	usable := func(r *Result) bool { return r != nil && r.OK }
 
+	out = append(out, singleTargets(run, ceiling)...)
 	share := pick(0.50, 0.35)
 	if usable(ceiling) && usable(burst) && ceiling.Throughput > 0 {
 		v := burst.Throughput / ceiling.Throughput
@@ -116,6 +117,71 @@ func targets(run *Run) []Target {
 	return out
 }
 
+// singleTargets compares single and single-steady with issue 16's targets
+// for one event per call: a share of the ceiling, CPU per delivery (Herald
+// alone on SQLite, Herald and PostgreSQL together on PostgreSQL), and the
+// steady tail.
+func singleTargets(run *Run, ceiling *Result) []Target {
+	pg := run.Store == "postgres"
+	single, steady := find(run, "single"), find(run, "single-steady")
+	usable := func(r *Result) bool { return r != nil && r.OK }
+	yes := func(b bool) *bool { return &b }
+	cpuOf := func(r *Result) float64 {
+		if pg {
+			return r.CPUPerDeliveryMS + r.PostgresCPUPerDeliveryMS
+		}
+		return r.CPUPerDeliveryMS
+	}
+	share, cpu, p99, who := 0.35, 0.15, 25.0, "Herald"
+	if pg {
+		share, cpu, p99, who = 0.20, 0.5, 50, "Herald + PostgreSQL"
+	}
+	var out []Target
+	shareFig := "single (one event per call, 32 publishers): delivery throughput / ceiling"
+	switch {
+	case usable(ceiling) && usable(single) && ceiling.Throughput > 0:
+		v := single.Throughput / ceiling.Throughput
+		out = append(out, Target{Figure: shareFig, Target: fmt.Sprintf("≥ %.0f %%", share*100),
+			Value: fmt.Sprintf("%.1f %% (%.0f / %.0f per s)", v*100, single.Throughput, ceiling.Throughput), Met: yes(v >= share)})
+	case usable(single):
+		out = append(out, Target{Figure: shareFig, Target: fmt.Sprintf("≥ %.0f %%", share*100), Value: "not measured", Note: "needs ceiling and single"})
+	}
+	for _, r := range []*Result{single, steady} {
+		if r == nil || r.Received == nil {
+			continue
+		}
+		lost := max(0, r.Deliveries-r.Received.Unique)
+		note := ""
+		if c := r.Commits; c != nil && c.Events > 0 {
+			note = fmt.Sprintf("%d events stored by %d commits (%.3f per event); %d WAL flushes server-wide meanwhile",
+				c.Events, c.EventCommits, float64(c.EventCommits)/float64(c.Events), c.WALSyncs)
+		}
+		out = append(out, Target{Figure: r.Scenario + ": nothing lost, duplicates counted", Target: "0 lost",
+			Value: fmt.Sprintf("%d lost, %d duplicates; publish → arrival p50 %.1f ms, p99 %.1f ms", lost, r.Received.Duplicates, r.Latency.P50, r.Latency.P99),
+			Met:   yes(lost == 0), Note: note})
+	}
+	if usable(single) {
+		v := cpuOf(single)
+		value := fmt.Sprintf("%.3f ms", v)
+		if pg {
+			value += fmt.Sprintf(" (Herald %.3f, PostgreSQL %.3f)", single.CPUPerDeliveryMS, single.PostgresCPUPerDeliveryMS)
+		}
+		out = append(out, Target{Figure: "single: " + who + " CPU per delivery", Target: fmt.Sprintf("≤ %.2f ms", cpu),
+			Value: value, Met: yes(v <= cpu)})
+	}
+	if usable(steady) {
+		out = append(out, Target{Figure: "single-steady: p99 publish-to-arrival", Target: fmt.Sprintf("≤ %.0f ms", p99),
+			Value: fmt.Sprintf("%.1f ms (%d events/s, %d endpoints)", steady.Latency.P99, int(steady.Publish.Rate+0.5), steady.Endpoints),
+			Met:   yes(steady.Latency.P99 <= p99)})
+		if usable(single) {
+			v, burst := cpuOf(steady), cpuOf(single)
+			out = append(out, Target{Figure: "single-steady: " + who + " CPU per delivery / single's", Target: "≤ 2×",
+				Value: fmt.Sprintf("%.2f× (%.3f / %.3f ms)", v/burst, v, burst), Met: yes(v <= 2*burst)})
+		}
+	}
+	return out
+}
+
 func oneLine(r *Result) string {
 	if r == nil {
 		return "no result"
@@ -158,8 +224,8 @@ func markdownTables(run *Run) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Figure, t.Target, v, mark(t.Met))
 	}
 	fmt.Fprintf(&b, "\n### Scenarios (%s)\n\n", run.Store)
-	b.WriteString("| scenario | events | deliveries | publish events/s | deliveries/s | drain s | latency p50 / p90 / p99 / max ms | Herald CPU s | CPU/delivery ms | Herald peak RSS MB | machine busy | ok |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| scenario | events | deliveries | publish events/s | deliveries/s | drain s | latency p50 / p90 / p99 / max ms | Herald CPU s | CPU/delivery ms | PostgreSQL CPU/delivery ms | Herald peak RSS MB | machine busy | ok |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|\n")
 	rows := []*Result{}
 	for _, r := range run.Results {
 		if r.Baseline != nil {
@@ -168,7 +234,10 @@ func markdownTables(run *Run) string {
 		rows = append(rows, r)
 	}
 	for _, r := range rows {
-		pub, drain, rss, herald := "–", "–", "–", "–"
+		pub, drain, rss, herald, pgPer := "–", "–", "–", "–", "–"
+		if r.CPU.Postgres > 0 && r.Scenario != "ceiling" {
+			pgPer = fmt.Sprintf("%.3f", r.PostgresCPUPerDeliveryMS)
+		}
 		if r.Publish != nil {
 			pub = fmt.Sprintf("%.0f", r.Publish.Rate)
 		}
@@ -186,8 +255,8 @@ func markdownTables(run *Run) string {
 		if r.Drain != nil {
 			lat = "– (held while paused)"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %.0f %% | %s |\n",
-			r.Scenario, r.Events, r.Deliveries, pub, r.Throughput, drain, lat, herald, cpuPer, rss, r.CPU.MachineBusy*100, okCell(r))
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %.0f %% | %s |\n",
+			r.Scenario, r.Events, r.Deliveries, pub, r.Throughput, drain, lat, herald, cpuPer, pgPer, rss, r.CPU.MachineBusy*100, okCell(r))
 	}
 	if p := find(run, "profiles"); p != nil && p.Profiles != nil {
 		b.WriteString(profileTable(run.Store, p.Profiles))

@@ -52,6 +52,9 @@ type Result struct {
 	// included where publishing overlaps); for the ceiling, the bare
 	// client's CPU per request.
 	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
+	// PostgresCPUPerDeliveryMS is PostgreSQL's CPU per healthy delivery,
+	// on PostgreSQL.
+	PostgresCPUPerDeliveryMS float64 `json:"postgres_cpu_per_delivery_ms,omitempty"`
 	// PeakRSSMB is Herald's VmHWM over its whole life; SampledPeakRSSMB the
 	// highest VmRSS seen every 100 ms.
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
@@ -73,6 +76,9 @@ type Result struct {
 	Hostile *Hostile `json:"hostile,omitempty"`
 	// SlowBody: the slow connections' fate and the API's meanwhile.
 	SlowBody *SlowBody `json:"slow_body,omitempty"`
+	// Commits: on PostgreSQL, the transactions that stored the events and
+	// the server's WAL flushes meanwhile.
+	Commits *commitFigures `json:"postgres_commits,omitempty"`
 	// Saturation: the API kept busy, and how delivery kept pace.
 	Saturation *Saturation `json:"saturation,omitempty"`
 
@@ -121,6 +127,9 @@ type stage struct {
 	rss     *rssSampler
 	begun   usage
 	stopped bool
+	// PostgreSQL: the schema's URL and the server's WAL flushes at begin.
+	schemaURL string
+	walBegun  int64
 }
 
 func (r *runner) startStage(ctx context.Context, name string, profile bool) (*stage, error) {
@@ -133,7 +142,7 @@ func (r *runner) startStage(ctx context.Context, name string, profile bool) (*st
 		if err != nil {
 			return nil, err
 		}
-		db, st.drop = u, drop
+		db, st.drop, st.schemaURL = u, drop, u
 	}
 	h, err := startHerald(r.bin, db, filepath.Join(r.tmp, fmt.Sprintf("%s-%d.log", name, r.runs)), profile)
 	if err != nil {
@@ -204,7 +213,12 @@ func (st *stage) endpoints(ctx context.Context, n int, kind func(i int) endpoint
 	return eps, req, nil
 }
 
-func (st *stage) begin() { st.begun = st.src.snap() }
+func (st *stage) begin() {
+	if st.schemaURL != "" {
+		st.walBegun = walSyncs(context.Background(), st.r.cfg.database)
+	}
+	st.begun = st.src.snap()
+}
 
 // end reads Herald's figures into res, stops Herald and drops the schema.
 func (st *stage) end(res *Result) {
@@ -220,6 +234,16 @@ func (st *stage) measure(res *Result) {
 		res.PeakRSSMB = float64(hwm) / 1024
 	}
 	res.SampledPeakRSSMB = float64(st.rss.Stop()) / 1024
+	if st.schemaURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		f := &commitFigures{WALSyncs: walSyncs(ctx, st.r.cfg.database) - st.walBegun}
+		var err error
+		if f.Events, f.EventCommits, err = eventCommits(ctx, st.schemaURL); err != nil {
+			res.Notes = append(res.Notes, "counting commits: "+err.Error())
+		}
+		res.Commits = f
+	}
 	res.HeraldWarnings, res.HeraldErrors = st.h.warns.Load(), st.h.errs.Load()
 	if v, ok := st.h.lastErr.Load().(string); ok {
 		res.HeraldLastErr = v
@@ -264,6 +288,7 @@ func fill(res *Result, rep Report, from time.Time, publishEnd time.Time) {
 	}
 	if rep.Unique > 0 {
 		res.CPUPerDeliveryMS = res.CPU.Herald * 1000 / float64(rep.Unique)
+		res.PostgresCPUPerDeliveryMS = res.CPU.Postgres * 1000 / float64(rep.Unique)
 	}
 }
 
@@ -544,17 +569,38 @@ func (r *runner) summarizeProfile(path string) {
 // steady publishes single events at a fixed rate and measures
 // publish-to-arrival latency.
 func (r *runner) steady(ctx context.Context) *Result {
+	return r.atRate(ctx, "steady", r.cfg.steadyRate, r.cfg.steadyEndpoints)
+}
+
+// singleSteady is steady in the shape platforms publish: one event per
+// call, a few hundred a second, to one or two endpoints.
+func (r *runner) singleSteady(ctx context.Context) *Result {
+	return r.atRate(ctx, "single-steady", r.cfg.singleSteadyRate, r.cfg.singleSteadyEndpoints)
+}
+
+// atRate is steady's body: single events at rate a second to n endpoints,
+// for the steady duration.
+func (r *runner) atRate(ctx context.Context, name string, rate, n int) *Result {
 	d := time.Duration(float64(r.cfg.steadyDuration) * r.cfg.scale)
 	d = max(d, 2*time.Second)
-	n := r.cfg.steadyEndpoints
-	events := int(float64(r.cfg.steadyRate) * d.Seconds())
-	res := r.deliver(ctx, "steady", events, n, nil, r.cfg.profiles["steady"], func(st *stage) (publishStats, error) {
-		return publishSteady(ctx, st.h, r.cfg.shape, r.cfg.steadyRate, d, 64, n)
+	events := int(float64(rate) * d.Seconds())
+	res := r.deliver(ctx, name, events, n, nil, r.cfg.profiles[name], func(st *stage) (publishStats, error) {
+		return publishSteady(ctx, st.h, r.cfg.shape, rate, d, 64, n)
 	})
-	if res.Publish != nil && res.Publish.Rate < 0.95*float64(r.cfg.steadyRate) {
-		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", res.Publish.Rate, r.cfg.steadyRate))
+	if res.Publish != nil && res.Publish.Rate < 0.95*float64(rate) {
+		res.Notes = append(res.Notes, fmt.Sprintf("publisher reached only %.0f events/s of %d", res.Publish.Rate, rate))
 	}
 	return res
+}
+
+// single is the shape verification platforms publish in: many concurrent
+// publishers, one event per POST /v1/events, to one endpoint. Run it with
+// the ceiling for its share.
+func (r *runner) single(ctx context.Context) *Result {
+	events := r.cfg.count(r.cfg.singleEvents, 100)
+	return r.deliver(ctx, "single", events, 1, nil, r.cfg.profiles["single"], func(st *stage) (publishStats, error) {
+		return publishBatches(ctx, st.h, r.cfg.shape, events, 1, r.cfg.singlePublishers, 1)
+	})
 }
 
 // backlog queues deliveries behind a paused endpoint, resumes it and

@@ -77,7 +77,9 @@ type Store struct {
 	// the order they came: database/sql hands a freed connection to a
 	// random waiter, so with hundreds of publishes waiting some waited
 	// many times longer than the rest.
-	turns     *semaphore.Weighted
+	turns *semaphore.Weighted
+	// publishes gathers concurrent publishes into shared commits.
+	publishes *publishQueue
 	url       string
 	closeOnce sync.Once
 }
@@ -135,6 +137,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Versions:   versions.GetVersions,
 		IsDiskFull: isDiskFull,
 	}, sealer)
+	s.publishes = &publishQueue{shared: s.DB.PublishShared, alone: s.DB.Publish}
 	return s, nil
 }
 

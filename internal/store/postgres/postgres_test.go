@@ -507,3 +507,39 @@ func TestDiskFullIsToldFromOtherOutages(t *testing.T) {
 		t.Fatalf("53200: disk full %v, unavailable %v", isDiskFull(oom), isUnavailable(oom))
 	}
 }
+
+// TestConcurrentSinglePublishesShareCommits proves the publish queue: single
+// publishes that arrive together are stored by far fewer transactions than
+// there are publishes (each row's xmin is the transaction that stored it).
+func TestConcurrentSinglePublishesShareCommits(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
+	must(t, s.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: time.Now()}))
+	const n = 64
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			ev := domain.Event{ID: domain.NewID(domain.PrefixEvent), Type: "a.b", Data: []byte(`{}`), CreatedAt: time.Now()}
+			_, errs[i] = s.Publish(ctx, sc, []store.Publication{{Event: ev}})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	var events, commits int
+	must(t, s.db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT xmin::text) FROM events`).Scan(&events, &commits))
+	if events != n {
+		t.Fatalf("%d events stored, want %d", events, n)
+	}
+	if commits > n/4 {
+		t.Fatalf("%d publishes took %d commits: they did not share them", n, commits)
+	}
+	t.Logf("%d single publishes in %d commits", n, commits)
+}

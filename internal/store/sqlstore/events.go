@@ -34,6 +34,56 @@ func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publicat
 	return results, nil
 }
 
+// SharedPublish is one caller's publications in a commit shared with other
+// callers' (see PublishShared); Results are set when it succeeds.
+type SharedPublish struct {
+	Scope   domain.Scope
+	Pubs    []store.Publication
+	Results []store.PublishResult
+}
+
+// PublishShared stores several callers' publications in one transaction,
+// one commit for all of them: a store whose every commit waits for a disk
+// flush gathers concurrent publishes into it. The publications of a scope
+// are stored as one batch, in the callers' order, so a later one with an
+// earlier one's idempotency key replays it (or conflicts with it) as if
+// published just after it. An error fails them all and is wrapped as
+// Publish wraps it; the caller may then publish each alone to learn whose
+// it was.
+func (db *DB) PublishShared(ctx context.Context, calls []*SharedPublish) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		done := make([]bool, len(calls))
+		for i, c := range calls {
+			if done[i] {
+				continue
+			}
+			// The rest of this scope's calls join this one's batch.
+			group := []*SharedPublish{c}
+			for j := i + 1; j < len(calls); j++ {
+				if !done[j] && calls[j].Scope == c.Scope {
+					group, done[j] = append(group, calls[j]), true
+				}
+			}
+			pubs := c.Pubs
+			if len(group) > 1 {
+				pubs = nil
+				for _, g := range group {
+					pubs = append(pubs, g.Pubs...)
+				}
+			}
+			results, err := db.publish(ctx, tx, c.Scope, pubs)
+			if err != nil {
+				return err
+			}
+			for _, g := range group {
+				g.Results, results = results[:len(g.Pubs):len(g.Pubs)], results[len(g.Pubs):]
+			}
+		}
+		return nil
+	})
+	return db.wrap("publish", err)
+}
+
 // publish stores a batch in a few statements per table, whatever its size:
 // the batch's idempotency keys are looked up together, then its keys, events
 // and deliveries are inserted together. Only job upserts go one per event

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore Factory) {
 	}
 	tests = append(tests, claimTests...)
 	tests = append(tests, publishTests...)
+	tests = append(tests, sharedTests...)
 	tests = append(tests, recordTests...)
 	tests = append(tests, wireTests...)
 	tests = append(tests, observeTests...)
