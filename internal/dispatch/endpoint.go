@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -302,22 +303,34 @@ func newEndpointCache(base *egress.Client) *endpointCache {
 	return &endpointCache{base: base, m: map[string]*endpoint{}}
 }
 
-// get returns the endpoints of a claimed batch, read fresh in one query so a
-// change (URL, headers, secret, auth) applies to the next batch.
+// get returns the endpoints of a claimed batch. An endpoint prepared before
+// is kept while the claim found it at the same version (its updated_at,
+// which every change of its URL, headers, secret, auth or status moves);
+// the others are read fresh in one query, so a change applies to the next
+// batch without every claim reading every endpoint again.
 func (c *endpointCache) get(ctx context.Context, q Queue, claimed []store.Claimed) (map[string]*endpoint, error) {
-	ids := make([]string, 0, 8)
-	seen := make(map[string]bool, 8)
-	for _, cl := range claimed {
-		if !seen[cl.EndpointID] {
-			seen[cl.EndpointID] = true
-			ids = append(ids, cl.EndpointID)
+	out := make(map[string]*endpoint, 4)
+	var ids []string
+	c.mu.Lock()
+	for i := range claimed {
+		cl := &claimed[i]
+		if _, kept := out[cl.EndpointID]; kept || slices.Contains(ids, cl.EndpointID) {
+			continue
 		}
+		if cached := c.m[cl.EndpointID]; cached != nil && !cl.EndpointUpdatedAt.IsZero() && cached.UpdatedAt.Equal(cl.EndpointUpdatedAt) {
+			out[cl.EndpointID] = cached
+			continue
+		}
+		ids = append(ids, cl.EndpointID)
+	}
+	c.mu.Unlock()
+	if len(ids) == 0 {
+		return out, nil
 	}
 	eps, err := q.EndpointsByID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*endpoint, len(eps))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range eps {

@@ -11,7 +11,12 @@ import (
 )
 
 // recorder writes outcomes in batches: while one batch is being committed
-// the next one gathers, so the batch size follows the load by itself.
+// the next one gathers, so the batch size follows the load by itself. At a
+// steady rate each attempt would otherwise end alone, with a transaction
+// and a commit of its own: a write follows the one before it by at least
+// recordGather, so outcomes that end meanwhile share it. Recording late by
+// that much delays no delivery; it only holds in-flight room a little
+// longer.
 type recorder struct {
 	q        Queue
 	log      *slog.Logger
@@ -25,6 +30,9 @@ type recorder struct {
 
 // maxRecordBatch bounds one Record call.
 const maxRecordBatch = 1024
+
+// recordGather is the least time between two writes of outcomes.
+const recordGather = 10 * time.Millisecond
 
 func newRecorder(q Queue, log *slog.Logger, finished func(int)) *recorder {
 	return &recorder{q: q, log: log, finished: finished, ready: make(chan struct{}, 1)}
@@ -53,8 +61,10 @@ func (r *recorder) close() {
 
 func (r *recorder) run() {
 	var batch []store.Outcome
+	var last time.Time
 	for range r.ready {
 		for {
+			r.gather(last)
 			r.mu.Lock()
 			n := min(len(r.pending), maxRecordBatch)
 			batch = append(batch[:0], r.pending[:n]...)
@@ -67,8 +77,24 @@ func (r *recorder) run() {
 				}
 				break
 			}
+			last = time.Now()
 			r.write(batch)
 		}
+	}
+}
+
+// gather waits until recordGather after the last write began, unless a
+// full batch waits already or the recorder is closing.
+func (r *recorder) gather(last time.Time) {
+	wait := recordGather - time.Since(last)
+	if wait <= 0 {
+		return
+	}
+	r.mu.Lock()
+	hurry := r.closed || len(r.pending) >= maxRecordBatch
+	r.mu.Unlock()
+	if !hurry {
+		time.Sleep(wait)
 	}
 }
 

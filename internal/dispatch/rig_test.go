@@ -43,6 +43,13 @@ type rig struct {
 
 func newRig(t *testing.T, opts egress.Options) *rig {
 	t.Helper()
+	return newRigWith(t, opts, nil, nil)
+}
+
+// newRigWith is newRig whose dispatcher sees the store through wrap (when
+// not nil) and takes the settings tune changes.
+func newRigWith(t *testing.T, opts egress.Options, wrap func(Queue) Queue, tune func(*Config)) *rig {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), nil)
 	if err != nil {
@@ -53,10 +60,18 @@ func newRig(t *testing.T, opts egress.Options) *rig {
 		t.Fatal(err)
 	}
 	r.client = egress.New(opts)
-	r.d = New(st, r.client, Config{
+	cfg := Config{
 		Lease: 30 * time.Second, Poll: 20 * time.Millisecond, Grace: 5 * time.Second,
 		UserAgent: "Herald/test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	var q Queue = st
+	if wrap != nil {
+		q = wrap(st)
+	}
+	r.d = New(q, r.client, cfg)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { r.d.Run(runCtx); close(done) }()

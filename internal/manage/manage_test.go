@@ -372,3 +372,44 @@ func TestAnEventTypesExampleMustSatisfyItsSchema(t *testing.T) {
 		t.Fatalf("replacing it: created %v, %v", created, err)
 	}
 }
+
+// A schema changed by another process (straight in the store, so this
+// Manager is not told) applies once the cached one is five seconds old:
+// keeping a compiled schema while the stored one is unchanged must not
+// keep it past a change.
+func TestSchemaChangedElsewhereAppliesAfterTheCacheAges(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	put := func(required string) {
+		t.Helper()
+		typ := &domain.EventType{Name: "check.approved", UpdatedAt: domain.Now(),
+			Schema: json.RawMessage(`{"type":"object","required":["` + required + `"]}`)}
+		if _, err := r.st.PutEventType(ctx, typ); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish := func() error {
+		_, err := r.m.NewEvent(ctx, r.scope, &manage.EventSpec{Type: "check.approved", Data: json.RawMessage(`{"a":1}`)}, domain.Now())
+		return err
+	}
+	put("a")
+	for range 2 {
+		if err := publish(); err != nil {
+			t.Fatalf("data with a, schema requiring a: %v", err)
+		}
+	}
+	put("b")
+	if err := publish(); err != nil {
+		t.Fatalf("within the cache's five seconds the compiled schema stands: %v", err)
+	}
+	time.Sleep(5100 * time.Millisecond)
+	var ve *domain.ValidationError
+	if err := publish(); !errors.As(err, &ve) || ve.Field != "data" {
+		t.Fatalf("after the schema changed elsewhere and the cache aged: %v, want a refusal of data", err)
+	}
+	put("a") // changed back, compiled again after the cache ages
+	time.Sleep(5100 * time.Millisecond)
+	if err := publish(); err != nil {
+		t.Fatalf("after the schema changed back: %v", err)
+	}
+}

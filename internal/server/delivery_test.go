@@ -118,3 +118,41 @@ func TestFailingReceiverGetsTheEventOnTheThirdAttemptWithTheSameID(t *testing.T)
 		}
 	})
 }
+
+// The dispatcher keeps the endpoints it prepared between claims while the
+// claim finds them unchanged: a change of URL, or of secret, must still be
+// honoured by the very next delivery.
+func TestEndpointChangesApplyToTheNextDelivery(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		first, second := servertest.NewReceiver(t), servertest.NewReceiver(t)
+		h.Tenant("acme")
+		ep := h.Endpoint("acme", "production", client.EndpointCreate{URL: first.URL + "/hook"})
+		first.Trust(ep.Secret)
+		data := json.RawMessage(`{"n":1}`)
+		p := h.Publish("acme", "production", client.PublishEvent{Type: "check.approved", Data: data})
+		if got := first.Next(5 * time.Second); got.ID != p.ID || got.Valid != nil {
+			t.Fatalf("first delivery: id %s (want %s), signature %v", got.ID, p.ID, got.Valid)
+		}
+
+		sc := h.As("acme", "production")
+		servertest.Must(sc.UpdateEndpoint(t.Context(), ep.ID, &client.EndpointUpdate{URL: client.Ptr(second.URL + "/hook")}))(t)
+		p = h.Publish("acme", "production", client.PublishEvent{Type: "check.approved", Data: data})
+		got := second.Next(5 * time.Second)
+		if got.ID != p.ID {
+			t.Fatalf("after the URL changed the new receiver got %q, want %s", got.ID, p.ID)
+		}
+
+		rotated := servertest.Must(sc.RotateEndpointSecret(t.Context(), ep.ID, &client.SecretRotation{}))(t)
+		second.Trust(rotated.Secret)
+		p = h.Publish("acme", "production", client.PublishEvent{Type: "check.approved", Data: data})
+		got = second.Next(5 * time.Second)
+		if got.ID != p.ID || got.Valid != nil {
+			t.Fatalf("after the rotation: id %s (want %s), signature by the new secret: %v", got.ID, p.ID, got.Valid)
+		}
+		if n := strings.Count(got.Header.Get("webhook-signature"), "v1,"); n != 2 {
+			t.Fatalf("during the rotation's grace both secrets sign; got %d signatures: %q", n, got.Header.Get("webhook-signature"))
+		}
+		first.Quiet(200 * time.Millisecond)
+	})
+}

@@ -276,6 +276,11 @@ type Claimed struct {
 	// TakenOver is set when the delivery was leased before and that lease
 	// ran out with no outcome recorded: a process crashed or stalled.
 	TakenOver bool
+	// EndpointUpdatedAt is the endpoint's UpdatedAt as the claim found it,
+	// zero when the claim did not read it (a claim of named deliveries, an
+	// endpoint that is gone): the dispatcher keeps the endpoint it
+	// prepared while this matches, and reads it again when it does not.
+	EndpointUpdatedAt time.Time
 }
 
 // Outcome is the result of one attempt and what follows from it.

@@ -131,6 +131,9 @@ type OutcomeRow struct {
 type ClaimCandidate struct {
 	EndpointID string
 	Cap        int
+	// UpdatedAt is the endpoint's updated_at (Unix microseconds) as the
+	// claim read it; 0 for an endpoint that is gone.
+	UpdatedAt int64
 }
 
 // DueClaim is a claim of due deliveries: the lease it writes (the due time

@@ -69,9 +69,24 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	// endpoints come first changes from claim to claim.
 	start := rand.IntN(len(cands))
 	cands = append(cands[start:], cands[:start]...)
-	return db.dialect.Batcher.ClaimDue(ctx, tx, DueClaim{
+	out, err := db.dialect.Batcher.ClaimDue(ctx, tx, DueClaim{
 		Owner: p.Owner, LeaseUntil: micros(p.Now.Add(p.Lease)), Now: micros(p.Now), Limit: p.Limit, Candidates: cands,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The endpoints' versions, read in this transaction: the dispatcher
+	// reads an endpoint again only when its version changed.
+	versions := make(map[string]int64, len(cands))
+	for _, c := range cands {
+		versions[c.EndpointID] = c.UpdatedAt
+	}
+	for i := range out {
+		if v := versions[out[i].EndpointID]; v != 0 {
+			out[i].EndpointUpdatedAt = fromMicros(v)
+		}
+	}
+	return out, nil
 }
 
 // claimCandidates lists the endpoints that have pending deliveries and may
@@ -86,7 +101,7 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string)
 			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
 				ORDER BY d.endpoint_id LIMIT 1)
 			FROM pe WHERE pe.id IS NOT NULL)
-		SELECT pe.id, e.status, e.max_concurrency FROM pe LEFT JOIN endpoints e ON e.id = pe.id
+		SELECT pe.id, e.status, e.max_concurrency, e.updated_at FROM pe LEFT JOIN endpoints e ON e.id = pe.id
 		WHERE pe.id IS NOT NULL`)
 	if err != nil {
 		return nil, err
@@ -96,10 +111,11 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string)
 	for rows.Next() {
 		var c ClaimCandidate
 		var status sql.NullString
-		var limit sql.NullInt64
-		if err := rows.Scan(&c.EndpointID, &status, &limit); err != nil {
+		var limit, updated sql.NullInt64
+		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated); err != nil {
 			return nil, err
 		}
+		c.UpdatedAt = updated.Int64
 		switch {
 		case skip != nil && skip(c.EndpointID):
 			continue

@@ -78,6 +78,7 @@ type DB struct {
 	queueWrite WriteFunc
 	dialect    Dialect
 	sealer     store.Sealer
+	filters    filterCache
 }
 
 // New builds the shared store on c. sealer, when not nil, encrypts
