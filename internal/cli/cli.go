@@ -195,6 +195,19 @@ func readInput(e *IO, path string) ([]byte, error) {
 
 // decodeStrict decodes JSON into v, refusing fields v does not have, so
 // that a misspelt setting is an error rather than silently dropped.
+// decodeFile reads the request given by --file ("-": standard input) into
+// v, refusing unknown fields; no --file leaves v as it is.
+func decodeFile(e *IO, path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := readInput(e, path)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(b, path, v)
+}
+
 func decodeStrict(b []byte, what string, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()

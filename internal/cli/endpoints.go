@@ -118,14 +118,8 @@ type endpointsCreateCmd struct {
 func (c *endpointsCreateCmd) Run(e *IO) error {
 	return c.run(e, func(s *session) error {
 		var in client.EndpointCreate
-		if c.File != "" {
-			b, err := readInput(e, c.File)
-			if err != nil {
-				return err
-			}
-			if err := decodeStrict(b, c.File, &in); err != nil {
-				return err
-			}
+		if err := decodeFile(e, c.File, &in); err != nil {
+			return err
 		}
 		set := c.EndpointSettings
 		if set.URL != "" {
@@ -176,14 +170,8 @@ type endpointsUpdateCmd struct {
 func (c *endpointsUpdateCmd) Run(e *IO) error {
 	return c.run(e, func(s *session) error {
 		var in client.EndpointUpdate
-		if c.File != "" {
-			b, err := readInput(e, c.File)
-			if err != nil {
-				return err
-			}
-			if err := decodeStrict(b, c.File, &in); err != nil {
-				return err
-			}
+		if err := decodeFile(e, c.File, &in); err != nil {
+			return err
 		}
 		set := c.EndpointSettings
 		if set.URL != "" {
