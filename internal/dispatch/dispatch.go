@@ -69,7 +69,21 @@ type Config struct {
 	Logger     *slog.Logger
 	// Metrics counts attempts; nil counts nothing.
 	Metrics Metrics
+	// Signals hears of endpoints' health changing (circuit opened,
+	// disabled, recovered) and of deliveries running out of attempts; nil
+	// tells nobody.
+	Signals Signals
 }
+
+// Signals is told of operational events as they happen; it must not block
+// (internal/signals stores them as events of their own).
+type Signals interface {
+	Signal(ctx context.Context, s domain.Signal)
+}
+
+type noSignals struct{}
+
+func (noSignals) Signal(context.Context, domain.Signal) {}
 
 // Metrics learns the outcome of every attempt (internal/metrics).
 type Metrics interface {
@@ -111,6 +125,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Signals == nil {
+		c.Signals = noSignals{}
 	}
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}
