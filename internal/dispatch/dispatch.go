@@ -455,4 +455,19 @@ func (d *Dispatcher) attempt(j *job) {
 	d.trace(j, &o)
 	d.attempted(&o)
 	d.rec.add(o)
+	d.wakeForRetry(&o)
+}
+
+// wakeForRetry wakes the claim loop when a retry falls due before the next
+// poll would find it (a schedule of milliseconds, the fast preset's first
+// second): otherwise, with nothing else to claim, it waits up to a poll
+// longer than its schedule says, and a job held behind it (per-job order)
+// with it.
+func (d *Dispatcher) wakeForRetry(o *store.Outcome) {
+	if o.Status != domain.DeliveryPending {
+		return
+	}
+	if wait := time.Until(o.NextAttemptAt); wait < d.cfg.Poll {
+		time.AfterFunc(max(wait, 0), d.Wake)
+	}
 }

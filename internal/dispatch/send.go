@@ -49,7 +49,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		Scope:      domain.Scope{TenantID: ev.TenantID, Environment: ev.Environment},
 		EventID:    ev.ID,
 		Scrub:      ev.Sensitive,
-		Ordered:    j.claimed.OrderedJob != "",
+		OrderedJob: j.claimed.OrderedJob,
 		Attempt: domain.Attempt{
 			ID:         domain.NewIDAt(domain.PrefixAttempt, start),
 			DeliveryID: j.claimed.DeliveryID,

@@ -131,3 +131,20 @@ func TestARotatedSecretSignsBesideTheNewOneUntilItsGraceEnds(t *testing.T) {
 		t.Fatal("a rotation without grace lets the old secret sign")
 	}
 }
+
+func TestIDAfterSortsJustAfterAtTheSameInstant(t *testing.T) {
+	at := time.Now()
+	id := NewIDAt(PrefixDelivery, at)
+	next := IDAfter(id)
+	if next <= id || next[:len(PrefixDelivery)+1] != PrefixDelivery+"_" || next[:14] != id[:14] {
+		t.Fatalf("IDAfter(%s) = %s; want a later id of the same prefix and instant", id, next)
+	}
+	if later := NewIDAt(PrefixDelivery, at.Add(time.Millisecond)); next >= later {
+		t.Fatalf("IDAfter(%s) = %s sorts after an id a millisecond later, %s", id, next, later)
+	}
+	// A carry runs through the entropy: ...ZZ + 1 ends in ...00.
+	full := "dlv_01ARZ3NDEKTSV4RRFFQ69G5FAZ"
+	if got := IDAfter(full); got <= full || got[len(got)-2:] != "B0" {
+		t.Fatalf("IDAfter(%s) = %s", full, got)
+	}
+}

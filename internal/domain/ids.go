@@ -2,6 +2,7 @@ package domain
 
 import (
 	"crypto/rand"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,3 +49,24 @@ const (
 	PrefixDelivery = "dlv"
 	PrefixAttempt  = "atm"
 )
+
+// IDAfter returns the smallest id of id's prefix that sorts after id, at
+// the same instant. Ids made at once by several goroutines interleave: one
+// made after another, at the same millisecond, may sort before it when
+// another goroutine made one at a later millisecond in between. A batch
+// whose order matters (per-job order) follows each id with IDAfter when it
+// does not sort after the one before it.
+func IDAfter(id string) string {
+	i := strings.LastIndexByte(id, '_')
+	u, err := ulid.ParseStrict(id[i+1:])
+	if err != nil {
+		panic("domain: IDAfter of a malformed id " + id) // only Herald's own ids pass here
+	}
+	for b := len(u) - 1; b >= 0; b-- {
+		u[b]++
+		if u[b] != 0 {
+			break
+		}
+	}
+	return id[:i+1] + u.String()
+}

@@ -304,10 +304,10 @@ type Outcome struct {
 	// its deliveries is pending any more.
 	EventID string
 	Scrub   bool
-	// Ordered marks the outcome of a delivery that keeps its job's order
-	// (Claimed.OrderedJob): recording it lets the job's next delivery go,
-	// or holds it behind the retry.
-	Ordered bool
+	// OrderedJob is the job whose order the delivery keeps
+	// (Claimed.OrderedJob): recording the outcome lets the job's next
+	// delivery go, or holds it behind the retry.
+	OrderedJob string
 }
 
 // Limits on list sizes.

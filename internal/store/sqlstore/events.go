@@ -144,6 +144,7 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 		return nil, fmt.Errorf("insert events: %w", err)
 	}
 	if len(deliveries) > 0 {
+		keepJobOrder(deliveries)
 		if err := db.dialect.Batcher.InsertDeliveries(ctx, tx, s, deliveries); err != nil {
 			return nil, fmt.Errorf("insert deliveries: %w", err)
 		}

@@ -581,7 +581,7 @@ func testClaimRace(t *testing.T, s store.Store) {
 
 func outcome(c store.Claimed, status string, next time.Time, code int) store.Outcome {
 	return store.Outcome{
-		DeliveryID: c.DeliveryID, EndpointID: c.EndpointID, Scope: scope, Status: status, NextAttemptAt: next,
+		DeliveryID: c.DeliveryID, EndpointID: c.EndpointID, Scope: scope, Status: status, NextAttemptAt: next, OrderedJob: c.OrderedJob,
 		Attempt: domain.Attempt{
 			ID: domain.NewID(domain.PrefixAttempt), Number: c.Attempts + 1, At: time.Now(), DurationMS: 12,
 			RequestHeaders:  map[string]string{"webhook-id": c.Event.ID},
