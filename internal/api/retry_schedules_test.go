@@ -84,9 +84,9 @@ func TestEventTypeRetryPolicyReplacesTheEndpointsAndTheTTLEndsIt(t *testing.T) {
 			t.Fatalf("plain.ask: %s after %d attempts, want failed at the first", d.Status, d.AttemptCount)
 		}
 		// A retry 3 s on would be past the 1 s TTL: not made.
-		if d := deliveryOf("brief.ask"); d.Status != client.DeliveryFailed || d.AttemptCount != 1 ||
+		if d := deliveryOf("brief.ask"); d.Status != client.DeliveryCancelled || d.AttemptCount != 1 ||
 			!strings.Contains(d.LastError, "not retried: the event expires") {
-			t.Fatalf("brief.ask: %s after %d attempts (%q), want failed at the first, its TTL named", d.Status, d.AttemptCount, d.LastError)
+			t.Fatalf("brief.ask: %s after %d attempts (%q), want cancelled at the first, its TTL named", d.Status, d.AttemptCount, d.LastError)
 		}
 	})
 }

@@ -300,8 +300,8 @@ func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.
 	next := a.At.Add(time.Duration(a.DurationMS)*time.Millisecond + delay)
 	if ev := &j.claimed.Event; ev.Expired(next) {
 		// A retry after the event's TTL would not be sent: the delivery
-		// fails now rather than wait for nothing.
-		o.Status = domain.DeliveryFailed
+		// ends now, as an expired one does, rather than wait for nothing.
+		o.Status = domain.DeliveryCancelled
 		a.Error += "; not retried: the event expires at " + ev.ExpiresAt.UTC().Format(time.RFC3339) + ", before the next attempt"
 		return o
 	}
