@@ -79,7 +79,7 @@ type Store struct {
 	// many times longer than the rest.
 	turns *semaphore.Weighted
 	// publishes gathers concurrent publishes into shared commits.
-	publishes *publishQueue
+	publishes *sqlstore.PublishQueue
 	url       string
 	closeOnce sync.Once
 }
@@ -137,7 +137,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Versions:   versions.GetVersions,
 		IsDiskFull: isDiskFull,
 	}, sealer)
-	s.publishes = &publishQueue{shared: s.DB.PublishShared, alone: s.DB.Publish}
+	s.publishes = sqlstore.NewPublishQueue(s.DB.PublishShared, s.DB.Publish)
 	return s, nil
 }
 
