@@ -34,6 +34,7 @@ func smallRun(database string) config {
 		hostileClients: 8, hostileFor: 5 * time.Second, slowConnections: 100,
 		saturationClients: 20, saturationBatch: 1, saturationDuration: 2 * time.Second, saturationEndpoints: 2,
 		singleEvents: 300, singlePublishers: 8, singleSteadyRate: 200, singleSteadyEndpoints: 2,
+		orderedJobs: 100, orderedSteps: 5, orderedFailPercent: 30,
 	}
 }
 
@@ -126,6 +127,12 @@ func checkRun(t *testing.T, cfg config) {
 	} else if sat := s.Saturation; sat.Accepted == 0 || sat.Lost != 0 || sat.LagDuring.N+sat.LagAfter.N != int(s.Received.Requests) ||
 		len(sat.AcceptedTimeline) == 0 || sat.CPULoad.Herald <= 0 {
 		t.Errorf("saturation: %+v", sat)
+	}
+	if o := find(run, "ordered"); o == nil || o.Received == nil || o.Baseline == nil || o.Baseline.Received == nil {
+		t.Error("no ordered result")
+	} else if o.Received.OutOfOrder != 0 || o.Received.Refused == 0 || o.Baseline.Received.Refused == 0 || o.Ratio <= 0 {
+		t.Errorf("ordered: %d out of order, %d and %d refused, ratio %.2f", o.Received.OutOfOrder, o.Received.Refused,
+			o.Baseline.Received.Refused, o.Ratio)
 	}
 	if md := markdownReport(run); len(md) == 0 {
 		t.Error("empty report")

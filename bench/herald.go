@@ -266,6 +266,14 @@ type endpointSpec struct {
 	// Profile is the delivery profile; standard when empty.
 	Profile        string            `json:"profile,omitempty"`
 	ProfileOptions map[string]string `json:"profile_options,omitempty"`
+	// Ordering is job for an endpoint ordered by job; none when empty.
+	Ordering    string     `json:"ordering,omitempty"`
+	RetryPolicy *retrySpec `json:"retry_policy,omitempty"`
+}
+
+// retrySpec is an endpoint's retry policy as the harness sets it.
+type retrySpec struct {
+	Delays []string `json:"delays"`
 }
 
 type createdEndpoint struct {

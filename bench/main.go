@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody"}
+var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody", "ordered"}
 
 type config struct {
 	scenarios         []string
@@ -64,6 +64,11 @@ type config struct {
 	singlePublishers      int
 	singleSteadyRate      int
 	singleSteadyEndpoints int
+	// ordered: jobs of orderedSteps events each to a receiver that fails
+	// orderedFailPercent of requests, ordered by job and not.
+	orderedJobs        int
+	orderedSteps       int
+	orderedFailPercent int
 }
 
 // count scales a base count, never below floor.
@@ -102,6 +107,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.singlePublishers, "single-publishers", 32, "Concurrent publishers of single, each publishing as soon as its last event is answered (not scaled).")
 	fs.IntVar(&c.singleSteadyRate, "single-steady-rate", 500, "Events a second in single-steady (not scaled; it runs for the steady duration).")
 	fs.IntVar(&c.singleSteadyEndpoints, "single-steady-endpoints", 2, "Endpoints of single-steady.")
+	fs.IntVar(&c.orderedJobs, "ordered-jobs", 1000, "Jobs of ordered, each of ordered-steps events, to one endpoint ordered by job and then to one that is not.")
+	fs.IntVar(&c.orderedSteps, "ordered-steps", 5, "Events per job in ordered (not scaled; 1..64).")
+	fs.IntVar(&c.orderedFailPercent, "ordered-fail", 30, "Percentage of requests the receiver of ordered fails at random (not scaled).")
 	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: single, single-steady, burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round), saturation.")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
 	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
@@ -168,6 +176,10 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-single-steady-endpoints must be at least 1")
 	case c.saturationEndpoints < 1:
 		return c, errors.New("-saturation-endpoints must be at least 1")
+	case c.orderedSteps < 1 || c.orderedSteps > 64 || c.orderedSteps > c.batch:
+		return c, errors.New("-ordered-steps must be 1..64, and at most -batch")
+	case c.orderedFailPercent < 0 || c.orderedFailPercent > 90:
+		return c, errors.New("-ordered-fail must be 0..90")
 	}
 	c.hostileClients = c.count(c.hostileClients, 8)
 	c.slowConnections = c.count(c.slowConnections, 16)
@@ -321,6 +333,8 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.slowBody(ctx)
 		case "saturation":
 			res = r.saturation(ctx)
+		case "ordered":
+			res = r.ordered(ctx)
 		}
 		if busy != "" {
 			res.Notes = append(res.Notes, busy)

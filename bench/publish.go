@@ -14,6 +14,9 @@ import (
 type eventShape struct {
 	// Jobs gives every event its own job (a job upsert per event).
 	Jobs bool
+	// PerJob, when set, makes every PerJob events in sequence one job
+	// (job_<seq / PerJob>) instead.
+	PerJob int
 }
 
 // appendEvent writes one event of the publish API: a verification.approved
@@ -31,14 +34,22 @@ func (s eventShape) appendEvent(b []byte, t, seq int64) []byte {
 		`"risk_score":8,"reviewed_by":"auto","workflow":{"id":"wf_basic_kyc","name":"Basic KYC"},"user_id":"u-`...)
 	b = strconv.AppendInt(b, seq, 10)
 	b = append(b, `"}`...)
-	if s.Jobs {
+	if s.Jobs || s.PerJob > 0 {
 		b = append(b, `,"job":{"id":"job_`...)
-		b = strconv.AppendInt(b, seq, 10)
+		b = strconv.AppendInt(b, s.jobOf(seq), 10)
 		b = append(b, `","kind":"kyc","partner_params":{"user_id":"u-`...)
 		b = strconv.AppendInt(b, seq, 10)
 		b = append(b, `"}}`...)
 	}
 	return append(b, '}')
+}
+
+// jobOf is the number of the job of event seq.
+func (s eventShape) jobOf(seq int64) int64 {
+	if s.PerJob > 0 {
+		return seq / int64(s.PerJob)
+	}
+	return seq
 }
 
 // publishStats sums up a publish phase.

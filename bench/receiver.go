@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -65,6 +66,13 @@ type resetRequest struct {
 	// SmartKYC are the api_secret options of the endpoints with the
 	// smart-kyc profile, by endpoint index; empty for the others.
 	SmartKYC []string `json:"smart_kyc,omitempty"`
+	// FailPercent, by endpoint index, is the share of requests answered
+	// 500 at random (ordered); absent or 0: none.
+	FailPercent []int `json:"fail_percent,omitempty"`
+	// PerJob, when set, makes every PerJob sequence numbers one job
+	// (seq / PerJob), published in order: the receiver counts the
+	// deliveries that arrive before an earlier one of their job.
+	PerJob int `json:"per_job,omitempty"`
 }
 
 // Report is what the receiver saw during one run.
@@ -91,6 +99,12 @@ type Report struct {
 	// them were verified (and counted in SigChecked too).
 	SmartKYCRequests int64 `json:"smart_kyc_requests,omitempty"`
 	SmartKYCChecked  int64 `json:"smart_kyc_checked,omitempty"`
+	// Refused are requests answered 500 on purpose (FailPercent); they
+	// count nowhere else.
+	Refused int64 `json:"refused,omitempty"`
+	// OutOfOrder are deliveries taken before an earlier one of their job
+	// (PerJob).
+	OutOfOrder int64 `json:"out_of_order,omitempty"`
 	// FirstArrival and LastArrival are unix nanoseconds of the first and
 	// last healthy request.
 	FirstArrival int64 `json:"first_arrival_ns"`
@@ -145,10 +159,16 @@ type runState struct {
 	perEP     []atomic.Int64
 	verifiers []*webhook.Verifier
 	smartKYC  []string
+	fail      []int
+	perJob    int
+	// arrivedOfJob[endpoint][job] has bit i set once the job's delivery
+	// at position i arrived.
+	arrivedOfJob [][]atomic.Uint64
 
 	requests, unique, dups, hangs, stale, malformed atomic.Int64
 	sigChecked, sigFailed                           atomic.Int64
 	kycRequests, kycChecked                         atomic.Int64
+	refused, outOfOrder                             atomic.Int64
 	first, last                                     atomic.Int64
 	timeline                                        [maxTimeline]atomic.Int64
 
@@ -202,13 +222,25 @@ func (rc *receiver) reset(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if len(req.SmartKYC) > len(req.Secrets) {
-		http.Error(w, "more smart-kyc secrets than endpoints", http.StatusBadRequest)
+	if len(req.SmartKYC) > len(req.Secrets) || len(req.FailPercent) > len(req.Secrets) {
+		http.Error(w, "more smart-kyc secrets or fail percentages than endpoints", http.StatusBadRequest)
 		return
 	}
-	st := &runState{run: req.Run, started: time.Now(), events: req.Events}
+	st := &runState{run: req.Run, started: time.Now(), events: req.Events, perJob: req.PerJob}
 	st.smartKYC = make([]string, len(req.Secrets))
 	copy(st.smartKYC, req.SmartKYC)
+	st.fail = make([]int, len(req.Secrets))
+	copy(st.fail, req.FailPercent)
+	if req.PerJob > 64 {
+		http.Error(w, "at most 64 events per job", http.StatusBadRequest)
+		return
+	}
+	if req.PerJob > 0 {
+		st.arrivedOfJob = make([][]atomic.Uint64, len(req.Secrets))
+		for i := range st.arrivedOfJob {
+			st.arrivedOfJob[i] = make([]atomic.Uint64, (req.Events+req.PerJob-1)/req.PerJob)
+		}
+	}
 	st.counts = make([][]atomic.Uint32, len(req.Secrets))
 	st.perEP = make([]atomic.Int64, len(req.Secrets))
 	st.verifiers = make([]*webhook.Verifier, len(req.Secrets))
@@ -241,6 +273,7 @@ func (rc *receiver) report(w http.ResponseWriter, r *http.Request) {
 		Hangs: st.hangs.Load(), Stale: st.stale.Load(), Malformed: st.malformed.Load(),
 		SigChecked: st.sigChecked.Load(), SigFailed: st.sigFailed.Load(),
 		SmartKYCRequests: st.kycRequests.Load(), SmartKYCChecked: st.kycChecked.Load(),
+		Refused: st.refused.Load(), OutOfOrder: st.outOfOrder.Load(),
 		FirstArrival: st.first.Load(), LastArrival: st.last.Load(),
 	}
 	for i := range st.perEP {
@@ -300,8 +333,8 @@ func (rc *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	w.WriteHeader(http.StatusOK)
 	if run != st.run {
+		w.WriteHeader(http.StatusOK)
 		st.stale.Add(1)
 		return
 	}
@@ -309,8 +342,18 @@ func (rc *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	ep, err := strconv.Atoi(epText)
 	t, seq, ok := dataTimeSeq(body)
 	if err != nil || ep < 0 || ep >= len(st.counts) || !ok || seq < 0 || seq >= int64(st.events) {
+		w.WriteHeader(http.StatusOK)
 		st.malformed.Add(1)
 		return
+	}
+	if f := st.fail[ep]; f > 0 && rand.IntN(100) < f {
+		w.WriteHeader(http.StatusInternalServerError)
+		st.refused.Add(1)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	if st.perJob > 0 {
+		st.checkOrder(ep, seq)
 	}
 	nanos := now.UnixNano()
 	st.requests.Add(1)
@@ -360,6 +403,16 @@ func (rc *receiver) hook(w http.ResponseWriter, r *http.Request) {
 			}
 			st.sigErrMu.Unlock()
 		}
+	}
+}
+
+// checkOrder counts a delivery that arrived before an earlier one of its
+// job had.
+func (st *runState) checkOrder(ep int, seq int64) {
+	pos := uint(seq % int64(st.perJob))
+	before := st.arrivedOfJob[ep][seq/int64(st.perJob)].Or(1 << pos)
+	if earlier := uint64(1)<<pos - 1; before&earlier != earlier {
+		st.outOfOrder.Add(1)
 	}
 }
 

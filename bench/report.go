@@ -86,6 +86,15 @@ func targets(run *Run) []Target {
 	} else {
 		add("bad neighbour: healthy nine with / without", "≥ 90 %", "not measured", nil, "")
 	}
+	if o := find(run, "ordered"); usable(o) && o.Baseline != nil && o.Received != nil {
+		note := ""
+		if o.Jobs != 1000 {
+			note = fmt.Sprintf("%d jobs, not 1,000", o.Jobs)
+		}
+		add("ordered by job, 30 % of requests failing: throughput / unordered, order kept", "≥ 50 %, 0 out of order",
+			fmt.Sprintf("%.1f %% (%.0f / %.0f per s), %d out of order", o.Ratio*100, o.Throughput, o.Baseline.Throughput, o.Received.OutOfOrder),
+			yes(o.Ratio >= 0.5 && o.Received.OutOfOrder == 0), note)
+	}
 	rate := pick(20_000, 10_000)
 	if usable(burst) && burst.Publish != nil {
 		note := ""

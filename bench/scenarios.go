@@ -30,6 +30,8 @@ type Result struct {
 	Endpoints   int `json:"endpoints"`
 	Concurrency int `json:"max_concurrency"`
 	Events      int `json:"events"`
+	// Jobs is how many jobs the events belong to (ordered).
+	Jobs int `json:"jobs,omitempty"`
 	// Deliveries is how many healthy deliveries had to arrive.
 	Deliveries int64 `json:"deliveries"`
 
@@ -171,6 +173,10 @@ const (
 	hanging
 	// smartKYC endpoints have the smart-kyc profile and answer at once.
 	smartKYC
+	// failing endpoints fail some requests at random and are retried
+	// soon (ordered.go); failingOrdered ones are ordered by job too.
+	failing
+	failingOrdered
 )
 
 func (k endpointKind) profile() string {
@@ -203,6 +209,8 @@ func (st *stage) endpoints(ctx context.Context, n int, kind func(i int) endpoint
 			// with the secret's UTF-8 bytes, and the receiver checks that.
 			req.SmartKYC[i] = "skyc_bench_é_" + rand.Text()
 			spec.Profile, spec.ProfileOptions = k.profile(), map[string]string{"api_secret": req.SmartKYC[i]}
+		case failing, failingOrdered:
+			st.failing(&spec, &req, i, k == failingOrdered)
 		}
 		ep, err := st.h.createEndpoint(ctx, spec)
 		if err != nil {

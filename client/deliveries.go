@@ -37,8 +37,14 @@ type Delivery struct {
 	NextAttemptAt      *time.Time `json:"next_attempt_at,omitempty"`
 	LastResponseStatus int        `json:"last_response_status,omitempty"`
 	LastError          string     `json:"last_error,omitempty"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	// OrderedJob is the job whose deliveries to the endpoint go one at a
+	// time, in publish order.
+	OrderedJob string `json:"ordered_job,omitempty"`
+	// FollowsFailed is an earlier delivery of the same job to the endpoint
+	// that failed for good: this one went on without it.
+	FollowsFailed string    `json:"follows_failed,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 	// Attempts are filled in by GetDelivery only.
 	Attempts []Attempt `json:"attempts,omitempty"`
 }

@@ -7,6 +7,13 @@ import (
 	"time"
 )
 
+// Endpoint orderings: OrderingJob delivers a job's events one at a time,
+// in publish order.
+const (
+	OrderingNone = "none"
+	OrderingJob  = "job"
+)
+
 // Endpoint statuses.
 const (
 	EndpointActive   = "active"
@@ -62,7 +69,10 @@ type Endpoint struct {
 	// them, and they follow the profile and its options.
 	ProfileFields []string `json:"profile_fields"`
 	// Transform is the body transform, a jq program; empty: none.
-	Transform               string     `json:"transform"`
+	Transform string `json:"transform"`
+	// Ordering is none or job: a job's deliveries one at a time, in
+	// publish order.
+	Ordering                string     `json:"ordering"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -77,8 +87,8 @@ type EndpointWithSecret struct {
 
 // RetryPolicy is how long to wait before each retry.
 type RetryPolicy struct {
-	// Preset is default, standard-webhooks, once or none; ignored when
-	// Delays is set.
+	// Preset is default, standard-webhooks, once, none or fast; ignored
+	// when Delays is set.
 	Preset string `json:"preset,omitempty"`
 	// Delays are the waits before each retry, as durations such as 5s, 10m, 2h.
 	Delays []string `json:"delays,omitempty"`
@@ -212,6 +222,8 @@ type EndpointCreate struct {
 	// Transform is a jq program whose one output, over the envelope, is
 	// the body (docs/transforms.md); empty: none.
 	Transform string `json:"transform,omitempty"`
+	// Ordering is none (default) or job (OrderingJob).
+	Ordering string `json:"ordering,omitempty"`
 	// Secret is the signing secret when the receiver already holds one
 	// (whsec_…); empty, Herald makes one.
 	Secret string `json:"secret,omitempty"`
@@ -251,6 +263,9 @@ type EndpointUpdate struct {
 	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
 	// Transform, when not nil, replaces the body transform; "" removes it.
 	Transform *string `json:"transform,omitempty"`
+	// Ordering, when not nil, is none or job; it applies to events
+	// published after the change.
+	Ordering *string `json:"ordering,omitempty"`
 }
 
 var (

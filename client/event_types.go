@@ -15,8 +15,11 @@ type EventType struct {
 	Example     json.RawMessage `json:"example,omitempty"`
 	Sensitive   bool            `json:"sensitive,omitempty"`
 	TTLSeconds  int             `json:"ttl_seconds,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	// RetryPolicy, when set, replaces the endpoints' own for events of
+	// the type.
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 }
 
 // EventTypePut registers or replaces an event type.
@@ -30,6 +33,9 @@ type EventTypePut struct {
 	Sensitive bool `json:"sensitive,omitempty"`
 	// TTLSeconds: an event older than this is no longer delivered; 0: no limit.
 	TTLSeconds int `json:"ttl_seconds,omitempty"`
+	// RetryPolicy, when set, replaces the endpoints' own for events of the
+	// type; the TTL still ends the retries.
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty"`
 }
 
 var (

@@ -38,6 +38,7 @@ type EndpointFields struct {
 	Profile                *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
 	ProfileOptions         map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
 	Transform              *string                    `json:"transform,omitempty" maxLength:"16384" doc:"A body transform: a jq program run over the envelope of payload_mode (the standard envelope by default, also under a profile); its one output replaces the body, and the signatures, success rule and retry policy apply to it as to any body. Compiled when saved: an error is a 422 naming its line and column. \"\" removes it. See docs/transforms.md."`
+	Ordering               *string                    `json:"ordering,omitempty" enum:"none,job" doc:"none (default): deliveries go in any order. job: the deliveries of one job go one at a time, in publish order, and a failing one holds back only its own job; when one runs out of attempts the rest go on, marked follows_failed (docs/delivery.md). Applies to events published after the change."`
 }
 
 // createEndpointBody is a new endpoint: its fields and, optionally, the
@@ -109,7 +110,7 @@ func newEndpoint(sc domain.Scope, secret string, now time.Time) *domain.Endpoint
 		ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
 		Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
 		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
-		Profile: domain.ProfileStandard, Secret: secret, CreatedAt: now, UpdatedAt: now,
+		Profile: domain.ProfileStandard, Ordering: domain.OrderingNone, Secret: secret, CreatedAt: now, UpdatedAt: now,
 	}
 }
 
@@ -312,6 +313,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 			}
 		}
 		e.Transform = *f.Transform
+	}
+	if f.Ordering != nil {
+		e.Ordering = *f.Ordering
 	}
 	return nil
 }

@@ -11,11 +11,12 @@ import (
 )
 
 type eventTypeBody struct {
-	Description string          `json:"description,omitempty" maxLength:"1000"`
-	Schema      json.RawMessage `json:"schema,omitempty" doc:"A JSON Schema (draft 2020-12 unless $schema says otherwise) that every event's data must satisfy."`
-	Example     json.RawMessage `json:"example,omitempty" doc:"Example data, used by test sends; must satisfy the schema."`
-	Sensitive   bool            `json:"sensitive,omitempty" doc:"The data carries secrets (one-time codes, session links): the API never shows it, and it is erased once delivered."`
-	TTLSeconds  int             `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"An event of this type is not delivered, nor retried, once this many seconds old; 0: no limit."`
+	Description string              `json:"description,omitempty" maxLength:"1000"`
+	Schema      json.RawMessage     `json:"schema,omitempty" doc:"A JSON Schema (draft 2020-12 unless $schema says otherwise) that every event's data must satisfy."`
+	Example     json.RawMessage     `json:"example,omitempty" doc:"Example data, used by test sends; must satisfy the schema."`
+	Sensitive   bool                `json:"sensitive,omitempty" doc:"The data carries secrets (one-time codes, session links): the API never shows it, and it is erased once delivered."`
+	TTLSeconds  int                 `json:"ttl_seconds,omitempty" minimum:"0" maximum:"31536000" doc:"An event of this type is not delivered, nor retried, once this many seconds old; 0: no limit."`
+	RetryPolicy *domain.RetryPolicy `json:"retry_policy,omitempty" doc:"The retry schedule of events of this type, replacing every endpoint's own (a fast one, say, for a type that asks the receiver to act now); absent: each endpoint's. The TTL still ends the retries."`
 }
 
 type putEventTypeInput struct {
@@ -40,7 +41,12 @@ func (s *Server) putEventType(ctx context.Context, in *putEventTypeInput) (*putE
 	}
 	t := domain.EventType{
 		Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Example: in.Body.Example,
-		Sensitive: in.Body.Sensitive, TTLSeconds: in.Body.TTLSeconds,
+		Sensitive: in.Body.Sensitive, TTLSeconds: in.Body.TTLSeconds, RetryPolicy: in.Body.RetryPolicy,
+	}
+	if t.RetryPolicy != nil {
+		if err := t.RetryPolicy.Normalize(); err != nil {
+			return nil, s.problem(err)
+		}
 	}
 	before, action := domain.Snapshot{}, "event_type.created"
 	if old, err := s.store.GetEventType(ctx, in.Name); err == nil {

@@ -33,11 +33,14 @@ var sharedDefsJSON []byte
 
 // file is the layout of one types/<name>.json.
 type file struct {
-	Description string          `json:"description"`
-	Sensitive   bool            `json:"sensitive"`
-	TTLSeconds  int             `json:"ttl_seconds"`
-	Schema      json.RawMessage `json:"schema"`
-	Example     json.RawMessage `json:"example"`
+	Description string `json:"description"`
+	Sensitive   bool   `json:"sensitive"`
+	TTLSeconds  int    `json:"ttl_seconds"`
+	// RetryPolicy is the type's own schedule: the types that ask the
+	// tenant to act now have the fast preset.
+	RetryPolicy *domain.RetryPolicy `json:"retry_policy"`
+	Schema      json.RawMessage     `json:"schema"`
+	Example     json.RawMessage     `json:"example"`
 }
 
 var load = sync.OnceValues(loadTypes)
@@ -71,6 +74,10 @@ func Lookup(name string) (domain.EventType, bool) {
 func clone(t domain.EventType) domain.EventType {
 	t.Schema = slices.Clone(t.Schema)
 	t.Example = slices.Clone(t.Example)
+	if t.RetryPolicy != nil {
+		p := *t.RetryPolicy
+		t.RetryPolicy = &p
+	}
 	return t
 }
 
@@ -124,6 +131,11 @@ func loadType(p string, defs map[string]json.RawMessage) (domain.EventType, erro
 	if err != nil {
 		return domain.EventType{}, fmt.Errorf("schema: %w", err)
 	}
+	if f.RetryPolicy != nil {
+		if err := f.RetryPolicy.Normalize(); err != nil {
+			return domain.EventType{}, err
+		}
+	}
 	var example bytes.Buffer
 	if err := json.Compact(&example, f.Example); err != nil {
 		return domain.EventType{}, fmt.Errorf("example: %w", err)
@@ -135,6 +147,7 @@ func loadType(p string, defs map[string]json.RawMessage) (domain.EventType, erro
 		Example:     example.Bytes(),
 		Sensitive:   f.Sensitive,
 		TTLSeconds:  f.TTLSeconds,
+		RetryPolicy: f.RetryPolicy,
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -366,6 +367,39 @@ func TestDocumented(t *testing.T) {
 			if !bytes.Contains(section, []byte("| `"+p+"` |")) {
 				t.Errorf("docs/events.md, %s: field %s is not in the table", et.Name, p)
 			}
+		}
+	}
+}
+
+// TestActionRequiredTypesRetryFast: the types that ask the tenant to act
+// now (send a code, send a link) have the fast schedule, and it fits
+// several attempts inside their TTL; every other type leaves the schedule
+// to the endpoint.
+func TestActionRequiredTypesRetryFast(t *testing.T) {
+	for _, et := range Types() {
+		actionRequired := et.Name == "message.otp.requested" || et.Name == "message.link.requested"
+		if !actionRequired {
+			if et.RetryPolicy != nil {
+				t.Errorf("%s: retry policy %+v; only action-required types have one", et.Name, et.RetryPolicy)
+			}
+			continue
+		}
+		if et.RetryPolicy == nil || et.RetryPolicy.Preset != domain.PresetFast {
+			t.Fatalf("%s: retry policy %+v, want the fast preset", et.Name, et.RetryPolicy)
+		}
+		// Attempts that begin within the TTL.
+		var at time.Duration
+		attempts := 1
+		for made := 1; ; made++ {
+			d, ok := et.RetryPolicy.NextDelay(made)
+			if !ok || at+d >= time.Duration(et.TTLSeconds)*time.Second {
+				break
+			}
+			at += d
+			attempts++
+		}
+		if attempts < 6 {
+			t.Errorf("%s: only %d attempts fit in its %d s TTL", et.Name, attempts, et.TTLSeconds)
 		}
 	}
 }

@@ -102,7 +102,8 @@ type EndpointSettings struct {
 	EventType      []string          `name:"event-type" help:"An event type to deliver (repeat it; a trailing .* matches a prefix)."`
 	Header         map[string]string `name:"header" mapsep:"none" help:"A header sent with every delivery, as name=value (repeat it)."`
 	Profile        string            `help:"The delivery profile (herald's GET /v1/profiles lists them)."`
-	RetryPreset    string            `help:"default, standard-webhooks, once or none."`
+	RetryPreset    string            `help:"default, standard-webhooks, once, none or fast."`
+	Ordering       string            `help:"none, or job: a job's events one at a time, in publish order."`
 	Timeout        time.Duration     `help:"How long an attempt may take, such as 10s."`
 	MaxConcurrency int               `help:"Deliveries to it at once."`
 	File           string            `placeholder:"PATH" help:"The request as the API's JSON (docs/api.md), or - for standard input; the flags given override it."`
@@ -139,6 +140,9 @@ func (c *endpointsCreateCmd) Run(e *IO) error {
 		}
 		if set.RetryPreset != "" {
 			in.RetryPolicy = &client.RetryPolicy{Preset: set.RetryPreset}
+		}
+		if set.Ordering != "" {
+			in.Ordering = set.Ordering
 		}
 		if set.Timeout != 0 {
 			in.TimeoutMS = client.Ptr(int(set.Timeout.Milliseconds()))
@@ -194,6 +198,9 @@ func (c *endpointsUpdateCmd) Run(e *IO) error {
 		}
 		if set.RetryPreset != "" {
 			in.RetryPolicy = &client.RetryPolicy{Preset: set.RetryPreset}
+		}
+		if set.Ordering != "" {
+			in.Ordering = &set.Ordering
 		}
 		if set.Timeout != 0 {
 			in.TimeoutMS = client.Ptr(int(set.Timeout.Milliseconds()))

@@ -69,6 +69,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Metrics counts attempts; nil counts nothing.
 	Metrics Metrics
+	// EventTypes, when set, gives the event types' own retry policies,
+	// which replace the endpoints' for events of those types.
+	EventTypes EventTypes
 	// Signals hears of endpoints' health changing (circuit opened,
 	// disabled, recovered) and of deliveries running out of attempts; nil
 	// tells nobody.
@@ -148,6 +151,7 @@ type Dispatcher struct {
 	lanes     *lanes
 	endpoints *endpointCache
 	rec       *recorder
+	types     *typePolicies
 
 	// sendCtx outlives the Run context by the grace period, so attempts in
 	// flight at shutdown can finish; it ends when Run returns.
@@ -173,6 +177,7 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 		freed:     make(chan struct{}, 1),
 		endpoints: newEndpointCache(client),
 	}
+	d.types = &typePolicies{src: cfg.EventTypes, log: d.log}
 	d.lanes = newLanes(d.attempt)
 	d.rec = newRecorder(q, d.log, d.finished)
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
@@ -349,6 +354,7 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit)
+	d.types.refresh(ctx)
 	d.tookOver(claimed)
 	d.inFlight.Add(int64(len(claimed)))
 	eps, err := d.endpoints.get(ctx, d.queue, claimed)

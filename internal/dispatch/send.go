@@ -49,6 +49,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		Scope:      domain.Scope{TenantID: ev.TenantID, Environment: ev.Environment},
 		EventID:    ev.ID,
 		Scrub:      ev.Sensitive,
+		Ordered:    j.claimed.OrderedJob != "",
 		Attempt: domain.Attempt{
 			ID:         domain.NewIDAt(domain.PrefixAttempt, start),
 			DeliveryID: j.claimed.DeliveryID,
@@ -285,7 +286,7 @@ func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.
 			return o
 		}
 	}
-	delay, ok := j.ep.RetryPolicy.NextDelay(a.Number)
+	delay, ok := d.types.policy(j.claimed.Event.Type, j.ep).NextDelay(a.Number)
 	if !ok {
 		o.Status = domain.DeliveryFailed
 		return o
@@ -296,8 +297,16 @@ func (d *Dispatcher) decide(j *job, o store.Outcome, resp *http.Response) store.
 			delay = max(delay, min(ra, d.cfg.RetryAfterCap))
 		}
 	}
+	next := a.At.Add(time.Duration(a.DurationMS)*time.Millisecond + delay)
+	if ev := &j.claimed.Event; ev.Expired(next) {
+		// A retry after the event's TTL would not be sent: the delivery
+		// fails now rather than wait for nothing.
+		o.Status = domain.DeliveryFailed
+		a.Error += "; not retried: the event expires at " + ev.ExpiresAt.UTC().Format(time.RFC3339) + ", before the next attempt"
+		return o
+	}
 	o.Status = domain.DeliveryPending
-	o.NextAttemptAt = a.At.Add(time.Duration(a.DurationMS)*time.Millisecond + delay)
+	o.NextAttemptAt = next
 	return o
 }
 

@@ -80,9 +80,12 @@ type EventType struct {
 	Sensitive bool `json:"sensitive,omitempty"`
 	// TTLSeconds, when set, is how long an event of the type is worth
 	// delivering; after it the event is not sent or retried.
-	TTLSeconds int       `json:"ttl_seconds,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	TTLSeconds int `json:"ttl_seconds,omitempty"`
+	// RetryPolicy, when set, replaces the endpoint's retry policy for
+	// events of the type (docs/delivery.md#retry-schedules-by-event-type).
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" doc:"The retry schedule of events of this type, replacing each endpoint's own; absent: the endpoint's. The TTL still cuts it short."`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 }
 
 // Endpoint statuses. Deliveries to a paused or disabled endpoint are held, not dropped.
@@ -161,6 +164,9 @@ type Endpoint struct {
 	// the body, run over the envelope Herald would have sent; empty sends
 	// the envelope (or the profile's body) itself. It is compiled when saved.
 	Transform string `json:"transform" doc:"The body transform: a jq program run over the envelope of payload_mode, whose one output replaces the body (docs/transforms.md). Empty: none."`
+	// Ordering is none (default) or job: a job's deliveries go one at a
+	// time, in publish order (docs/delivery.md#per-job-order).
+	Ordering string `json:"ordering" enum:"none,job" doc:"none (default): deliveries go in any order, as many at once as max_concurrency allows. job: the deliveries of one job go one at a time, in publish order; a failing one holds back only its own job (docs/delivery.md)."`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`
@@ -328,9 +334,15 @@ type Delivery struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LastStatus    int        `json:"last_response_status,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
-	AttemptLog    []Attempt  `json:"attempts,omitempty"`
+	// OrderedJob is the job whose deliveries to the endpoint go one at a
+	// time (the endpoint's ordering was job when this one was made).
+	OrderedJob string `json:"ordered_job,omitempty" doc:"The job whose deliveries to this endpoint go one at a time, in publish order: the endpoint's ordering was job when the event was published."`
+	// FollowsFailed is an earlier delivery of the same job to the same
+	// endpoint that failed or was cancelled: this one went on after it.
+	FollowsFailed string    `json:"follows_failed,omitempty" doc:"An earlier delivery of the same job to this endpoint that failed or was cancelled for good while this one waited behind it: this one went on without it, so the receiver missed that event (docs/delivery.md#per-job-order)."`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	AttemptLog    []Attempt `json:"attempts,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery.

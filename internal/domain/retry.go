@@ -11,6 +11,10 @@ const (
 	PresetStandardWebhooks = "standard-webhooks"
 	PresetOnce             = "once"
 	PresetNone             = "none"
+	// PresetFast is for events that ask the receiver to act now (a
+	// one-time code to send): 11 attempts over about 2 hours, the first
+	// retries seconds apart.
+	PresetFast = "fast"
 )
 
 var presets = map[string][]time.Duration{
@@ -21,6 +25,8 @@ var presets = map[string][]time.Duration{
 	// One retry, as Incode promises its receivers.
 	PresetOnce: {time.Minute},
 	PresetNone: {},
+	PresetFast: {time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+		10 * time.Minute, 30 * time.Minute, time.Hour},
 }
 
 // MaxRetries bounds an explicit schedule; MaxRetryDelay bounds each step of it.
@@ -32,8 +38,9 @@ const (
 // RetryPolicy says how long to wait before each retry. The first attempt is
 // always immediate; Delays[i] is the wait before attempt i+2.
 type RetryPolicy struct {
-	// Preset names a built-in schedule: default, standard-webhooks, once or none.
-	Preset string `json:"preset,omitempty" enum:"default,standard-webhooks,once,none" doc:"A built-in schedule. Ignored when delays is set."`
+	// Preset names a built-in schedule: default, standard-webhooks, once,
+	// none or fast.
+	Preset string `json:"preset,omitempty" enum:"default,standard-webhooks,once,none,fast" doc:"A built-in schedule. Ignored when delays is set. fast: 1 s, 5 s, 15 s, 30 s, 1 min, 2 min, 5 min, 10 min, 30 min, 1 h."`
 	// Delays is an explicit schedule of Go durations ("5s", "10m", "2h").
 	Delays []string `json:"delays,omitempty" doc:"Waits before each retry, as durations such as 5s, 10m, 2h. Overrides preset."`
 
@@ -62,7 +69,7 @@ func (p *RetryPolicy) Normalize() error {
 	}
 	s, ok := presets[p.Preset]
 	if !ok {
-		return Invalid("retry_policy.preset", "%q is not one of default, standard-webhooks, once, none", p.Preset)
+		return Invalid("retry_policy.preset", "%q is not one of default, standard-webhooks, once, none, fast", p.Preset)
 	}
 	p.schedule = s
 	return nil

@@ -97,7 +97,7 @@ func (p *Portal) showEndpointForm(w http.ResponseWriter, r *http.Request, st *st
 		f.Values["preview_type"] = types[0].Name
 	}
 	v := endpointFormView{Form: f, Types: types, Chosen: chosen, Editing: editing, Profiles: profiles, Preview: preview,
-		RetryModes: []string{fromProfile, "default", "standard-webhooks", "once", "none", "custom"}}
+		RetryModes: []string{fromProfile, "default", "standard-webhooks", "once", "none", "fast", "custom"}}
 	for i := range extraSignatures {
 		v.SigRows = append(v.SigRows, strconv.Itoa(i))
 	}
@@ -113,7 +113,7 @@ func (p *Portal) newEndpoint(w http.ResponseWriter, r *http.Request, st *state) 
 		f.Values[k] = fromProfile
 	}
 	f.Values["event_types_profile"] = "on"
-	f.Values["auth_type"] = "none"
+	f.Values["auth_type"], f.Values["ordering"] = "none", "none"
 	p.showEndpointForm(w, r, st, http.StatusOK, f, nil, nil, nil)
 }
 
@@ -135,7 +135,7 @@ func formFromEndpoint(e *client.Endpoint) (*form, []string) {
 	if follows(fieldRetryPolicy) {
 		f.Values["retry_preset"] = fromProfile
 	}
-	f.Values["payload_mode"], f.Values["success"] = e.PayloadMode, e.Success
+	f.Values["payload_mode"], f.Values["success"], f.Values["ordering"] = e.PayloadMode, e.Success, e.Ordering
 	if follows(fieldSuccess) {
 		f.Values["success"] = fromProfile
 	}
@@ -244,7 +244,8 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	for _, k := range []string{"url", "name", "headers", "headers_orig", "retry_preset", "retry_delays", "payload_mode", "success",
 		"success_false_fails", "identical_retries", "thin_partner_params", "signing", "event_types_profile", "signatures_reset",
 		"timeout_ms", "event_filters", "auth_type", "auth_username", "auth_header_name", "auth_token_url", "auth_client_id",
-		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type", "allow_unregistered_types"} {
+		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type", "allow_unregistered_types",
+		"ordering"} {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	chosen := r.PostForm["event_types"]
@@ -290,6 +291,9 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	}
 	if v := f.V("payload_mode"); v != "" {
 		body.PayloadMode = &v
+	}
+	if v := f.V("ordering"); v != "" {
+		body.Ordering = &v
 	}
 	if v := f.V("success"); v != "" && v != fromProfile {
 		body.Success = &v
@@ -490,7 +494,7 @@ func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
 		PayloadMode: deref(u.PayloadMode), Auth: u.Auth, TLS: u.TLS, Signing: deref(u.Signing), Signatures: u.Signatures,
 		SuccessFalseFails: u.SuccessFalseFails, IdenticalRetries: u.IdenticalRetries,
 		ThinPartnerParams: u.ThinPartnerParams, Profile: deref(u.Profile), ProfileOptions: u.ProfileOptions,
-		Transform: deref(u.Transform),
+		Transform: deref(u.Transform), Ordering: deref(u.Ordering),
 	}
 }
 

@@ -161,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	d := dispatch.New(m.Queue(cfg.Store), client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
 		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms, Metrics: m,
+		EventTypes: cfg.Store,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,

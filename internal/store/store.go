@@ -281,6 +281,9 @@ type Claimed struct {
 	// endpoint that is gone): the dispatcher keeps the endpoint it
 	// prepared while this matches, and reads it again when it does not.
 	EndpointUpdatedAt time.Time
+	// OrderedJob is the job whose order the delivery keeps at its endpoint
+	// (domain.OrderingJob); "" for an unordered one.
+	OrderedJob string
 }
 
 // Outcome is the result of one attempt and what follows from it.
@@ -301,6 +304,10 @@ type Outcome struct {
 	// its deliveries is pending any more.
 	EventID string
 	Scrub   bool
+	// Ordered marks the outcome of a delivery that keeps its job's order
+	// (Claimed.OrderedJob): recording it lets the job's next delivery go,
+	// or holds it behind the retry.
+	Ordered bool
 }
 
 // Limits on list sizes.

@@ -72,6 +72,7 @@ func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope,
 	n := len(deliveries)
 	ids, eventIDs, types, endpoints, urls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	tests, due, created := make([]bool, n), make([]*int64, n), make([]int64, n)
+	jobs := make([]*string, n)
 	for i := range deliveries {
 		d := &deliveries[i]
 		ids[i], eventIDs[i], types[i], endpoints[i], urls[i] = d.ID, d.EventID, d.EventType, d.EndpointID, d.TargetURL
@@ -79,11 +80,15 @@ func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope,
 		if !d.Held {
 			due[i] = &created[i]
 		}
+		if d.OrderedJob != "" {
+			jobs[i] = &d.OrderedJob
+		}
 	}
 	_, err := tx.ExecContext(ctx, sqlstore.InsertDeliveriesSQL+`
 		SELECT $1::text, $2::text, *, 'pending', created_at FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::boolean[], $9::bigint[], $10::bigint[]) AS t(id, event_id, event_type, endpoint_id, target_url, test, next_attempt_at, created_at)`,
-		s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created)
+			$8::boolean[], $9::bigint[], $10::bigint[], $11::text[])
+			AS t(id, event_id, event_type, endpoint_id, target_url, test, next_attempt_at, created_at, ordered_job)`,
+		s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created, jobs)
 	return err
 }
 
@@ -166,7 +171,7 @@ func updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.Outco
 var claimLateral = sqlstore.DollarPlaceholders(sqlstore.ClaimSQL(`(SELECT d.id
 	FROM unnest(CAST(? AS TEXT[]), CAST(? AS INTEGER[])) AS c(endpoint_id, cap)
 	CROSS JOIN LATERAL (SELECT x.id FROM deliveries x
-		WHERE x.endpoint_id = c.endpoint_id AND x.status = 'pending' AND x.next_attempt_at <= ?
+		WHERE x.endpoint_id = c.endpoint_id AND x.status = 'pending' AND x.next_attempt_at <= ? AND ` + sqlstore.HeadOfJob + `
 		ORDER BY x.next_attempt_at LIMIT c.cap ` + claimLock + `) d
 	LIMIT ?)`))
 

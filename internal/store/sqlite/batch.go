@@ -125,19 +125,22 @@ func (b batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scop
 	// next to each other and share its id, type and creation time.
 	tenant, env := any(s.TenantID), any(s.Environment)
 	var eventID, eventType, created any
-	args := make([]any, 0, len(deliveries)*11)
+	args := make([]any, 0, len(deliveries)*12)
 	for i := range deliveries {
 		d := &deliveries[i]
 		if i == 0 || d.EventID != deliveries[i-1].EventID {
 			eventID, eventType, created = d.EventID, d.EventType, d.CreatedAt
 		}
-		var due any
+		var due, job any
 		if !d.Held {
 			due = created
 		}
-		args = append(args, tenant, env, d.ID, eventID, eventType, d.EndpointID, d.TargetURL, d.Test, due, created, created)
+		if d.OrderedJob != "" {
+			job = d.OrderedJob
+		}
+		args = append(args, tenant, env, d.ID, eventID, eventType, d.EndpointID, d.TargetURL, d.Test, due, created, job, created)
 	}
-	return b.insertRows(ctx, tx, sqlstore.InsertDeliveriesSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, "", 11, args)
+	return b.insertRows(ctx, tx, sqlstore.InsertDeliveriesSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, "", 12, args)
 }
 
 func (b batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow, outcomes []sqlstore.OutcomeRow) error {
@@ -191,8 +194,8 @@ func (b batcher) updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sq
 }
 
 // claimProbe claims one endpoint's earliest due deliveries.
-var claimProbe = sqlstore.ClaimSQL(`(SELECT id FROM deliveries
-	WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
+var claimProbe = sqlstore.ClaimSQL(`(SELECT id FROM deliveries x
+	WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ? AND ` + sqlstore.HeadOfJob + `
 	ORDER BY next_attempt_at LIMIT ?)`)
 
 // ClaimDue runs one prepared statement per endpoint: the cheapest plan

@@ -61,7 +61,7 @@ const (
 	// status is 'pending' and updated_at is created_at: the statement
 	// writes them, not the row.
 	InsertDeliveriesSQL = `INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url, test,
-		next_attempt_at, created_at, status, updated_at)`
+		next_attempt_at, created_at, ordered_job, status, updated_at)`
 	// Attempts of one Record may belong to several scopes: the scope is
 	// the row's.
 	InsertAttemptsSQL = `INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
@@ -98,6 +98,8 @@ type DeliveryRow struct {
 	Test                                          bool
 	Held                                          bool
 	CreatedAt                                     int64
+	// OrderedJob is the job whose order the delivery keeps; "" is NULL.
+	OrderedJob string
 }
 
 // AttemptRow is an attempt as the attempts table holds it. Nil headers are
@@ -159,7 +161,7 @@ type DueClaim struct {
 func ClaimSQL(selection string) string {
 	return `UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) + (CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END),
 		lease_owner = ? WHERE id IN ` + selection +
-		` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id, next_attempt_at`
+		` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id, next_attempt_at, ordered_job`
 }
 
 // ScanClaimed appends the rows of a ClaimSQL statement to out and closes
@@ -170,9 +172,11 @@ func ScanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
 		var c store.Claimed
 		var signed sql.NullInt64
 		var until int64
-		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &signed, &c.Event.ID, &until); err != nil {
+		var job sql.NullString
+		if err := rows.Scan(&c.DeliveryID, &c.EndpointID, &c.TargetURL, &c.Attempts, &signed, &c.Event.ID, &until, &job); err != nil {
 			return nil, err
 		}
+		c.OrderedJob = job.String
 		c.LeaseUntil = fromMicros(until)
 		if signed.Valid {
 			c.SignedAt = fromMicros(signed.Int64)

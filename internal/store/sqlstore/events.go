@@ -20,6 +20,7 @@ type subscriber struct {
 	id              string
 	filter          []string
 	defaultCallback bool
+	ordering        string
 }
 
 func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
@@ -146,6 +147,9 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 		if err := db.dialect.Batcher.InsertDeliveries(ctx, tx, s, deliveries); err != nil {
 			return nil, fmt.Errorf("insert deliveries: %w", err)
 		}
+		if err := db.holdBehindJobs(ctx, tx, deliveries); err != nil {
+			return nil, fmt.Errorf("hold ordered deliveries: %w", err)
+		}
 	}
 	for _, d := range deliveries {
 		if !d.Held {
@@ -165,7 +169,7 @@ const maxPresized = 1 << 14
 // subscribers reads the endpoints that take new deliveries: paused ones do
 // (held until resumed), disabled ones do not.
 func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]subscriber, error) {
-	rows, err := db.queryStmt(ctx, tx, `SELECT id, event_types, default_callback FROM endpoints
+	rows, err := db.queryStmt(ctx, tx, `SELECT id, event_types, default_callback, ordering FROM endpoints
 		WHERE tenant_id = ? AND environment = ? AND status <> 'disabled'`, s.TenantID, s.Environment)
 	if err != nil {
 		return nil, err
@@ -175,7 +179,7 @@ func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]su
 	for rows.Next() {
 		var sub subscriber
 		var types sql.RawBytes
-		if err := rows.Scan(&sub.id, &types, &sub.defaultCallback); err != nil {
+		if err := rows.Scan(&sub.id, &types, &sub.defaultCallback, &sub.ordering); err != nil {
 			return nil, err
 		}
 		if sub.filter, err = db.filters.parse(types); err != nil {
@@ -231,7 +235,8 @@ func fanOut(p *store.Publication, subs []subscriber, deliveries *[]DeliveryRow) 
 			Test: ev.Test, CreatedAt: created,
 			// A test send's delivery is held for the request that
 			// sends it at once; the dispatcher leaves it alone.
-			Held: p.OnlyEndpoint != "",
+			Held:       p.OnlyEndpoint != "",
+			OrderedJob: domain.OrderedJob(sub.ordering, ev),
 		}
 		// A job with its own callback URL takes the default callback's
 		// delivery: same secret and settings, the job's URL.

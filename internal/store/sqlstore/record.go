@@ -17,6 +17,9 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 		if err := db.writeOutcomes(ctx, tx, outcomes); err != nil {
 			return err
 		}
+		if err := db.recordJobOrder(ctx, tx, outcomes); err != nil {
+			return fmt.Errorf("keep the jobs' order: %w", err)
+		}
 		if err := db.scrub(ctx, tx, outcomes); err != nil {
 			return fmt.Errorf("scrub sensitive events: %w", err)
 		}

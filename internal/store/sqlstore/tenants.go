@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
@@ -92,9 +94,9 @@ func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, erro
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
-			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO event_types (name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), t.Name, t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds,
-				micros(t.UpdatedAt), micros(t.UpdatedAt))
+			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO event_types (name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at,
+				retry_policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), t.Name, t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds,
+				micros(t.UpdatedAt), micros(t.UpdatedAt), typeRetryPolicy(t))
 			t.CreatedAt = t.UpdatedAt
 			if err != nil {
 				return err
@@ -104,8 +106,9 @@ func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, erro
 			return err
 		}
 		t.CreatedAt = fromMicros(existing)
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE event_types SET description = ?, schema = ?, example = ?, sensitive = ?, ttl_seconds = ?, updated_at = ?
-			WHERE name = ?`), t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds, micros(t.UpdatedAt), t.Name)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE event_types SET description = ?, schema = ?, example = ?, sensitive = ?, ttl_seconds = ?, updated_at = ?,
+			retry_policy = ? WHERE name = ?`), t.Description, nullJSON(t.Schema), nullJSON(t.Example), t.Sensitive, t.TTLSeconds, micros(t.UpdatedAt),
+			typeRetryPolicy(t), t.Name)
 		if err != nil {
 			return err
 		}
@@ -114,16 +117,37 @@ func (db *DB) PutEventType(ctx context.Context, t *domain.EventType) (bool, erro
 	return created, db.wrap("put event type", err)
 }
 
-const eventTypeColumns = `name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at`
+const eventTypeColumns = `name, description, schema, example, sensitive, ttl_seconds, created_at, updated_at, retry_policy`
 
 func scanEventType(r row) (domain.EventType, error) {
 	var t domain.EventType
 	var created, updated int64
-	var schema, example []byte
-	err := r.Scan(&t.Name, &t.Description, &schema, &example, &t.Sensitive, &t.TTLSeconds, &created, &updated)
+	var schema, example, policy []byte
+	err := r.Scan(&t.Name, &t.Description, &schema, &example, &t.Sensitive, &t.TTLSeconds, &created, &updated, &policy)
+	if err != nil {
+		return t, err
+	}
 	t.Schema, t.Example = schema, example
 	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return t, err
+	if len(policy) > 0 {
+		t.RetryPolicy = new(domain.RetryPolicy)
+		if err := json.Unmarshal(policy, t.RetryPolicy); err != nil {
+			return t, fmt.Errorf("event type %s retry policy: %w", t.Name, err)
+		}
+		if err := t.RetryPolicy.Normalize(); err != nil {
+			return t, fmt.Errorf("event type %s retry policy: %w", t.Name, err)
+		}
+	}
+	return t, nil
+}
+
+// typeRetryPolicy is the retry_policy column of an event type: NULL when it
+// has none.
+func typeRetryPolicy(t *domain.EventType) any {
+	if t.RetryPolicy == nil {
+		return nil
+	}
+	return marshal(t.RetryPolicy)
 }
 
 func (db *DB) GetEventType(ctx context.Context, name string) (*domain.EventType, error) {

@@ -1,0 +1,210 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// orderTests prove per-job order (an endpoint's ordering job) and the
+// event types' own retry policies.
+var orderTests = []conformanceTest{
+	{"JobOrderClaimsOneDeliveryOfAJobAtATimeInPublishOrder", testJobOrderClaims},
+	{"JobOrderHoldsTheRestBehindARetryAndNoOtherJob", testJobOrderRetryHolds},
+	{"JobOrderGoesOnAfterAFailedHeadMarkingTheRest", testJobOrderFailedHead},
+	{"EndpointOrderingAndEventTypeRetryPolicyRoundTrip", testOrderingRoundTrip},
+}
+
+// orderedEndpoint is an endpoint of sc, for every type, whose ordering is job.
+func orderedEndpoint(t *testing.T, s store.Store, sc domain.Scope) *domain.Endpoint {
+	t.Helper()
+	e := endpoint(t, s, sc)
+	e.Ordering = domain.OrderingJob
+	must(t, s.UpdateEndpoint(ctx, e))
+	return e
+}
+
+// publishJob publishes one event of the job (none for "") and returns its
+// id.
+func publishJob(t *testing.T, s store.Store, sc domain.Scope, job string) string {
+	t.Helper()
+	ev := event("a.b")
+	if job != "" {
+		ev.Job = &domain.Job{ID: job}
+	}
+	r, err := s.Publish(ctx, sc, []store.Publication{{Event: ev}})
+	must(t, err)
+	return r[0].EventID
+}
+
+// claimedOf is the ids of the events of c's deliveries to the endpoint.
+func claimedOf(c []store.Claimed, endpointID string) map[string]store.Claimed {
+	m := map[string]store.Claimed{}
+	for _, cl := range c {
+		if cl.EndpointID == endpointID {
+			m[cl.Event.ID] = cl
+		}
+	}
+	return m
+}
+
+// deliveryOf reads the delivery of an event to an endpoint.
+func deliveryOf(t *testing.T, s store.Store, eventID, endpointID string) domain.Delivery {
+	t.Helper()
+	ds, err := s.ListDeliveries(ctx, scope, store.DeliveryFilter{EventID: eventID, EndpointID: endpointID})
+	must(t, err)
+	if len(ds) != 1 {
+		t.Fatalf("%d deliveries of %s to %s", len(ds), eventID, endpointID)
+	}
+	return ds[0]
+}
+
+func testJobOrderClaims(t *testing.T, s store.Store) {
+	setup(t, s)
+	ordered := orderedEndpoint(t, s, scope)
+	plain := endpoint(t, s, scope)
+	a1, b1 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_b")
+	a2, lone, a3 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, ""), publishJob(t, s, scope, "job_a")
+
+	// Even with every held delivery due (a claim an hour ahead), only the
+	// first of each job goes to the ordered endpoint; the plain one takes
+	// everything, and an event without a job is never held back.
+	c := claimAll(t, s, "p", time.Now().Add(time.Hour))
+	got := claimedOf(c, ordered.ID)
+	if len(got) != 3 || got[a1].DeliveryID == "" || got[b1].DeliveryID == "" || got[lone].DeliveryID == "" {
+		t.Fatalf("the ordered endpoint's claim took %v; want the first of each job (%s, %s) and the event without a job (%s)",
+			keys(got), a1, b1, lone)
+	}
+	if got[a1].OrderedJob != "job_a" || got[lone].OrderedJob != "" {
+		t.Fatalf("claimed ordered jobs %q and %q, want job_a and none", got[a1].OrderedJob, got[lone].OrderedJob)
+	}
+	if n := len(claimedOf(c, plain.ID)); n != 5 {
+		t.Fatalf("the plain endpoint's claim took %d, want all 5", n)
+	}
+	// Published behind a pending one, a2 is held: not due now.
+	if d := deliveryOf(t, s, a2, ordered.ID); d.NextAttemptAt == nil || !d.NextAttemptAt.After(time.Now()) || d.OrderedJob != "job_a" {
+		t.Fatalf("a2 behind a1 = %+v; want held (due later) and ordered by job_a", d)
+	}
+
+	// Each success releases the next of its job at once, in publish order.
+	head := got[a1]
+	for _, next := range []string{a2, a3} {
+		o := outcome(head, domain.DeliverySucceeded, time.Time{}, 200)
+		o.Ordered = true
+		must(t, s.Record(ctx, []store.Outcome{o}))
+		c = claimAll(t, s, "p", time.Now())
+		got = claimedOf(c, ordered.ID)
+		if len(got) != 1 || got[next].DeliveryID == "" {
+			t.Fatalf("after its predecessor succeeded claimed %v; want %s alone", keys(got), next)
+		}
+		head = got[next]
+	}
+}
+
+func testJobOrderRetryHolds(t *testing.T, s store.Store) {
+	setup(t, s)
+	ordered := orderedEndpoint(t, s, scope)
+	a1, b1 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_b")
+	a2, b2 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_b")
+	got := claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 2 {
+		t.Fatalf("claimed %v, want %s and %s", keys(got), a1, b1)
+	}
+	// a1 fails and waits an hour; b1 succeeds.
+	retryAt := time.Now().Add(time.Hour)
+	fail := outcome(got[a1], domain.DeliveryPending, retryAt, 500)
+	ok := outcome(got[b1], domain.DeliverySucceeded, time.Time{}, 200)
+	fail.Ordered, ok.Ordered = true, true
+	must(t, s.Record(ctx, []store.Outcome{fail, ok}))
+
+	// Job b goes on; job a waits for its retry, and a2 is held until
+	// after it.
+	got = claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 1 || got[b2].DeliveryID == "" {
+		t.Fatalf("claimed %v; want only %s (job b is not held back by job a)", keys(got), b2)
+	}
+	if d := deliveryOf(t, s, a2, ordered.ID); d.NextAttemptAt == nil || d.NextAttemptAt.Before(retryAt) {
+		t.Fatalf("a2 is due at %v, before a1's retry at %v", d.NextAttemptAt, retryAt)
+	}
+	done := outcome(got[b2], domain.DeliverySucceeded, time.Time{}, 200)
+	done.Ordered = true
+	must(t, s.Record(ctx, []store.Outcome{done}))
+	// When the retry is due it goes first, alone.
+	got = claimedOf(claimAll(t, s, "p", retryAt.Add(time.Second)), ordered.ID)
+	if len(got) != 1 || got[a1].DeliveryID == "" {
+		t.Fatalf("at the retry's time claimed %v; want %s alone", keys(got), a1)
+	}
+}
+
+func testJobOrderFailedHead(t *testing.T, s store.Store) {
+	setup(t, s)
+	ordered := orderedEndpoint(t, s, scope)
+	a1 := publishJob(t, s, scope, "job_a")
+	a2, a3 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_a")
+	got := claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 1 {
+		t.Fatalf("claimed %v, want %s alone", keys(got), a1)
+	}
+	head := deliveryOf(t, s, a1, ordered.ID)
+	o := outcome(got[a1], domain.DeliveryFailed, time.Time{}, 500)
+	o.Ordered = true
+	must(t, s.Record(ctx, []store.Outcome{o}))
+
+	// The rest go on, one at a time, each marked with the failed one.
+	got = claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 1 || got[a2].DeliveryID == "" {
+		t.Fatalf("after the head failed claimed %v; want %s alone", keys(got), a2)
+	}
+	for _, id := range []string{a2, a3} {
+		if d := deliveryOf(t, s, id, ordered.ID); d.FollowsFailed != head.ID {
+			t.Fatalf("delivery of %s follows_failed %q, want the failed %s", id, d.FollowsFailed, head.ID)
+		}
+	}
+	// One published after the failure is not marked: nothing was skipped
+	// while it waited.
+	a4 := publishJob(t, s, scope, "job_a")
+	if d := deliveryOf(t, s, a4, ordered.ID); d.FollowsFailed != "" {
+		t.Fatalf("a later delivery follows_failed %q", d.FollowsFailed)
+	}
+	if d := deliveryOf(t, s, a1, ordered.ID); d.FollowsFailed != "" || d.Status != domain.DeliveryFailed {
+		t.Fatalf("the failed head = %+v", d)
+	}
+}
+
+func testOrderingRoundTrip(t *testing.T, s store.Store) {
+	setup(t, s)
+	plain := endpoint(t, s, scope)
+	for want, id := range map[string]string{domain.OrderingNone: plain.ID, domain.OrderingJob: orderedEndpoint(t, s, scope).ID} {
+		e, err := s.GetEndpoint(ctx, scope, id)
+		must(t, err)
+		if e.Ordering != want {
+			t.Fatalf("ordering %q, want %s", e.Ordering, want)
+		}
+	}
+	fast := &domain.RetryPolicy{Preset: domain.PresetFast}
+	must(t, fast.Normalize())
+	_, err := s.PutEventType(ctx, &domain.EventType{Name: "message.otp.requested", RetryPolicy: fast, UpdatedAt: time.Now()})
+	must(t, err)
+	_, err = s.PutEventType(ctx, &domain.EventType{Name: "a.b", UpdatedAt: time.Now()})
+	must(t, err)
+	got, err := s.GetEventType(ctx, "message.otp.requested")
+	must(t, err)
+	if got.RetryPolicy == nil || got.RetryPolicy.Preset != domain.PresetFast || got.RetryPolicy.MaxAttempts() != fast.MaxAttempts() {
+		t.Fatalf("retry policy = %+v", got.RetryPolicy)
+	}
+	untyped, err := s.GetEventType(ctx, "a.b")
+	must(t, err)
+	if untyped.RetryPolicy != nil {
+		t.Fatalf("a type without a policy has %+v", untyped.RetryPolicy)
+	}
+}
+
+func keys(m map[string]store.Claimed) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
