@@ -34,6 +34,7 @@ func smallRun(database string) config {
 		hostileClients: 8, hostileFor: 5 * time.Second, slowConnections: 100,
 		saturationClients: 20, saturationBatch: 1, saturationDuration: 2 * time.Second, saturationEndpoints: 2,
 		singleEvents: 300, singlePublishers: 8, singleSteadyRate: 200, singleSteadyEndpoints: 2,
+		rateLimitDuration: 3 * time.Second,
 	}
 }
 

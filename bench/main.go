@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody"}
+var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody", "ratelimit"}
 
 type config struct {
 	scenarios         []string
@@ -64,6 +64,8 @@ type config struct {
 	singlePublishers      int
 	singleSteadyRate      int
 	singleSteadyEndpoints int
+	// ratelimit: how long an endpoint's rate limit is measured.
+	rateLimitDuration time.Duration
 }
 
 // count scales a base count, never below floor.
@@ -102,6 +104,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.singlePublishers, "single-publishers", 32, "Concurrent publishers of single, each publishing as soon as its last event is answered (not scaled).")
 	fs.IntVar(&c.singleSteadyRate, "single-steady-rate", 500, "Events a second in single-steady (not scaled; it runs for the steady duration).")
 	fs.IntVar(&c.singleSteadyEndpoints, "single-steady-endpoints", 2, "Endpoints of single-steady.")
+	fs.DurationVar(&c.rateLimitDuration, "ratelimit-duration", 30*time.Second, "How long ratelimit measures an endpoint's rate_limit of 50 a second (scaled; at least 3 s).")
 	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: single, single-steady, burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round), saturation.")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
 	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
@@ -321,6 +324,8 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.slowBody(ctx)
 		case "saturation":
 			res = r.saturation(ctx)
+		case "ratelimit":
+			res = r.rateLimit(ctx)
 		}
 		if busy != "" {
 			res.Notes = append(res.Notes, busy)
