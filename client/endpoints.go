@@ -38,6 +38,7 @@ type Endpoint struct {
 	RetryPolicy    RetryPolicy       `json:"retry_policy"`
 	TimeoutMS      int               `json:"timeout_ms"`
 	MaxConcurrency int               `json:"max_concurrency"`
+	RateLimit      int               `json:"rate_limit"` // requests a second at most, all processes together; 0: none
 	// Success is 2xx or json-or-204.
 	Success         string `json:"success"`
 	DefaultCallback bool   `json:"default_callback"`
@@ -202,6 +203,7 @@ type EndpointCreate struct {
 	RetryPolicy     *RetryPolicy      `json:"retry_policy,omitempty"`
 	TimeoutMS       *int              `json:"timeout_ms,omitempty"`
 	MaxConcurrency  *int              `json:"max_concurrency,omitempty"`
+	RateLimit       *int              `json:"rate_limit,omitempty"` // 0 to 10,000 requests a second; 0: none
 	Success         string            `json:"success,omitempty"`
 	DefaultCallback *bool             `json:"default_callback,omitempty"`
 	PayloadMode     string            `json:"payload_mode,omitempty"`
@@ -244,6 +246,7 @@ type EndpointUpdate struct {
 	RetryPolicy            *RetryPolicy      `json:"retry_policy,omitempty"`
 	TimeoutMS              *int              `json:"timeout_ms,omitempty"`
 	MaxConcurrency         *int              `json:"max_concurrency,omitempty"`
+	RateLimit              *int              `json:"rate_limit,omitempty"`
 	Success                *string           `json:"success,omitempty"`
 	DefaultCallback        *bool             `json:"default_callback,omitempty"`
 	PayloadMode            *string           `json:"payload_mode,omitempty"`

@@ -24,6 +24,7 @@ type EndpointFields struct {
 	RetryPolicy            *domain.RetryPolicy        `json:"retry_policy,omitempty"`
 	TimeoutMS              *int                       `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
 	MaxConcurrency         *int                       `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	RateLimit              *int                       `json:"rate_limit,omitempty" minimum:"0" maximum:"10000" doc:"Most requests a second to this endpoint, from all of Herald's processes together; 0 (the default) is none. Deliveries waiting for it stay pending and spend no attempt."`
 	Success                *string                    `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
 	DefaultCallback        *bool                      `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
 	PayloadMode            *string                    `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
@@ -286,6 +287,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 	}
 	if f.MaxConcurrency != nil {
 		e.MaxConcurrency = *f.MaxConcurrency
+	}
+	if f.RateLimit != nil {
+		e.RateLimit = *f.RateLimit
 	}
 	if f.Success != nil {
 		e.Success = *f.Success

@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
 )
@@ -27,6 +28,8 @@ type Queue interface {
 	// GetDelivery reads a delivery with its attempts: an identical retry
 	// sends its first attempt's signatures (keepFirstSignatures).
 	GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error)
+	// TakeTokens takes from endpoints' rate limits (limit.Shared).
+	limit.Tokens
 }
 
 // Transformer runs a body transform (transform.Pool: in a worker process,
@@ -152,6 +155,11 @@ type Dispatcher struct {
 	endpoints *endpointCache
 	rec       *recorder
 	types     *typePolicies
+	// rates holds endpoints' rate limits for every process together;
+	// waits ends when the claims stop, and with it every wait for a token.
+	rates     *limit.Shared
+	waits     context.Context
+	stopWaits context.CancelFunc
 
 	// sendCtx outlives the Run context by the grace period, so attempts in
 	// flight at shutdown can finish; it ends when Run returns.
@@ -181,6 +189,8 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 	d.lanes = newLanes(d.attempt)
 	d.rec = newRecorder(q, d.log, d.finished)
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
+	d.rates = limit.NewShared(q)
+	d.waits, d.stopWaits = context.WithCancel(context.Background())
 	return d
 }
 
@@ -242,6 +252,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}()
 
 	d.claimLoop(ctx)
+	d.stopWaits()
 
 	unstarted := d.lanes.close()
 	d.release(unstarted)
@@ -395,7 +406,7 @@ func fullRound(jobs []job) bool {
 	for i := range jobs {
 		ep := jobs[i].ep
 		n[ep]++
-		if n[ep] >= store.ClaimRounds*max(1, ep.MaxConcurrency) {
+		if n[ep] >= store.ClaimRounds*domain.LaneRound(ep.MaxConcurrency, ep.RateLimit) {
 			return true
 		}
 	}
@@ -443,7 +454,8 @@ func (d *Dispatcher) attempt(j *job) {
 	defer d.attempts.Done()
 	// Starting an attempt that may outlive the lease would risk a second
 	// process sending the same delivery at the same time.
-	if time.Until(j.leaseEnd) < d.timeout(j.ep)+2*time.Second {
+	latest := j.leaseEnd.Add(-d.timeout(j.ep) - 2*time.Second)
+	if time.Now().After(latest) || !d.paced(j, latest) {
 		d.release([]store.Claimed{j.claimed})
 		return
 	}

@@ -119,6 +119,7 @@ type Endpoint struct {
 	RetryPolicy    RetryPolicy       `json:"retry_policy"`
 	TimeoutMS      int               `json:"timeout_ms"`
 	MaxConcurrency int               `json:"max_concurrency"`
+	RateLimit      int               `json:"rate_limit"` // requests a second at most, all processes together; 0: none
 	Success        string            `json:"success"`
 	// DefaultCallback marks the one endpoint of a scope that jobs with
 	// their own callback URL borrow: its secret and settings sign and send

@@ -93,7 +93,9 @@ type Store interface {
 	// Claim leases up to Limit due deliveries of active endpoints to Owner,
 	// oldest due first within each endpoint and at most ClaimRounds rounds
 	// of an endpoint's max_concurrency from one claim, so that endpoints
-	// share the claims. A lease that is not recorded or released before it ends makes
+	// share the claims; once other owners hold live leases of an endpoint,
+	// no more than its max_concurrency less every owner's live leases, so
+	// that the processes on one database keep to it together. A lease that is not recorded or released before it ends makes
 	// the delivery due again, which is how a crashed process's work is taken
 	// over.
 	Claim(ctx context.Context, p ClaimParams) ([]Claimed, error)
@@ -103,13 +105,19 @@ type Store interface {
 	Record(ctx context.Context, outcomes []Outcome) error
 	// Release gives back leased deliveries that were never attempted.
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
+	// TakeTokens takes up to want tokens from the bucket b, which every
+	// process on the database shares, and reports how many it took and the
+	// tokens left, in whole tokens and a part. A bucket never taken from
+	// is full.
+	TakeTokens(ctx context.Context, b TokenBucket, want int, now time.Time) (took int, left float64, err error)
 
 	// ListAudit returns audit log entries newest first, before the cursor
 	// (an entry id), narrowed by the filter.
 	ListAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEntry, error)
 
 	// Purge removes deliveries (with their attempts), events and audit log
-	// entries created before cutoff, and idempotency keys used before it,
+	// entries created before cutoff, idempotency keys used before it, and
+	// token buckets untouched since and full again by then,
 	// at most limit rows of each kind per call. A pending delivery is never removed, nor its
 	// event. It returns how many rows went.
 	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)

@@ -64,6 +64,12 @@ const migrationLockID int64 = 0x68657261
 // claimLock keeps processes that claim at once off each other's rows.
 const claimLock = `FOR UPDATE SKIP LOCKED`
 
+// lockEndpoints makes claims that may take from the same endpoints take
+// turns, in the order of their ids so that two claims never wait for each
+// other. FOR NO KEY UPDATE is the weakest row lock that two claims cannot
+// both hold.
+const lockEndpoints = `SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
+
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	*sqlstore.DB
@@ -129,6 +135,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 	}, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
+		LockEndpoints:     lockEndpoints,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,

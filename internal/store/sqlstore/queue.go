@@ -65,6 +65,9 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	if err != nil || len(cands) == 0 {
 		return nil, err
 	}
+	if cands, err = db.shareConcurrency(ctx, tx, p, cands); err != nil || len(cands) == 0 {
+		return nil, err
+	}
 	// When the limit is smaller than the candidates' rounds, which
 	// endpoints come first changes from claim to claim.
 	start := rand.IntN(len(cands))
@@ -101,7 +104,7 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string)
 			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
 				ORDER BY d.endpoint_id LIMIT 1)
 			FROM pe WHERE pe.id IS NOT NULL)
-		SELECT pe.id, e.status, e.max_concurrency, e.updated_at FROM pe LEFT JOIN endpoints e ON e.id = pe.id
+		SELECT pe.id, e.status, e.max_concurrency, e.updated_at, e.rate_limit FROM pe LEFT JOIN endpoints e ON e.id = pe.id
 		WHERE pe.id IS NOT NULL`)
 	if err != nil {
 		return nil, err
@@ -111,8 +114,8 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string)
 	for rows.Next() {
 		var c ClaimCandidate
 		var status sql.NullString
-		var limit, updated sql.NullInt64
-		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated); err != nil {
+		var limit, updated, rate sql.NullInt64
+		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated, &rate); err != nil {
 			return nil, err
 		}
 		c.UpdatedAt = updated.Int64
@@ -122,7 +125,8 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string)
 		case !status.Valid:
 			c.Cap = store.ClaimRounds * domain.DefaultMaxConcurrency
 		case status.String == domain.EndpointActive:
-			c.Cap = store.ClaimRounds * max(1, int(limit.Int64))
+			c.Concurrency = max(1, int(limit.Int64))
+			c.Cap = store.ClaimRounds * domain.LaneRound(c.Concurrency, int(rate.Int64))
 		default:
 			continue
 		}

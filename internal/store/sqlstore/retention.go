@@ -28,6 +28,7 @@ func (db *DB) Purge(ctx context.Context, cutoff time.Time, limit int) (int, erro
 			return db.execCount(ctx, tx, `DELETE FROM idempotency_keys WHERE (tenant_id, environment, key) IN
 				(SELECT tenant_id, environment, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`, micros(cutoff), limit)
 		},
+		func(tx *sql.Tx) (int64, error) { return db.purgeBuckets(ctx, tx, cutoff, limit) },
 	}
 	for _, step := range steps {
 		var n int64

@@ -28,6 +28,11 @@ type Dialect struct {
 	// deliveries (PostgreSQL's FOR UPDATE SKIP LOCKED); SQLite has one
 	// writer and needs none.
 	ClaimLock string
+	// LockEndpoints, when set, locks the endpoints a claim may take from
+	// (its one parameter is their ids, sorted, as an array) until the
+	// claim commits: claims of several processes then count each other's
+	// leases (shareConcurrency). SQLite has one writer and needs none.
+	LockEndpoints string
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string

@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, observeTests...)
 	tests = append(tests, auditTests...)
 	tests = append(tests, orderTests...)
+	tests = append(tests, limitTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
@@ -559,13 +560,23 @@ func testClaimRace(t *testing.T, s store.Store) {
 					return
 				}
 				mu.Lock()
+				var done []store.Outcome
 				for _, d := range c {
 					if prev, dup := seen[d.DeliveryID]; dup {
 						errs <- fmt.Errorf("delivery %s claimed by %s and %s", d.DeliveryID, prev, owner)
 					}
 					seen[d.DeliveryID] = owner
+					done = append(done, outcome(d, domain.DeliverySucceeded, time.Time{}, 200))
 				}
 				mu.Unlock()
+				// Each claimer finishes what it claimed before it claims
+				// again, as a dispatcher does: a claim counts the others'
+				// leases against each endpoint's max_concurrency, and one
+				// that finds every endpoint full comes back empty.
+				if err := s.Record(ctx, done); err != nil {
+					errs <- err
+					return
+				}
 			}
 		}(fmt.Sprintf("w%d", w))
 	}
