@@ -62,7 +62,10 @@ type Endpoint struct {
 	// them, and they follow the profile and its options.
 	ProfileFields []string `json:"profile_fields"`
 	// Transform is the body transform, a jq program; empty: none.
-	Transform               string     `json:"transform"`
+	Transform string `json:"transform"`
+	// ResponseBody is what attempts keep of the receiver's answer: full,
+	// headers or none.
+	ResponseBody            string     `json:"response_body"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -212,6 +215,8 @@ type EndpointCreate struct {
 	// Transform is a jq program whose one output, over the envelope, is
 	// the body (docs/transforms.md); empty: none.
 	Transform string `json:"transform,omitempty"`
+	// ResponseBody is full (default), headers or none.
+	ResponseBody string `json:"response_body,omitempty"`
 	// Secret is the signing secret when the receiver already holds one
 	// (whsec_…); empty, Herald makes one.
 	Secret string `json:"secret,omitempty"`
@@ -251,6 +256,8 @@ type EndpointUpdate struct {
 	ProfileOptions map[string]json.RawMessage `json:"profile_options,omitempty"`
 	// Transform, when not nil, replaces the body transform; "" removes it.
 	Transform *string `json:"transform,omitempty"`
+	// ResponseBody is full, headers or none.
+	ResponseBody *string `json:"response_body,omitempty"`
 }
 
 var (

@@ -161,6 +161,9 @@ type Endpoint struct {
 	// the body, run over the envelope Herald would have sent; empty sends
 	// the envelope (or the profile's body) itself. It is compiled when saved.
 	Transform string `json:"transform" doc:"The body transform: a jq program run over the envelope of payload_mode, whose one output replaces the body (docs/transforms.md). Empty: none."`
+	// ResponseBody is what attempts keep of the receiver's answer: full,
+	// headers or none (ResponseBodyFull, …); empty is full.
+	ResponseBody string `json:"response_body" enum:"full,headers,none" doc:"What the attempt log keeps of the receiver's answer: full (the status, headers and first 16 KiB of the body), headers (the status and headers) or none (the status only)."`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`
@@ -273,6 +276,8 @@ type JobRecord struct {
 	Final     bool      `json:"final"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ErasedAt is when an erasure removed the job's personal fields.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Event is one published fact.
@@ -296,6 +301,8 @@ type Event struct {
 	// event, when tracing was on: every attempt joins that trace, in
 	// whichever process makes it. It is never sent to receivers.
 	TraceParent string `json:"-"`
+	// ErasedAt is when an erasure removed the event's data.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Expired reports whether the event is past its TTL at t.
@@ -330,7 +337,10 @@ type Delivery struct {
 	LastError     string     `json:"last_error,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
-	AttemptLog    []Attempt  `json:"attempts,omitempty"`
+	// ErasedAt is when an erasure removed what the delivery's attempts
+	// kept of its event and its receiver's answers.
+	ErasedAt   *time.Time `json:"erased_at,omitempty"`
+	AttemptLog []Attempt  `json:"attempts,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery.

@@ -15,7 +15,7 @@ import (
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
 	retry_policy, timeout_ms, max_concurrency, success, default_callback, payload_mode, signing, signing_public_key,
 	secret, previous_secret, previous_secret_expires_at, credentials, success_false_fails, identical_retries,
-	thin_partner_params, profile, profile_fields, transform, created_at, updated_at`
+	thin_partner_params, profile, profile_fields, transform, created_at, updated_at, response_body`
 
 // credentials are an endpoint's secrets besides its signing secrets,
 // stored as one sealed document.
@@ -47,7 +47,7 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 	err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
 		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
 		&secret, &previous, &prevExpires, &creds, &e.SuccessFalseFails, &e.IdenticalRetries, &e.ThinPartnerParams,
-		&e.Profile, &profileFields, &e.Transform, &created, &updated)
+		&e.Profile, &profileFields, &e.Transform, &created, &updated, &e.ResponseBody)
 	if err != nil {
 		return e, err
 	}
@@ -105,6 +105,14 @@ func endpointProfile(e *domain.Endpoint) string {
 	return e.Profile
 }
 
+// responseBody stores an endpoint that names no response_body setting as full.
+func responseBody(e *domain.Endpoint) string {
+	if e.ResponseBody == "" {
+		return domain.ResponseBodyFull
+	}
+	return e.ResponseBody
+}
+
 func profileFields(e *domain.Endpoint) string {
 	if e.ProfileFields == nil {
 		return "[]"
@@ -143,11 +151,11 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders,
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
 			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails,
-			e.IdenticalRetries, e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.CreatedAt), micros(e.UpdatedAt))
+			e.IdenticalRetries, e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.CreatedAt), micros(e.UpdatedAt), responseBody(e))
 		if err != nil {
 			return err
 		}
@@ -252,12 +260,12 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
 			previous_secret_expires_at = ?, credentials = ?, success_false_fails = ?, identical_retries = ?,
-			thin_partner_params = ?, profile = ?, profile_fields = ?, transform = ?, updated_at = ?
+			thin_partner_params = ?, profile = ?, profile_fields = ?, transform = ?, updated_at = ?, response_body = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders, marshal(e.RetryPolicy),
 			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
 			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails, e.IdenticalRetries,
-			e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.UpdatedAt), e.TenantID, e.Environment, e.ID)
+			e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.UpdatedAt), responseBody(e), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}
