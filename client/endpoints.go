@@ -73,7 +73,10 @@ type Endpoint struct {
 	Transform string `json:"transform"`
 	// Ordering is none or job: a job's deliveries one at a time, in
 	// publish order.
-	Ordering                string     `json:"ordering"`
+	Ordering string `json:"ordering"`
+	// ResponseBody is what attempts keep of the receiver's answer: full,
+	// headers or none.
+	ResponseBody            string     `json:"response_body"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -226,6 +229,8 @@ type EndpointCreate struct {
 	Transform string `json:"transform,omitempty"`
 	// Ordering is none (default) or job (OrderingJob).
 	Ordering string `json:"ordering,omitempty"`
+	// ResponseBody is full (default), headers or none.
+	ResponseBody string `json:"response_body,omitempty"`
 	// Secret is the signing secret when the receiver already holds one
 	// (whsec_…); empty, Herald makes one.
 	Secret string `json:"secret,omitempty"`
@@ -269,6 +274,8 @@ type EndpointUpdate struct {
 	// Ordering, when not nil, is none or job; it applies to events
 	// published after the change.
 	Ordering *string `json:"ordering,omitempty"`
+	// ResponseBody is full, headers or none.
+	ResponseBody *string `json:"response_body,omitempty"`
 }
 
 var (

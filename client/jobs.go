@@ -33,6 +33,9 @@ type Job struct {
 	Final         bool            `json:"final"`
 	CreatedAt     time.Time       `json:"created_at"`
 	UpdatedAt     time.Time       `json:"updated_at"`
+	// ErasedAt is when an erasure removed the job's partner params and
+	// callback URL.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // JobDetail is a job with its events and where each delivery of them
@@ -49,6 +52,7 @@ type JobEvent struct {
 	Timestamp  time.Time          `json:"timestamp"`
 	Final      bool               `json:"final,omitempty"`
 	Data       json.RawMessage    `json:"data"`
+	ErasedAt   *time.Time         `json:"erased_at,omitempty"`
 	Deliveries []JobEventDelivery `json:"deliveries"`
 }
 

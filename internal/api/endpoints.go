@@ -36,6 +36,7 @@ type EndpointFields struct {
 	SuccessFalseFails      *bool                      `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
 	IdenticalRetries       *bool                      `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
 	ThinPartnerParams      *bool                      `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
+	ResponseBody           *string                    `json:"response_body,omitempty" enum:"full,headers,none" doc:"What the attempt log keeps of the receiver's answer: full (default: the status, the headers and the first 16 KiB of the body), headers (the status and the headers) or none (the status only). For receivers whose answers may hold personal data."`
 	Profile                *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
 	ProfileOptions         map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
 	Transform              *string                    `json:"transform,omitempty" maxLength:"16384" doc:"A body transform: a jq program run over the envelope of payload_mode (the standard envelope by default, also under a profile); its one output replaces the body, and the signatures, success rule and retry policy apply to it as to any body. Compiled when saved: an error is a 422 naming its line and column. \"\" removes it. See docs/transforms.md."`
@@ -111,7 +112,8 @@ func newEndpoint(sc domain.Scope, secret string, now time.Time) *domain.Endpoint
 		ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
 		Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
 		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
-		Profile: domain.ProfileStandard, Ordering: domain.OrderingNone, Secret: secret, CreatedAt: now, UpdatedAt: now,
+		Profile: domain.ProfileStandard, Ordering: domain.OrderingNone, ResponseBody: domain.ResponseBodyFull, Secret: secret,
+		CreatedAt: now, UpdatedAt: now,
 	}
 }
 
@@ -307,6 +309,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 	}
 	if err := applyProfile(e, f, creating); err != nil {
 		return s.problem(err)
+	}
+	if f.ResponseBody != nil {
+		e.ResponseBody = *f.ResponseBody
 	}
 	if f.Transform != nil {
 		// Compiled here only to refuse what cannot run; a worker compiles

@@ -22,6 +22,7 @@ type jobEvent struct {
 	Timestamp  time.Time          `json:"timestamp"`
 	Final      bool               `json:"final,omitempty"`
 	Data       json.RawMessage    `json:"data"`
+	ErasedAt   *time.Time         `json:"erased_at,omitempty"`
 	Deliveries []jobEventDelivery `json:"deliveries"`
 }
 
@@ -80,7 +81,7 @@ func (s *Server) getJob(ctx context.Context, in *scopedID) (*Body[*jobView], err
 	for i := range evs {
 		redact(&evs[i])
 		view.Events[i] = jobEvent{ID: evs[i].ID, Type: evs[i].Type, Timestamp: evs[i].CreatedAt, Final: evs[i].Final,
-			Data: evs[i].Data, Deliveries: []jobEventDelivery{}}
+			Data: evs[i].Data, ErasedAt: evs[i].ErasedAt, Deliveries: []jobEventDelivery{}}
 		ids[i] = evs[i].ID
 		byEvent[evs[i].ID] = &view.Events[i]
 	}

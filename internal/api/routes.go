@@ -260,6 +260,24 @@ func (s *Server) register(api huma.API) {
 	declareNDJSON(api)
 
 	route(api, huma.Operation{
+		OperationID: "create-erasure", Method: http.MethodPost, Path: "/v1/erasures", Tags: []string{"Erasures"},
+		Summary: "Erase a person's data",
+		Description: "Erases what Herald keeps about the events one selector matches (a job, the jobs whose partner params hold a value under a key, " +
+			"or events by id): each event's data, its job's partner params and callback URL, its deliveries' callback URLs and last errors, " +
+			"its attempts' headers, response bodies and error texts, and its idempotency keys. Ids, types, times and outcomes stay, marked erased_at. " +
+			"Pending deliveries are cancelled. The answer is the receipt, also listed by GET /v1/erasures; a selector matching nothing is a receipt " +
+			"with zero counts, and erasing again is harmless. On SQLite the write-ahead log is emptied afterwards (wal_truncated). See docs/privacy.md.",
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{403, 404, 422},
+	}, s.createErasure)
+	route(api, huma.Operation{
+		OperationID: "list-erasures", Method: http.MethodGet, Path: "/v1/erasures", Tags: []string{"Erasures"},
+		Summary:     "The erasure receipts, newest first",
+		Description: "An API key or a portal session reads its own scope's; the operator reads any tenant's or environment's, or all.",
+		Errors:      []int{403, 422},
+	}, s.listErasures)
+
+	route(api, huma.Operation{
 		OperationID: "get-egress-ips", Method: http.MethodGet, Path: "/v1/egress-ips", Tags: endpoints,
 		Summary:     "The addresses deliveries come from",
 		Description: "For receivers that allowlist their callers' IP addresses. Empty when the operator has not published them.",

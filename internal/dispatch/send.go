@@ -73,6 +73,12 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		o.Status = domain.DeliveryCancelled
 		return o, true
 	}
+	if ev.ErasedAt != nil {
+		// A retry of an erased event's delivery: nothing of it is left to send.
+		a.Error = "the event's data was erased on request; it cannot be sent"
+		o.Status = domain.DeliveryCancelled
+		return o, true
+	}
 	if j.bodyErr != "" {
 		// No retry can help until the endpoint's settings change.
 		a.Error = j.bodyErr
@@ -186,9 +192,17 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.ResponseStatus = resp.StatusCode
-	a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
 	j.fullBody = body
-	a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
+	// What the log keeps of the answer is the endpoint's choice: a
+	// receiver's answer may hold personal data.
+	switch ep.ResponseBody {
+	case domain.ResponseBodyNone:
+	case domain.ResponseBodyHeaders:
+		a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
+	default:
+		a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
+		a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
+	}
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		if d.sendCtx.Err() != nil {
 			return o, false

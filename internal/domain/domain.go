@@ -168,6 +168,9 @@ type Endpoint struct {
 	// Ordering is none (default) or job: a job's deliveries go one at a
 	// time, in publish order (docs/delivery.md#per-job-order).
 	Ordering string `json:"ordering" enum:"none,job" doc:"none (default): deliveries go in any order, as many at once as max_concurrency allows. job: the deliveries of one job go one at a time, in publish order; a failing one holds back only its own job (docs/delivery.md)."`
+	// ResponseBody is what attempts keep of the receiver's answer: full,
+	// headers or none (ResponseBodyFull, …); empty is full.
+	ResponseBody string `json:"response_body" enum:"full,headers,none" doc:"What the attempt log keeps of the receiver's answer: full (the status, headers and first 16 KiB of the body), headers (the status and headers) or none (the status only)."`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`
@@ -280,6 +283,8 @@ type JobRecord struct {
 	Final     bool      `json:"final"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ErasedAt is when an erasure removed the job's personal fields.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Event is one published fact.
@@ -303,6 +308,8 @@ type Event struct {
 	// event, when tracing was on: every attempt joins that trace, in
 	// whichever process makes it. It is never sent to receivers.
 	TraceParent string `json:"-"`
+	// ErasedAt is when an erasure removed the event's data.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Expired reports whether the event is past its TTL at t.
@@ -343,7 +350,10 @@ type Delivery struct {
 	FollowsFailed string    `json:"follows_failed,omitempty" doc:"An earlier delivery of the same job to this endpoint that failed or was cancelled for good while this one waited behind it: this one went on without it, so the receiver missed that event (docs/delivery.md#per-job-order)."`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
-	AttemptLog    []Attempt `json:"attempts,omitempty"`
+	// ErasedAt is when an erasure removed what the delivery's attempts
+	// kept of its event and its receiver's answers.
+	ErasedAt   *time.Time `json:"erased_at,omitempty"`
+	AttemptLog []Attempt  `json:"attempts,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery.

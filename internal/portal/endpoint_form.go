@@ -109,6 +109,7 @@ func (p *Portal) showEndpointForm(w http.ResponseWriter, r *http.Request, st *st
 func (p *Portal) newEndpoint(w http.ResponseWriter, r *http.Request, st *state) {
 	f := newForm()
 	f.Values["profile"], f.Values["payload_mode"], f.Values["timeout_ms"], f.Values["signing"] = "standard", "envelope", "15000", "hmac"
+	f.Values["response_body"] = "full"
 	for _, k := range []string{"retry_preset", "success", "success_false_fails", "identical_retries"} {
 		f.Values[k] = fromProfile
 	}
@@ -142,6 +143,7 @@ func formFromEndpoint(e *client.Endpoint) (*form, []string) {
 	f.Values["success_false_fails"] = choice(e.SuccessFalseFails, follows(fieldSuccessFalseFails))
 	f.Values["identical_retries"] = choice(e.IdenticalRetries, follows(fieldIdenticalRetries))
 	f.Values["thin_partner_params"] = checked(e.ThinPartnerParams)
+	f.Values["response_body"] = e.ResponseBody
 	f.Values["timeout_ms"] = strconv.Itoa(e.TimeoutMS)
 	f.Values["rate_limit"] = strconv.Itoa(e.RateLimit)
 	f.Values["signing"] = e.Signing
@@ -246,7 +248,7 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 		"success_false_fails", "identical_retries", "thin_partner_params", "signing", "event_types_profile", "signatures_reset",
 		"timeout_ms", "event_filters", "auth_type", "auth_username", "auth_header_name", "auth_token_url", "auth_client_id",
 		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type", "allow_unregistered_types",
-		"ordering", "rate_limit"} {
+		"ordering", "rate_limit", "response_body"} {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	chosen := r.PostForm["event_types"]
@@ -301,6 +303,9 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	}
 	body.SuccessFalseFails, body.IdenticalRetries = yesNo(f.V("success_false_fails")), yesNo(f.V("identical_retries"))
 	body.ThinPartnerParams = client.Ptr(f.V("thin_partner_params") == "on")
+	if v := f.V("response_body"); v != "" {
+		body.ResponseBody = &v
+	}
 	if v := f.V("signing"); v != "" {
 		body.Signing = &v
 	}
@@ -504,7 +509,7 @@ func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
 		PayloadMode: deref(u.PayloadMode), Auth: u.Auth, TLS: u.TLS, Signing: deref(u.Signing), Signatures: u.Signatures,
 		SuccessFalseFails: u.SuccessFalseFails, IdenticalRetries: u.IdenticalRetries,
 		ThinPartnerParams: u.ThinPartnerParams, Profile: deref(u.Profile), ProfileOptions: u.ProfileOptions,
-		Transform: deref(u.Transform), Ordering: deref(u.Ordering),
+		Transform: deref(u.Transform), Ordering: deref(u.Ordering), ResponseBody: deref(u.ResponseBody),
 	}
 }
 

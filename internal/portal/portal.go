@@ -281,6 +281,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /console/event-types", p.operator(p.eventTypes))
 	m.HandleFunc("GET /console/health", p.operator(p.health))
 	m.HandleFunc("GET /console/audit", p.operator(p.audit))
+	m.HandleFunc("GET /console/erasures", p.operator(p.erasures))
 }
 
 // tenant wraps a handler that needs a signed-in tenant browser.

@@ -16,7 +16,7 @@ type Purger interface {
 
 // Config tunes the sweeper; zero values take the defaults.
 type Config struct {
-	// Period is how long events, deliveries, attempts and audit log
+	// Period is how long events, jobs, deliveries, attempts and audit log
 	// entries are kept. Default 30 days.
 	Period time.Duration
 	// Every is the time between sweeps. Default 10 minutes.

@@ -116,11 +116,20 @@ type Store interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEntry, error)
 
 	// Purge removes deliveries (with their attempts), events and audit log
-	// entries created before cutoff, idempotency keys used before it, and
-	// token buckets untouched since and full again by then,
+	// entries created before cutoff, jobs unchanged since before it once
+	// their events are gone, idempotency keys used before it, and token
+	// buckets untouched since and full again by then,
 	// at most limit rows of each kind per call. A pending delivery is never removed, nor its
 	// event. It returns how many rows went.
 	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
+	// Erase removes the personal data of what sel matches in s (see
+	// domain.Erasure), in bounded batches, and keeps r as the receipt
+	// with its counts filled in; the audit entry attached to ctx is
+	// written with the receipt. Erasing again what is erased is harmless.
+	Erase(ctx context.Context, s domain.Scope, sel domain.ErasureSelector, r *domain.Erasure) error
+	// ListErasures returns receipts newest first, before the cursor.
+	ListErasures(ctx context.Context, f ErasureFilter) ([]domain.Erasure, error)
 
 	// Backlog counts the pending deliveries of each tenant's environment
 	// and finds the oldest one's creation time; with byEndpoint, of each
@@ -214,6 +223,13 @@ type AuditFilter struct {
 	Action       string
 	Since        time.Time
 	Until        time.Time
+}
+
+// ErasureFilter narrows the erasure receipts; empty fields do not filter.
+type ErasureFilter struct {
+	Page
+	TenantID    string
+	Environment domain.Environment
 }
 
 type auditKey struct{}

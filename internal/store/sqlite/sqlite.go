@@ -135,6 +135,9 @@ func dsn(path string, kind int) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "temp_store(memory)")
+	// Deleted and rewritten content is overwritten with zeros, so that an
+	// erasure leaves no copy of it in the database file (docs/privacy.md).
+	q.Add("_pragma", "secure_delete(1)")
 	// The writer walks the queue's hot indexes on every claim and record:
 	// it keeps 64 MiB of pages rather than reread them through system
 	// calls. Readers serve the API and keep 8 MiB each, which bounds memory.
@@ -188,6 +191,7 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 		IsUnavailable:     isUnavailable,
 		Versions:          versions.GetVersions,
 		IsDiskFull:        isDiskFull,
+		AfterErase:        s.truncateWAL,
 	}, sealer)
 	s.publishes = sqlstore.NewPublishQueue(s.DB.PublishShared, s.DB.Publish)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL

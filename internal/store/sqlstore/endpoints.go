@@ -15,7 +15,7 @@ import (
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
 	retry_policy, timeout_ms, max_concurrency, success, default_callback, payload_mode, signing, signing_public_key,
 	secret, previous_secret, previous_secret_expires_at, credentials, success_false_fails, identical_retries,
-	thin_partner_params, profile, profile_fields, transform, created_at, updated_at, ordering, rate_limit`
+	thin_partner_params, profile, profile_fields, transform, created_at, updated_at, ordering, rate_limit, response_body`
 
 // credentials are an endpoint's secrets besides its signing secrets,
 // stored as one sealed document.
@@ -47,7 +47,7 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 	err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
 		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
 		&secret, &previous, &prevExpires, &creds, &e.SuccessFalseFails, &e.IdenticalRetries, &e.ThinPartnerParams,
-		&e.Profile, &profileFields, &e.Transform, &created, &updated, &e.Ordering, &e.RateLimit)
+		&e.Profile, &profileFields, &e.Transform, &created, &updated, &e.Ordering, &e.RateLimit, &e.ResponseBody)
 	if err != nil {
 		return e, err
 	}
@@ -113,6 +113,14 @@ func endpointOrdering(e *domain.Endpoint) string {
 	return e.Ordering
 }
 
+// responseBody stores an endpoint that names no response_body setting as full.
+func responseBody(e *domain.Endpoint) string {
+	if e.ResponseBody == "" {
+		return domain.ResponseBodyFull
+	}
+	return e.ResponseBody
+}
+
 func profileFields(e *domain.Endpoint) string {
 	if e.ProfileFields == nil {
 		return "[]"
@@ -151,12 +159,12 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders,
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
 			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails,
 			e.IdenticalRetries, e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.CreatedAt), micros(e.UpdatedAt),
-			endpointOrdering(e), e.RateLimit)
+			endpointOrdering(e), e.RateLimit, responseBody(e))
 		if err != nil {
 			return err
 		}
@@ -261,13 +269,14 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
 			previous_secret_expires_at = ?, credentials = ?, success_false_fails = ?, identical_retries = ?,
-			thin_partner_params = ?, profile = ?, profile_fields = ?, transform = ?, updated_at = ?, ordering = ?, rate_limit = ?
+			thin_partner_params = ?, profile = ?, profile_fields = ?, transform = ?, updated_at = ?, ordering = ?, rate_limit = ?,
+			response_body = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders, marshal(e.RetryPolicy),
 			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
 			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails, e.IdenticalRetries,
 			e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.UpdatedAt), endpointOrdering(e),
-			e.RateLimit, e.TenantID, e.Environment, e.ID)
+			e.RateLimit, responseBody(e), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}

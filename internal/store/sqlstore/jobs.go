@@ -51,13 +51,15 @@ func (db *DB) PutJob(ctx context.Context, s domain.Scope, j *domain.Job, now tim
 	return db.GetJob(ctx, s, j.ID)
 }
 
-const jobColumns = `id, tenant_id, environment, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at`
+const jobColumns = `id, tenant_id, environment, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at, erased_at`
 
 func scanJob(r row) (domain.JobRecord, error) {
 	var j domain.JobRecord
 	var params []byte
 	var created, updated int64
-	err := r.Scan(&j.ID, &j.TenantID, &j.Environment, &j.Kind, &params, &j.CallbackURL, &j.Status, &j.Final, &created, &updated)
+	var erased sql.NullInt64
+	err := r.Scan(&j.ID, &j.TenantID, &j.Environment, &j.Kind, &params, &j.CallbackURL, &j.Status, &j.Final, &created, &updated, &erased)
+	j.ErasedAt = nullMicros(erased)
 	j.PartnerParams = params
 	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return j, err

@@ -23,6 +23,9 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 		if err := db.scrub(ctx, tx, outcomes); err != nil {
 			return fmt.Errorf("scrub sensitive events: %w", err)
 		}
+		if err := db.eraseLate(ctx, tx, outcomes); err != nil {
+			return fmt.Errorf("erase attempts of erased deliveries: %w", err)
+		}
 		for _, o := range outcomes {
 			if o.DisableEndpoint == "" {
 				continue

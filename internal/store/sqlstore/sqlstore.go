@@ -50,6 +50,10 @@ type Dialect struct {
 	// IsDiskFull recognises a write refused for want of disk space (it is
 	// also unavailable).
 	IsDiskFull func(error) bool
+	// AfterErase, when set, runs once an erasure's rows are rewritten, to
+	// push the old page images out of the database's files (SQLite's
+	// write-ahead log); it reports whether it did.
+	AfterErase func(ctx context.Context) (bool, error)
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
