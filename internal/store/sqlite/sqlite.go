@@ -182,6 +182,9 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 		IsUnavailable:     isUnavailable,
 		Versions:          versions.GetVersions,
 		IsDiskFull:        isDiskFull,
+		// CAST: a BLOB argument would be read as SQLite's binary JSONB.
+		PartnerParamMatch: `EXISTS (SELECT 1 FROM json_each(CAST(jobs.partner_params AS TEXT)) AS p
+			WHERE p.type IN ('text', 'integer') AND CAST(p.value AS TEXT) = ?)`,
 	}, sealer)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
 		WHERE lease_owner IS NOT NULL AND status = 'pending'`, time.Now().UnixMicro())

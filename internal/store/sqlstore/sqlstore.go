@@ -45,6 +45,11 @@ type Dialect struct {
 	// IsDiskFull recognises a write refused for want of disk space (it is
 	// also unavailable).
 	IsDiskFull func(error) bool
+	// PartnerParamMatch is a condition on jobs.partner_params with one
+	// placeholder: a top-level value of the object, a string or a whole
+	// number, equals it as text. The stores keep the params as bytes and
+	// read JSON in their own ways.
+	PartnerParamMatch string
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
