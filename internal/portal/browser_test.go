@@ -725,7 +725,7 @@ func TestPortalBrowserConsoleOpensAPortalAndShowsHealth(t *testing.T) {
 	do(t, ctx,
 		chromedp.Navigate(h.URL+"/console/tenants"),
 		chromedp.WaitVisible(chromedp.ID("tenants")),
-		chromedp.Click(chromedp.CSS(`button[aria-label="Open a portal session for acme"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Open portal for acme"]`)),
 		chromedp.WaitVisible(chromedp.ID("portal-link")),
 	)
 	screenshot(t, ctx, "04-portal-link")

@@ -357,3 +357,59 @@ func TestPortalBrowserLogsAtPhoneWidthShowStatusAndTimeAndOpenOnTap(t *testing.T
 	}
 	axeClean(t, ctx, "a delivery at 390 px")
 }
+
+// axePortal makes a portal with an endpoint, a delivery and a job, and
+// lists its pages.
+func axePortal(t *testing.T) (context.Context, *servertest.Herald, []string) {
+	t.Helper()
+	ctx, h, rc := kycPortal(t)
+	ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL, Name: "KYC receiver"})
+	pub := h.Publish("acme", "sandbox", client.PublishEvent{Type: "verification.approved", Data: json.RawMessage(`{"status":"approved","score":0.5}`),
+		Job: &client.JobRef{ID: "job_axe", PartnerParams: json.RawMessage(`{"user_id":"u-1"}`)}})
+	rc.Next(5 * time.Second)
+	var dlv string
+	servertest.Eventually(t, 5*time.Second, "the delivery to be recorded", func() bool {
+		ds := h.Deliveries("acme", "sandbox", &client.DeliveryListParams{EventID: pub.ID})
+		if len(ds) == 1 && ds[0].AttemptCount == 1 {
+			dlv = ds[0].ID
+		}
+		return dlv != ""
+	})
+	return ctx, h, []string{"/portal/endpoints", "/portal/endpoints/new", "/portal/endpoints/" + ep.ID, "/portal/endpoints/" + ep.ID + "/edit",
+		"/portal/endpoints/" + ep.ID + "/delete", "/portal/test?endpoint=" + ep.ID, "/portal/logs", "/portal/logs?q=u-1", "/portal/logs/" + dlv,
+		"/portal/jobs", "/portal/jobs?id=job_axe", "/portal/event-types", "/portal/keys", "/portal/audit", "/portal/verify"}
+}
+
+// sweep checks pages with axe-core at a width.
+func sweep(t *testing.T, ctx context.Context, base string, width int64, paths []string) {
+	t.Helper()
+	do(t, ctx, chromedp.EmulateViewport(width, 900))
+	for _, path := range paths {
+		visit(t, ctx, base+path, "main h1")
+	}
+}
+
+// Every page of the portal and the console passes axe-core, at a
+// desktop's width and a phone's: the pages of this issue and the ones
+// before.
+func TestPortalBrowserEveryPortalPagePassesAxeOnADesktop(t *testing.T) {
+	ctx, h, pages := axePortal(t)
+	sweep(t, ctx, h.URL, 1280, pages)
+}
+
+func TestPortalBrowserEveryPortalPagePassesAxeOnAPhone(t *testing.T) {
+	ctx, h, pages := axePortal(t)
+	sweep(t, ctx, h.URL, 390, pages)
+}
+
+func TestPortalBrowserEveryConsolePagePassesAxe(t *testing.T) {
+	ctx := newBrowser(t)
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	visit(t, ctx, h.URL+"/portal/login", "#api_key")
+	visit(t, ctx, h.URL+"/console/login", "#token")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), servertest.Token), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("tenants")))
+	console := []string{"/console/tenants", "/console/event-types", "/console/health", "/console/audit"}
+	sweep(t, ctx, h.URL, 1280, console)
+	sweep(t, ctx, h.URL, 390, console)
+}
