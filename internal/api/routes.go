@@ -195,7 +195,7 @@ func (s *Server) register(api huma.API) {
 	}, s.getJob)
 	route(api, huma.Operation{
 		OperationID: "list-jobs", Method: http.MethodGet, Path: "/v1/jobs", Tags: jobs,
-		Summary: "List jobs by last change, oldest first",
+		Summary: "List jobs by last change, oldest or newest first; filter by status, kind, time or a partner-param value",
 		Errors:  []int{404, 422},
 	}, s.listJobs)
 

@@ -261,6 +261,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/logs/{id}", p.tenant(p.delivery))
 	m.HandleFunc("POST /portal/logs/{id}/resend", p.tenant(p.resend))
 	m.HandleFunc("GET /portal/jobs", p.tenant(p.jobs))
+	m.HandleFunc("GET /portal/event-types", p.tenant(p.eventCatalog))
 	m.HandleFunc("GET /portal/keys", p.tenant(p.keys))
 	m.HandleFunc("POST /portal/keys", p.tenant(p.createKey))
 	m.HandleFunc("POST /portal/keys/{id}/rotate", p.tenant(p.rotateKey))

@@ -282,6 +282,16 @@ type JobFilter struct {
 	Page
 	UpdatedSince time.Time
 	Final        *bool
+	// UpdatedBefore keeps the jobs changed before it.
+	UpdatedBefore time.Time
+	// Kind keeps the jobs of this kind; Status those whose last event is
+	// of this type.
+	Kind, Status string
+	// PartnerParam keeps the jobs whose partner params hold this value
+	// (exactly) as a top-level string or whole number, under any key.
+	PartnerParam string
+	// Newest pages from the job changed last instead of the first.
+	Newest bool
 }
 
 // Claimed is a leased delivery with the event it carries.

@@ -143,6 +143,11 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		// No migration lock: Schema answers while another process migrates.
 		Versions:   versions.GetVersions,
 		IsDiskFull: isDiskFull,
+		// A whole number only, as SQLite's integer type: 1.0 matches
+		// neither. (No question mark in it: that is a placeholder.)
+		PartnerParamMatch: `EXISTS (SELECT 1 FROM jsonb_each(convert_from(jobs.partner_params, 'UTF8')::jsonb) AS p
+			WHERE (jsonb_typeof(p.value) = 'string' OR (jsonb_typeof(p.value) = 'number' AND p.value #>> '{}' ~ '^-{0,1}[0-9]+$'))
+			AND p.value #>> '{}' = ?)`,
 	}, sealer)
 	s.publishes = sqlstore.NewPublishQueue(s.DB.PublishShared, s.DB.Publish)
 	return s, nil

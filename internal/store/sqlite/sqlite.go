@@ -192,6 +192,9 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 		Versions:          versions.GetVersions,
 		IsDiskFull:        isDiskFull,
 		AfterErase:        s.truncateWAL,
+		// CAST: a BLOB argument would be read as SQLite's binary JSONB.
+		PartnerParamMatch: `EXISTS (SELECT 1 FROM json_each(CAST(jobs.partner_params AS TEXT)) AS p
+			WHERE p.type IN ('text', 'integer') AND CAST(p.value AS TEXT) = ?)`,
 	}, sealer)
 	s.publishes = sqlstore.NewPublishQueue(s.DB.PublishShared, s.DB.Publish)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL

@@ -54,6 +54,11 @@ type Dialect struct {
 	// push the old page images out of the database's files (SQLite's
 	// write-ahead log); it reports whether it did.
 	AfterErase func(ctx context.Context) (bool, error)
+	// PartnerParamMatch is a condition on jobs.partner_params with one
+	// placeholder: a top-level value of the object, a string or a whole
+	// number, equals it as text. The stores keep the params as bytes and
+	// read JSON in their own ways.
+	PartnerParamMatch string
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
