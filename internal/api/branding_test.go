@@ -67,6 +67,7 @@ func TestTheOperatorBrandsATenantsPortalAndBadFieldsChangeNothing(t *testing.T) 
 			{"body.frame_ancestors[1]", client.TenantBrandingUpdate{FrameAncestors: &[]string{"https://ok.example", "http://plain.example"}}},
 			{"body.frame_ancestors[0]", client.TenantBrandingUpdate{FrameAncestors: &[]string{"https://dashboard.example.com/path"}}},
 			{"body.frame_ancestors[0]", client.TenantBrandingUpdate{FrameAncestors: &[]string{"https://x.example; script-src *"}}},
+			{"body.frame_ancestors[0]", client.TenantBrandingUpdate{FrameAncestors: &[]string{"https://x.example;script-src"}}},
 			{"body.logo", client.TenantBrandingUpdate{BrandingUpdate: client.BrandingUpdate{Logo: client.LogoData([]byte("<svg onload=alert(1)/>"))}}},
 			{"body.logo", client.TenantBrandingUpdate{BrandingUpdate: client.BrandingUpdate{Logo: client.LogoData(pngOf(t, 2000, 1, false))}}},
 			{"body.logo", client.TenantBrandingUpdate{BrandingUpdate: client.BrandingUpdate{Logo: client.LogoData(pngOf(t, 200, 200, true))}}},

@@ -68,6 +68,8 @@ const (
 
 var accentPattern = regexp.MustCompile(`^#[0-9a-f]{6}$`)
 
+var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
 // ParseAccentColor accepts #rrggbb (either case), returned lower-case; ""
 // is no accent.
 func ParseAccentColor(s string) (string, error) {
@@ -141,6 +143,12 @@ func trustworthyURL(field, s string) (*url.URL, error) {
 	}
 	if u.User != nil {
 		return nil, Invalid(field, "must not carry a user name or password")
+	}
+	// A host name of letters, digits, dots and dashes, or an IP address:
+	// the origin goes into a Content-Security-Policy, where anything else
+	// could end the directive.
+	if host := u.Hostname(); net.ParseIP(host) == nil && !hostPattern.MatchString(strings.ToLower(host)) {
+		return nil, Invalid(field, "%q does not have a plain host name", s)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":

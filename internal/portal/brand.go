@@ -6,11 +6,14 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // Branding: a tenant's pages show its display name, logo and accent
@@ -28,18 +31,23 @@ const pageCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-sr
 // logo: their addresses carry their version, so a change is a new address.
 const brandAssetAge = "private, max-age=86400"
 
-// allowFraming lets the tenant's allowed origins (and the portal itself)
-// show the page in a frame; without any, the page cannot be framed.
-func allowFraming(w http.ResponseWriter, b *domain.Branding) {
-	if b == nil || len(b.FrameAncestors) == 0 {
-		return
-	}
+// setPolicy sets a tenant page's Content-Security-Policy: the tenant's
+// allowed origins (and the portal itself) may show it in a frame, and its
+// forms may lead to the session's return URL (sign-out redirects there,
+// and browsers hold a form's redirects to form-action too).
+func setPolicy(w http.ResponseWriter, b *domain.Branding, returnURL string) {
 	h := w.Header()
+	csp := pageCSP
 	// The origins were checked when they were set: scheme://host[:port]
-	// only, so nothing in them can end the directive.
-	h.Set("Content-Security-Policy", strings.Replace(pageCSP, "frame-ancestors 'none'",
-		"frame-ancestors 'self' "+strings.Join(b.FrameAncestors, " "), 1))
-	h.Del("X-Frame-Options")
+	// with a plain host, so nothing in them can end the directive.
+	if b != nil && len(b.FrameAncestors) > 0 {
+		csp = strings.Replace(csp, "frame-ancestors 'none'", "frame-ancestors 'self' "+strings.Join(b.FrameAncestors, " "), 1)
+		h.Del("X-Frame-Options")
+	}
+	if u, err := url.Parse(returnURL); err == nil && u.Host != "" {
+		csp = strings.Replace(csp, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1)
+	}
+	h.Set("Content-Security-Policy", csp)
 }
 
 // embeddable reports whether a tenant's session cookie must work inside
@@ -142,4 +150,20 @@ func luminance(rgb [3]float64) float64 {
 		}
 	}
 	return 0.2126*l[0] + 0.7152*l[1] + 0.0722*l[2]
+}
+
+// endedKept is how long the store keeps a session's row after it expired
+// (sqlstore's sessionKeep): as long as its return URL can be found.
+const endedKept = 24 * time.Hour
+
+// cookieUntil is when the browser drops a session's cookie: when the
+// session expires, or, for a session with a return URL, as long after as
+// its row is kept, so that a browser coming back after the end is sent
+// there. The cookie grants nothing by itself: the store says whether the
+// session is live.
+func cookieUntil(sess *store.PortalSession) time.Time {
+	if sess.ReturnURL == "" {
+		return sess.ExpiresAt
+	}
+	return sess.ExpiresAt.Add(endedKept)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/heraldhq/herald/client"
@@ -92,7 +93,11 @@ const readBrand = `(() => {
 func checkBrand(t *testing.T, ctx context.Context, where, bar string) brandView {
 	t.Helper()
 	waitFor(t, ctx, `document.readyState === "complete" && document.querySelector("header.top") !== null`)
-	v := run(t, ctx, chromedp.Evaluate[brandView](readBrand))
+	return brandShown(t, where, bar, run(t, ctx, chromedp.Evaluate[brandView](readBrand)))
+}
+
+func brandShown(t *testing.T, where, bar string, v brandView) brandView {
+	t.Helper()
 	if v.Name != "Acme Bank" || !strings.HasSuffix(v.Title, " · Acme Bank") || v.Logo != 96 || !strings.Contains(v.Bar, bar) ||
 		strings.Contains(v.Header, "acme") || strings.Contains(v.Header, "Herald") || len(v.Foreign) > 0 || v.Contrast < 4.5 {
 		t.Errorf("%s: branding shown %+v", where, v)
@@ -150,93 +155,97 @@ func TestPortalBrowserBrandingOnEveryPage(t *testing.T) {
 	screenshot(t, ctx, "03-light-accent")
 }
 
-// frameOf finds the portal's frame in the page: the target of a frame
-// from another site, once it shows the address wanted.
-func frameOf(t *testing.T, ctx context.Context, wantURL string) context.Context {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		infos, err := chromedp.Targets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, info := range infos {
-			if info.Type == "iframe" && info.URL == wantURL {
-				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
-				t.Cleanup(cancel)
-				return fctx
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no frame at %s; targets %s", wantURL, describeTargets(ctx))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func describeTargets(ctx context.Context) string {
-	infos, _ := chromedp.Targets(ctx)
-	var out []string
-	for _, i := range infos {
-		out = append(out, i.Type+" "+i.URL)
-	}
-	return strings.Join(out, ", ")
-}
-
 // childFrame is the page's first child frame, as the page's frame tree
 // has it: its address, and the address it failed to show, if it did.
-func childFrame(t *testing.T, ctx context.Context) (*cdp.Frame, bool) {
+func childFrame(t *testing.T, ctx context.Context) *cdp.Frame {
 	t.Helper()
 	tree, err := chromedp.Call(ctx, cdppage.GetFrameTree, cdp.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tree.FrameTree == nil || len(tree.FrameTree.ChildFrames) == 0 {
-		return nil, false
+		return nil
 	}
-	return tree.FrameTree.ChildFrames[0].Frame, true
+	return tree.FrameTree.ChildFrames[0].Frame
+}
+
+// inFrame evaluates a JavaScript expression in the page's frame, in a
+// world of its own (the frame's DOM, styles and timings, not its
+// scripts), once the frame shows url and has loaded.
+func inFrame[T any](t *testing.T, ctx context.Context, url, expr string) T {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if f := childFrame(t, ctx); f != nil && f.URL == url && f.UnreachableURL == "" {
+			w, err := chromedp.Call(ctx, cdppage.CreateIsolatedWorld, cdppage.CreateIsolatedWorldParams{FrameID: f.ID})
+			if err == nil {
+				ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete"`, inContext(w.ExecutionContextID)))
+				if err == nil && ready {
+					return run(t, ctx, chromedp.Evaluate[T](expr, inContext(w.ExecutionContextID)))
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the frame did not show %s: %+v", url, childFrame(t, ctx))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func inContext(id runtime.ExecutionContextID) chromedp.EvaluateOption {
+	return func(p *runtime.EvaluateParams) { p.ContextID = id }
 }
 
 func TestPortalBrowserEmbeddedOnlyByTheOriginsItAllows(t *testing.T) {
-	ctx := newBrowser(t)
+	// Site isolation off, so that the frame of another site stays in the
+	// page's process, where the test can read it; what a frame may show
+	// and which cookies it gets do not depend on it.
+	ctx := newBrowser(t, chromedp.Flag("disable-features", "SitePerProcess,IsolateOrigins"), chromedp.Flag("disable-site-isolation-trials", true))
 	h := servertest.Start(t)
 	site := newPlatform(t)
 	h.Tenant("acme")
 	h.Tenant("globex")
 	brand(h, "acme", "#0f766e", site.URL)
-	brand(h, "globex", "#0f766e") // branded, but no site may frame it
+	h.Tenant("initech")
+	brand(h, "globex", "#0f766e", "https://dashboard.globex.example") // framed by its own dashboard only
+	brand(h, "initech", "#0f766e")                                    // by no site
 
 	// Allowed: the dashboard shows acme's portal, signed in and branded,
 	// although Herald is another site (the cookie is SameSite=None).
 	back := site.URL + "/back"
 	do(t, ctx, chromedp.Navigate(site.URL+"/embed?src="+url.QueryEscape(linkBack(h, "acme", back))), chromedp.WaitVisible(chromedp.ID("portal")))
-	fctx := frameOf(t, ctx, h.URL+"/portal/endpoints")
-	do(t, fctx, chromedp.WaitVisible(chromedp.ID("no-endpoints")))
-	checkBrand(t, fctx, "framed endpoints", "rgb(15, 118, 110)")
+	brandShown(t, "framed endpoints", "rgb(15, 118, 110)", inFrame[brandView](t, ctx, h.URL+"/portal/endpoints", readBrand))
 	screenshot(t, ctx, "01-embedded")
 	// A form inside the frame is the portal's own: it works (CSRF intact).
-	do(t, fctx, chromedp.Navigate(h.URL+"/portal/keys"), chromedp.WaitVisible(chromedp.ID("create-key")),
-		chromedp.Click(chromedp.ID("create-key")), chromedp.WaitVisible(chromedp.CSS(".reveal")))
+	inFrame[bool](t, ctx, h.URL+"/portal/endpoints", `location.assign("/portal/keys"), true`)
+	inFrame[bool](t, ctx, h.URL+"/portal/keys", `document.getElementById("create-key").click(), true`)
+	servertest.Eventually(t, 15*time.Second, "the new key in the frame", func() bool {
+		return inFrame[bool](t, ctx, h.URL+"/portal/keys", `document.getElementById("secret") !== null && document.getElementById("secret").value.startsWith("hk_sandbox_")`)
+	})
 	// Signing out in the frame goes to the return URL (in the frame: the
 	// platform's page can then move its own window).
-	do(t, fctx, chromedp.Click(chromedp.CSS(`form[action="/portal/logout"] button`)))
+	inFrame[bool](t, ctx, h.URL+"/portal/keys", `document.querySelector('form[action="/portal/logout"] button').click(), true`)
 	waitFor(t, ctx, `document.getElementById("portal").contentWindow.location.href === `+jsString(back))
 
-	// Refused: globex's portal in the same page is blocked by the browser.
-	do(t, ctx, chromedp.Navigate(site.URL+"/embed?src="+url.QueryEscape(portalLink(h, "globex", "sandbox", ""))), chromedp.WaitVisible(chromedp.ID("portal")))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		f, ok := childFrame(t, ctx)
-		if ok && f.UnreachableURL == h.URL+"/portal/endpoints" {
-			break
+	// Refused: globex's portal, signed in (its cookie is SameSite=None too),
+	// is blocked by the browser on this site, and initech's, framed by
+	// none, as well (whichever of its pages the frame reached).
+	for _, tenant := range []string{"globex", "initech"} {
+		do(t, ctx, chromedp.Navigate(site.URL+"/embed?src="+url.QueryEscape(portalLink(h, tenant, "sandbox", ""))), chromedp.WaitVisible(chromedp.ID("portal")))
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			f := childFrame(t, ctx)
+			if f != nil && strings.HasPrefix(f.URL, "chrome-error:") && (f.UnreachableURL == h.URL+"/portal/endpoints" || tenant == "initech" && strings.HasPrefix(f.UnreachableURL, h.URL+"/portal/")) {
+				break
+			}
+			if f != nil && strings.HasPrefix(f.URL, h.URL) {
+				t.Fatalf("the frame shows %s's portal: %+v", tenant, f)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's frame was not refused: %+v", tenant, f)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if ok && strings.HasPrefix(f.URL, h.URL+"/portal/endpoints") && f.UnreachableURL == "" {
-			t.Fatalf("the frame shows globex's portal: %+v", f)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the frame was not refused: %+v; targets %s", f, describeTargets(ctx))
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	screenshot(t, ctx, "02-embedding-refused")
 }

@@ -176,6 +176,10 @@ func TestPortalSignOutAndEndedSessionsGoToTheReturnURL(t *testing.T) {
 	b.signIn(linkBack(h, "acme", back))
 	u, _ := url.Parse(h.URL + "/portal/")
 	cookies := b.Jar.Cookies(u)
+	// Browsers hold a form's redirects to form-action: sign-out may lead there.
+	if csp := b.get("/portal/keys").Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
+		t.Fatalf("CSP of a session with a return URL: %q", csp)
+	}
 	if p := b.post("/portal/logout", url.Values{"csrf": {b.csrf("/portal/endpoints")}}); p.Status != http.StatusSeeOther || p.Header.Get("Location") != back {
 		t.Fatalf("sign-out: %d to %q", p.Status, p.Header.Get("Location"))
 	}

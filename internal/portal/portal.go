@@ -308,7 +308,7 @@ func (p *Portal) signedIn(cookie string, operator bool, login string, h handler)
 		}
 		if err == nil && !operator {
 			st.brand, err = p.brandFor(r, st.sess.TenantID)
-			allowFraming(w, st.brand)
+			setPolicy(w, st.brand, st.sess.ReturnURL)
 		}
 		if err != nil {
 			if !errors.Is(err, domain.ErrNotFound) {
@@ -445,7 +445,7 @@ func (p *Portal) openSession(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		embed = embeddable(r, b)
 	}
-	p.setCookie(w, r, name, secret, sess.ExpiresAt, embed)
+	p.setCookie(w, r, name, secret, cookieUntil(sess), embed)
 	return nil
 }
 
@@ -479,8 +479,8 @@ func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, nil, err)
 		return
 	}
-	allowFraming(w, b)
-	p.setCookie(w, r, tenantCookie, secret, sess.ExpiresAt, embeddable(r, b))
+	setPolicy(w, b, sess.ReturnURL)
+	p.setCookie(w, r, tenantCookie, secret, cookieUntil(sess), embeddable(r, b))
 	http.Redirect(w, r, "/portal/endpoints", http.StatusSeeOther)
 }
 
