@@ -249,6 +249,30 @@ func (s *Server) register(api huma.API) {
 	}, s.createPortalSession)
 
 	route(api, huma.Operation{
+		OperationID: "get-tenant-branding", Method: http.MethodGet, Path: "/v1/tenants/{id}/branding", Tags: tenants,
+		Summary: "A tenant's portal branding", Metadata: operatorOnly,
+		Errors: []int{404},
+	}, s.getTenantBranding)
+	route(api, huma.Operation{
+		OperationID: "update-tenant-branding", Method: http.MethodPatch, Path: "/v1/tenants/{id}/branding", Tags: tenants,
+		Summary:     "Change a tenant's portal branding",
+		Description: "Display name, accent colour, logo, and the origins allowed to frame the portal. Only the fields given change; an empty value removes one.",
+		Metadata:    operatorOnly,
+		Errors:      []int{404, 422},
+	}, s.updateTenantBranding)
+	route(api, huma.Operation{
+		OperationID: "get-branding", Method: http.MethodGet, Path: "/v1/branding", Tags: tenants,
+		Summary: "The caller's tenant's portal branding",
+		Errors:  []int{403},
+	}, s.getBranding)
+	route(api, huma.Operation{
+		OperationID: "update-branding", Method: http.MethodPatch, Path: "/v1/branding", Tags: tenants,
+		Summary:     "Change the caller's tenant's portal branding",
+		Description: "A tenant's API key or portal session may set its display name, accent colour and logo; which sites may frame the portal is the operator's to set (PATCH /v1/tenants/{id}/branding).",
+		Errors:      []int{403, 422},
+	}, s.updateBranding)
+
+	route(api, huma.Operation{
 		OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/audit-log", Tags: audit,
 		Summary: "The audit log, newest first",
 		Description: "Who changed what, when and from where: every change to tenants, API keys, endpoints (secrets, profiles and pauses included) and event types, " +

@@ -62,6 +62,10 @@ type Config struct {
 	// Limits bound what clients may hold; zero fields take the defaults
 	// (DefaultLimits), negative ones turn a bound off.
 	Limits Limits
+
+	// PortalSessionTTL is how long a portal or console sign-in lasts
+	// (default portal.DefaultSessionTTL).
+	PortalSessionTTL time.Duration
 }
 
 // Limits bound what one client or tenant may hold of the process
@@ -171,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Metrics: m,
 	})
 	// The web portal and console call the API above in-process.
-	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log, Throttle: throttle})
+	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log, Throttle: throttle, SessionTTL: cfg.PortalSessionTTL})
 	if err != nil {
 		return nil, fmt.Errorf("build the portal: %w", err)
 	}

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, limitTests...)
 	tests = append(tests, eraseTests...)
 	tests = append(tests, jobSearchTests...)
+	tests = append(tests, brandingTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
