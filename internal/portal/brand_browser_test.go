@@ -250,11 +250,6 @@ func TestPortalBrowserEmbeddedOnlyByTheOriginsItAllows(t *testing.T) {
 	screenshot(t, ctx, "02-embedding-refused")
 }
 
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
 func TestPortalBrowserReturnsToThePlatformOnSignOutAndWhenTheSessionEnds(t *testing.T) {
 	ctx := newBrowser(t)
 	const ttl = 6 * time.Second
