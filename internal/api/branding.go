@@ -41,12 +41,17 @@ type updateBrandingInput struct {
 	Body BrandingPatch
 }
 
-func (s *Server) brandings() (store.Brandings, error) {
-	b, ok := s.store.(store.Brandings)
+// branding reads a tenant's branding, and the store that keeps it.
+func (s *Server) branding(ctx context.Context, tenantID string) (store.Brandings, *domain.Branding, error) {
+	bs, ok := s.store.(store.Brandings)
 	if !ok {
-		return nil, huma.Error501NotImplemented("this store keeps no branding")
+		return nil, nil, huma.Error501NotImplemented("this store keeps no branding")
 	}
-	return b, nil
+	b, err := bs.Branding(ctx, tenantID)
+	if err != nil {
+		return nil, nil, s.problem(err)
+	}
+	return bs, b, nil
 }
 
 // ownTenant is the tenant of the calling key or portal session.
@@ -71,13 +76,9 @@ func (s *Server) getBranding(ctx context.Context, _ *noParams) (*Body[*domain.Br
 }
 
 func (s *Server) readBranding(ctx context.Context, tenantID string) (*Body[*domain.Branding], error) {
-	bs, err := s.brandings()
+	_, b, err := s.branding(ctx, tenantID)
 	if err != nil {
 		return nil, err
-	}
-	b, err := bs.Branding(ctx, tenantID)
-	if err != nil {
-		return nil, s.problem(err)
 	}
 	return &Body[*domain.Branding]{Body: b}, nil
 }
@@ -97,13 +98,9 @@ func (s *Server) updateBranding(ctx context.Context, in *updateBrandingInput) (*
 // changeBranding applies a patch (frames nil: left as they are) to a
 // tenant's branding, checked field by field before anything is stored.
 func (s *Server) changeBranding(ctx context.Context, tenantID string, p *BrandingPatch, frames *[]string) (*Body[*domain.Branding], error) {
-	bs, err := s.brandings()
+	bs, b, err := s.branding(ctx, tenantID)
 	if err != nil {
 		return nil, err
-	}
-	b, err := bs.Branding(ctx, tenantID)
-	if err != nil {
-		return nil, s.problem(err)
 	}
 	before := snap(b)
 	if p.DisplayName != nil {
