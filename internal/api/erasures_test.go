@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,24 +30,6 @@ const (
 	aliceMark = "ALICE-7Q2ZK9"
 	bobMark   = "BOB-4XW8RM"
 )
-
-// lockedBuffer is a log destination the server writes from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // echoReceiver answers every delivery with the marker it carries, in the
 // body and in a header, as a receiver that echoes what it was sent does.
@@ -120,7 +101,7 @@ func vacuumAndDump(t *testing.T, dbURL string) []byte {
 }
 
 func erasureProof(t *testing.T, database string, files func(t *testing.T) []byte) {
-	var logs lockedBuffer
+	var logs servertest.Log
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := servertest.Start(t, servertest.WithLogger(log), func(s *servertest.Settings) { s.Database = database })
 	ctx := t.Context()
