@@ -303,3 +303,25 @@ func TestAnEndpointsResponseBodySettingKeepsTheAnswerWholeHeadersOnlyOrNothing(t
 		}
 	})
 }
+
+func TestARetryOfAnErasedDeliveryIsCancelledNotSent(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	rc := servertest.NewReceiver(t)
+	h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+	sc := h.As("acme", "sandbox")
+	p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{"name":"` + aliceMark + `"}`)})
+	rc.Next(10 * time.Second)
+	servertest.Must(sc.Erase(t.Context(), &client.ErasureRequest{EventIDs: []string{p.ID}}))(t)
+	d := h.Deliveries("acme", "sandbox", nil)[0]
+	servertest.Must(sc.RetryDelivery(t.Context(), d.ID))(t)
+	rc.Quiet(time.Second)
+	got := h.Delivery("acme", "sandbox", d.ID)
+	for deadline := time.Now().Add(10 * time.Second); got.Status == "pending" && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		got = h.Delivery("acme", "sandbox", d.ID)
+	}
+	if got.Status != "cancelled" || got.ErasedAt == nil || len(got.Attempts) != 2 || got.Attempts[1].ResponseStatus != 0 {
+		t.Fatalf("retried erased delivery: %+v", got)
+	}
+}
