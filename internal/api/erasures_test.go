@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,24 +30,6 @@ const (
 	aliceMark = "ALICE-7Q2ZK9"
 	bobMark   = "BOB-4XW8RM"
 )
-
-// lockedBuffer is a log destination the server writes from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // echoReceiver answers every delivery with the marker it carries, in the
 // body and in a header, as a receiver that echoes what it was sent does.
@@ -120,7 +101,7 @@ func vacuumAndDump(t *testing.T, dbURL string) []byte {
 }
 
 func erasureProof(t *testing.T, database string, files func(t *testing.T) []byte) {
-	var logs lockedBuffer
+	var logs servertest.Log
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := servertest.Start(t, servertest.WithLogger(log), func(s *servertest.Settings) { s.Database = database })
 	ctx := t.Context()
@@ -321,4 +302,26 @@ func TestAnEndpointsResponseBodySettingKeepsTheAnswerWholeHeadersOnlyOrNothing(t
 			break
 		}
 	})
+}
+
+func TestARetryOfAnErasedDeliveryIsCancelledNotSent(t *testing.T) {
+	h := servertest.Start(t)
+	h.Tenant("acme")
+	rc := servertest.NewReceiver(t)
+	h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: rc.URL})
+	sc := h.As("acme", "sandbox")
+	p := h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.approved", Data: json.RawMessage(`{"name":"` + aliceMark + `"}`)})
+	rc.Next(10 * time.Second)
+	servertest.Must(sc.Erase(t.Context(), &client.ErasureRequest{EventIDs: []string{p.ID}}))(t)
+	d := h.Deliveries("acme", "sandbox", nil)[0]
+	servertest.Must(sc.RetryDelivery(t.Context(), d.ID))(t)
+	rc.Quiet(time.Second)
+	got := h.Delivery("acme", "sandbox", d.ID)
+	for deadline := time.Now().Add(10 * time.Second); got.Status == "pending" && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		got = h.Delivery("acme", "sandbox", d.ID)
+	}
+	if got.Status != "cancelled" || got.ErasedAt == nil || len(got.Attempts) != 2 || got.Attempts[1].ResponseStatus != 0 {
+		t.Fatalf("retried erased delivery: %+v", got)
+	}
 }

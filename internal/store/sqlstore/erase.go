@@ -126,26 +126,40 @@ func (e *eraser) jobs(ctx context.Context, ids []string) error {
 	}
 	e.r.Matched.Jobs += len(existing)
 	// Events may name a job that was never stored (a test send's).
+	err = e.jobEvents(ctx, ids, func(events []string) error {
+		e.r.Matched.Events += len(events)
+		return e.eventBatch(ctx, events)
+	})
+	if err != nil {
+		return err
+	}
+	return e.jobRows(ctx, existing)
+}
+
+// jobEvents calls fn with the scope's events of the named jobs, a batch at
+// a time, oldest first.
+func (e *eraser) jobEvents(ctx context.Context, jobs []string, fn func(events []string) error) error {
+	if len(jobs) == 0 {
+		return nil
+	}
 	cursor := ""
 	for {
-		args := append([]any{e.s.TenantID, string(e.s.Environment), cursor}, anys(ids)...)
 		events, err := e.strings(ctx, `SELECT id FROM events WHERE tenant_id = ? AND environment = ? AND id > ?
-			AND job_id IN (`+placeholders(len(ids))+`) ORDER BY id LIMIT `+fmt.Sprint(eraseBatch), args...)
+			AND job_id IN (`+placeholders(len(jobs))+`) ORDER BY id LIMIT `+fmt.Sprint(eraseBatch),
+			append([]any{e.s.TenantID, string(e.s.Environment), cursor}, anys(jobs)...)...)
 		if err != nil {
 			return fmt.Errorf("read job events: %w", err)
 		}
 		if len(events) > 0 {
 			cursor = events[len(events)-1]
-			e.r.Matched.Events += len(events)
-			if err := e.eventBatch(ctx, events); err != nil {
+			if err := fn(events); err != nil {
 				return err
 			}
 		}
 		if len(events) < eraseBatch {
-			break
+			return nil
 		}
 	}
-	return e.jobRows(ctx, existing)
 }
 
 // events erases the named events of the scope and their jobs.
@@ -192,13 +206,27 @@ func (e *eraser) events(ctx context.Context, ids []string) error {
 		if err := e.eventBatch(ctx, found); err != nil {
 			return err
 		}
-		// An event's job carries its partner params: they go too (the
-		// job's other events keep their own data).
+		// An event's job carries its partner params: they go too, from
+		// the job and from its other events' copies (whose own data stays).
 		if err := e.jobRows(ctx, jobs); err != nil {
+			return err
+		}
+		if err := e.jobCopies(ctx, jobs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// jobCopies removes the partner params from every copy the scope's
+// events of the named jobs carry, a batch of events per transaction.
+func (e *eraser) jobCopies(ctx context.Context, jobs []string) error {
+	return e.jobEvents(ctx, jobs, func(events []string) error {
+		if err := e.db.write(ctx, func(tx *sql.Tx) error { return e.eventJobs(ctx, tx, events) }); err != nil {
+			return fmt.Errorf("erase job copies: %w", err)
+		}
+		return nil
+	})
 }
 
 // jobRows erases the personal fields of the scope's named jobs, in one

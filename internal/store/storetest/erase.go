@@ -18,6 +18,7 @@ import (
 var eraseTests = []conformanceTest{
 	{"EraseByPartnerParamErasesOnePersonAndKeepsTheOther", testEraseOnePerson},
 	{"EraseMatchingNothingOrAnotherScopeIsAZeroReceipt", testEraseNothing},
+	{"EraseOfOneEventTakesThePartnerParamsFromEveryCopy", testEraseOneEvent},
 	{"EraseEmptiesAnAttemptRecordedAfterIt", testEraseLateAttempt},
 	{"EraseOfManyEventsGoesInBatches", testEraseMany},
 	{"PurgeRemovesJobsOnceTheirEventsAreGone", testPurgeJobs},
@@ -210,6 +211,23 @@ func testEraseNothing(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(all) != 6 || len(mine) != 2 || mine[0].ID != last {
 		t.Fatalf("receipts: all %d, other's %+v", len(all), mine)
+	}
+}
+
+func testEraseOneEvent(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	first, second := person(t, s, scope, "alice", "MARK-ALICE")
+	r := &domain.Erasure{ID: domain.NewID(domain.PrefixErasure)}
+	must(t, s.Erase(ctx, scope, domain.ErasureSelector{EventIDs: []string{second, second}}, r))
+	if r.Matched != (domain.ErasureMatched{Events: 1}) || r.Erased.Events != 1 || r.Erased.Jobs != 1 || r.Erased.CancelledDeliveries != 1 {
+		t.Fatalf("matched %+v erased %+v", r.Matched, r.Erased)
+	}
+	// The other event keeps its data, not the job's partner params.
+	ev, err := s.GetEvent(ctx, scope, first)
+	must(t, err)
+	if ev.ErasedAt != nil || !strings.Contains(string(ev.Data), "MARK-ALICE") || ev.Job == nil || ev.Job.ID != "job-alice" || ev.Job.PartnerParams != nil {
+		t.Fatalf("the job's other event: %+v, data %s", ev, ev.Data)
 	}
 }
 
