@@ -14,7 +14,8 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 )
 
-// issueTypes is the catalog issue 4 asks for, point 8.
+// issueTypes is the catalog issue 4 asks for, point 8, and the operational
+// events of issue 17.
 var issueTypes = []string{
 	"verification.created", "verification.started", "verification.step_completed",
 	"verification.submitted", "verification.review_required", "verification.resubmission_requested",
@@ -26,6 +27,8 @@ var issueTypes = []string{
 	"media.video_call.updated", "media.file.available",
 	"spot_check.completed",
 	"webhook.test",
+	// Herald's operational events (issue 17).
+	"endpoint.circuit_opened", "endpoint.disabled", "endpoint.recovered", "delivery.exhausted",
 }
 
 // compileSchema compiles like internal/api/event_types.go does: draft
@@ -366,6 +369,19 @@ func TestDocumented(t *testing.T) {
 			if !bytes.Contains(section, []byte("| `"+p+"` |")) {
 				t.Errorf("docs/events.md, %s: field %s is not in the table", et.Name, p)
 			}
+		}
+	}
+}
+
+// TestOperationalEventsAreCatalogued checks that every operational event
+// type Herald publishes (domain.SignalTypes) has its schema here.
+func TestOperationalEventsAreCatalogued(t *testing.T) {
+	for _, name := range domain.SignalTypes {
+		if !domain.IsSignalType(name) {
+			t.Errorf("%s is in domain.SignalTypes but IsSignalType denies it", name)
+		}
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("%s is not in the catalog", name)
 		}
 	}
 }
