@@ -92,6 +92,17 @@ func checkSchema(t *testing.T, typ string, data []byte) {
 	}
 }
 
+// withOperator starts Herald with an operator webhook whose receiver
+// trusts operatorSecret, and the tenant acme.
+func withOperator(t *testing.T, start servertest.Starter) (*servertest.Herald, *servertest.Receiver) {
+	t.Helper()
+	operator := servertest.NewReceiver(t)
+	operator.Trust(operatorSecret)
+	h := start(servertest.WithOperatorWebhook(operator.URL, operatorSecret))
+	h.Tenant("acme")
+	return h, operator
+}
+
 // TestEndpointEventsReachSubscribersAndTheOperatorSigned drives the
 // process's Signals as the circuit breaker does: each of circuit_opened,
 // disabled and recovered reaches the tenant's endpoint subscribed to
@@ -99,10 +110,7 @@ func checkSchema(t *testing.T, typ string, data []byte) {
 // while an endpoint subscribed to "*" and one without a filter receive none.
 func TestEndpointEventsReachSubscribersAndTheOperatorSigned(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
-		operator := servertest.NewReceiver(t)
-		operator.Trust(operatorSecret)
-		h := start(servertest.WithOperatorWebhook(operator.URL, operatorSecret))
-		h.Tenant("acme")
+		h, operator := withOperator(t, start)
 		subject := servertest.NewReceiver(t)
 		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: subject.URL + "/hook?token=s3cret", Name: "KYC decisions"})
 		watch := servertest.NewReceiver(t)
@@ -150,10 +158,7 @@ func TestEndpointEventsReachSubscribersAndTheOperatorSigned(t *testing.T) {
 // receives one about those deliveries in turn.
 func TestExhaustedDeliveryReachesSubscribersAndTheOperatorSigned(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
-		operator := servertest.NewReceiver(t)
-		operator.Trust(operatorSecret)
-		h := start(servertest.WithOperatorWebhook(operator.URL, operatorSecret))
-		h.Tenant("acme")
+		h, operator := withOperator(t, start)
 		failing := servertest.NewReceiver(t)
 		failing.Respond(func(int, *http.Request) int { return http.StatusInternalServerError })
 		bad := h.Endpoint("acme", "production", client.EndpointCreate{URL: failing.URL + "?key=s3cret",
@@ -222,9 +227,7 @@ func TestAFailingReceiverOfExhaustedEventsDoesNotFeedItself(t *testing.T) {
 // one), and telling them takes no time.
 func TestAnExhaustedFloodMakesAFewEvents(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
-		operator := servertest.NewReceiver(t)
-		h := start(servertest.WithOperatorWebhook(operator.URL, operatorSecret))
-		h.Tenant("acme")
+		h, _ := withOperator(t, start)
 		ep := h.Endpoint("acme", "sandbox", client.EndpointCreate{URL: "https://hooks.example.com/kyc"})
 		s := signals.New(signals.Config{Store: h.Store, Operator: true, Window: time.Hour})
 		ctx, stop := context.WithCancel(context.Background())
