@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/signals"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/transform"
@@ -50,6 +51,8 @@ type serveCmd struct {
 	LogFormat                string         `env:"HERALD_LOG_FORMAT" enum:"text,json" default:"text" help:"text (key=value lines) or json (one JSON object a line, for log shippers)."`
 	MetricsListen            string         `env:"HERALD_METRICS_LISTEN" help:"Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9090, apart from the API. Off when empty."`
 	MetricsEndpointLabels    bool           `env:"HERALD_METRICS_ENDPOINT_LABELS" help:"Label the delivery and backlog metrics by endpoint too: one series per endpoint, which many endpoints make many."`
+	OperatorWebhookURL       string         `name:"operator-webhook-url" env:"HERALD_OPERATOR_WEBHOOK_URL" help:"Send every operational event (endpoint.circuit_opened, endpoint.disabled, endpoint.recovered, delivery.exhausted) of every tenant to this URL, signed like any delivery. Off when empty (a webhook set before is then disabled)."`
+	OperatorWebhookSecret    string         `name:"operator-webhook-secret" env:"HERALD_OPERATOR_WEBHOOK_SECRET" help:"The operator webhook's signing secret (whsec_ and the standard base64 of 24 to 64 bytes). When absent, the stored one is kept, or one is generated on first use and printed once."`
 	limitFlags
 }
 
@@ -191,10 +194,13 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
 			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Tracing: tracing, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
-		Limits: limits,
+		Limits: limits, OperatorWebhook: signals.Operator{URL: c.OperatorWebhookURL, Secret: c.OperatorWebhookSecret},
 	})
 	if err != nil {
 		return err
+	}
+	if secret := srv.GeneratedOperatorWebhookSecret(); secret != "" {
+		fmt.Fprintf(os.Stderr, "\nGenerated the operator webhook's signing secret. It is shown only now; verify its deliveries with it:\n\n    %s\n\n", secret)
 	}
 	if c.PprofListen != "" {
 		go servePprof(c.PprofListen, log)

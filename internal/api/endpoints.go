@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
@@ -93,7 +92,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	if err != nil {
 		return nil, s.problem(err)
 	}
-	e := newEndpoint(sc, secret, domain.Now())
+	e := domain.NewEndpoint(sc, secret, domain.Now())
 	if err := s.applyEndpoint(ctx, e, &in.Body.EndpointFields, true); err != nil {
 		return nil, err
 	}
@@ -103,18 +102,6 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	}
 	s.endpointChanged(ctx, sc, e.ID, "created", slog.String("status", e.Status))
 	return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(e), Secret: secret}}, nil
-}
-
-// newEndpoint is an endpoint of the scope with every default, before the
-// caller's fields apply.
-func newEndpoint(sc domain.Scope, secret string, now time.Time) *domain.Endpoint {
-	return &domain.Endpoint{
-		ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
-		Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
-		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
-		Profile: domain.ProfileStandard, Ordering: domain.OrderingNone, ResponseBody: domain.ResponseBodyFull, Secret: secret,
-		CreatedAt: now, UpdatedAt: now,
-	}
 }
 
 func (s *Server) listEndpoints(ctx context.Context, in *scopedPage) (*Body[*List[domain.Endpoint]], error) {

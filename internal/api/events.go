@@ -107,6 +107,11 @@ func (j *jobRef) spec() *manage.JobSpec {
 
 // publication builds an event for the store, with its idempotency key.
 func (s *Server) publication(ctx context.Context, sc domain.Scope, in *EventInput, idempotencyKey string, now time.Time) (store.Publication, error) {
+	// Only Herald publishes its operational events, so that receivers can
+	// trust an endpoint.disabled; a test send may still use their types.
+	if domain.IsSignalType(in.Type) {
+		return store.Publication{}, domain.Invalid("type", "%s is an operational event: Herald publishes it itself (docs/operational-events.md); a test send (POST /v1/endpoints/{id}/test) may use it", in.Type)
+	}
 	ev, err := s.rules.NewEvent(ctx, sc, in.spec(), now)
 	if err != nil {
 		return store.Publication{}, err

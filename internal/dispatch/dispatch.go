@@ -467,4 +467,5 @@ func (d *Dispatcher) attempt(j *job) {
 	d.trace(j, &o)
 	d.attempted(&o)
 	d.rec.add(o)
+	d.signalExhausted(&j.claimed, &o)
 }

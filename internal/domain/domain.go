@@ -213,18 +213,23 @@ const (
 )
 
 // Subscribes reports whether the endpoint takes events of the given type:
-// an empty filter takes everything, "a.*" takes every type under "a.".
+// an empty filter takes everything, "a.*" takes every type under "a.",
+// but the operational events (IsSignalType) only when named or under a
+// wildcard of their own.
 func (e *Endpoint) Subscribes(eventType string) bool {
 	return MatchesFilter(e.EventTypes, eventType)
 }
 
-// MatchesFilter applies an endpoint's event-type filter.
+// MatchesFilter applies an endpoint's event-type filter. An empty filter
+// and "*" take every type but the operational events: an endpoint made for
+// a platform's events must not start receiving Herald's own, whose bodies
+// it does not expect; "endpoint.*", "delivery.*" or the type's name do.
 func MatchesFilter(filter []string, eventType string) bool {
 	if len(filter) == 0 {
-		return true
+		return !IsSignalType(eventType)
 	}
 	for _, f := range filter {
-		if f == "*" || f == eventType {
+		if f == eventType || f == "*" && !IsSignalType(eventType) {
 			return true
 		}
 		if n := len(f); n >= 2 && f[n-2:] == ".*" && len(eventType) > n-1 && eventType[:n-1] == f[:n-1] {

@@ -74,6 +74,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, eraseTests...)
 	tests = append(tests, jobSearchTests...)
 	tests = append(tests, brandingTests...)
+	tests = append(tests, operationalTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
