@@ -51,6 +51,7 @@ type serveCmd struct {
 	MetricsListen            string         `env:"HERALD_METRICS_LISTEN" help:"Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9090, apart from the API. Off when empty."`
 	MetricsEndpointLabels    bool           `env:"HERALD_METRICS_ENDPOINT_LABELS" help:"Label the delivery and backlog metrics by endpoint too: one series per endpoint, which many endpoints make many."`
 	limitFlags
+	breakerFlags
 }
 
 // limitFlags bound what one client or tenant may hold of the process
@@ -137,6 +138,10 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	breaker, err := c.breaker()
+	if err != nil {
+		return err
+	}
 	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
 		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
 	}
@@ -191,7 +196,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
 			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Tracing: tracing, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
-		Limits: limits,
+		Limits: limits, Breaker: breaker, PausedExpiry: c.PausedExpiry,
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/metrics"
@@ -62,6 +63,14 @@ type Config struct {
 	// Limits bound what clients may hold; zero fields take the defaults
 	// (DefaultLimits), negative ones turn a bound off.
 	Limits Limits
+	// Breaker is the circuit breaker and auto-disable policy; zero fields
+	// take domain.DefaultBreaker's.
+	Breaker domain.Breaker
+	// PausedExpiry is how long a paused endpoint holds a delivery
+	// (default 7 days).
+	PausedExpiry time.Duration
+	// Now is the dispatcher's clock (tests move it); default time.Now.
+	Now func() time.Time
 }
 
 // Limits bound what one client or tenant may hold of the process
@@ -161,6 +170,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	d := dispatch.New(m.Queue(cfg.Store), client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
 		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms, Metrics: m,
+		Breaker: cfg.Breaker, Now: cfg.Now,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
@@ -232,7 +242,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if l, ok := s.cfg.Store.(listener); ok {
 		go l.Listen(dctx, s.dispatcher.Wake)
 	}
-	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, Logger: s.log})
+	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, PausedExpiry: s.cfg.PausedExpiry, Logger: s.log})
 
 	select {
 	case <-ctx.Done():

@@ -129,6 +129,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 	}, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
+		RowLock:           " FOR UPDATE",
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,

@@ -28,6 +28,9 @@ type Dialect struct {
 	// deliveries (PostgreSQL's FOR UPDATE SKIP LOCKED); SQLite has one
 	// writer and needs none.
 	ClaimLock string
+	// RowLock is appended to a selection of rows the transaction will
+	// update (PostgreSQL's FOR UPDATE): the endpoints' breakers.
+	RowLock string
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string

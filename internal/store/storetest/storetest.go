@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, wireTests...)
 	tests = append(tests, observeTests...)
 	tests = append(tests, auditTests...)
+	tests = append(tests, healthTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
