@@ -18,7 +18,6 @@ import (
 var healthTests = []conformanceTest{
 	{"BreakerOpensDefersWithoutSpendingAttemptsProbesOnceAndCloses", testBreaker},
 	{"EndpointFailingTooLongIsDisabledAndEnabledAgainWithItsDeliveries", testAutoDisable},
-	{"GoneEndpointIsDisabledAtOnceWithItsReasonInTheHistoryAndPurgedWithTheLog", testGoneHistory},
 	{"PausedEndpointsDeliveriesExpireAndSensitiveDataIsErased", testPausedExpiry},
 	{"DeletingAnEndpointErasesItsUndeliveredSensitiveData", testDeleteScrubs},
 }
@@ -186,6 +185,21 @@ func testBreaker(t *testing.T, s store.Store) {
 	if _, err := s.EndpointHealth(ctx, other, ep.ID, 50); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("another scope read the health: %v", err)
 	}
+
+	// The history is kept as long as the rest of the log.
+	must(t, purge(s, t0.Add(-time.Hour)))
+	if h := health(t, s, ep.ID); len(h.History) != 5 {
+		t.Fatalf("recent changes were purged: %+v", h.History)
+	}
+	must(t, purge(s, t0.Add(time.Hour)))
+	if h := health(t, s, ep.ID); len(h.History) != 0 {
+		t.Fatalf("old changes were kept: %+v", h.History)
+	}
+}
+
+func purge(s store.Store, cutoff time.Time) error {
+	_, err := s.Purge(ctx, cutoff, 100)
+	return err
 }
 
 func testAutoDisable(t *testing.T, s store.Store) {
@@ -248,36 +262,6 @@ func testAutoDisable(t *testing.T, s store.Store) {
 	}
 	if got := kinds(health(t, s, ep.ID)); got != "recovered,enabled,disabled" {
 		t.Fatalf("history %s", got)
-	}
-}
-
-func testGoneHistory(t *testing.T, s store.Store) {
-	setup(t, s)
-	ep := endpoint(t, s, scope)
-	publish(t, s, scope, "a.b")
-	c := claimAll(t, s, "p", time.Now())
-	o := outcome(c[0], domain.DeliveryFailed, time.Time{}, 410)
-	o.Attempt.ErrorClass, o.DisableEndpoint, o.Breaker = "http", "the receiver answered 410 Gone", &domain.Breaker{
-		Threshold: 5, Window: time.Minute, Cooldown: time.Minute, DisableAfter: time.Hour}
-	outs := []store.Outcome{o}
-	must(t, s.Record(ctx, outs))
-	if !changed(outs[0], domain.HealthDisabled) {
-		t.Fatalf("410 changed %v", outs[0].Changes)
-	}
-	h := health(t, s, ep.ID)
-	if h.Status != domain.EndpointDisabled || len(h.History) != 1 || h.History[0].Reason != "the receiver answered 410 Gone" {
-		t.Fatalf("health = %+v", h)
-	}
-	// The history is kept as long as the rest of the log.
-	_, err := s.Purge(ctx, time.Now().Add(-time.Hour), 100)
-	must(t, err)
-	if h := health(t, s, ep.ID); len(h.History) != 1 {
-		t.Fatalf("a recent change was purged: %+v", h.History)
-	}
-	_, err = s.Purge(ctx, time.Now().Add(time.Hour), 100)
-	must(t, err)
-	if h := health(t, s, ep.ID); len(h.History) != 0 {
-		t.Fatalf("an old change was kept: %+v", h.History)
 	}
 }
 

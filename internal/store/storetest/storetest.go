@@ -657,6 +657,9 @@ func testRecordDisable(t *testing.T, s store.Store) {
 	if e.Status != domain.EndpointDisabled || e.DisabledReason == "" {
 		t.Fatalf("endpoint = %+v", e)
 	}
+	if h := health(t, s, gone.ID); len(h.History) != 1 || h.History[0].Kind != domain.HealthDisabled || h.History[0].Reason != o.DisableEndpoint {
+		t.Fatalf("health history after a 410: %+v", h.History)
+	}
 	// A disabled endpoint gets no new deliveries.
 	if r := publish(t, s, scope, "a.b"); r.Deliveries != 0 {
 		t.Fatalf("disabled endpoint got %d deliveries", r.Deliveries)
