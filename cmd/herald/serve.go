@@ -54,6 +54,7 @@ type serveCmd struct {
 	OperatorWebhookURL       string         `name:"operator-webhook-url" env:"HERALD_OPERATOR_WEBHOOK_URL" help:"Send every operational event (endpoint.circuit_opened, endpoint.disabled, endpoint.recovered, delivery.exhausted) of every tenant to this URL, signed like any delivery. Off when empty (a webhook set before is then disabled)."`
 	OperatorWebhookSecret    string         `name:"operator-webhook-secret" env:"HERALD_OPERATOR_WEBHOOK_SECRET" help:"The operator webhook's signing secret (whsec_ and the standard base64 of 24 to 64 bytes). When absent, the stored one is kept, or one is generated on first use and printed once."`
 	limitFlags
+	breakerFlags
 }
 
 // limitFlags bound what one client or tenant may hold of the process
@@ -140,6 +141,10 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	breaker, err := c.breaker()
+	if err != nil {
+		return err
+	}
 	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
 		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
 	}
@@ -195,6 +200,7 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Tracing: tracing, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
 		Limits: limits, OperatorWebhook: signals.Operator{URL: c.OperatorWebhookURL, Secret: c.OperatorWebhookSecret},
+		Breaker: breaker, PausedExpiry: c.PausedExpiry,
 	})
 	if err != nil {
 		return err

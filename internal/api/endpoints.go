@@ -16,7 +16,7 @@ import (
 type EndpointFields struct {
 	URL                    *string                    `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
 	Name                   *string                    `json:"name,omitempty" maxLength:"200"`
-	Status                 *string                    `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	Status                 *string                    `json:"status,omitempty" enum:"active,paused,disabled" doc:"paused holds deliveries until set back to active (they expire after the operator's --paused-expiry). disabled takes no new deliveries and holds the pending ones; Herald also disables an endpoint that answers 410 or fails for too long. active resumes or enables it again, and its pending deliveries go at once."`
 	EventTypes             []string                   `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
 	AllowUnregisteredTypes bool                       `json:"allow_unregistered_types,omitempty" doc:"Save event_types entries that name no registered event type (GET /v1/event-types), nor match one. Without it such an entry is a 422 naming it, since a misspelt type would match nothing. Applies to this request only; it is not stored."`
 	Headers                map[string]string          `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
@@ -191,6 +191,8 @@ func statusChange(was, is string) string {
 		return "updated"
 	case is == domain.EndpointPaused:
 		return "paused"
+	case is == domain.EndpointActive && was == domain.EndpointDisabled:
+		return "enabled"
 	case is == domain.EndpointActive:
 		return "resumed"
 	case is == domain.EndpointDisabled:
@@ -251,6 +253,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 		e.Name = strings.TrimSpace(*f.Name)
 	}
 	if f.Status != nil {
+		if *f.Status == domain.EndpointDisabled && e.Status != domain.EndpointDisabled {
+			e.DisabledReason = "disabled by its tenant"
+		}
 		e.Status = *f.Status
 	}
 	if f.EventTypes != nil {

@@ -79,7 +79,7 @@ func (s *Server) register(api huma.API) {
 	}, s.getEndpoint)
 	route(api, huma.Operation{
 		OperationID: "update-endpoint", Method: http.MethodPatch, Path: "/v1/endpoints/{id}", Tags: endpoints,
-		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; active resumes them.",
+		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; disabled takes no new ones; active resumes or enables it again.",
 		Errors: []int{404, 422},
 	}, s.updateEndpoint)
 	route(api, huma.Operation{
@@ -87,6 +87,13 @@ func (s *Server) register(api huma.API) {
 		Summary: "Delete an endpoint", Description: "Its pending deliveries are cancelled.", DefaultStatus: http.StatusNoContent,
 		Errors: []int{404},
 	}, s.deleteEndpoint)
+	route(api, huma.Operation{
+		OperationID: "get-endpoint-health", Method: http.MethodGet, Path: "/v1/endpoints/{id}/health", Tags: endpoints,
+		Summary: "An endpoint's delivery health",
+		Description: "Its status (disabled, and why), its circuit breaker's state (closed, open until next_probe_at, half_open while one probe goes), " +
+			"its failures since the last success, and the latest 50 changes of its health, newest first.",
+		Errors: []int{404},
+	}, s.getEndpointHealth)
 
 	route(api, huma.Operation{
 		OperationID: "publish-event", Method: http.MethodPost, Path: "/v1/events", Tags: events,

@@ -4,6 +4,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,13 @@ type Config struct {
 	// disabled, recovered) and of deliveries running out of attempts; nil
 	// tells nobody.
 	Signals Signals
+	// Breaker is the circuit breaker and auto-disable policy every attempt
+	// counts toward (the store keeps each endpoint's state); zero fields
+	// take domain.DefaultBreaker's.
+	Breaker domain.Breaker
+	// Now is the clock of claims and attempts' times (tests move it);
+	// default time.Now. Durations are measured on the real clock.
+	Now func() time.Time
 }
 
 // Signals is told of operational events as they happen; it must not block
@@ -138,6 +146,14 @@ func (c *Config) defaults() {
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}
 	}
+	def := domain.DefaultBreaker()
+	c.Breaker.Threshold = cmp.Or(c.Breaker.Threshold, def.Threshold)
+	c.Breaker.Window = cmp.Or(c.Breaker.Window, def.Window)
+	c.Breaker.Cooldown = cmp.Or(c.Breaker.Cooldown, def.Cooldown)
+	c.Breaker.DisableAfter = cmp.Or(c.Breaker.DisableAfter, def.DisableAfter)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Dispatcher delivers what the queue holds.
@@ -187,7 +203,7 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 	}
 	d.types = &typePolicies{src: cfg.EventTypes, log: d.log}
 	d.lanes = newLanes(d.attempt)
-	d.rec = newRecorder(q, d.log, d.finished)
+	d.rec = newRecorder(q, d.log, d.finished, d.signalHealth)
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	d.rates = limit.NewShared(q)
 	d.waits, d.stopWaits = context.WithCancel(context.Background())
@@ -198,7 +214,7 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 // outcome before it returns: a test send answers with what happened.
 func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outcome, error) {
 	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
-		Owner: d.cfg.Owner, Limit: 1, Lease: d.cfg.Lease, Now: time.Now(), DeliveryIDs: []string{deliveryID},
+		Owner: d.cfg.Owner, Limit: 1, Lease: d.cfg.Lease, Now: d.cfg.Now(), DeliveryIDs: []string{deliveryID},
 	})
 	if err != nil {
 		return store.Outcome{}, fmt.Errorf("send now: %w", err)
@@ -211,7 +227,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outc
 		d.release(claimed)
 		return store.Outcome{}, fmt.Errorf("send now: %w", err)
 	}
-	jobs, missing := prepareJobs(claimed, eps, time.Now().Add(d.cfg.Lease))
+	jobs, missing := prepareJobs(claimed, eps, d.cfg.Now().Add(d.cfg.Lease))
 	if len(missing) > 0 {
 		d.release(missing)
 		return store.Outcome{}, fmt.Errorf("send now: endpoint of delivery %s is gone", deliveryID)
@@ -223,10 +239,12 @@ func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outc
 	}
 	d.trace(&jobs[0], &o)
 	d.attempted(&o)
-	if err := d.queue.Record(ctx, []store.Outcome{o}); err != nil {
+	outs := []store.Outcome{o}
+	if err := d.queue.Record(ctx, outs); err != nil {
 		return o, fmt.Errorf("send now: record: %w", err)
 	}
-	return o, nil
+	d.signalHealth(outs)
+	return outs[0], nil
 }
 
 // Wake tells an idle dispatcher that work may be due now.
@@ -356,7 +374,7 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	limit := min(free, d.cfg.Batch)
-	now := time.Now()
+	now := d.cfg.Now()
 	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: now,
 		Skip: d.lanes.saturated,
@@ -455,7 +473,7 @@ func (d *Dispatcher) attempt(j *job) {
 	// Starting an attempt that may outlive the lease would risk a second
 	// process sending the same delivery at the same time.
 	latest := j.leaseEnd.Add(-d.timeout(j.ep) - 2*time.Second)
-	if time.Now().After(latest) || !d.paced(j, latest) {
+	if d.cfg.Now().After(latest) || !d.paced(j, latest) {
 		d.release([]store.Claimed{j.claimed})
 		return
 	}

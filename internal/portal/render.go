@@ -68,11 +68,11 @@ var funcs = template.FuncMap{
 	"optField": optField,
 	"statusClass": func(s string) string {
 		switch s {
-		case "succeeded", "active":
+		case "succeeded", "active", "closed":
 			return "ok"
-		case "failed", "disabled":
+		case "failed", "disabled", "open":
 			return "bad"
-		case "pending", "paused":
+		case "pending", "paused", "half_open":
 			return "warn"
 		}
 		return "muted"

@@ -80,6 +80,7 @@ func (p *Portal) endpoints(w http.ResponseWriter, r *http.Request, st *state) {
 
 type endpointView struct {
 	E            client.Endpoint
+	Health       *client.EndpointHealth
 	Chart        *chart
 	Deliveries   []client.Delivery
 	RecoverSince string
@@ -111,6 +112,10 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, st *state,
 		return
 	}
 	v.Deliveries = ds.Data
+	if v.Health, err = st.api.EndpointHealth(r.Context(), e.ID); err != nil {
+		p.fail(w, r, st, err)
+		return
+	}
 	if p.stats != nil {
 		since := p.chartSince()
 		counts, err := p.stats.DeliveryCounts(r.Context(), st.sess.Scope(), since, time.Hour, chartHours)
@@ -146,7 +151,7 @@ func (p *Portal) endpointStatus(w http.ResponseWriter, r *http.Request, st *stat
 	}
 	msg := "Paused: deliveries wait until you resume."
 	if status == client.EndpointActive {
-		msg = "Resumed."
+		msg = "Resumed: its pending deliveries go now."
 	}
 	back(w, r, id, msg)
 }

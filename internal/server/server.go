@@ -72,6 +72,14 @@ type Config struct {
 	// event (docs/operational-events.md); without one, a webhook set
 	// before is disabled.
 	OperatorWebhook signals.Operator
+	// Breaker is the circuit breaker and auto-disable policy; zero fields
+	// take domain.DefaultBreaker's.
+	Breaker domain.Breaker
+	// PausedExpiry is how long a paused endpoint holds a delivery
+	// (default 7 days).
+	PausedExpiry time.Duration
+	// Now is the dispatcher's clock (tests move it); default time.Now.
+	Now func() time.Time
 }
 
 // Limits bound what one client or tenant may hold of the process
@@ -185,6 +193,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms, Metrics: m,
 		EventTypes: cfg.Store,
 		Signals:    sig,
+		Breaker:    cfg.Breaker, Now: cfg.Now,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
@@ -272,7 +281,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if l, ok := s.cfg.Store.(listener); ok {
 		go l.Listen(dctx, s.dispatcher.Wake)
 	}
-	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, Logger: s.log})
+	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, PausedExpiry: s.cfg.PausedExpiry, Logger: s.log})
 
 	select {
 	case <-ctx.Done():

@@ -57,6 +57,8 @@ type Health struct {
 	// every disabled endpoint.
 	Failing  []EndpointHealth
 	Disabled []EndpointHealth
+	// Open are the endpoints whose circuit breaker is open or half-open.
+	Open []EndpointHealth
 }
 
 // MinuteCount is one minute of attempts.
@@ -78,6 +80,9 @@ type EndpointHealth struct {
 	Succeeded      int
 	Failed         int
 	LastError      string
+
+	// Circuit is the endpoint's circuit breaker state (domain.Circuit…).
+	Circuit string
 }
 
 // PortalSessions keeps the browser sessions of the tenant portal and the

@@ -62,6 +62,13 @@ type Store interface {
 	RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID string, since, until, now time.Time) (int, error)
 	// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
 	DeleteEndpoint(ctx context.Context, s domain.Scope, id string) error
+	// EndpointHealth returns an endpoint's breaker state and its latest
+	// health changes, newest first.
+	EndpointHealth(ctx context.Context, s domain.Scope, id string, history int) (*domain.EndpointHealth, error)
+	// ExpirePaused cancels the pending deliveries of paused endpoints
+	// created before cutoff, at most limit of them, scrubbing the data of
+	// sensitive events left with none pending, and reports how many.
+	ExpirePaused(ctx context.Context, cutoff, now time.Time, limit int) (int, error)
 
 	// Publish commits events, their jobs and one delivery per subscribed
 	// endpoint in one transaction: all of them or none. An idempotency key
@@ -115,10 +122,10 @@ type Store interface {
 	// (an entry id), narrowed by the filter.
 	ListAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEntry, error)
 
-	// Purge removes deliveries (with their attempts), events and audit log
-	// entries created before cutoff, jobs unchanged since before it once
-	// their events are gone, idempotency keys used before it, and token
-	// buckets untouched since and full again by then,
+	// Purge removes deliveries (with their attempts), events, audit log and
+	// endpoint health history entries created before cutoff, jobs unchanged
+	// since before it once their events are gone, idempotency keys used
+	// before it, and token buckets untouched since and full again by then,
 	// at most limit rows of each kind per call. A pending delivery is never removed, nor its
 	// event. It returns how many rows went.
 	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
@@ -342,6 +349,13 @@ type Outcome struct {
 	// (Claimed.OrderedJob): recording it lets the job's next delivery go,
 	// or holds it behind the retry.
 	Ordered bool
+	// Breaker, when set, counts the attempt toward its endpoint's health
+	// under this policy (the circuit breaker, and disabling after failing
+	// for too long); without it only DisableEndpoint changes the endpoint.
+	Breaker *domain.Breaker
+	// Changes is filled in by Record: the changes of the endpoint's health
+	// this outcome made (the dispatcher signals them).
+	Changes []domain.HealthChange
 }
 
 // Limits on list sizes.

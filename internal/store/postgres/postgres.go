@@ -136,6 +136,7 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
 		LockEndpoints:     lockEndpoints,
+		RowLock:           " FOR UPDATE",
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,

@@ -265,6 +265,10 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 		if err := db.unmarkDefault(ctx, tx, e); err != nil {
 			return err
 		}
+		was, err := db.endpointStatus(ctx, tx, e.ID)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET url = ?, name = ?, status = ?, disabled_reason = ?,
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
@@ -283,6 +287,9 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("endpoint", e.ID)
 		}
+		if err := db.statusChanged(ctx, tx, e, was); err != nil {
+			return err
+		}
 		return db.audit(ctx, tx)
 	}))
 }
@@ -297,8 +304,8 @@ func (db *DB) DeleteEndpoint(ctx context.Context, s domain.Scope, id string) err
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("endpoint", id)
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL
-			WHERE endpoint_id = ? AND status = 'pending'`), id)
+		_, err = db.cancelPending(ctx, tx, `SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending'`,
+			cancelledDeleted, time.Now(), id)
 		if err != nil {
 			return err
 		}

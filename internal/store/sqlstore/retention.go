@@ -33,6 +33,10 @@ func (db *DB) Purge(ctx context.Context, cutoff time.Time, limit int) (int, erro
 				domain.IDFloor(domain.PrefixAudit, cutoff), limit)
 		},
 		func(tx *sql.Tx) (int64, error) {
+			return db.execCount(ctx, tx, `DELETE FROM endpoint_health_log WHERE id IN (SELECT id FROM endpoint_health_log WHERE id < ? LIMIT ?)`,
+				domain.IDFloor(domain.PrefixHealthChange, cutoff), limit)
+		},
+		func(tx *sql.Tx) (int64, error) {
 			return db.execCount(ctx, tx, `DELETE FROM idempotency_keys WHERE (tenant_id, environment, key) IN
 				(SELECT tenant_id, environment, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`, micros(cutoff), limit)
 		},

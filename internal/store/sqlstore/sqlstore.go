@@ -33,6 +33,9 @@ type Dialect struct {
 	// claim commits: claims of several processes then count each other's
 	// leases (shareConcurrency). SQLite has one writer and needs none.
 	LockEndpoints string
+	// RowLock is appended to a selection of rows the transaction will
+	// update (PostgreSQL's FOR UPDATE): the endpoints' breakers.
+	RowLock string
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string

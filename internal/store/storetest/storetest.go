@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, jobSearchTests...)
 	tests = append(tests, brandingTests...)
 	tests = append(tests, operationalTests...)
+	tests = append(tests, healthTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
@@ -671,6 +672,9 @@ func testRecordDisable(t *testing.T, s store.Store) {
 	must(t, err)
 	if e.Status != domain.EndpointDisabled || e.DisabledReason == "" {
 		t.Fatalf("endpoint = %+v", e)
+	}
+	if h := health(t, s, gone.ID); len(h.History) != 1 || h.History[0].Kind != domain.HealthDisabled || h.History[0].Reason != o.DisableEndpoint {
+		t.Fatalf("health history after a 410: %+v", h.History)
 	}
 	// A disabled endpoint gets no new deliveries.
 	if r := publish(t, s, scope, "a.b"); r.Deliveries != 0 {
