@@ -14,9 +14,13 @@ type EventSpec struct {
 	Type string
 	// Data must be a JSON object, valid against the type's schema when the
 	// type is registered with one.
-	Data  json.RawMessage
-	Job   *JobSpec
-	Final bool
+	Data json.RawMessage
+	// DecodedData, when not nil, is Data already decoded as the schema
+	// check decodes it (jsonschema.UnmarshalJSON: numbers as json.Number),
+	// so the check does not decode it again.
+	DecodedData any
+	Job         *JobSpec
+	Final       bool
 }
 
 // JobSpec is a job as a publisher gives it, with an event or ahead of its
@@ -57,7 +61,12 @@ func (m *Manager) NewEvent(ctx context.Context, sc domain.Scope, in *EventSpec, 
 		return domain.Event{}, err
 	}
 	if sch != nil {
-		if err := validateData(sch, ev.Data, "data"); err != nil {
+		if in.DecodedData != nil {
+			err = validateDecoded(sch, in.DecodedData, "data")
+		} else {
+			err = validateData(sch, ev.Data, "data")
+		}
+		if err != nil {
 			return domain.Event{}, err
 		}
 	}
