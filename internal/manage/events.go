@@ -115,9 +115,11 @@ func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field s
 // compact strips insignificant whitespace so stored and sent bodies are
 // small; the JSON was already validated.
 func compact(b json.RawMessage) json.RawMessage {
-	// Without a whitespace byte it is compact already: keep it rather than
-	// hold a second copy of a large body while the publish is worked on.
-	if !bytes.ContainsAny(b, " \t\r\n") {
+	// Without whitespace outside its strings it is compact already: keep
+	// it rather than hold a second copy of a large body while the publish
+	// is worked on (a space inside a string, "Basic KYC", is common and
+	// sent every such body through json.Compact).
+	if !spacedOutsideStrings(b) {
 		return b
 	}
 	var buf bytes.Buffer
@@ -126,4 +128,21 @@ func compact(b json.RawMessage) json.RawMessage {
 		return b
 	}
 	return buf.Bytes()
+}
+
+// spacedOutsideStrings reports whether valid JSON b has whitespace
+// json.Compact would remove: any outside its strings.
+func spacedOutsideStrings(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte, a quote perhaps
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			return true
+		}
+	}
+	return false
 }
