@@ -101,7 +101,11 @@ func (s *Server) register(api huma.API) {
 		Description:   "Answers 202 once the event and one delivery per subscribed endpoint are committed to disk together.",
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{404, 409, 422},
+		// The body is decoded once, by publishInput.Resolve (event_body.go).
+		SkipValidateBody: true, MaxBodyBytes: maxEventBody, BodyReadTimeout: eventBodyReadTimeout,
+		Middlewares: huma.Middlewares{decodeEventBodies(api)},
 	}, s.publishEvent)
+	describeEventBody(api)
 	route(api, huma.Operation{
 		OperationID: "publish-events", Method: http.MethodPost, Path: "/v1/events/batch", Tags: events,
 		Summary: "Publish up to 1,000 events at once",
@@ -328,7 +332,8 @@ func route[I, O any](api huma.API, op huma.Operation, h func(context.Context, *I
 	if op.Metadata["operator_only"] == true {
 		op.Errors = append(op.Errors, http.StatusForbidden)
 	}
-	if _, body := reflect.TypeFor[I]().FieldByName("Body"); body {
+	_, body := reflect.TypeFor[I]().FieldByName("Body")
+	if _, raw := reflect.TypeFor[I]().FieldByName("RawBody"); body || raw {
 		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
 	}
 	slices.Sort(op.Errors)
