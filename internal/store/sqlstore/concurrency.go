@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -14,15 +16,16 @@ import (
 // its outcome is recorded, so it covers the request whichever process
 // sends it; a crashed process's leases run out and stop counting).
 //
-// A process that is alone in holding leases of an endpoint may claim its
-// usual rounds ahead: its own lane keeps the endpoint's requests within
-// max_concurrency. Once another process holds some too, a claim takes at
-// most max_concurrency less every live lease of the endpoint, so that the
-// leases of all the processes together, and so their requests, stay
-// within it; a claim that finds the endpoint full takes nothing from it.
-// Claims that may take from the same endpoint take turns (the dialect's
-// LockEndpoints; SQLite's one writer already makes them), so each counts
-// the leases of those before it.
+// A dispatcher that runs alone may claim its usual rounds of an endpoint
+// ahead: its own lane keeps the endpoint's requests within
+// max_concurrency. While another dispatcher runs (it claimed lately, see
+// beat), or holds leases of the endpoint, a claim takes at most
+// max_concurrency less every live lease of the endpoint: the leases of all
+// the processes together, and so their requests, stay within it, and as
+// leases are given back each process gets its turn. Claims that may take
+// from the same endpoint take turns (the dialect's LockEndpoints; SQLite's
+// one writer already makes them), so each counts the leases of those
+// before it.
 func (db *DB) shareConcurrency(ctx context.Context, tx *sql.Tx, p store.ClaimParams, cands []ClaimCandidate) ([]ClaimCandidate, error) {
 	var ids []string
 	for _, c := range cands {
@@ -43,17 +46,80 @@ func (db *DB) shareConcurrency(ctx context.Context, tx *sql.Tx, p store.ClaimPar
 	if err != nil {
 		return nil, err
 	}
+	var othersRun *bool // asked once, when an endpoint's leases are all ours
 	out := cands[:0]
 	for _, c := range cands {
-		if h := held[c.EndpointID]; c.Concurrency > 0 && h.others > 0 {
-			c.Cap = min(c.Cap, c.Concurrency-h.mine-h.others)
-			if c.Cap <= 0 {
-				continue
+		h := held[c.EndpointID]
+		if c.Concurrency > 0 {
+			shared := h.others > 0
+			if !shared {
+				if othersRun == nil {
+					run, err := db.othersRunning(ctx, tx, p)
+					if err != nil {
+						return nil, err
+					}
+					othersRun = &run
+				}
+				shared = *othersRun
+			}
+			if shared {
+				if c.Cap = min(c.Cap, c.Concurrency-h.mine-h.others); c.Cap <= 0 {
+					continue
+				}
 			}
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// A dispatcher's claims say that it runs: at most every beatEvery a claim
+// writes when its owner claimed (in the claim's transaction, so before its
+// first leases are seen), and another claim counts it as running for
+// aliveFor after (an idle dispatcher claims every second). Rows of
+// dispatchers gone for goneFor are dropped.
+const (
+	beatEvery = time.Second
+	aliveFor  = 10 * time.Second
+	goneFor   = time.Hour
+)
+
+// beats is when each owner's claims last said it runs.
+type beats struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// beat records that the claiming dispatcher runs, when it is time to.
+func (db *DB) beat(ctx context.Context, tx *sql.Tx, p store.ClaimParams) error {
+	db.beats.mu.Lock()
+	if db.beats.last == nil {
+		db.beats.last = map[string]time.Time{}
+	}
+	last, ok := db.beats.last[p.Owner]
+	due := !ok || p.Now.Sub(last) >= beatEvery || p.Now.Before(last)
+	if due {
+		db.beats.last[p.Owner] = p.Now
+	}
+	db.beats.mu.Unlock()
+	if !due {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO dispatchers (owner, seen_at) VALUES (?, ?)
+		ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at`), p.Owner, micros(p.Now)); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, db.q(`DELETE FROM dispatchers WHERE seen_at < ?`), micros(p.Now.Add(-goneFor)))
+	return err
+}
+
+// othersRunning reports whether a dispatcher other than the claiming one
+// claimed within aliveFor.
+func (db *DB) othersRunning(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, db.q(`SELECT count(*) FROM dispatchers WHERE owner <> ? AND seen_at > ?`),
+		p.Owner, micros(p.Now.Add(-aliveFor))).Scan(&n)
+	return n > 0, err
 }
 
 // leases are the live leases of one endpoint: the claiming process's and

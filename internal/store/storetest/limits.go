@@ -17,6 +17,7 @@ var limitTests = []conformanceTest{
 	{"TokenBucketTakersAtOnceTakeNoMoreThanTheBurst", testBucketRace},
 	{"PurgeDropsTokenBucketsOnlyOnceFullAgain", testBucketPurge},
 	{"ClaimCountsOtherProcessesLeasesAgainstMaxConcurrency", testClaimSharedConcurrency},
+	{"ClaimStopsClaimingAheadWhileAnotherDispatcherRuns", testClaimOthersRunning},
 	{"ClaimTakesASecondOfARateLimitedEndpointAtMost", testClaimRateLimited},
 }
 
@@ -110,17 +111,16 @@ func testBucketPurge(t *testing.T, s store.Store) {
 	take(t, s, slow, 5, now, 2, 0)
 }
 
-func testClaimSharedConcurrency(t *testing.T, s store.Store) {
-	setup(t, s)
-	ep := endpoint(t, s, scope, "a.b") // max_concurrency 4
-	publishSeq(t, s, scope, 30)
-	claim := func(owner string, at time.Time) []store.Claimed {
+// claimAndRecord are a dispatcher's claim (as owner, at an instant) and
+// its record of every claimed delivery's success.
+func claimAndRecord(t *testing.T, s store.Store) (claim func(owner string, at time.Time) []store.Claimed, record func([]store.Claimed)) {
+	claim = func(owner string, at time.Time) []store.Claimed {
 		t.Helper()
 		c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Limit: 100, Lease: time.Minute, Now: at})
 		must(t, err)
 		return c
 	}
-	record := func(cs []store.Claimed) {
+	record = func(cs []store.Claimed) {
 		t.Helper()
 		var os []store.Outcome
 		for _, c := range cs {
@@ -128,6 +128,14 @@ func testClaimSharedConcurrency(t *testing.T, s store.Store) {
 		}
 		must(t, s.Record(ctx, os))
 	}
+	return claim, record
+}
+
+func testClaimSharedConcurrency(t *testing.T, s store.Store) {
+	setup(t, s)
+	ep := endpoint(t, s, scope, "a.b") // max_concurrency 4
+	publishSeq(t, s, scope, 30)
+	claim, record := claimAndRecord(t, s)
 	now := time.Now()
 	// Alone, a process claims its rounds ahead: its lane holds it to 4.
 	a := claim("a", now)
@@ -158,6 +166,32 @@ func testClaimSharedConcurrency(t *testing.T, s store.Store) {
 		if cl.EndpointID != ep.ID {
 			t.Fatalf("claimed a delivery of %s", cl.EndpointID)
 		}
+	}
+}
+
+func testClaimOthersRunning(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope, "a.b") // max_concurrency 4
+	publishSeq(t, s, scope, 40)
+	claim, record := claimAndRecord(t, s)
+	now := time.Now()
+	a := claim("a", now)
+	if len(a) != store.ClaimRounds*4 {
+		t.Fatalf("a, alone, claimed %d, want its %d rounds", len(a), store.ClaimRounds*4)
+	}
+	// b's claim finds the endpoint full, and says b runs.
+	if b := claim("b", now); len(b) != 0 {
+		t.Fatalf("b claimed %d beside a's %d leases", len(b), len(a))
+	}
+	// With b running, a no longer claims ahead: max_concurrency at most,
+	// so that b gets its turn as leases come back.
+	record(a)
+	if again := claim("a", now.Add(time.Second)); len(again) != 4 {
+		t.Fatalf("a claimed %d while b runs, want max_concurrency's 4", len(again))
+	}
+	// b claimed nothing for more than aliveFor: a runs alone again.
+	if more := claim("a", now.Add(12*time.Second)); len(more) != store.ClaimRounds*4 {
+		t.Fatalf("a, alone again, claimed %d, want its %d rounds", len(more), store.ClaimRounds*4)
 	}
 }
 
