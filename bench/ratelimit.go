@@ -82,15 +82,9 @@ func (r *runner) rateLimit(ctx context.Context) *Result {
 	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
 	stopExtras()
 	st.end(res)
-	if werr != nil {
-		res.fail(werr.Error())
-	}
-	rep, err := r.rc.report()
-	if err != nil {
-		res.fail(err.Error())
+	if _, ok := r.arrived(res, werr, resumed); !ok {
 		return res
 	}
-	fill(res, rep, resumed, time.Time{})
 	check(res)
 	if res.Throughput < limitRate*0.9 || res.Throughput > limitRate*1.1 {
 		res.fail(fmt.Sprintf("%.1f deliveries a second over %.1f s to an endpoint limited to %d", res.Throughput, res.WindowSeconds, limitRate))

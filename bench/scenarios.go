@@ -292,6 +292,22 @@ func fill(res *Result, rep Report, from time.Time, publishEnd time.Time) {
 	}
 }
 
+// arrived fails res with the wait's error, if any, and fills it in from
+// the receiver's report (from: when delivery was let go); false when
+// there is no report.
+func (r *runner) arrived(res *Result, werr error, from time.Time) (Report, bool) {
+	if werr != nil {
+		res.fail(werr.Error())
+	}
+	rep, err := r.rc.report()
+	if err != nil {
+		res.fail(err.Error())
+		return rep, false
+	}
+	fill(res, rep, from, time.Time{})
+	return rep, true
+}
+
 // check fails the result when the receiver's counts disagree with what was
 // published.
 func check(res *Result) {
@@ -679,15 +695,10 @@ func (r *runner) drain(ctx context.Context, name string, events int, kind endpoi
 	st.close()
 	// VmHWM was reset for the drain: the whole life's peak is the larger.
 	res.PeakRSSMB = max(res.PeakRSSMB, ingest.PeakRSSMB, drain.PeakRSSMB)
-	if werr != nil {
-		res.fail(werr.Error())
-	}
-	rep, err := r.rc.report()
-	if err != nil {
-		res.fail(err.Error())
+	rep, ok := r.arrived(res, werr, resumed)
+	if !ok {
 		return res
 	}
-	fill(res, rep, resumed, time.Time{})
 	if rep.LastArrival > 0 {
 		drain.Seconds = float64(rep.LastArrival-resumed.UnixNano()) / 1e9
 		drain.Rate = float64(rep.Unique) / drain.Seconds

@@ -131,21 +131,28 @@ func claimAndRecord(t *testing.T, s store.Store) (claim func(owner string, at ti
 	return claim, record
 }
 
-func testClaimSharedConcurrency(t *testing.T, s store.Store) {
+// aloneThenAnother publishes events to an endpoint of max_concurrency 4:
+// dispatcher a, alone, claims its rounds ahead (its lane holds it to 4),
+// and b then finds the endpoint full.
+func aloneThenAnother(t *testing.T, s store.Store, events int) (ep *domain.Endpoint, a []store.Claimed, now time.Time,
+	claim func(owner string, at time.Time) []store.Claimed, record func([]store.Claimed)) {
+	t.Helper()
 	setup(t, s)
-	ep := endpoint(t, s, scope, "a.b") // max_concurrency 4
-	publishSeq(t, s, scope, 30)
-	claim, record := claimAndRecord(t, s)
-	now := time.Now()
-	// Alone, a process claims its rounds ahead: its lane holds it to 4.
-	a := claim("a", now)
-	if len(a) != store.ClaimRounds*4 {
-		t.Fatalf("a claimed %d, want its %d rounds", len(a), store.ClaimRounds*4)
+	ep = endpoint(t, s, scope, "a.b")
+	publishSeq(t, s, scope, events)
+	claim, record = claimAndRecord(t, s)
+	now = time.Now()
+	if a = claim("a", now); len(a) != store.ClaimRounds*4 {
+		t.Fatalf("a, alone, claimed %d, want its %d rounds", len(a), store.ClaimRounds*4)
 	}
-	// Another process finds the endpoint full.
 	if b := claim("b", now); len(b) != 0 {
 		t.Fatalf("b claimed %d while a held %d leases of an endpoint of max_concurrency 4", len(b), len(a))
 	}
+	return ep, a, now, claim, record
+}
+
+func testClaimSharedConcurrency(t *testing.T, s store.Store) {
+	ep, a, now, claim, record := aloneThenAnother(t, s, 30)
 	// Once a holds 2, b may take the 2 that are left, and then a none.
 	record(a[2:])
 	b := claim("b", now)
@@ -170,19 +177,8 @@ func testClaimSharedConcurrency(t *testing.T, s store.Store) {
 }
 
 func testClaimOthersRunning(t *testing.T, s store.Store) {
-	setup(t, s)
-	endpoint(t, s, scope, "a.b") // max_concurrency 4
-	publishSeq(t, s, scope, 40)
-	claim, record := claimAndRecord(t, s)
-	now := time.Now()
-	a := claim("a", now)
-	if len(a) != store.ClaimRounds*4 {
-		t.Fatalf("a, alone, claimed %d, want its %d rounds", len(a), store.ClaimRounds*4)
-	}
-	// b's claim finds the endpoint full, and says b runs.
-	if b := claim("b", now); len(b) != 0 {
-		t.Fatalf("b claimed %d beside a's %d leases", len(b), len(a))
-	}
+	// b's claim, which found the endpoint full, said that b runs.
+	_, a, now, claim, record := aloneThenAnother(t, s, 40)
 	// With b running, a no longer claims ahead: max_concurrency at most,
 	// so that b gets its turn as leases come back.
 	record(a)
