@@ -20,9 +20,10 @@ import (
 // ahead: its own lane keeps the endpoint's requests within
 // max_concurrency. While another dispatcher runs (it claimed lately, see
 // beat), or holds leases of the endpoint, a claim takes at most
-// max_concurrency less every live lease of the endpoint: the leases of all
-// the processes together, and so their requests, stay within it, and as
-// leases are given back each process gets its turn. Claims that may take
+// max_concurrency less every live lease of the endpoint, and of that room
+// only its share (split among the running dispatchers): the leases of all
+// the processes together, and so their requests, stay within it, and each
+// process holds some of the endpoint's work. Claims that may take
 // from the same endpoint take turns (the dialect's LockEndpoints; SQLite's
 // one writer already makes them), so each counts the leases of those
 // before it.
@@ -46,26 +47,20 @@ func (db *DB) shareConcurrency(ctx context.Context, tx *sql.Tx, p store.ClaimPar
 	if err != nil {
 		return nil, err
 	}
-	var othersRun *bool // asked once, when an endpoint's leases are all ours
+	running, err := db.othersRunning(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
 	out := cands[:0]
 	for _, c := range cands {
 		h := held[c.EndpointID]
-		if c.Concurrency > 0 {
-			shared := h.others > 0
-			if !shared {
-				if othersRun == nil {
-					run, err := db.othersRunning(ctx, tx, p)
-					if err != nil {
-						return nil, err
-					}
-					othersRun = &run
-				}
-				shared = *othersRun
-			}
-			if shared {
-				if c.Cap = min(c.Cap, c.Concurrency-h.mine-h.others); c.Cap <= 0 {
-					continue
-				}
+		if c.Concurrency > 0 && (h.others > 0 || running > 0) {
+			// Of the room left, a share for each running dispatcher:
+			// the one that claims first does not take it all, and each
+			// process holds some of the endpoint's work.
+			free := c.Concurrency - h.mine - h.others
+			if c.Cap = min(c.Cap, (free+running)/(running+1)); c.Cap <= 0 {
+				continue
 			}
 		}
 		out = append(out, c)
@@ -113,13 +108,13 @@ func (db *DB) beat(ctx context.Context, tx *sql.Tx, p store.ClaimParams) error {
 	return err
 }
 
-// othersRunning reports whether a dispatcher other than the claiming one
+// othersRunning counts the dispatchers other than the claiming one that
 // claimed within aliveFor.
-func (db *DB) othersRunning(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (bool, error) {
+func (db *DB) othersRunning(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, db.q(`SELECT count(*) FROM dispatchers WHERE owner <> ? AND seen_at > ?`),
 		p.Owner, micros(p.Now.Add(-aliveFor))).Scan(&n)
-	return n > 0, err
+	return n, err
 }
 
 // leases are the live leases of one endpoint: the claiming process's and
