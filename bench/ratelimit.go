@@ -50,24 +50,14 @@ func (r *runner) rateLimit(ctx context.Context) *Result {
 		}
 		res.Notes = append(res.Notes, "three Herald processes on one database")
 	}
-	eps, req, err := st.endpoints(ctx, 1, nil, events)
-	if err == nil {
-		err = st.h.setEndpointStatus(ctx, eps[0].ID, "paused")
-	}
-	if err == nil {
-		err = r.rc.reset(req)
-	}
+	eps, ps, err := r.pausedBacklog(ctx, st, plain, events)
+	res.Publish = ps
 	if err != nil {
 		res.fail(err.Error())
-		return res
-	}
-	st.begin()
-	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, 1)
-	res.Publish = &ps
-	if err != nil {
-		res.fail("publish: " + err.Error())
-		stopExtras()
-		st.end(res)
+		if ps != nil {
+			stopExtras()
+			st.end(res)
+		}
 		return res
 	}
 	resumed := time.Now()
@@ -82,15 +72,9 @@ func (r *runner) rateLimit(ctx context.Context) *Result {
 	werr := r.rc.waitUnique(ctx, res.Deliveries, stall, func(s receiverStats) int64 { return s.Unique })
 	stopExtras()
 	st.end(res)
-	if werr != nil {
-		res.fail(werr.Error())
-	}
-	rep, err := r.rc.report()
-	if err != nil {
-		res.fail(err.Error())
+	if _, ok := r.arrived(res, werr, resumed); !ok {
 		return res
 	}
-	fill(res, rep, resumed, time.Time{})
 	check(res)
 	if res.Throughput < limitRate*0.9 || res.Throughput > limitRate*1.1 {
 		res.fail(fmt.Sprintf("%.1f deliveries a second over %.1f s to an endpoint limited to %d", res.Throughput, res.WindowSeconds, limitRate))

@@ -92,9 +92,6 @@ func TestWaitGivesUpWhenTheTokenWouldComeTooLate(t *testing.T) {
 	if ok, err := sh.Wait(ctx, b, 1, time.Now().Add(100*time.Millisecond)); err != nil || ok {
 		t.Fatalf("a token half a second away before a deadline of 100 ms: %v, %v", ok, err)
 	}
-	if time.Since(began) > 50*time.Millisecond {
-		t.Fatalf("giving up took %s; it needs no wait", time.Since(began))
-	}
 	if ok, err := sh.Wait(ctx, b, 1, time.Now().Add(time.Second)); err != nil || !ok {
 		t.Fatalf("a token half a second away before a deadline of a second: %v, %v", ok, err)
 	}

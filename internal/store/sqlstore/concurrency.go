@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -14,15 +16,17 @@ import (
 // its outcome is recorded, so it covers the request whichever process
 // sends it; a crashed process's leases run out and stop counting).
 //
-// A process that is alone in holding leases of an endpoint may claim its
-// usual rounds ahead: its own lane keeps the endpoint's requests within
-// max_concurrency. Once another process holds some too, a claim takes at
-// most max_concurrency less every live lease of the endpoint, so that the
-// leases of all the processes together, and so their requests, stay
-// within it; a claim that finds the endpoint full takes nothing from it.
-// Claims that may take from the same endpoint take turns (the dialect's
-// LockEndpoints; SQLite's one writer already makes them), so each counts
-// the leases of those before it.
+// A dispatcher that runs alone may claim its usual rounds of an endpoint
+// ahead: its own lane keeps the endpoint's requests within
+// max_concurrency. While another dispatcher runs (it claimed lately, see
+// beat), or holds leases of the endpoint, a claim takes at most
+// max_concurrency less every live lease of the endpoint, and of that room
+// only its share (split among the running dispatchers): the leases of all
+// the processes together, and so their requests, stay within it, and each
+// process holds some of the endpoint's work. Claims that may take
+// from the same endpoint take turns (the dialect's LockEndpoints; SQLite's
+// one writer already makes them), so each counts the leases of those
+// before it.
 func (db *DB) shareConcurrency(ctx context.Context, tx *sql.Tx, p store.ClaimParams, cands []ClaimCandidate) ([]ClaimCandidate, error) {
 	var ids []string
 	for _, c := range cands {
@@ -43,17 +47,74 @@ func (db *DB) shareConcurrency(ctx context.Context, tx *sql.Tx, p store.ClaimPar
 	if err != nil {
 		return nil, err
 	}
+	running, err := db.othersRunning(ctx, tx, p)
+	if err != nil {
+		return nil, err
+	}
 	out := cands[:0]
 	for _, c := range cands {
-		if h := held[c.EndpointID]; c.Concurrency > 0 && h.others > 0 {
-			c.Cap = min(c.Cap, c.Concurrency-h.mine-h.others)
-			if c.Cap <= 0 {
+		h := held[c.EndpointID]
+		if c.Concurrency > 0 && (h.others > 0 || running > 0) {
+			// Of the room left, a share for each running dispatcher:
+			// the one that claims first does not take it all, and each
+			// process holds some of the endpoint's work.
+			free := c.Concurrency - h.mine - h.others
+			if c.Cap = min(c.Cap, (free+running)/(running+1)); c.Cap <= 0 {
 				continue
 			}
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// A dispatcher's claims say that it runs: at most every beatEvery a claim
+// writes when its owner claimed (in the claim's transaction, so before its
+// first leases are seen), and another claim counts it as running for
+// aliveFor after (an idle dispatcher claims every second). Rows of
+// dispatchers gone for goneFor are dropped.
+const (
+	beatEvery = time.Second
+	aliveFor  = 10 * time.Second
+	goneFor   = time.Hour
+)
+
+// beats is when each owner's claims last said it runs.
+type beats struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// beat records that the claiming dispatcher runs, when it is time to.
+func (db *DB) beat(ctx context.Context, tx *sql.Tx, p store.ClaimParams) error {
+	db.beats.mu.Lock()
+	if db.beats.last == nil {
+		db.beats.last = map[string]time.Time{}
+	}
+	last, ok := db.beats.last[p.Owner]
+	due := !ok || p.Now.Sub(last) >= beatEvery || p.Now.Before(last)
+	if due {
+		db.beats.last[p.Owner] = p.Now
+	}
+	db.beats.mu.Unlock()
+	if !due {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO dispatchers (owner, seen_at) VALUES (?, ?)
+		ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at`), p.Owner, micros(p.Now)); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, db.q(`DELETE FROM dispatchers WHERE seen_at < ?`), micros(p.Now.Add(-goneFor)))
+	return err
+}
+
+// othersRunning counts the dispatchers other than the claiming one that
+// claimed within aliveFor.
+func (db *DB) othersRunning(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, db.q(`SELECT count(*) FROM dispatchers WHERE owner <> ? AND seen_at > ?`),
+		p.Owner, micros(p.Now.Add(-aliveFor))).Scan(&n)
+	return n, err
 }
 
 // leases are the live leases of one endpoint: the claiming process's and

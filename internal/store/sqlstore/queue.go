@@ -61,6 +61,9 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 // than store.ClaimRounds rounds of its concurrency limit from a claim, so one endpoint's backlog cannot
 // fill every claim while others wait.
 func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]store.Claimed, error) {
+	if err := db.beat(ctx, tx, p); err != nil {
+		return nil, err
+	}
 	cands, err := db.claimCandidates(ctx, tx, p)
 	if err != nil || len(cands) == 0 {
 		return nil, err

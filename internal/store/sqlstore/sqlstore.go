@@ -96,6 +96,8 @@ type DB struct {
 	dialect    Dialect
 	sealer     store.Sealer
 	filters    filterCache
+	// beats: when each dispatcher's claims last said it runs.
+	beats beats
 }
 
 // New builds the shared store on c. sealer, when not nil, encrypts

@@ -17,6 +17,7 @@ var limitTests = []conformanceTest{
 	{"TokenBucketTakersAtOnceTakeNoMoreThanTheBurst", testBucketRace},
 	{"PurgeDropsTokenBucketsOnlyOnceFullAgain", testBucketPurge},
 	{"ClaimCountsOtherProcessesLeasesAgainstMaxConcurrency", testClaimSharedConcurrency},
+	{"ClaimStopsClaimingAheadWhileAnotherDispatcherRuns", testClaimOthersRunning},
 	{"ClaimTakesASecondOfARateLimitedEndpointAtMost", testClaimRateLimited},
 }
 
@@ -110,17 +111,16 @@ func testBucketPurge(t *testing.T, s store.Store) {
 	take(t, s, slow, 5, now, 2, 0)
 }
 
-func testClaimSharedConcurrency(t *testing.T, s store.Store) {
-	setup(t, s)
-	ep := endpoint(t, s, scope, "a.b") // max_concurrency 4
-	publishSeq(t, s, scope, 30)
-	claim := func(owner string, at time.Time) []store.Claimed {
+// claimAndRecord are a dispatcher's claim (as owner, at an instant) and
+// its record of every claimed delivery's success.
+func claimAndRecord(t *testing.T, s store.Store) (claim func(owner string, at time.Time) []store.Claimed, record func([]store.Claimed)) {
+	claim = func(owner string, at time.Time) []store.Claimed {
 		t.Helper()
 		c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Limit: 100, Lease: time.Minute, Now: at})
 		must(t, err)
 		return c
 	}
-	record := func(cs []store.Claimed) {
+	record = func(cs []store.Claimed) {
 		t.Helper()
 		var os []store.Outcome
 		for _, c := range cs {
@@ -128,24 +128,41 @@ func testClaimSharedConcurrency(t *testing.T, s store.Store) {
 		}
 		must(t, s.Record(ctx, os))
 	}
-	now := time.Now()
-	// Alone, a process claims its rounds ahead: its lane holds it to 4.
-	a := claim("a", now)
-	if len(a) != store.ClaimRounds*4 {
-		t.Fatalf("a claimed %d, want its %d rounds", len(a), store.ClaimRounds*4)
+	return claim, record
+}
+
+// aloneThenAnother publishes events to an endpoint of max_concurrency 4:
+// dispatcher a, alone, claims its rounds ahead (its lane holds it to 4),
+// and b then finds the endpoint full.
+func aloneThenAnother(t *testing.T, s store.Store, events int) (ep *domain.Endpoint, a []store.Claimed, now time.Time,
+	claim func(owner string, at time.Time) []store.Claimed, record func([]store.Claimed)) {
+	t.Helper()
+	setup(t, s)
+	ep = endpoint(t, s, scope, "a.b")
+	publishSeq(t, s, scope, events)
+	claim, record = claimAndRecord(t, s)
+	now = time.Now()
+	if a = claim("a", now); len(a) != store.ClaimRounds*4 {
+		t.Fatalf("a, alone, claimed %d, want its %d rounds", len(a), store.ClaimRounds*4)
 	}
-	// Another process finds the endpoint full.
 	if b := claim("b", now); len(b) != 0 {
 		t.Fatalf("b claimed %d while a held %d leases of an endpoint of max_concurrency 4", len(b), len(a))
 	}
-	// Once a holds 2, b may take the 2 that are left, and then a none.
+	return ep, a, now, claim, record
+}
+
+func testClaimSharedConcurrency(t *testing.T, s store.Store) {
+	ep, a, now, claim, record := aloneThenAnother(t, s, 30)
+	// Once a holds 2, 2 are left: b, with a running too, takes its share
+	// of them (1), a the other, and then the endpoint is full.
 	record(a[2:])
-	b := claim("b", now)
-	if len(b) != 2 {
-		t.Fatalf("b claimed %d beside a's 2 leases, want 2", len(b))
-	}
-	if more := claim("a", now); len(more) != 0 {
-		t.Fatalf("a claimed %d more with 4 leases held by a and b", len(more))
+	for _, turn := range []struct {
+		owner string
+		want  int
+	}{{"b", 1}, {"a", 1}, {"b", 0}, {"a", 0}} {
+		if got := claim(turn.owner, now); len(got) != turn.want {
+			t.Fatalf("%s claimed %d, want %d: a and b held 3 leases of 4 and then 4", turn.owner, len(got), turn.want)
+		}
 	}
 	// A crashed process's leases stop counting when they run out: at a
 	// minute and a second, c finds no live lease and claims its rounds.
@@ -158,6 +175,21 @@ func testClaimSharedConcurrency(t *testing.T, s store.Store) {
 		if cl.EndpointID != ep.ID {
 			t.Fatalf("claimed a delivery of %s", cl.EndpointID)
 		}
+	}
+}
+
+func testClaimOthersRunning(t *testing.T, s store.Store) {
+	// b's claim, which found the endpoint full, said that b runs.
+	_, a, now, claim, record := aloneThenAnother(t, s, 40)
+	// With b running, a no longer claims ahead, nor takes all the room:
+	// its share of max_concurrency, so that b gets its turn.
+	record(a)
+	if again := claim("a", now.Add(time.Second)); len(again) != 2 {
+		t.Fatalf("a claimed %d while b runs, want its half of max_concurrency's 4", len(again))
+	}
+	// b claimed nothing for more than aliveFor: a runs alone again.
+	if more := claim("a", now.Add(12*time.Second)); len(more) != store.ClaimRounds*4 {
+		t.Fatalf("a, alone again, claimed %d, want its %d rounds", len(more), store.ClaimRounds*4)
 	}
 }
 

@@ -504,11 +504,12 @@ func testClaim(t *testing.T, s store.Store) {
 	if got := claimAll(t, s, "p2", now); len(got) != 1 || got[0].EndpointID != paused.ID {
 		t.Fatalf("after resume = %+v", got)
 	}
-	// Limits are honoured.
+	// Limits are honoured. (p1 claims: a third dispatcher, with p1 and p2
+	// running, would take only its share of each endpoint's room.)
 	for i := 0; i < 5; i++ {
 		publish(t, s, scope, "a.b")
 	}
-	c, err = s.Claim(ctx, store.ClaimParams{Owner: "p3", Limit: 3, Lease: time.Minute, Now: time.Now()})
+	c, err = s.Claim(ctx, store.ClaimParams{Owner: "p1", Limit: 3, Lease: time.Minute, Now: time.Now()})
 	must(t, err)
 	if len(c) != 3 {
 		t.Fatalf("limit 3 claimed %d", len(c))

@@ -27,7 +27,18 @@ CREATE TABLE rate_buckets (
 -- Only deliveries in flight are in it, so it stays small.
 CREATE INDEX deliveries_leased ON deliveries (endpoint_id) WHERE lease_owner IS NOT NULL AND status = 'pending';
 
+-- The dispatchers that claimed lately, each claim's owner and when it
+-- last claimed (an idle one claims every second): while another runs, a
+-- claim takes no more of an endpoint than max_concurrency less the
+-- endpoint's leases, instead of claiming ahead, so that every process gets
+-- its share of the endpoint.
+CREATE TABLE dispatchers (
+    owner   TEXT PRIMARY KEY,
+    seen_at INTEGER NOT NULL
+);
+
 -- +goose Down
+DROP TABLE dispatchers;
 DROP INDEX deliveries_leased;
 DROP TABLE rate_buckets;
 ALTER TABLE endpoints DROP COLUMN rate_limit;
