@@ -35,6 +35,7 @@ func smallRun(database string) config {
 		saturationClients: 20, saturationBatch: 1, saturationDuration: 2 * time.Second, saturationEndpoints: 2,
 		singleEvents: 300, singlePublishers: 8, singleSteadyRate: 200, singleSteadyEndpoints: 2,
 		orderedJobs: 100, orderedSteps: 5, orderedFailPercent: 30,
+		rateLimitDuration: 3 * time.Second,
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 )
 
 // allScenarios in the order they run.
-var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody", "ordered"}
+var allScenarios = []string{"ceiling", "single", "single-steady", "burst", "steady", "backlog", "badneighbour", "profiles", "saturation", "hostile", "slowbody", "ordered", "ratelimit"}
 
 type config struct {
 	scenarios         []string
@@ -69,6 +69,8 @@ type config struct {
 	orderedJobs        int
 	orderedSteps       int
 	orderedFailPercent int
+	// ratelimit: how long an endpoint's rate limit is measured.
+	rateLimitDuration time.Duration
 }
 
 // count scales a base count, never below floor.
@@ -110,6 +112,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.orderedJobs, "ordered-jobs", 1000, "Jobs of ordered, each of ordered-steps events, to one endpoint ordered by job and then to one that is not.")
 	fs.IntVar(&c.orderedSteps, "ordered-steps", 5, "Events per job in ordered (not scaled; 1..64).")
 	fs.IntVar(&c.orderedFailPercent, "ordered-fail", 30, "Percentage of requests the receiver of ordered fails at random (not scaled).")
+	fs.DurationVar(&c.rateLimitDuration, "ratelimit-duration", 30*time.Second, "How long ratelimit measures an endpoint's rate_limit of 50 a second (scaled; at least 3 s).")
 	profiles := fs.String("profile", "", "Take a CPU profile of Herald (via its --pprof-listen) in these scenarios: single, single-steady, burst, steady, backlog (the drain), badneighbour, profiles (the drains of the first round), saturation.")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 30, "Length of each CPU profile, from the start of publishing (backlog: of the drain).")
 	fs.BoolVar(&c.shape.Jobs, "jobs", false, "Give every event its own job (a job upsert per event).")
@@ -335,6 +338,8 @@ func execute(ctx context.Context, cfg config, logf func(string, ...any)) (*Run, 
 			res = r.saturation(ctx)
 		case "ordered":
 			res = r.ordered(ctx)
+		case "ratelimit":
+			res = r.rateLimit(ctx)
 		}
 		if busy != "" {
 			res.Notes = append(res.Notes, busy)

@@ -300,6 +300,22 @@ func fill(res *Result, rep Report, from time.Time, publishEnd time.Time) {
 	}
 }
 
+// arrived fails res with the wait's error, if any, and fills it in from
+// the receiver's report (from: when delivery was let go); false when
+// there is no report.
+func (r *runner) arrived(res *Result, werr error, from time.Time) (Report, bool) {
+	if werr != nil {
+		res.fail(werr.Error())
+	}
+	rep, err := r.rc.report()
+	if err != nil {
+		res.fail(err.Error())
+		return rep, false
+	}
+	fill(res, rep, from, time.Time{})
+	return rep, true
+}
+
 // check fails the result when the receiver's counts disagree with what was
 // published.
 func check(res *Result) {
@@ -629,25 +645,13 @@ func (r *runner) drain(ctx context.Context, name string, events int, kind endpoi
 		return res
 	}
 	defer st.close()
-	eps, req, err := st.endpoints(ctx, 1, func(int) endpointKind { return kind }, events)
+	eps, ps, err := r.pausedBacklog(ctx, st, kind, events)
+	res.Publish = ps
 	if err != nil {
 		res.fail(err.Error())
-		return res
-	}
-	if err := st.h.setEndpointStatus(ctx, eps[0].ID, "paused"); err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	if err := r.rc.reset(req); err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	st.begin()
-	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, 1)
-	res.Publish = &ps
-	if err != nil {
-		res.fail("publish: " + err.Error())
-		st.end(res)
+		if ps != nil {
+			st.end(res)
+		}
 		return res
 	}
 	// Let anything the dispatcher was doing settle, then check that the
@@ -687,15 +691,10 @@ func (r *runner) drain(ctx context.Context, name string, events int, kind endpoi
 	st.close()
 	// VmHWM was reset for the drain: the whole life's peak is the larger.
 	res.PeakRSSMB = max(res.PeakRSSMB, ingest.PeakRSSMB, drain.PeakRSSMB)
-	if werr != nil {
-		res.fail(werr.Error())
-	}
-	rep, err := r.rc.report()
-	if err != nil {
-		res.fail(err.Error())
+	rep, ok := r.arrived(res, werr, resumed)
+	if !ok {
 		return res
 	}
-	fill(res, rep, resumed, time.Time{})
 	if rep.LastArrival > 0 {
 		drain.Seconds = float64(rep.LastArrival-resumed.UnixNano()) / 1e9
 		drain.Rate = float64(rep.Unique) / drain.Seconds
@@ -706,6 +705,29 @@ func (r *runner) drain(ctx context.Context, name string, events int, kind endpoi
 	res.Drain = drain
 	check(res)
 	return res
+}
+
+// pausedBacklog makes one endpoint of the kind, pauses it, readies the
+// receiver for it and publishes events to it in batches, measuring from
+// just before the publish (st.begin). The stats are nil when the publish
+// was not reached.
+func (r *runner) pausedBacklog(ctx context.Context, st *stage, kind endpointKind, events int) ([]createdEndpoint, *publishStats, error) {
+	eps, req, err := st.endpoints(ctx, 1, func(int) endpointKind { return kind }, events)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.h.setEndpointStatus(ctx, eps[0].ID, "paused"); err != nil {
+		return nil, nil, err
+	}
+	if err := r.rc.reset(req); err != nil {
+		return nil, nil, err
+	}
+	st.begin()
+	ps, err := publishBatches(ctx, st.h, r.cfg.shape, events, r.cfg.batch, r.cfg.publishers, 1)
+	if err != nil {
+		return eps, &ps, fmt.Errorf("publish: %w", err)
+	}
+	return eps, &ps, nil
 }
 
 // badNeighbour runs the fan-out twice on fresh Heralds: to nine healthy

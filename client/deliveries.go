@@ -45,6 +45,9 @@ type Delivery struct {
 	FollowsFailed string    `json:"follows_failed,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// ErasedAt is when an erasure removed what the delivery kept of its
+	// event and of the receiver's answers.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 	// Attempts are filled in by GetDelivery only.
 	Attempts []Attempt `json:"attempts,omitempty"`
 }

@@ -38,6 +38,7 @@ type Endpoint struct {
 	RetryPolicy    RetryPolicy       `json:"retry_policy"`
 	TimeoutMS      int               `json:"timeout_ms"`
 	MaxConcurrency int               `json:"max_concurrency"`
+	RateLimit      int               `json:"rate_limit"` // requests a second at most, all processes together; 0: none
 	// Success is 2xx or json-or-204.
 	Success         string `json:"success"`
 	DefaultCallback bool   `json:"default_callback"`
@@ -72,7 +73,10 @@ type Endpoint struct {
 	Transform string `json:"transform"`
 	// Ordering is none or job: a job's deliveries one at a time, in
 	// publish order.
-	Ordering                string     `json:"ordering"`
+	Ordering string `json:"ordering"`
+	// ResponseBody is what attempts keep of the receiver's answer: full,
+	// headers or none.
+	ResponseBody            string     `json:"response_body"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -202,6 +206,7 @@ type EndpointCreate struct {
 	RetryPolicy     *RetryPolicy      `json:"retry_policy,omitempty"`
 	TimeoutMS       *int              `json:"timeout_ms,omitempty"`
 	MaxConcurrency  *int              `json:"max_concurrency,omitempty"`
+	RateLimit       *int              `json:"rate_limit,omitempty"` // 0 to 10,000 requests a second; 0: none
 	Success         string            `json:"success,omitempty"`
 	DefaultCallback *bool             `json:"default_callback,omitempty"`
 	PayloadMode     string            `json:"payload_mode,omitempty"`
@@ -224,6 +229,8 @@ type EndpointCreate struct {
 	Transform string `json:"transform,omitempty"`
 	// Ordering is none (default) or job (OrderingJob).
 	Ordering string `json:"ordering,omitempty"`
+	// ResponseBody is full (default), headers or none.
+	ResponseBody string `json:"response_body,omitempty"`
 	// Secret is the signing secret when the receiver already holds one
 	// (whsec_…); empty, Herald makes one.
 	Secret string `json:"secret,omitempty"`
@@ -244,6 +251,7 @@ type EndpointUpdate struct {
 	RetryPolicy            *RetryPolicy      `json:"retry_policy,omitempty"`
 	TimeoutMS              *int              `json:"timeout_ms,omitempty"`
 	MaxConcurrency         *int              `json:"max_concurrency,omitempty"`
+	RateLimit              *int              `json:"rate_limit,omitempty"`
 	Success                *string           `json:"success,omitempty"`
 	DefaultCallback        *bool             `json:"default_callback,omitempty"`
 	PayloadMode            *string           `json:"payload_mode,omitempty"`
@@ -266,6 +274,8 @@ type EndpointUpdate struct {
 	// Ordering, when not nil, is none or job; it applies to events
 	// published after the change.
 	Ordering *string `json:"ordering,omitempty"`
+	// ResponseBody is full, headers or none.
+	ResponseBody *string `json:"response_body,omitempty"`
 }
 
 var (

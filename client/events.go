@@ -21,6 +21,8 @@ type Event struct {
 	Sensitive   bool            `json:"sensitive,omitempty"`
 	ExpiresAt   *time.Time      `json:"expires_at,omitempty"`
 	Timestamp   time.Time       `json:"timestamp"`
+	// ErasedAt is when an erasure removed the event's data.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // EventJob is the job an event is about.

@@ -33,6 +33,9 @@ type Job struct {
 	Final         bool            `json:"final"`
 	CreatedAt     time.Time       `json:"created_at"`
 	UpdatedAt     time.Time       `json:"updated_at"`
+	// ErasedAt is when an erasure removed the job's partner params and
+	// callback URL.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // JobDetail is a job with its events and where each delivery of them
@@ -49,6 +52,7 @@ type JobEvent struct {
 	Timestamp  time.Time          `json:"timestamp"`
 	Final      bool               `json:"final,omitempty"`
 	Data       json.RawMessage    `json:"data"`
+	ErasedAt   *time.Time         `json:"erased_at,omitempty"`
 	Deliveries []JobEventDelivery `json:"deliveries"`
 }
 
@@ -70,6 +74,17 @@ type JobListParams struct {
 	UpdatedSince time.Time `query:"updated_since"`
 	// Final keeps the finished (true) or unfinished (false) jobs.
 	Final *bool `query:"final"`
+	// UpdatedBefore keeps the jobs changed before it.
+	UpdatedBefore time.Time `query:"updated_before"`
+	Kind          string    `query:"kind"`
+	// Status keeps the jobs whose last event is of this type.
+	Status string `query:"status"`
+	// PartnerParam keeps the jobs whose partner params hold this value,
+	// exactly, as a top-level string or whole number under any key.
+	PartnerParam string `query:"partner_param"`
+	// Order is oldest (the default) or newest: the page starts from the
+	// job changed last.
+	Order string `query:"order"`
 }
 
 var (
@@ -89,7 +104,8 @@ func (c *Client) GetJob(ctx context.Context, id string) (*JobDetail, error) {
 	return getJob.call(ctx, c, nil, nil, id)
 }
 
-// ListJobs lists the scope's jobs by last change, oldest first.
+// ListJobs lists the scope's jobs by last change, oldest first unless
+// p.Order is newest.
 func (c *Client) ListJobs(ctx context.Context, p *JobListParams) (*List[Job], error) {
 	return listJobs.call(ctx, c, p, nil)
 }

@@ -40,6 +40,10 @@ type PortalSessionCreate struct {
 	// ExpiresIn is how long the link works, as a duration such as 1h
 	// (default 1h, at most 24h).
 	ExpiresIn string `json:"expires_in,omitempty"`
+	// ReturnURL is where the browser goes when the person signs out or the
+	// session ends (absolute https; http only on loopback): the
+	// platform's own pages. Empty: Herald's sign-in page.
+	ReturnURL string `json:"return_url,omitempty"`
 }
 
 // PortalSession is a sign-in link to hand to a tenant; it works once.

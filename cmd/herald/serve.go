@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/signals"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/transform"
@@ -50,7 +51,10 @@ type serveCmd struct {
 	LogFormat                string         `env:"HERALD_LOG_FORMAT" enum:"text,json" default:"text" help:"text (key=value lines) or json (one JSON object a line, for log shippers)."`
 	MetricsListen            string         `env:"HERALD_METRICS_LISTEN" help:"Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9090, apart from the API. Off when empty."`
 	MetricsEndpointLabels    bool           `env:"HERALD_METRICS_ENDPOINT_LABELS" help:"Label the delivery and backlog metrics by endpoint too: one series per endpoint, which many endpoints make many."`
+	OperatorWebhookURL       string         `name:"operator-webhook-url" env:"HERALD_OPERATOR_WEBHOOK_URL" help:"Send every operational event (endpoint.circuit_opened, endpoint.disabled, endpoint.recovered, delivery.exhausted) of every tenant to this URL, signed like any delivery. Off when empty (a webhook set before is then disabled)."`
+	OperatorWebhookSecret    string         `name:"operator-webhook-secret" env:"HERALD_OPERATOR_WEBHOOK_SECRET" help:"The operator webhook's signing secret (whsec_ and the standard base64 of 24 to 64 bytes). When absent, the stored one is kept, or one is generated on first use and printed once."`
 	limitFlags
+	breakerFlags
 }
 
 // limitFlags bound what one client or tenant may hold of the process
@@ -137,6 +141,10 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
+	breaker, err := c.breaker()
+	if err != nil {
+		return err
+	}
 	if c.OTelSampleRatio < 0 || c.OTelSampleRatio > 1 {
 		return fmt.Errorf("--otel-sample-ratio %v is not between 0 and 1", c.OTelSampleRatio)
 	}
@@ -191,10 +199,14 @@ func (c *serveCmd) run(ctx context.Context, log *slog.Logger, ready func(addr st
 		Transforms: transform.PoolConfig{Workers: c.TransformWorkers, Memory: int64(c.TransformMemoryMiB) << 20,
 			Limits: transform.Limits{Timeout: c.TransformTimeout}},
 		Version: version, Tracing: tracing, Logger: log, MetricsListener: metricsLn, MetricsEndpointLabels: c.MetricsEndpointLabels,
-		Limits: limits,
+		Limits: limits, OperatorWebhook: signals.Operator{URL: c.OperatorWebhookURL, Secret: c.OperatorWebhookSecret},
+		Breaker: breaker, PausedExpiry: c.PausedExpiry,
 	})
 	if err != nil {
 		return err
+	}
+	if secret := srv.GeneratedOperatorWebhookSecret(); secret != "" {
+		fmt.Fprintf(os.Stderr, "\nGenerated the operator webhook's signing secret. It is shown only now; verify its deliveries with it:\n\n    %s\n\n", secret)
 	}
 	if c.PprofListen != "" {
 		go servePprof(c.PprofListen, log)

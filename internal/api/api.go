@@ -127,7 +127,7 @@ func build(cfg Config) (*routes, huma.API) {
 		cfg.Metrics = noMetrics{}
 	}
 	s := &Server{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger, keys: newKeyCache(), limits: newLimits(), tenants: map[string]cachedTenant{},
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, keys: newKeyCache(), limits: newLimits(cfg.Store), tenants: map[string]cachedTenant{},
 		rules: manage.New(manage.Config{
 			Store: cfg.Store, URLs: cfg.URLs, ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, Sender: cfg.Sender, Wake: cfg.Wake,
 		}),

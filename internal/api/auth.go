@@ -13,7 +13,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
-	"golang.org/x/time/rate"
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
@@ -104,7 +103,12 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 			return
 		}
 		perMinute, burst := s.tenantLimits(ctx.Context(), key.TenantID)
-		if !s.limits.allow(ctx, key, perMinute, burst) {
+		allowed, err := s.limits.allow(ctx, key, perMinute, burst)
+		if err != nil {
+			_ = writeProblem(api, ctx, s.problem(err))
+			return
+		}
+		if !allowed {
 			s.cfg.Metrics.RateLimited(key.TenantID)
 			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "rate limit reached for this API key; wait for Retry-After seconds")
 			return
@@ -222,40 +226,34 @@ func (c *keyCache) touch(st store.Store, k *domain.APIKey, log interface{ Warn(s
 	}()
 }
 
-// limits holds one token bucket per API key.
-type limits struct {
-	mu sync.Mutex
-	m  map[string]*keyLimiter
-}
+// limits applies each API key's rate limit to all of Herald's processes
+// together: the key's token bucket is kept in the store (limit.Shared).
+type limits struct{ shared *limit.Shared }
 
-type keyLimiter struct {
-	*rate.Limiter
-	perMinute, burst int
-}
+func newLimits(st limit.Tokens) *limits { return &limits{shared: limit.NewShared(st)} }
 
-func newLimits() *limits { return &limits{m: map[string]*keyLimiter{}} }
+// keyBatch is how many tokens of a key's bucket a process takes from the
+// store at once: a sixteenth of the burst, so a busy key costs one round
+// trip every few requests, while what one process holds unspent stays a
+// small part of the burst the others could use.
+func keyBatch(burst int) int { return min(max(1, burst/16), 1000) }
 
 // allow takes a token for the key and sets the RateLimit headers; on
-// refusal it also sets Retry-After.
-func (l *limits) allow(ctx huma.Context, k *domain.APIKey, perMinute, burst int) bool {
-	l.mu.Lock()
-	lim := l.m[k.ID]
-	if lim == nil || lim.perMinute != perMinute || lim.burst != burst {
-		lim = &keyLimiter{Limiter: rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst), perMinute: perMinute, burst: burst}
-		l.m[k.ID] = lim
+// refusal it also sets Retry-After. It fails when the store does.
+func (l *limits) allow(ctx huma.Context, k *domain.APIKey, perMinute, burst int) (bool, error) {
+	d, err := l.shared.Take(ctx.Context(), store.TokenBucket{ID: k.ID, Tokens: perMinute, PerSeconds: 60, Burst: burst}, keyBatch(burst))
+	if err != nil {
+		return false, err
 	}
-	l.mu.Unlock()
-	now := time.Now()
-	ok := lim.AllowN(now, 1)
-	tokens := max(0, lim.TokensAt(now))
+	tokens := max(0, d.Left)
 	perSecond := float64(perMinute) / 60
 	ctx.SetHeader("RateLimit-Limit", strconv.Itoa(perMinute))
 	ctx.SetHeader("RateLimit-Remaining", strconv.Itoa(int(tokens)))
-	ctx.SetHeader("RateLimit-Reset", strconv.Itoa(int(math.Ceil((float64(burst)-tokens)/perSecond))))
-	if !ok {
-		ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil((1-tokens)/perSecond)))))
+	ctx.SetHeader("RateLimit-Reset", strconv.Itoa(int(math.Ceil(max(0, float64(burst)-tokens)/perSecond))))
+	if !d.OK {
+		ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Wait.Seconds())))))
 	}
-	return ok
+	return d.OK, nil
 }
 
 // tenantLimits returns a tenant's rate limit, or the defaults.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/client"
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/server/servertest"
 )
 
@@ -23,7 +24,8 @@ import (
 func TestDeadLettersExportAsNDJSONAndRetryInBulk(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		const n = 600 // more than one page of the store (500)
-		h := start()
+		// Every delivery is to fail now, not wait behind an open circuit.
+		h := start(withBreaker(domain.Breaker{Threshold: 1 << 30}))
 		h.Tenant("acme")
 		api := h.As("acme", "sandbox")
 		ctx := t.Context()

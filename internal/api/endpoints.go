@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/domain"
@@ -17,13 +16,14 @@ import (
 type EndpointFields struct {
 	URL                    *string                    `json:"url,omitempty" maxLength:"2048" doc:"The receiver's URL." example:"https://api.example.com/herald"`
 	Name                   *string                    `json:"name,omitempty" maxLength:"200"`
-	Status                 *string                    `json:"status,omitempty" enum:"active,paused" doc:"paused holds deliveries until set back to active."`
+	Status                 *string                    `json:"status,omitempty" enum:"active,paused,disabled" doc:"paused holds deliveries until set back to active (they expire after the operator's --paused-expiry). disabled takes no new deliveries and holds the pending ones; Herald also disables an endpoint that answers 410 or fails for too long. active resumes or enables it again, and its pending deliveries go at once."`
 	EventTypes             []string                   `json:"event_types,omitempty" maxItems:"100" doc:"Types to deliver; empty means all; a trailing .* matches a prefix." example:"[\"verification.*\"]"`
 	AllowUnregisteredTypes bool                       `json:"allow_unregistered_types,omitempty" doc:"Save event_types entries that name no registered event type (GET /v1/event-types), nor match one. Without it such an entry is a 422 naming it, since a misspelt type would match nothing. Applies to this request only; it is not stored."`
 	Headers                map[string]string          `json:"headers,omitempty" doc:"Custom headers sent with every delivery."`
 	RetryPolicy            *domain.RetryPolicy        `json:"retry_policy,omitempty"`
 	TimeoutMS              *int                       `json:"timeout_ms,omitempty" minimum:"100" maximum:"30000" doc:"Per-attempt timeout (default 15000)."`
 	MaxConcurrency         *int                       `json:"max_concurrency,omitempty" minimum:"1" maximum:"256" doc:"Most attempts in flight at once to this endpoint (default 16)."`
+	RateLimit              *int                       `json:"rate_limit,omitempty" minimum:"0" maximum:"10000" doc:"Most requests a second to this endpoint, from all of Herald's processes together; 0 (the default) is none. Deliveries waiting for it stay pending and spend no attempt."`
 	Success                *string                    `json:"success,omitempty" enum:"2xx,json-or-204" doc:"2xx: any 2xx is success. json-or-204: a 200 with a JSON body, or a 204."`
 	DefaultCallback        *bool                      `json:"default_callback,omitempty" doc:"Make this the scope's default callback (unmarking the previous one): jobs with their own callback URL use its secret and settings."`
 	PayloadMode            *string                    `json:"payload_mode,omitempty" enum:"envelope,raw,thin" doc:"envelope (default): the full envelope. raw: the event's data alone. thin: the envelope without data (the receiver fetches it)."`
@@ -35,6 +35,7 @@ type EndpointFields struct {
 	SuccessFalseFails      *bool                      `json:"success_false_fails,omitempty" doc:"A 200 whose JSON object body has \"success\": false is a failure."`
 	IdenticalRetries       *bool                      `json:"identical_retries,omitempty" doc:"Every automatic retry sends the first attempt's body and headers, byte for byte: signed at the first attempt's instant. A manual retry signs afresh."`
 	ThinPartnerParams      *bool                      `json:"thin_partner_params,omitempty" doc:"In payload mode thin, keep the job's partner params (a thin body otherwise carries no personal data)."`
+	ResponseBody           *string                    `json:"response_body,omitempty" enum:"full,headers,none" doc:"What the attempt log keeps of the receiver's answer: full (default: the status, the headers and the first 16 KiB of the body), headers (the status and the headers) or none (the status only). For receivers whose answers may hold personal data."`
 	Profile                *string                    `json:"profile,omitempty" enum:"standard,smile-id,incode,smart-kyc,identomat,idwise" doc:"The delivery profile (GET /v1/profiles): its body, and the signatures, success rule, retry policy, identical_retries and event filter this request does not set. Default standard. Changing it re-applies the new profile to every such setting the same request does not set."`
 	ProfileOptions         map[string]json.RawMessage `json:"profile_options,omitempty" doc:"The profile's options, replaced whole. Secret options are write-only: shown as \"****\", and \"****\" keeps the stored value."`
 	Transform              *string                    `json:"transform,omitempty" maxLength:"16384" doc:"A body transform: a jq program run over the envelope of payload_mode (the standard envelope by default, also under a profile); its one output replaces the body, and the signatures, success rule and retry policy apply to it as to any body. Compiled when saved: an error is a 422 naming its line and column. \"\" removes it. See docs/transforms.md."`
@@ -91,7 +92,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	if err != nil {
 		return nil, s.problem(err)
 	}
-	e := newEndpoint(sc, secret, domain.Now())
+	e := domain.NewEndpoint(sc, secret, domain.Now())
 	if err := s.applyEndpoint(ctx, e, &in.Body.EndpointFields, true); err != nil {
 		return nil, err
 	}
@@ -101,17 +102,6 @@ func (s *Server) createEndpoint(ctx context.Context, in *createEndpointInput) (*
 	}
 	s.endpointChanged(ctx, sc, e.ID, "created", slog.String("status", e.Status))
 	return &Body[endpointWithSecret]{Body: endpointWithSecret{Endpoint: *shown(e), Secret: secret}}, nil
-}
-
-// newEndpoint is an endpoint of the scope with every default, before the
-// caller's fields apply.
-func newEndpoint(sc domain.Scope, secret string, now time.Time) *domain.Endpoint {
-	return &domain.Endpoint{
-		ID: domain.NewIDAt(domain.PrefixEndpoint, now), TenantID: sc.TenantID, Environment: sc.Environment,
-		Status: domain.EndpointActive, TimeoutMS: domain.DefaultTimeoutMS, MaxConcurrency: domain.DefaultMaxConcurrency,
-		Success: domain.Success2xx, PayloadMode: domain.PayloadEnvelope, Signing: domain.SigningHMAC,
-		Profile: domain.ProfileStandard, Ordering: domain.OrderingNone, Secret: secret, CreatedAt: now, UpdatedAt: now,
-	}
 }
 
 func (s *Server) listEndpoints(ctx context.Context, in *scopedPage) (*Body[*List[domain.Endpoint]], error) {
@@ -201,6 +191,8 @@ func statusChange(was, is string) string {
 		return "updated"
 	case is == domain.EndpointPaused:
 		return "paused"
+	case is == domain.EndpointActive && was == domain.EndpointDisabled:
+		return "enabled"
 	case is == domain.EndpointActive:
 		return "resumed"
 	case is == domain.EndpointDisabled:
@@ -261,6 +253,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 		e.Name = strings.TrimSpace(*f.Name)
 	}
 	if f.Status != nil {
+		if *f.Status == domain.EndpointDisabled && e.Status != domain.EndpointDisabled {
+			e.DisabledReason = "disabled by its tenant"
+		}
 		e.Status = *f.Status
 	}
 	if f.EventTypes != nil {
@@ -287,6 +282,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 	if f.MaxConcurrency != nil {
 		e.MaxConcurrency = *f.MaxConcurrency
 	}
+	if f.RateLimit != nil {
+		e.RateLimit = *f.RateLimit
+	}
 	if f.Success != nil {
 		e.Success = *f.Success
 	}
@@ -303,6 +301,9 @@ func (s *Server) applyEndpoint(ctx context.Context, e *domain.Endpoint, f *Endpo
 	}
 	if err := applyProfile(e, f, creating); err != nil {
 		return s.problem(err)
+	}
+	if f.ResponseBody != nil {
+		e.ResponseBody = *f.ResponseBody
 	}
 	if f.Transform != nil {
 		// Compiled here only to refuse what cannot run; a worker compiles

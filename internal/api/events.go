@@ -26,6 +26,9 @@ type EventInput struct {
 	Data  json.RawMessage `json:"data" doc:"The event's data: a JSON object, checked against the type's schema when it has one."`
 	Job   *jobRef         `json:"job,omitempty"`
 	Final bool            `json:"final,omitempty" doc:"Whether this is the job's last event."`
+	// decodedData is Data decoded for the schema check, when the single
+	// publish's decode has it (event_body.go).
+	decodedData any
 }
 
 type PublishResult struct {
@@ -68,7 +71,10 @@ func within(prefix string, err error) error {
 type publishInput struct {
 	ScopeHeaders
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeats with the same key and body return the first result for at least 24 hours."`
-	Body           EventInput
+	// RawBody is decoded by Resolve into event (event_body.go); the
+	// document describes it as an EventInput.
+	RawBody []byte `contentType:"application/json"`
+	event   EventInput
 }
 
 type publishOutput struct {
@@ -93,7 +99,7 @@ type listEventsInput struct {
 
 // spec is the event as the rules take it.
 func (in *EventInput) spec() *manage.EventSpec {
-	e := &manage.EventSpec{Type: in.Type, Data: in.Data, Final: in.Final}
+	e := &manage.EventSpec{Type: in.Type, Data: in.Data, DecodedData: in.decodedData, Final: in.Final}
 	if in.Job != nil {
 		e.Job = in.Job.spec()
 	}
@@ -107,6 +113,11 @@ func (j *jobRef) spec() *manage.JobSpec {
 
 // publication builds an event for the store, with its idempotency key.
 func (s *Server) publication(ctx context.Context, sc domain.Scope, in *EventInput, idempotencyKey string, now time.Time) (store.Publication, error) {
+	// Only Herald publishes its operational events, so that receivers can
+	// trust an endpoint.disabled; a test send may still use their types.
+	if domain.IsSignalType(in.Type) {
+		return store.Publication{}, domain.Invalid("type", "%s is an operational event: Herald publishes it itself (docs/operational-events.md); a test send (POST /v1/endpoints/{id}/test) may use it", in.Type)
+	}
 	ev, err := s.rules.NewEvent(ctx, sc, in.spec(), now)
 	if err != nil {
 		return store.Publication{}, err
@@ -126,7 +137,7 @@ func (s *Server) publishEvent(ctx context.Context, in *publishInput) (_ *publish
 	ctx, span := s.cfg.Tracing.StartPublish(ctx, sc, 1)
 	var traced telemetry.PublishResult
 	defer func() { span.End(traced, err) }()
-	pub, err := s.publication(ctx, sc, &in.Body, in.IdempotencyKey, domain.Now())
+	pub, err := s.publication(ctx, sc, &in.event, in.IdempotencyKey, domain.Now())
 	if err != nil {
 		return nil, s.problem(err)
 	}

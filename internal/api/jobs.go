@@ -22,6 +22,7 @@ type jobEvent struct {
 	Timestamp  time.Time          `json:"timestamp"`
 	Final      bool               `json:"final,omitempty"`
 	Data       json.RawMessage    `json:"data"`
+	ErasedAt   *time.Time         `json:"erased_at,omitempty"`
 	Deliveries []jobEventDelivery `json:"deliveries"`
 }
 
@@ -47,6 +48,14 @@ type listJobsInput struct {
 	PageParams
 	UpdatedSince time.Time `query:"updated_since" doc:"Only jobs changed at or after this time (RFC 3339)."`
 	Final        string    `query:"final" enum:"true,false" doc:"Only finished (true) or unfinished (false) jobs."`
+	// The portal's job list and the log's search filter by these too.
+	UpdatedBefore time.Time `query:"updated_before" doc:"Only jobs changed before this time (RFC 3339)."`
+	Kind          string    `query:"kind" maxLength:"64" doc:"Only jobs of this kind."`
+	Status        string    `query:"status" maxLength:"128" doc:"Only jobs whose last event is of this type." example:"verification.approved"`
+	// PartnerParam has no index: the search reads the scope's jobs only,
+	// by the (tenant, environment, updated_at) index, and stops at a page.
+	PartnerParam string `query:"partner_param" maxLength:"256" doc:"Only jobs whose partner params hold this value, exactly, as a top-level string or whole number under any key." example:"user_123"`
+	Order        string `query:"order" enum:"oldest,newest" doc:"oldest (the default) pages from the job changed first, newest from the job changed last."`
 }
 
 func (s *Server) putJob(ctx context.Context, in *putJobInput) (*Body[*domain.JobRecord], error) {
@@ -80,7 +89,7 @@ func (s *Server) getJob(ctx context.Context, in *scopedID) (*Body[*jobView], err
 	for i := range evs {
 		redact(&evs[i])
 		view.Events[i] = jobEvent{ID: evs[i].ID, Type: evs[i].Type, Timestamp: evs[i].CreatedAt, Final: evs[i].Final,
-			Data: evs[i].Data, Deliveries: []jobEventDelivery{}}
+			Data: evs[i].Data, ErasedAt: evs[i].ErasedAt, Deliveries: []jobEventDelivery{}}
 		ids[i] = evs[i].ID
 		byEvent[evs[i].ID] = &view.Events[i]
 	}
@@ -103,7 +112,8 @@ func (s *Server) listJobs(ctx context.Context, in *listJobsInput) (*Body[*List[d
 	if err != nil {
 		return nil, err
 	}
-	f := store.JobFilter{Page: in.page(), UpdatedSince: in.UpdatedSince}
+	f := store.JobFilter{Page: in.page(), UpdatedSince: in.UpdatedSince, UpdatedBefore: in.UpdatedBefore,
+		Kind: in.Kind, Status: in.Status, PartnerParam: in.PartnerParam, Newest: in.Order == "newest"}
 	if in.Final != "" {
 		final := in.Final == "true"
 		f.Final = &final

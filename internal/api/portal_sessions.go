@@ -30,6 +30,7 @@ const (
 type portalSessionBody struct {
 	Environment string `json:"environment" enum:"sandbox,production" doc:"The environment the portal opens in; the tenant can switch to the other."`
 	ExpiresIn   string `json:"expires_in,omitempty" doc:"How long the link can be used, as a duration (default 1h, at most 24h). Signing in with it opens a session of 8 hours." example:"1h"`
+	ReturnURL   string `json:"return_url,omitempty" maxLength:"2048" doc:"Where the browser goes when the person signs out or the session ends, instead of Herald's sign-in page: an absolute https URL (http only on localhost and loopback addresses), such as the platform's dashboard." example:"https://dashboard.example.com/webhooks"`
 }
 
 type portalSessionInput struct {
@@ -72,6 +73,10 @@ func (s *Server) createPortalSession(ctx context.Context, in *portalSessionInput
 		}
 		ttl = d
 	}
+	returnURL, err := domain.ParseReturnURL(in.Body.ReturnURL)
+	if err != nil {
+		return nil, s.problem(err)
+	}
 	token, hash, err := credential.NewPortalToken()
 	if err != nil {
 		return nil, s.problem(err)
@@ -80,11 +85,14 @@ func (s *Server) createPortalSession(ctx context.Context, in *portalSessionInput
 	sess := &store.PortalSession{
 		ID: domain.NewIDAt("pss", now), TenantID: in.ID, Environment: domain.Environment(in.Body.Environment),
 		Environments: []domain.Environment{domain.Sandbox, domain.Production}, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		ReturnURL: returnURL,
+	}
+	changes := map[string]domain.FieldChange{"expires_at": {To: sess.ExpiresAt}, "environment": {To: sess.Environment}}
+	if returnURL != "" {
+		changes["return_url"] = domain.FieldChange{To: returnURL}
 	}
 	ctx = store.WithAudit(ctx, s.auditEntry(ctx, domain.Scope{TenantID: sess.TenantID, Environment: sess.Environment},
-		"portal_session.created", "portal_session", sess.ID, map[string]domain.FieldChange{
-			"expires_at": {To: sess.ExpiresAt}, "environment": {To: sess.Environment},
-		}))
+		"portal_session.created", "portal_session", sess.ID, changes))
 	if err := ps.CreatePortalSession(ctx, sess, hash, nil); err != nil {
 		return nil, s.problem(err)
 	}

@@ -214,7 +214,7 @@ func (s *Server) previewTransform(ctx context.Context, in *previewInput) (*Body[
 		if err != nil {
 			return nil, s.problem(err)
 		}
-		e = newEndpoint(sc, secret, now)
+		e = domain.NewEndpoint(sc, secret, now)
 	}
 	if b.Endpoint != nil || b.EndpointID == "" {
 		f := b.Endpoint

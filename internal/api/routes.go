@@ -79,7 +79,7 @@ func (s *Server) register(api huma.API) {
 	}, s.getEndpoint)
 	route(api, huma.Operation{
 		OperationID: "update-endpoint", Method: http.MethodPatch, Path: "/v1/endpoints/{id}", Tags: endpoints,
-		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; active resumes them.",
+		Summary: "Change an endpoint", Description: "Only the fields given change. Setting status to paused holds its deliveries; disabled takes no new ones; active resumes or enables it again.",
 		Errors: []int{404, 422},
 	}, s.updateEndpoint)
 	route(api, huma.Operation{
@@ -87,6 +87,13 @@ func (s *Server) register(api huma.API) {
 		Summary: "Delete an endpoint", Description: "Its pending deliveries are cancelled.", DefaultStatus: http.StatusNoContent,
 		Errors: []int{404},
 	}, s.deleteEndpoint)
+	route(api, huma.Operation{
+		OperationID: "get-endpoint-health", Method: http.MethodGet, Path: "/v1/endpoints/{id}/health", Tags: endpoints,
+		Summary: "An endpoint's delivery health",
+		Description: "Its status (disabled, and why), its circuit breaker's state (closed, open until next_probe_at, half_open while one probe goes), " +
+			"its failures since the last success, and the latest 50 changes of its health, newest first.",
+		Errors: []int{404},
+	}, s.getEndpointHealth)
 
 	route(api, huma.Operation{
 		OperationID: "publish-event", Method: http.MethodPost, Path: "/v1/events", Tags: events,
@@ -94,7 +101,11 @@ func (s *Server) register(api huma.API) {
 		Description:   "Answers 202 once the event and one delivery per subscribed endpoint are committed to disk together.",
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{404, 409, 422},
+		// The body is decoded once, by publishInput.Resolve (event_body.go).
+		SkipValidateBody: true, MaxBodyBytes: maxEventBody, BodyReadTimeout: eventBodyReadTimeout,
+		Middlewares: huma.Middlewares{decodeEventBodies(api)},
 	}, s.publishEvent)
+	describeEventBody(api)
 	route(api, huma.Operation{
 		OperationID: "publish-events", Method: http.MethodPost, Path: "/v1/events/batch", Tags: events,
 		Summary: "Publish up to 1,000 events at once",
@@ -195,7 +206,7 @@ func (s *Server) register(api huma.API) {
 	}, s.getJob)
 	route(api, huma.Operation{
 		OperationID: "list-jobs", Method: http.MethodGet, Path: "/v1/jobs", Tags: jobs,
-		Summary: "List jobs by last change, oldest first",
+		Summary: "List jobs by last change, oldest or newest first; filter by status, kind, time or a partner-param value",
 		Errors:  []int{404, 422},
 	}, s.listJobs)
 
@@ -249,6 +260,30 @@ func (s *Server) register(api huma.API) {
 	}, s.createPortalSession)
 
 	route(api, huma.Operation{
+		OperationID: "get-tenant-branding", Method: http.MethodGet, Path: "/v1/tenants/{id}/branding", Tags: tenants,
+		Summary: "A tenant's portal branding", Metadata: operatorOnly,
+		Errors: []int{404},
+	}, s.getTenantBranding)
+	route(api, huma.Operation{
+		OperationID: "update-tenant-branding", Method: http.MethodPatch, Path: "/v1/tenants/{id}/branding", Tags: tenants,
+		Summary:     "Change a tenant's portal branding",
+		Description: "Display name, accent colour, logo, and the origins allowed to frame the portal. Only the fields given change; an empty value removes one.",
+		Metadata:    operatorOnly,
+		Errors:      []int{404, 422},
+	}, s.updateTenantBranding)
+	route(api, huma.Operation{
+		OperationID: "get-branding", Method: http.MethodGet, Path: "/v1/branding", Tags: tenants,
+		Summary: "The caller's tenant's portal branding",
+		Errors:  []int{403},
+	}, s.getBranding)
+	route(api, huma.Operation{
+		OperationID: "update-branding", Method: http.MethodPatch, Path: "/v1/branding", Tags: tenants,
+		Summary:     "Change the caller's tenant's portal branding",
+		Description: "A tenant's API key or portal session may set its display name, accent colour and logo; which sites may frame the portal is the operator's to set (PATCH /v1/tenants/{id}/branding).",
+		Errors:      []int{403, 422},
+	}, s.updateBranding)
+
+	route(api, huma.Operation{
 		OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/audit-log", Tags: audit,
 		Summary: "The audit log, newest first",
 		Description: "Who changed what, when and from where: every change to tenants, API keys, endpoints (secrets, profiles and pauses included) and event types, " +
@@ -258,6 +293,24 @@ func (s *Server) register(api huma.API) {
 		Errors: []int{403, 422},
 	}, s.listAuditLog)
 	declareNDJSON(api)
+
+	route(api, huma.Operation{
+		OperationID: "create-erasure", Method: http.MethodPost, Path: "/v1/erasures", Tags: []string{"Erasures"},
+		Summary: "Erase a person's data",
+		Description: "Erases what Herald keeps about the events one selector matches (a job, the jobs whose partner params hold a value under a key, " +
+			"or events by id): each event's data, its job's partner params and callback URL, its deliveries' callback URLs and last errors, " +
+			"its attempts' headers, response bodies and error texts, and its idempotency keys. Ids, types, times and outcomes stay, marked erased_at. " +
+			"Pending deliveries are cancelled. The answer is the receipt, also listed by GET /v1/erasures; a selector matching nothing is a receipt " +
+			"with zero counts, and erasing again is harmless. On SQLite the write-ahead log is emptied afterwards (wal_truncated). See docs/privacy.md.",
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{403, 404, 422},
+	}, s.createErasure)
+	route(api, huma.Operation{
+		OperationID: "list-erasures", Method: http.MethodGet, Path: "/v1/erasures", Tags: []string{"Erasures"},
+		Summary:     "The erasure receipts, newest first",
+		Description: "An API key or a portal session reads its own scope's; the operator reads any tenant's or environment's, or all.",
+		Errors:      []int{403, 422},
+	}, s.listErasures)
 
 	route(api, huma.Operation{
 		OperationID: "get-egress-ips", Method: http.MethodGet, Path: "/v1/egress-ips", Tags: endpoints,
@@ -279,7 +332,8 @@ func route[I, O any](api huma.API, op huma.Operation, h func(context.Context, *I
 	if op.Metadata["operator_only"] == true {
 		op.Errors = append(op.Errors, http.StatusForbidden)
 	}
-	if _, body := reflect.TypeFor[I]().FieldByName("Body"); body {
+	_, body := reflect.TypeFor[I]().FieldByName("Body")
+	if _, raw := reflect.TypeFor[I]().FieldByName("RawBody"); body || raw {
 		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
 	}
 	slices.Sort(op.Errors)

@@ -1,6 +1,8 @@
 // Package catalog holds Herald's built-in event types: the KYC/KYB/AML
 // catalog (verification.*, aml.*, invitation.*, message.*, media.*,
-// spot_check.*) and webhook.test.
+// spot_check.*), webhook.test, and Herald's own operational events
+// (endpoint.circuit_opened, endpoint.disabled, endpoint.recovered,
+// delivery.exhausted: internal/signals publishes them).
 //
 // The types are data, not code: each is a JSON file in types/ named after
 // the type, holding its description, flags, JSON Schema (draft 2020-12)

@@ -15,7 +15,8 @@ import (
 	"github.com/heraldhq/herald/internal/domain"
 )
 
-// issueTypes is the catalog issue 4 asks for, point 8.
+// issueTypes is the catalog issue 4 asks for, point 8, and the operational
+// events of issue 17.
 var issueTypes = []string{
 	"verification.created", "verification.started", "verification.step_completed",
 	"verification.submitted", "verification.review_required", "verification.resubmission_requested",
@@ -27,6 +28,8 @@ var issueTypes = []string{
 	"media.video_call.updated", "media.file.available",
 	"spot_check.completed",
 	"webhook.test",
+	// Herald's operational events (issue 17).
+	"endpoint.circuit_opened", "endpoint.disabled", "endpoint.recovered", "delivery.exhausted",
 }
 
 // compileSchema compiles like internal/api/event_types.go does: draft
@@ -400,6 +403,19 @@ func TestActionRequiredTypesRetryFast(t *testing.T) {
 		}
 		if attempts < 6 {
 			t.Errorf("%s: only %d attempts fit in its %d s TTL", et.Name, attempts, et.TTLSeconds)
+		}
+	}
+}
+
+// TestOperationalEventsAreCatalogued checks that every operational event
+// type Herald publishes (domain.SignalTypes) has its schema here.
+func TestOperationalEventsAreCatalogued(t *testing.T) {
+	for _, name := range domain.SignalTypes {
+		if !domain.IsSignalType(name) {
+			t.Errorf("%s is in domain.SignalTypes but IsSignalType denies it", name)
+		}
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("%s is not in the catalog", name)
 		}
 	}
 }

@@ -116,12 +116,13 @@ type tenantsPortalCmd struct {
 	Conn
 	ID        string `arg:"" help:"The tenant's id."`
 	ExpiresIn string `help:"How long the link works, such as 1h (default 1h, at most 24h)."`
+	ReturnURL string `help:"Where the browser goes on sign-out or when the session ends (https, or http on loopback)."`
 }
 
 func (c *tenantsPortalCmd) Run(e *IO) error {
 	return c.run(e, func(s *session) error {
 		// The portal opens in the environment named, sandbox unless told.
-		p, err := s.c.CreatePortalSession(s.ctx, c.ID, &client.PortalSessionCreate{Environment: s.env, ExpiresIn: c.ExpiresIn})
+		p, err := s.c.CreatePortalSession(s.ctx, c.ID, &client.PortalSessionCreate{Environment: s.env, ExpiresIn: c.ExpiresIn, ReturnURL: c.ReturnURL})
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -87,6 +88,9 @@ type lane struct {
 	queue  []*job
 	active int
 	limit  int
+	// round is how many jobs make a round of the lane's queue
+	// (domain.LaneRound).
+	round int
 }
 
 func newLanes(run func(*job)) *lanes { return &lanes{m: map[string]*lane{}, run: run} }
@@ -105,6 +109,7 @@ func (ls *lanes) push(j *job) bool {
 		ls.m[j.ep.ID] = l
 	}
 	l.limit = max(1, j.ep.MaxConcurrency)
+	l.round = domain.LaneRound(l.limit, j.ep.RateLimit)
 	l.queue = append(l.queue, j)
 	if l.active < l.limit {
 		l.active++
@@ -147,7 +152,7 @@ func (ls *lanes) saturated(endpointID string) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	l := ls.m[endpointID]
-	return l != nil && len(l.queue) >= store.ClaimRounds*l.limit
+	return l != nil && len(l.queue) >= store.ClaimRounds*l.round
 }
 
 // close stops the lanes and returns the jobs that never started.

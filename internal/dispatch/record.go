@@ -21,6 +21,9 @@ type recorder struct {
 	q        Queue
 	log      *slog.Logger
 	finished func(int)
+	// recorded hears of every batch written, with the health changes
+	// Record filled in.
+	recorded func([]store.Outcome)
 
 	mu      sync.Mutex
 	pending []store.Outcome
@@ -34,8 +37,8 @@ const maxRecordBatch = 1024
 // recordGather is the least time between two writes of outcomes.
 const recordGather = 10 * time.Millisecond
 
-func newRecorder(q Queue, log *slog.Logger, finished func(int)) *recorder {
-	return &recorder{q: q, log: log, finished: finished, ready: make(chan struct{}, 1)}
+func newRecorder(q Queue, log *slog.Logger, finished func(int), recorded func([]store.Outcome)) *recorder {
+	return &recorder{q: q, log: log, finished: finished, recorded: recorded, ready: make(chan struct{}, 1)}
 }
 
 func (r *recorder) add(o store.Outcome) {
@@ -111,6 +114,7 @@ func (r *recorder) write(batch []store.Outcome) {
 		err := r.q.Record(ctx, batch)
 		cancel()
 		if err == nil {
+			r.recorded(batch)
 			r.finished(len(batch))
 			return
 		}

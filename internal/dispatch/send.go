@@ -42,7 +42,8 @@ const maxDrain = 256 << 10
 // shutdown cut the attempt short: such an attempt is released, not counted.
 func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	ep, ev := j.ep, &j.claimed.Event
-	start := time.Now()
+	// at is the attempt's time on the dispatcher's clock; start measures it.
+	at, start := d.cfg.Now(), time.Now()
 	o := store.Outcome{
 		DeliveryID: j.claimed.DeliveryID,
 		EndpointID: ep.ID,
@@ -50,18 +51,19 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		EventID:    ev.ID,
 		Scrub:      ev.Sensitive,
 		OrderedJob: j.claimed.OrderedJob,
+		Breaker:    &d.cfg.Breaker,
 		Attempt: domain.Attempt{
-			ID:         domain.NewIDAt(domain.PrefixAttempt, start),
+			ID:         domain.NewIDAt(domain.PrefixAttempt, at),
 			DeliveryID: j.claimed.DeliveryID,
 			Number:     j.claimed.Attempts + 1,
-			At:         start,
+			At:         at,
 		},
 	}
 	a := &o.Attempt
 
 	// A delivery whose event is past its TTL (a one-time code, say) is
 	// worth nothing to the receiver: it is cancelled, not sent.
-	if ev.Expired(start) {
+	if ev.Expired(at) {
 		a.Error = "the event expired before it could be delivered"
 		o.Status = domain.DeliveryCancelled
 		return o, true
@@ -70,6 +72,12 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	// nothing true left to send, so it must not send the placeholder.
 	if ev.Sensitive && bytes.Equal(ev.Data, domain.Redacted) {
 		a.Error = "the event's sensitive data was erased after it was delivered; it cannot be sent again"
+		o.Status = domain.DeliveryCancelled
+		return o, true
+	}
+	if ev.ErasedAt != nil {
+		// A retry of an erased event's delivery: nothing of it is left to send.
+		a.Error = "the event's data was erased on request; it cannot be sent"
 		o.Status = domain.DeliveryCancelled
 		return o, true
 	}
@@ -99,7 +107,7 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 		}
 		body = out
 	}
-	instant := signingInstant(ep, &j.claimed, start)
+	instant := signingInstant(ep, &j.claimed, at)
 	o.SignedAt = instant
 	body = ep.signed(body, instant)
 	// Room for a v1a entry and two v1 entries (an ed25519 endpoint during
@@ -186,9 +194,17 @@ func (d *Dispatcher) send(j *job) (store.Outcome, bool) {
 	resp.Body.Close()
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.ResponseStatus = resp.StatusCode
-	a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
 	j.fullBody = body
-	a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
+	// What the log keeps of the answer is the endpoint's choice: a
+	// receiver's answer may hold personal data.
+	switch ep.ResponseBody {
+	case domain.ResponseBodyNone:
+	case domain.ResponseBodyHeaders:
+		a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
+	default:
+		a.ResponseHeaders = recordedHeaders(resp.Header, "", nil)
+		a.ResponseBody = string(body[:min(len(body), domain.MaxStoredResponseBody)])
+	}
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		if d.sendCtx.Err() != nil {
 			return o, false

@@ -119,6 +119,7 @@ type Endpoint struct {
 	RetryPolicy    RetryPolicy       `json:"retry_policy"`
 	TimeoutMS      int               `json:"timeout_ms"`
 	MaxConcurrency int               `json:"max_concurrency"`
+	RateLimit      int               `json:"rate_limit"` // requests a second at most, all processes together; 0: none
 	Success        string            `json:"success"`
 	// DefaultCallback marks the one endpoint of a scope that jobs with
 	// their own callback URL borrow: its secret and settings sign and send
@@ -167,6 +168,9 @@ type Endpoint struct {
 	// Ordering is none (default) or job: a job's deliveries go one at a
 	// time, in publish order (docs/delivery.md#per-job-order).
 	Ordering string `json:"ordering" enum:"none,job" doc:"none (default): deliveries go in any order, as many at once as max_concurrency allows. job: the deliveries of one job go one at a time, in publish order; a failing one holds back only its own job (docs/delivery.md)."`
+	// ResponseBody is what attempts keep of the receiver's answer: full,
+	// headers or none (ResponseBodyFull, …); empty is full.
+	ResponseBody string `json:"response_body" enum:"full,headers,none" doc:"What the attempt log keeps of the receiver's answer: full (the status, headers and first 16 KiB of the body), headers (the status and headers) or none (the status only)."`
 	// Secret is the signing secret (whsec_…). It is returned once, on
 	// creation and on rotation.
 	Secret string `json:"-"`
@@ -209,18 +213,23 @@ const (
 )
 
 // Subscribes reports whether the endpoint takes events of the given type:
-// an empty filter takes everything, "a.*" takes every type under "a.".
+// an empty filter takes everything, "a.*" takes every type under "a.",
+// but the operational events (IsSignalType) only when named or under a
+// wildcard of their own.
 func (e *Endpoint) Subscribes(eventType string) bool {
 	return MatchesFilter(e.EventTypes, eventType)
 }
 
-// MatchesFilter applies an endpoint's event-type filter.
+// MatchesFilter applies an endpoint's event-type filter. An empty filter
+// and "*" take every type but the operational events: an endpoint made for
+// a platform's events must not start receiving Herald's own, whose bodies
+// it does not expect; "endpoint.*", "delivery.*" or the type's name do.
 func MatchesFilter(filter []string, eventType string) bool {
 	if len(filter) == 0 {
-		return true
+		return !IsSignalType(eventType)
 	}
 	for _, f := range filter {
-		if f == "*" || f == eventType {
+		if f == eventType || f == "*" && !IsSignalType(eventType) {
 			return true
 		}
 		if n := len(f); n >= 2 && f[n-2:] == ".*" && len(eventType) > n-1 && eventType[:n-1] == f[:n-1] {
@@ -279,6 +288,8 @@ type JobRecord struct {
 	Final     bool      `json:"final"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ErasedAt is when an erasure removed the job's personal fields.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Event is one published fact.
@@ -302,6 +313,8 @@ type Event struct {
 	// event, when tracing was on: every attempt joins that trace, in
 	// whichever process makes it. It is never sent to receivers.
 	TraceParent string `json:"-"`
+	// ErasedAt is when an erasure removed the event's data.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Expired reports whether the event is past its TTL at t.
@@ -342,7 +355,10 @@ type Delivery struct {
 	FollowsFailed string    `json:"follows_failed,omitempty" doc:"An earlier delivery of the same job to this endpoint that failed or was cancelled for good while this one waited behind it: this one went on without it, so the receiver missed that event (docs/delivery.md#per-job-order)."`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
-	AttemptLog    []Attempt `json:"attempts,omitempty"`
+	// ErasedAt is when an erasure removed what the delivery's attempts
+	// kept of its event and its receiver's answers.
+	ErasedAt   *time.Time `json:"erased_at,omitempty"`
+	AttemptLog []Attempt  `json:"attempts,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery.

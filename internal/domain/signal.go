@@ -26,4 +26,10 @@ type Signal struct {
 	EventType   string
 	Reason      string
 	At          time.Time
+
+	// DeliveryStatus and Attempts are the exhausted delivery's: failed
+	// (or cancelled, when its event's TTL ran out) after that many
+	// attempts.
+	DeliveryStatus string
+	Attempts       int
 }

@@ -3,7 +3,9 @@
 // the bytes of request bodies in flight (process-wide and per tenant), and
 // how fast it may guess credentials. Each bound answers at once (a closed
 // connection, a 429 or a 503 with Retry-After) instead of letting the
-// process run out of files or memory.
+// process run out of files or memory. Shared holds the rate limits that
+// apply to all of Herald's processes together (an API key's, an
+// endpoint's), in token buckets the store keeps.
 package limit
 
 import (

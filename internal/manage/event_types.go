@@ -68,7 +68,13 @@ func validateData(sch *jsonschema.Schema, data json.RawMessage, root string) err
 	if err != nil {
 		return domain.Invalid(root, "not valid JSON: %v", err)
 	}
-	err = sch.Validate(v)
+	return validateDecoded(sch, v, root)
+}
+
+// validateDecoded is validateData for data decoded already, as
+// jsonschema.UnmarshalJSON decodes it.
+func validateDecoded(sch *jsonschema.Schema, v any, root string) error {
+	err := sch.Validate(v)
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return err

@@ -14,9 +14,13 @@ type EventSpec struct {
 	Type string
 	// Data must be a JSON object, valid against the type's schema when the
 	// type is registered with one.
-	Data  json.RawMessage
-	Job   *JobSpec
-	Final bool
+	Data json.RawMessage
+	// DecodedData, when not nil, is Data already decoded as the schema
+	// check decodes it (jsonschema.UnmarshalJSON: numbers as json.Number),
+	// so the check does not decode it again.
+	DecodedData any
+	Job         *JobSpec
+	Final       bool
 }
 
 // JobSpec is a job as a publisher gives it, with an event or ahead of its
@@ -57,7 +61,12 @@ func (m *Manager) NewEvent(ctx context.Context, sc domain.Scope, in *EventSpec, 
 		return domain.Event{}, err
 	}
 	if sch != nil {
-		if err := validateData(sch, ev.Data, "data"); err != nil {
+		if in.DecodedData != nil {
+			err = validateDecoded(sch, in.DecodedData, "data")
+		} else {
+			err = validateData(sch, ev.Data, "data")
+		}
+		if err != nil {
 			return domain.Event{}, err
 		}
 	}
@@ -106,9 +115,11 @@ func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field s
 // compact strips insignificant whitespace so stored and sent bodies are
 // small; the JSON was already validated.
 func compact(b json.RawMessage) json.RawMessage {
-	// Without a whitespace byte it is compact already: keep it rather than
-	// hold a second copy of a large body while the publish is worked on.
-	if !bytes.ContainsAny(b, " \t\r\n") {
+	// Without whitespace outside its strings it is compact already: keep
+	// it rather than hold a second copy of a large body while the publish
+	// is worked on (a space inside a string, "Basic KYC", is common and
+	// sent every such body through json.Compact).
+	if !spacedOutsideStrings(b) {
 		return b
 	}
 	var buf bytes.Buffer
@@ -117,4 +128,21 @@ func compact(b json.RawMessage) json.RawMessage {
 		return b
 	}
 	return buf.Bytes()
+}
+
+// spacedOutsideStrings reports whether valid JSON b has whitespace
+// json.Compact would remove: any outside its strings.
+func spacedOutsideStrings(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte, a quote perhaps
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			return true
+		}
+	}
+	return false
 }

@@ -277,6 +277,7 @@ type Queue interface {
 	Record(ctx context.Context, outcomes []store.Outcome) error
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
 	GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error)
+	TakeTokens(ctx context.Context, b store.TokenBucket, want int, now time.Time) (int, float64, error)
 }
 
 // Queue times the dispatcher's store operations.
@@ -311,6 +312,12 @@ func (t timedQueue) Release(ctx context.Context, owner string, ids []string) err
 // identical retry whose endpoint's secret was rotated, which is rare.
 func (t timedQueue) GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error) {
 	return t.q.GetDelivery(ctx, s, id)
+}
+
+// TakeTokens is not timed: it is one small statement, at most about
+// twenty a second for each endpoint that waits for its rate limit.
+func (t timedQueue) TakeTokens(ctx context.Context, b store.TokenBucket, want int, now time.Time) (int, float64, error) {
+	return t.q.TakeTokens(ctx, b, want, now)
 }
 
 func (m *Metrics) since(op string, start time.Time) { m.StoreDuration(op, time.Since(start)) }

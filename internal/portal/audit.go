@@ -64,7 +64,7 @@ type auditView struct {
 
 // auditResourceTypes are the kinds of resource the log records, for the
 // filter.
-var auditResourceTypes = []string{"endpoint", "api_key", "portal_session", "tenant", "event_type", "console_session"}
+var auditResourceTypes = []string{"endpoint", "api_key", "portal_session", "tenant", "event_type", "console_session", "erasure"}
 
 // audit lists the audit log: in the portal, the session's own tenant and
 // environment (the API scopes the session's calls); in the console, every

@@ -39,6 +39,13 @@ func (c chart) Total() (succeeded, failed, waiting int) {
 	return
 }
 
+// Empty is whether the chart has nothing to show: a page says what to do
+// instead of drawing empty axes.
+func (c chart) Empty() bool {
+	s, f, w := c.Total()
+	return s+f+w == 0
+}
+
 // Summary is the chart in words, for screen readers and the page itself.
 func (c chart) Summary() string {
 	s, f, w := c.Total()

@@ -109,6 +109,7 @@ func (p *Portal) showEndpointForm(w http.ResponseWriter, r *http.Request, st *st
 func (p *Portal) newEndpoint(w http.ResponseWriter, r *http.Request, st *state) {
 	f := newForm()
 	f.Values["profile"], f.Values["payload_mode"], f.Values["timeout_ms"], f.Values["signing"] = "standard", "envelope", "15000", "hmac"
+	f.Values["response_body"] = "full"
 	for _, k := range []string{"retry_preset", "success", "success_false_fails", "identical_retries"} {
 		f.Values[k] = fromProfile
 	}
@@ -142,7 +143,9 @@ func formFromEndpoint(e *client.Endpoint) (*form, []string) {
 	f.Values["success_false_fails"] = choice(e.SuccessFalseFails, follows(fieldSuccessFalseFails))
 	f.Values["identical_retries"] = choice(e.IdenticalRetries, follows(fieldIdenticalRetries))
 	f.Values["thin_partner_params"] = checked(e.ThinPartnerParams)
+	f.Values["response_body"] = e.ResponseBody
 	f.Values["timeout_ms"] = strconv.Itoa(e.TimeoutMS)
+	f.Values["rate_limit"] = strconv.Itoa(e.RateLimit)
 	f.Values["signing"] = e.Signing
 	f.Values["auth_type"] = "keep"
 	if a := e.Auth; a != nil {
@@ -245,7 +248,7 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 		"success_false_fails", "identical_retries", "thin_partner_params", "signing", "event_types_profile", "signatures_reset",
 		"timeout_ms", "event_filters", "auth_type", "auth_username", "auth_header_name", "auth_token_url", "auth_client_id",
 		"auth_scope", "auth_audience", "auth_basic_encoding", "tls_remove", "default_callback", "preview_type", "allow_unregistered_types",
-		"ordering"} {
+		"ordering", "rate_limit", "response_body"} {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	chosen := r.PostForm["event_types"]
@@ -300,6 +303,9 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 	}
 	body.SuccessFalseFails, body.IdenticalRetries = yesNo(f.V("success_false_fails")), yesNo(f.V("identical_retries"))
 	body.ThinPartnerParams = client.Ptr(f.V("thin_partner_params") == "on")
+	if v := f.V("response_body"); v != "" {
+		body.ResponseBody = &v
+	}
 	if v := f.V("signing"); v != "" {
 		body.Signing = &v
 	}
@@ -310,6 +316,15 @@ func endpointRequest(r *http.Request, editing *client.Endpoint, profiles []clien
 			f.Errors["timeout_ms"] = "must be a whole number of milliseconds"
 		}
 		body.TimeoutMS = &n
+	}
+	// Left empty, the rate limit is none.
+	body.RateLimit = client.Ptr(0)
+	if v := f.V("rate_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.Errors["rate_limit"] = "must be a whole number of requests a second (0: no limit)"
+		}
+		body.RateLimit = &n
 	}
 	// The transform is sent as written ("" removes it); a browser sends
 	// CRLF line ends, which would shift the columns the API's errors name.
@@ -490,11 +505,11 @@ func readSignatures(r *http.Request, f *form, body *client.EndpointUpdate, p *cl
 func endpointCreate(u *client.EndpointUpdate) *client.EndpointCreate {
 	return &client.EndpointCreate{
 		URL: deref(u.URL), Name: deref(u.Name), EventTypes: u.EventTypes, AllowUnregisteredTypes: u.AllowUnregisteredTypes, Headers: u.Headers, RetryPolicy: u.RetryPolicy,
-		TimeoutMS: u.TimeoutMS, Success: deref(u.Success), DefaultCallback: u.DefaultCallback,
+		TimeoutMS: u.TimeoutMS, RateLimit: u.RateLimit, Success: deref(u.Success), DefaultCallback: u.DefaultCallback,
 		PayloadMode: deref(u.PayloadMode), Auth: u.Auth, TLS: u.TLS, Signing: deref(u.Signing), Signatures: u.Signatures,
 		SuccessFalseFails: u.SuccessFalseFails, IdenticalRetries: u.IdenticalRetries,
 		ThinPartnerParams: u.ThinPartnerParams, Profile: deref(u.Profile), ProfileOptions: u.ProfileOptions,
-		Transform: deref(u.Transform), Ordering: deref(u.Ordering),
+		Transform: deref(u.Transform), Ordering: deref(u.Ordering), ResponseBody: deref(u.ResponseBody),
 	}
 }
 

@@ -8,8 +8,8 @@
 // through Herald's typed Go client (package client), authenticated with the
 // browser's session secret, so the API's validation, scoping and rate
 // limits apply to the browser exactly as to an API key. Only the sessions
-// themselves and the charts' aggregate counts are read from the store
-// directly.
+// themselves, the tenant's branding (brand.go) and the charts' aggregate
+// counts are read from the store directly.
 package portal
 
 import (
@@ -74,6 +74,7 @@ type Portal struct {
 	hc       *http.Client
 	st       store.Store
 	sessions store.PortalSessions
+	brands   store.Brandings
 	stats    store.StatsReader
 	throttle *limit.Throttle
 	log      *slog.Logger
@@ -96,6 +97,7 @@ func New(cfg Config) (*Portal, error) {
 	}
 	p := &Portal{hc: &http.Client{Transport: client.HandlerTransport(cfg.API)}, st: cfg.Store, sessions: ps, log: cfg.Logger, ttl: cfg.SessionTTL, now: cfg.Now, throttle: cfg.Throttle}
 	p.stats, _ = cfg.Store.(store.StatsReader)
+	p.brands, _ = cfg.Store.(store.Brandings)
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -124,10 +126,11 @@ func (p *Portal) Mount(mux *http.ServeMux) {
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// Pages carry secrets shown once and per-session tokens: never cached,
-	// never framed, never leaking an address (a sign-in link) to another
-	// site. ("no-referrer" would make browsers send "Origin: null" on our own
-	// forms, which the CSRF check must refuse.)
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// never framed (but by the origins a tenant's branding allows), never
+	// leaking an address (a sign-in link) to another site. ("no-referrer"
+	// would make browsers send "Origin: null" on our own forms, which the
+	// CSRF check must refuse.)
+	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
@@ -192,6 +195,8 @@ type state struct {
 	csrf string
 	// api calls the API as the browser, with the session secret.
 	api *client.Client
+	// brand is a tenant session's branding (nil in the console).
+	brand *domain.Branding
 }
 
 // apiAs is a client of the API in this process for the browser's request
@@ -261,12 +266,15 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/logs/{id}", p.tenant(p.delivery))
 	m.HandleFunc("POST /portal/logs/{id}/resend", p.tenant(p.resend))
 	m.HandleFunc("GET /portal/jobs", p.tenant(p.jobs))
+	m.HandleFunc("GET /portal/event-types", p.tenant(p.eventCatalog))
 	m.HandleFunc("GET /portal/keys", p.tenant(p.keys))
 	m.HandleFunc("POST /portal/keys", p.tenant(p.createKey))
 	m.HandleFunc("POST /portal/keys/{id}/rotate", p.tenant(p.rotateKey))
 	m.HandleFunc("POST /portal/keys/{id}/revoke", p.tenant(p.revokeKey))
 	m.HandleFunc("GET /portal/verify", p.tenant(p.verify))
 	m.HandleFunc("GET /portal/audit", p.tenant(p.audit))
+	m.HandleFunc("GET /portal/brand.css", p.tenant(p.brandStyle))
+	m.HandleFunc("GET /portal/brand/logo", p.tenant(p.brandLogo))
 
 	// Operator console.
 	m.HandleFunc("GET /console/{$}", p.operator(func(w http.ResponseWriter, r *http.Request, _ *state) {
@@ -281,6 +289,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /console/event-types", p.operator(p.eventTypes))
 	m.HandleFunc("GET /console/health", p.operator(p.health))
 	m.HandleFunc("GET /console/audit", p.operator(p.audit))
+	m.HandleFunc("GET /console/erasures", p.operator(p.erasures))
 }
 
 // tenant wraps a handler that needs a signed-in tenant browser.
@@ -299,9 +308,18 @@ func (p *Portal) signedIn(cookie string, operator bool, login string, h handler)
 		if err == nil && st.sess.Operator != operator {
 			err = &domain.NotFoundError{Kind: "portal session"}
 		}
+		if err == nil && !operator {
+			st.brand, err = p.brandFor(r, st.sess.TenantID)
+			setPolicy(w, st.brand, st.sess.ReturnURL)
+		}
 		if err != nil {
 			if !errors.Is(err, domain.ErrNotFound) {
 				p.fail(w, r, nil, err)
+				return
+			}
+			// A session the platform opened goes back to the platform.
+			if back := p.endedSession(r); back != "" && !operator {
+				http.Redirect(w, r, back, http.StatusSeeOther)
 				return
 			}
 			if r.Method == http.MethodGet {
@@ -313,14 +331,14 @@ func (p *Portal) signedIn(cookie string, operator bool, login string, h handler)
 		}
 		if r.Method == http.MethodPost {
 			if !sameOrigin(r) {
-				p.refuse(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
+				p.refuseAs(w, r, st, http.StatusForbidden, "This form was sent from another site and was refused.")
 				return
 			}
 			if !p.readForm(w, r) {
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue(csrfField)), []byte(st.csrf)) != 1 {
-				p.refuse(w, r, http.StatusForbidden, "The form's security token is missing or stale. Reload the page and try again.")
+				p.refuseAs(w, r, st, http.StatusForbidden, "The form's security token is missing or stale. Reload the page and try again.")
 				return
 			}
 		}
@@ -385,7 +403,12 @@ func origin(r *http.Request) string {
 	return "http://" + r.Host
 }
 
-func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+// setCookie sets (or, with value "", clears) a session cookie. An embedded
+// tenant's cookie is SameSite=None, so that it is sent inside the
+// platform's frame, and Partitioned, so that it is kept apart per top-level
+// site; forged requests are refused by the origin check and the CSRF token,
+// which do not depend on SameSite.
+func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time, embed bool) {
 	path := "/portal/"
 	if name == operatorCookie {
 		path = "/console/"
@@ -394,10 +417,14 @@ func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 	if value == "" {
 		maxAge = -1
 	}
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name: name, Value: value, Path: path, MaxAge: maxAge,
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
-	})
+	}
+	if embed {
+		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, c)
 }
 
 // openSession stores a new, signed-in session and gives the browser its
@@ -410,11 +437,17 @@ func (p *Portal) openSession(ctx context.Context, w http.ResponseWriter, r *http
 	if err := p.sessions.CreatePortalSession(ctx, sess, nil, hash); err != nil {
 		return fmt.Errorf("open portal session: %w", err)
 	}
-	name := tenantCookie
+	name, embed := tenantCookie, false
 	if sess.Operator {
 		name = operatorCookie
+	} else {
+		b, err := p.brandFor(r, sess.TenantID)
+		if err != nil {
+			return err
+		}
+		embed = embeddable(r, b)
 	}
-	p.setCookie(w, r, name, secret, sess.ExpiresAt)
+	p.setCookie(w, r, name, secret, cookieUntil(sess), embed)
 	return nil
 }
 
@@ -443,7 +476,13 @@ func (p *Portal) start(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, nil, err)
 		return
 	}
-	p.setCookie(w, r, tenantCookie, secret, sess.ExpiresAt)
+	b, err := p.brandFor(r, sess.TenantID)
+	if err != nil {
+		p.fail(w, r, nil, err)
+		return
+	}
+	setPolicy(w, b, sess.ReturnURL)
+	p.setCookie(w, r, tenantCookie, secret, cookieUntil(sess), embeddable(r, b))
 	http.Redirect(w, r, "/portal/endpoints", http.StatusSeeOther)
 }
 
@@ -454,8 +493,8 @@ func (p *Portal) logout(cookie, login string) handler {
 			p.fail(w, r, st, err)
 			return
 		}
-		p.setCookie(w, r, cookie, "", time.Time{})
-		http.Redirect(w, r, login, http.StatusSeeOther)
+		p.setCookie(w, r, cookie, "", time.Time{}, embeddable(r, st.brand))
+		http.Redirect(w, r, cmp.Or(st.sess.ReturnURL, login), http.StatusSeeOther)
 	}
 }
 
@@ -465,7 +504,7 @@ func (p *Portal) logout(cookie, login string) handler {
 func (p *Portal) switchEnvironment(w http.ResponseWriter, r *http.Request, st *state) {
 	env, err := domain.ParseEnvironment(r.PostFormValue("environment"))
 	if err != nil || !st.sess.Allows(env) {
-		p.refuse(w, r, http.StatusForbidden, "This session cannot open that environment. Sign in with a key of that environment.")
+		p.refuseAs(w, r, st, http.StatusForbidden, "This session cannot open that environment. Sign in with a key of that environment.")
 		return
 	}
 	if env != st.sess.Environment {
@@ -569,7 +608,12 @@ type loginData struct {
 
 // refuse answers with a short page that explains.
 func (p *Portal) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	p.render(w, r, status, "message.html", &page{Title: http.StatusText(status), Console: strings.HasPrefix(r.URL.Path, "/console/"), Data: msg})
+	p.refuseAs(w, r, nil, status, msg)
+}
+
+// refuseAs refuses a signed-in browser, in its session's page (branded).
+func (p *Portal) refuseAs(w http.ResponseWriter, r *http.Request, st *state, status int, msg string) {
+	p.render(w, r, status, "message.html", p.pageFor(st, r, http.StatusText(status), msg))
 }
 
 // fail logs an unexpected error and answers 500 (or the API's own problem).
@@ -593,7 +637,7 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, st *state, err err
 func (p *Portal) pageFor(st *state, r *http.Request, title string, data any) *page {
 	pg := &page{Title: title, Console: strings.HasPrefix(r.URL.Path, "/console/"), Data: data}
 	if st != nil {
-		pg.Session, pg.CSRF = st.sess, st.csrf
+		pg.Session, pg.CSRF, pg.Brand = st.sess, st.csrf, st.brand
 	}
 	return pg
 }

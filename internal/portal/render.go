@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -23,6 +24,8 @@ type page struct {
 	CSRF    string
 	Flash   string
 	Data    any
+	// Brand is the tenant's branding, on a tenant's signed-in pages.
+	Brand *domain.Branding
 }
 
 // Environments a session may switch to, for the switch in the header.
@@ -65,11 +68,11 @@ var funcs = template.FuncMap{
 	"optField": optField,
 	"statusClass": func(s string) string {
 		switch s {
-		case "succeeded", "active":
+		case "succeeded", "active", "closed":
 			return "ok"
-		case "failed", "disabled":
+		case "failed", "disabled", "open":
 			return "bad"
-		case "pending", "paused":
+		case "pending", "paused", "half_open":
 			return "warn"
 		}
 		return "muted"

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -79,6 +80,7 @@ func (p *Portal) endpoints(w http.ResponseWriter, r *http.Request, st *state) {
 
 type endpointView struct {
 	E            client.Endpoint
+	Health       *client.EndpointHealth
 	Chart        *chart
 	Deliveries   []client.Delivery
 	RecoverSince string
@@ -110,6 +112,10 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, st *state,
 		return
 	}
 	v.Deliveries = ds.Data
+	if v.Health, err = st.api.EndpointHealth(r.Context(), e.ID); err != nil {
+		p.fail(w, r, st, err)
+		return
+	}
 	if p.stats != nil {
 		since := p.chartSince()
 		counts, err := p.stats.DeliveryCounts(r.Context(), st.sess.Scope(), since, time.Hour, chartHours)
@@ -145,7 +151,7 @@ func (p *Portal) endpointStatus(w http.ResponseWriter, r *http.Request, st *stat
 	}
 	msg := "Paused: deliveries wait until you resume."
 	if status == client.EndpointActive {
-		msg = "Resumed."
+		msg = "Resumed: its pending deliveries go now."
 	}
 	back(w, r, id, msg)
 }
@@ -233,7 +239,9 @@ type testView struct {
 	Types     []client.EventType
 	Endpoint  string
 	EventType string
-	Example   string
+	// Example is the type's example; Data the test's data, the example
+	// until the user edits it; Description the type's.
+	Example, Data, Description string
 	// JobID and PartnerParams are the job the test names; no job when
 	// JobID is empty.
 	JobID, PartnerParams string
@@ -285,9 +293,10 @@ func newTestView(st *state, r *http.Request, endpoint, eventType string) (*testV
 	v := &testView{Endpoints: eps, Types: types, Endpoint: endpoint, EventType: eventType, Form: newForm()}
 	for _, t := range types {
 		if t.Name == eventType {
-			v.Example = prettyJSON(t.Example)
+			v.Example, v.Description = prettyJSON(t.Example), t.Description
 		}
 	}
+	v.Data = v.Example
 	return v, nil
 }
 
@@ -309,6 +318,14 @@ func (p *Portal) sendTest(w http.ResponseWriter, r *http.Request, st *state) {
 	}
 	v.readJob(r.PostForm)
 	job, bad := v.job()
+	// The data as edited, checked against the type's schema by the API
+	// before anything is sent; none (a form without the field) is the
+	// type's example.
+	var data json.RawMessage
+	if r.PostForm.Has("data") {
+		v.Data = r.PostFormValue("data")
+		data = json.RawMessage(strings.TrimSpace(v.Data))
+	}
 	status := http.StatusOK
 	switch {
 	case v.Endpoint == "":
@@ -317,8 +334,11 @@ func (p *Portal) sendTest(w http.ResponseWriter, r *http.Request, st *state) {
 	case bad != "":
 		v.Form.Errors["job"] = bad
 		status = http.StatusUnprocessableEntity
+	case len(data) > 0 && !json.Valid(data):
+		v.Form.Errors["data"] = "not valid JSON: " + jsonProblem(data)
+		status = http.StatusUnprocessableEntity
 	default:
-		res, err := st.api.TestEndpoint(r.Context(), v.Endpoint, &client.TestSend{EventType: v.EventType, Job: job})
+		res, err := st.api.TestEndpoint(r.Context(), v.Endpoint, &client.TestSend{EventType: v.EventType, Data: data, Job: job})
 		ae := problem(err)
 		switch {
 		case err == nil:
@@ -343,7 +363,9 @@ func (p *Portal) sendTest(w http.ResponseWriter, r *http.Request, st *state) {
 // Logs.
 
 type logFilter struct {
-	Status, EventType, Endpoint, Job, Since, Until string
+	// Q is the search box: a delivery, event or job id, or a partner-param
+	// value.
+	Status, EventType, Endpoint, Q, Since, Until string
 }
 
 type logsView struct {
@@ -354,12 +376,20 @@ type logsView struct {
 	Types     []client.EventType
 	Next      string
 	Error     string
+	// Found says what the search matched; MoreJobs lists the jobs beyond
+	// those shown.
+	Found, MoreJobs string
 }
+
+// Filtered is whether the log is filtered or searched: an empty log then
+// says so rather than that nothing was sent yet.
+func (v logsView) Filtered() bool { return v.F != logFilter{} }
 
 func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 	q := r.URL.Query()
-	f := logFilter{Status: q.Get("status"), EventType: q.Get("event_type"), Endpoint: q.Get("endpoint"), Job: strings.TrimSpace(q.Get("job")),
-		Since: q.Get("since"), Until: q.Get("until")}
+	// job= is the search box's former name, in links made before it.
+	f := logFilter{Status: q.Get("status"), EventType: q.Get("event_type"), Endpoint: q.Get("endpoint"),
+		Q: strings.TrimSpace(cmp.Or(q.Get("q"), q.Get("job"))), Since: q.Get("since"), Until: q.Get("until")}
 	v := logsView{F: f, Names: map[string]string{}}
 	eps, err := allEndpoints(st, r)
 	if err != nil {
@@ -381,44 +411,22 @@ func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 	v.Types = types
 	params := &client.DeliveryListParams{ListParams: client.ListParams{Limit: 50, Cursor: q.Get("cursor")},
 		Status: f.Status, EventType: f.EventType, EndpointID: f.Endpoint}
-	for _, tf := range []struct {
-		raw   string
-		name  string
-		field *time.Time
-	}{{f.Since, "since", &params.Since}, {f.Until, "until", &params.Until}} {
-		if tf.raw == "" {
-			continue
-		}
-		t, err := parseLocal(tf.raw)
-		if err != nil {
-			v.Error = tf.name + ": give a date and time (UTC)"
-			continue
-		}
-		*tf.field = t
-	}
+	v.Error = readWindow(f.Since, f.Until, &params.Since, &params.Until)
 	if v.Error == "" {
-		if f.Job != "" {
-			rows, err := jobDeliveries(st, r, f, params.Since, params.Until)
-			if err != nil {
-				if ae := problem(err); ae == nil || ae.Status != http.StatusNotFound {
-					p.fail(w, r, st, err)
-					return
-				}
-				v.Error = "No job " + f.Job + " in this environment."
-			}
-			v.Rows = rows
+		if f.Q != "" {
+			err = p.searchLogs(r, st, &v, params)
 		} else {
-			ds, err := st.api.ListDeliveries(r.Context(), params)
-			if err != nil {
-				ae := problem(err)
-				if ae == nil || ae.Status >= 500 {
-					p.fail(w, r, st, err)
-					return
-				}
-				v.Error = detail(ae)
-			} else {
+			var ds *client.List[client.Delivery]
+			if ds, err = st.api.ListDeliveries(r.Context(), params); err == nil {
 				v.Rows, v.Next = ds.Data, ds.NextCursor
 			}
+		}
+		if ae := problem(err); ae != nil && ae.Status < 500 {
+			v.Error, err = detail(ae), nil
+		}
+		if err != nil {
+			p.fail(w, r, st, err)
+			return
 		}
 	}
 	p.show(w, r, st, "logs.html", "logs", "Logs", v)
@@ -430,7 +438,7 @@ func (p *Portal) logs(w http.ResponseWriter, r *http.Request, st *state) {
 func (v logsView) NextURL() string {
 	q := url.Values{}
 	for k, val := range map[string]string{"status": v.F.Status, "event_type": v.F.EventType, "endpoint": v.F.Endpoint,
-		"since": v.F.Since, "until": v.F.Until, "cursor": v.Next} {
+		"q": v.F.Q, "since": v.F.Since, "until": v.F.Until, "cursor": v.Next} {
 		if val != "" {
 			q.Set(k, val)
 		}
@@ -438,28 +446,21 @@ func (v logsView) NextURL() string {
 	return "/portal/logs?" + q.Encode()
 }
 
-// jobDeliveries is the log filtered by job: the job's answer lists every
-// event with its deliveries, and the other filters apply to those.
-func jobDeliveries(st *state, r *http.Request, f logFilter, since, until time.Time) ([]client.Delivery, error) {
-	j, err := st.api.GetJob(r.Context(), f.Job)
-	if err != nil {
-		return nil, err
-	}
+// jobDeliveries is a job's deliveries, newest event first, that keep
+// takes: the job's answer lists every event with its deliveries.
+func jobDeliveries(j *client.JobDetail, keep func(client.Delivery) bool) []client.Delivery {
 	var out []client.Delivery
 	for i := len(j.Events) - 1; i >= 0; i-- {
 		ev := j.Events[i]
-		if (f.EventType != "" && ev.Type != f.EventType) || (!since.IsZero() && ev.Timestamp.Before(since)) || (!until.IsZero() && !ev.Timestamp.Before(until)) {
-			continue
-		}
 		for _, d := range ev.Deliveries {
-			if (f.Status != "" && d.Status != f.Status) || (f.Endpoint != "" && d.EndpointID != f.Endpoint) {
-				continue
+			row := client.Delivery{ID: d.ID, EventID: ev.ID, EventType: ev.Type, EndpointID: d.EndpointID, Status: d.Status,
+				AttemptCount: d.AttemptCount, LastResponseStatus: d.LastResponseStatus, NextAttemptAt: d.NextAttemptAt, CreatedAt: ev.Timestamp}
+			if keep(row) {
+				out = append(out, row)
 			}
-			out = append(out, client.Delivery{ID: d.ID, EventID: ev.ID, EventType: ev.Type, EndpointID: d.EndpointID, Status: d.Status,
-				AttemptCount: d.AttemptCount, LastResponseStatus: d.LastResponseStatus, NextAttemptAt: d.NextAttemptAt, CreatedAt: ev.Timestamp})
 		}
 	}
-	return out, nil
+	return out
 }
 
 type deliveryView struct {
@@ -497,32 +498,6 @@ func (p *Portal) resend(w http.ResponseWriter, r *http.Request, st *state) {
 		return
 	}
 	http.Redirect(w, r, "/portal/logs/"+url.PathEscape(id)+"?done="+url.QueryEscape("Queued to be sent again now, with the same webhook-id."), http.StatusSeeOther)
-}
-
-// Jobs.
-
-type jobsView struct {
-	ID       string
-	Job      *client.JobDetail
-	NotFound bool
-}
-
-func (p *Portal) jobs(w http.ResponseWriter, r *http.Request, st *state) {
-	v := jobsView{ID: strings.TrimSpace(r.URL.Query().Get("id"))}
-	if v.ID != "" {
-		j, err := st.api.GetJob(r.Context(), v.ID)
-		ae := problem(err)
-		switch {
-		case err == nil:
-			v.Job = j
-		case ae != nil && ae.Status == http.StatusNotFound:
-			v.NotFound = true
-		default:
-			p.fail(w, r, st, err)
-			return
-		}
-	}
-	p.show(w, r, st, "jobs.html", "jobs", "Jobs", v)
 }
 
 // API keys.

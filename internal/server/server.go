@@ -15,11 +15,13 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/retention"
+	"github.com/heraldhq/herald/internal/signals"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/transform"
@@ -62,6 +64,22 @@ type Config struct {
 	// Limits bound what clients may hold; zero fields take the defaults
 	// (DefaultLimits), negative ones turn a bound off.
 	Limits Limits
+
+	// PortalSessionTTL is how long a portal or console sign-in lasts
+	// (default portal.DefaultSessionTTL).
+	PortalSessionTTL time.Duration
+	// OperatorWebhook, when its URL is set, receives every operational
+	// event (docs/operational-events.md); without one, a webhook set
+	// before is disabled.
+	OperatorWebhook signals.Operator
+	// Breaker is the circuit breaker and auto-disable policy; zero fields
+	// take domain.DefaultBreaker's.
+	Breaker domain.Breaker
+	// PausedExpiry is how long a paused endpoint holds a delivery
+	// (default 7 days).
+	PausedExpiry time.Duration
+	// Now is the dispatcher's clock (tests move it); default time.Now.
+	Now func() time.Time
 }
 
 // Limits bound what one client or tenant may hold of the process
@@ -127,6 +145,10 @@ type Server struct {
 	handler    http.Handler
 	metrics    *metrics.Metrics
 	budget     *limit.Budget
+	signals    *signals.Signals
+	// generatedSecret is the operator webhook's signing secret when New
+	// made it, to be shown once.
+	generatedSecret string
 }
 
 // listener is a store that can wake the dispatcher when another process
@@ -158,10 +180,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tcfg.Logger = log
 	}
 	transforms := transform.NewPool(tcfg)
-	d := dispatch.New(m.Queue(cfg.Store), client, dispatch.Config{
+	generated, err := signals.ConfigureOperator(ctx, cfg.Store, client, cfg.OperatorWebhook, domain.Now())
+	if err != nil {
+		return nil, err
+	}
+	// Operational events are stored as events; the dispatcher, which
+	// signals them, delivers them and is woken for them.
+	var d *dispatch.Dispatcher
+	sig := signals.New(signals.Config{Store: cfg.Store, Operator: cfg.OperatorWebhook.URL != "", Wake: func() { d.Wake() }, Logger: log})
+	d = dispatch.New(m.Queue(cfg.Store), client, dispatch.Config{
 		Lease: cfg.Lease, Grace: cfg.ShutdownGrace, RetryAfterCap: cfg.RetryAfterCap,
 		UserAgent: "Herald/" + cfg.Version, Tracing: cfg.Tracing, Logger: log, Transforms: transforms, Metrics: m,
 		EventTypes: cfg.Store,
+		Signals:    sig,
+		Breaker:    cfg.Breaker, Now: cfg.Now,
 	})
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
@@ -171,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Metrics: m,
 	})
 	// The web portal and console call the API above in-process.
-	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log, Throttle: throttle})
+	web, err := portal.New(portal.Config{API: apiHandler, Store: cfg.Store, Logger: log, Throttle: throttle, SessionTTL: cfg.PortalSessionTTL})
 	if err != nil {
 		return nil, fmt.Errorf("build the portal: %w", err)
 	}
@@ -186,8 +218,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// W3C traceparent, when it carries one, is the parent of the spans it
 	// makes.
 	handler := limit.Clients(limit.BodyDeadline(cfg.Tracing.Extract(root), cfg.Limits.BodyTimeout))
-	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: handler, budget: budget, metrics: m}, nil
+	return &Server{cfg: cfg, log: log, dispatcher: d, transforms: transforms, handler: handler, budget: budget, metrics: m,
+		signals: sig, generatedSecret: generated}, nil
 }
+
+// GeneratedOperatorWebhookSecret is the operator webhook's signing secret
+// when New made it (a first start without --operator-webhook-secret), for
+// the caller to show once; empty otherwise.
+func (s *Server) GeneratedOperatorWebhookSecret() string { return s.generatedSecret }
+
+// Signals is where the process's operational events go (what the
+// dispatcher and the circuit breaker tell).
+func (s *Server) Signals() dispatch.Signals { return s.signals }
 
 // BodyBytesInFlight is the bytes of request bodies being worked on now, in
 // all and for tenant.
@@ -226,6 +268,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer msrv.Close()
 		s.log.Info("serving metrics", "addr", ml.Addr().String(), "path", "/metrics")
 	}
+	// Operational events are stored until the dispatcher has stopped, so
+	// that its last ones are stored too (the defers run in reverse).
+	sctx, stopSignals := context.WithCancel(context.Background())
+	signalled := make(chan struct{})
+	go func() { s.signals.Run(sctx); close(signalled) }()
+	defer func() { stopSignals(); <-signalled }()
 	dctx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	dispatched := make(chan error, 1)
@@ -233,7 +281,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if l, ok := s.cfg.Store.(listener); ok {
 		go l.Listen(dctx, s.dispatcher.Wake)
 	}
-	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, Logger: s.log})
+	go retention.Run(dctx, s.cfg.Store, retention.Config{Period: s.cfg.Retention, PausedExpiry: s.cfg.PausedExpiry, Logger: s.log})
 
 	select {
 	case <-ctx.Done():

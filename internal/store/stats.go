@@ -57,6 +57,8 @@ type Health struct {
 	// every disabled endpoint.
 	Failing  []EndpointHealth
 	Disabled []EndpointHealth
+	// Open are the endpoints whose circuit breaker is open or half-open.
+	Open []EndpointHealth
 }
 
 // MinuteCount is one minute of attempts.
@@ -78,6 +80,9 @@ type EndpointHealth struct {
 	Succeeded      int
 	Failed         int
 	LastError      string
+
+	// Circuit is the endpoint's circuit breaker state (domain.Circuit…).
+	Circuit string
 }
 
 // PortalSessions keeps the browser sessions of the tenant portal and the
@@ -101,6 +106,10 @@ type PortalSessions interface {
 	// EndPortalSession ends a session (sign-out, or a switch of
 	// environment that replaced it).
 	EndPortalSession(ctx context.Context, id string, at time.Time) error
+	// EndedPortalSession returns the session with this secret, live or
+	// not, while its row is kept: where to send a browser whose session
+	// is over. An unknown secret is a domain.NotFoundError.
+	EndedPortalSession(ctx context.Context, secretHash []byte) (*PortalSession, error)
 }
 
 // PortalSession is one browser's sign-in.
@@ -117,6 +126,9 @@ type PortalSession struct {
 	APIKeyID  string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// ReturnURL is where the browser goes when the session ends or signs
+	// out ("" for the portal's sign-in page): the platform's own pages.
+	ReturnURL string
 }
 
 // Scope is the tenant and environment a tenant session acts in.

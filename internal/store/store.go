@@ -62,6 +62,13 @@ type Store interface {
 	RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID string, since, until, now time.Time) (int, error)
 	// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
 	DeleteEndpoint(ctx context.Context, s domain.Scope, id string) error
+	// EndpointHealth returns an endpoint's breaker state and its latest
+	// health changes, newest first.
+	EndpointHealth(ctx context.Context, s domain.Scope, id string, history int) (*domain.EndpointHealth, error)
+	// ExpirePaused cancels the pending deliveries of paused endpoints
+	// created before cutoff, at most limit of them, scrubbing the data of
+	// sensitive events left with none pending, and reports how many.
+	ExpirePaused(ctx context.Context, cutoff, now time.Time, limit int) (int, error)
 
 	// Publish commits events, their jobs and one delivery per subscribed
 	// endpoint in one transaction: all of them or none. An idempotency key
@@ -93,7 +100,9 @@ type Store interface {
 	// Claim leases up to Limit due deliveries of active endpoints to Owner,
 	// oldest due first within each endpoint and at most ClaimRounds rounds
 	// of an endpoint's max_concurrency from one claim, so that endpoints
-	// share the claims. A lease that is not recorded or released before it ends makes
+	// share the claims; once other owners hold live leases of an endpoint,
+	// no more than its max_concurrency less every owner's live leases, so
+	// that the processes on one database keep to it together. A lease that is not recorded or released before it ends makes
 	// the delivery due again, which is how a crashed process's work is taken
 	// over.
 	Claim(ctx context.Context, p ClaimParams) ([]Claimed, error)
@@ -103,16 +112,31 @@ type Store interface {
 	Record(ctx context.Context, outcomes []Outcome) error
 	// Release gives back leased deliveries that were never attempted.
 	Release(ctx context.Context, owner string, deliveryIDs []string) error
+	// TakeTokens takes up to want tokens from the bucket b, which every
+	// process on the database shares, and reports how many it took and the
+	// tokens left, in whole tokens and a part. A bucket never taken from
+	// is full.
+	TakeTokens(ctx context.Context, b TokenBucket, want int, now time.Time) (took int, left float64, err error)
 
 	// ListAudit returns audit log entries newest first, before the cursor
 	// (an entry id), narrowed by the filter.
 	ListAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEntry, error)
 
-	// Purge removes deliveries (with their attempts), events and audit log
-	// entries created before cutoff, and idempotency keys used before it,
+	// Purge removes deliveries (with their attempts), events, audit log and
+	// endpoint health history entries created before cutoff, jobs unchanged
+	// since before it once their events are gone, idempotency keys used
+	// before it, and token buckets untouched since and full again by then,
 	// at most limit rows of each kind per call. A pending delivery is never removed, nor its
 	// event. It returns how many rows went.
 	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
+	// Erase removes the personal data of what sel matches in s (see
+	// domain.Erasure), in bounded batches, and keeps r as the receipt
+	// with its counts filled in; the audit entry attached to ctx is
+	// written with the receipt. Erasing again what is erased is harmless.
+	Erase(ctx context.Context, s domain.Scope, sel domain.ErasureSelector, r *domain.Erasure) error
+	// ListErasures returns receipts newest first, before the cursor.
+	ListErasures(ctx context.Context, f ErasureFilter) ([]domain.Erasure, error)
 
 	// Backlog counts the pending deliveries of each tenant's environment
 	// and finds the oldest one's creation time; with byEndpoint, of each
@@ -208,6 +232,13 @@ type AuditFilter struct {
 	Until        time.Time
 }
 
+// ErasureFilter narrows the erasure receipts; empty fields do not filter.
+type ErasureFilter struct {
+	Page
+	TenantID    string
+	Environment domain.Environment
+}
+
 type auditKey struct{}
 
 // WithAudit attaches the audit log entry of a change to ctx. The store
@@ -258,6 +289,16 @@ type JobFilter struct {
 	Page
 	UpdatedSince time.Time
 	Final        *bool
+	// UpdatedBefore keeps the jobs changed before it.
+	UpdatedBefore time.Time
+	// Kind keeps the jobs of this kind; Status those whose last event is
+	// of this type.
+	Kind, Status string
+	// PartnerParam keeps the jobs whose partner params hold this value
+	// (exactly) as a top-level string or whole number, under any key.
+	PartnerParam string
+	// Newest pages from the job changed last instead of the first.
+	Newest bool
 }
 
 // Claimed is a leased delivery with the event it carries.
@@ -308,6 +349,13 @@ type Outcome struct {
 	// (Claimed.OrderedJob): recording the outcome lets the job's next
 	// delivery go, or holds it behind the retry.
 	OrderedJob string
+	// Breaker, when set, counts the attempt toward its endpoint's health
+	// under this policy (the circuit breaker, and disabling after failing
+	// for too long); without it only DisableEndpoint changes the endpoint.
+	Breaker *domain.Breaker
+	// Changes is filled in by Record: the changes of the endpoint's health
+	// this outcome made (the dispatcher signals them).
+	Changes []domain.HealthChange
 }
 
 // Limits on list sizes.

@@ -30,3 +30,23 @@ document.addEventListener("click", function (e) {
   profile.addEventListener("change", sync);
   sync();
 })();
+
+// The test form: choosing another type puts its example in the data field,
+// unless the data was edited; without the script, "Start from the example"
+// does it.
+(function () {
+  var type = document.getElementById("event_type"), data = document.getElementById("data");
+  var desc = document.getElementById("type-description");
+  if (!type || !data) return;
+  var chosen = function () { return type.options[type.selectedIndex]; };
+  var shown = chosen() ? chosen().getAttribute("data-example") : "";
+  type.addEventListener("change", function () {
+    var o = chosen();
+    if (data.value.trim() === (shown || "").trim()) data.value = o.getAttribute("data-example") || "";
+    shown = o.getAttribute("data-example");
+    if (desc) desc.textContent = o.getAttribute("data-description") || "";
+    var ex = document.getElementById("example"), title = document.querySelector("#example-title code");
+    if (ex) ex.textContent = shown || "";
+    if (title) title.textContent = o.value;
+  });
+})();

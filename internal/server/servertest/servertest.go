@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/credential"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/signals"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
@@ -85,6 +86,12 @@ func WithMetrics(t *testing.T) Option {
 // writes it to the test's output with -v).
 func WithLogger(log *slog.Logger) Option {
 	return func(s *Settings) { s.Config.Logger = log }
+}
+
+// WithOperatorWebhook sends every operational event to url too, signed
+// with secret (empty: one is made; Server.GeneratedOperatorWebhookSecret).
+func WithOperatorWebhook(url, secret string) Option {
+	return func(s *Settings) { s.Config.OperatorWebhook = signals.Operator{URL: url, Secret: secret} }
 }
 
 // Start starts Herald with the options applied to the test defaults: private

@@ -64,6 +64,12 @@ const migrationLockID int64 = 0x68657261
 // claimLock keeps processes that claim at once off each other's rows.
 const claimLock = `FOR UPDATE SKIP LOCKED`
 
+// lockEndpoints makes claims that may take from the same endpoints take
+// turns, in the order of their ids so that two claims never wait for each
+// other. FOR NO KEY UPDATE is the weakest row lock that two claims cannot
+// both hold.
+const lockEndpoints = `SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
+
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	*sqlstore.DB
@@ -79,7 +85,7 @@ type Store struct {
 	// many times longer than the rest.
 	turns *semaphore.Weighted
 	// publishes gathers concurrent publishes into shared commits.
-	publishes *publishQueue
+	publishes *sqlstore.PublishQueue
 	url       string
 	closeOnce sync.Once
 }
@@ -129,6 +135,8 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 	}, sqlstore.Dialect{
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
+		LockEndpoints:     lockEndpoints,
+		RowLock:           " FOR UPDATE",
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,
@@ -136,8 +144,13 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		// No migration lock: Schema answers while another process migrates.
 		Versions:   versions.GetVersions,
 		IsDiskFull: isDiskFull,
+		// A whole number only, as SQLite's integer type: 1.0 matches
+		// neither. (No question mark in it: that is a placeholder.)
+		PartnerParamMatch: `EXISTS (SELECT 1 FROM jsonb_each(convert_from(jobs.partner_params, 'UTF8')::jsonb) AS p
+			WHERE (jsonb_typeof(p.value) = 'string' OR (jsonb_typeof(p.value) = 'number' AND p.value #>> '{}' ~ '^-{0,1}[0-9]+$'))
+			AND p.value #>> '{}' = ?)`,
 	}, sealer)
-	s.publishes = &publishQueue{shared: s.DB.PublishShared, alone: s.DB.Publish}
+	s.publishes = sqlstore.NewPublishQueue(s.DB.PublishShared, s.DB.Publish)
 	return s, nil
 }
 

@@ -30,8 +30,10 @@ func (b batcher) QueryRow(ctx context.Context, tx *sql.Tx, query string, args []
 // 9 × 64, 3 × 8), so their SQL repeats and each shape is prepared once.
 // Larger statements measured no faster (256 and 32 rows: the same events/s
 // and CPU within the noise) and cost more to prepare; 64 rows of 14 columns
-// stay far under SQLite's limit of 32,766 parameters.
-var rowsPerStatement = [...]int{64, 8, 1}
+// stay far under SQLite's limit of 32,766 parameters. The small sizes are
+// for the single publishes of one shared commit, a dozen or two: 15 rows
+// go in 4 statements, not 8.
+var rowsPerStatement = [...]int{64, 8, 4, 2, 1}
 
 // statementRows is the size of the next statement for n rows: the largest
 // that n fills, or with padding (lookups, where a repeated key is harmless)

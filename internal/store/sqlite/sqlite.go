@@ -21,6 +21,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
@@ -71,6 +72,11 @@ type Store struct {
 	closed    chan struct{}
 	done      sync.WaitGroup
 	closeOnce sync.Once
+
+	// publishes turns the single publishes that arrive together into one
+	// write: one publish call, not one savepoint, subscribers read and
+	// set of one-row inserts each.
+	publishes *sqlstore.PublishQueue
 }
 
 type writeOp struct {
@@ -129,6 +135,9 @@ func dsn(path string, kind int) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "temp_store(memory)")
+	// Deleted and rewritten content is overwritten with zeros, so that an
+	// erasure leaves no copy of it in the database file (docs/privacy.md).
+	q.Add("_pragma", "secure_delete(1)")
 	// The writer walks the queue's hot indexes on every claim and record:
 	// it keeps 64 MiB of pages rather than reread them through system
 	// calls. Readers serve the API and keep 8 MiB each, which bounds memory.
@@ -182,7 +191,12 @@ func (s *Store) open(ctx context.Context, path string, sealer store.Sealer) erro
 		IsUnavailable:     isUnavailable,
 		Versions:          versions.GetVersions,
 		IsDiskFull:        isDiskFull,
+		AfterErase:        s.truncateWAL,
+		// CAST: a BLOB argument would be read as SQLite's binary JSONB.
+		PartnerParamMatch: `EXISTS (SELECT 1 FROM json_each(CAST(jobs.partner_params AS TEXT)) AS p
+			WHERE p.type IN ('text', 'integer') AND CAST(p.value AS TEXT) = ?)`,
 	}, sealer)
+	s.publishes = sqlstore.NewPublishQueue(s.DB.PublishShared, s.DB.Publish)
 	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
 		WHERE lease_owner IS NOT NULL AND status = 'pending'`, time.Now().UnixMicro())
 	if err != nil {
@@ -212,6 +226,13 @@ func Migrate(ctx context.Context, path string) error {
 		return err
 	}
 	return s.Close()
+}
+
+// Publish stores the publications with the single publishes queued beside
+// them, in one write of the writer's shared transaction
+// (sqlstore.PublishQueue); a publication refused fails its own call only.
+func (s *Store) Publish(ctx context.Context, scope domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
+	return s.publishes.Publish(ctx, scope, pubs)
 }
 
 // group queues fn for the writer and waits for its commit. Writes that

@@ -235,8 +235,10 @@ func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
 		overBudget()
 		return nil
 	})
+	// Two publishes reach the writer's queue: the publish queue runs at
+	// most two shared commits at once, and a third would wait in it.
 	var publishes []<-chan error
-	for range 3 {
+	for range 2 {
 		publishes = append(publishes, queued(t, s.ops, publish))
 	}
 	claimed := make(chan []store.Claimed, 1)
@@ -259,8 +261,8 @@ func TestClaimIsNotQueuedBehindPublishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c) != 3 {
-		t.Errorf("the next claim took %d deliveries, want the 3 published meanwhile", len(c))
+	if len(c) != 2 {
+		t.Errorf("the next claim took %d deliveries, want the 2 published meanwhile", len(c))
 	}
 }
 

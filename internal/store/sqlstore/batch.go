@@ -133,6 +133,9 @@ type OutcomeRow struct {
 type ClaimCandidate struct {
 	EndpointID string
 	Cap        int
+	// Concurrency is the endpoint's max_concurrency; 0 for an endpoint
+	// that is gone.
+	Concurrency int
 	// UpdatedAt is the endpoint's updated_at (Unix microseconds) as the
 	// claim read it; 0 for an endpoint that is gone.
 	UpdatedAt int64

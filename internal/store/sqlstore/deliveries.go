@@ -13,16 +13,17 @@ import (
 )
 
 const deliveryColumns = `id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test, status, attempts,
-	next_attempt_at, last_status, last_error, created_at, updated_at, ordered_job, follows_failed`
+	next_attempt_at, last_status, last_error, created_at, updated_at, ordered_job, follows_failed, erased_at`
 
 func scanDelivery(r row) (domain.Delivery, error) {
 	var d domain.Delivery
-	var next sql.NullInt64
+	var next, erased sql.NullInt64
 	var created, updated int64
 	var job, follows sql.NullString
 	err := r.Scan(&d.ID, &d.TenantID, &d.Environment, &d.EventID, &d.EventType, &d.EndpointID, &d.TargetURL, &d.Test, &d.Status, &d.Attempts,
-		&next, &d.LastStatus, &d.LastError, &created, &updated, &job, &follows)
+		&next, &d.LastStatus, &d.LastError, &created, &updated, &job, &follows, &erased)
 	d.OrderedJob, d.FollowsFailed = job.String, follows.String
+	d.ErasedAt = nullMicros(erased)
 	if d.Status == domain.DeliveryPending {
 		d.NextAttemptAt = nullMicros(next)
 	}

@@ -15,7 +15,7 @@ import (
 const endpointColumns = `id, tenant_id, environment, url, name, status, disabled_reason, event_types, headers,
 	retry_policy, timeout_ms, max_concurrency, success, default_callback, payload_mode, signing, signing_public_key,
 	secret, previous_secret, previous_secret_expires_at, credentials, success_false_fails, identical_retries,
-	thin_partner_params, profile, profile_fields, transform, created_at, updated_at, ordering`
+	thin_partner_params, profile, profile_fields, transform, created_at, updated_at, ordering, rate_limit, response_body`
 
 // credentials are an endpoint's secrets besides its signing secrets,
 // stored as one sealed document.
@@ -47,7 +47,7 @@ func (db *DB) scanEndpoint(r row) (domain.Endpoint, error) {
 	err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.URL, &e.Name, &e.Status, &e.DisabledReason, &types, &headers,
 		&policy, &e.TimeoutMS, &e.MaxConcurrency, &e.Success, &e.DefaultCallback, &e.PayloadMode, &e.Signing, &e.SigningPublicKey,
 		&secret, &previous, &prevExpires, &creds, &e.SuccessFalseFails, &e.IdenticalRetries, &e.ThinPartnerParams,
-		&e.Profile, &profileFields, &e.Transform, &created, &updated, &e.Ordering)
+		&e.Profile, &profileFields, &e.Transform, &created, &updated, &e.Ordering, &e.RateLimit, &e.ResponseBody)
 	if err != nil {
 		return e, err
 	}
@@ -113,6 +113,14 @@ func endpointOrdering(e *domain.Endpoint) string {
 	return e.Ordering
 }
 
+// responseBody stores an endpoint that names no response_body setting as full.
+func responseBody(e *domain.Endpoint) string {
+	if e.ResponseBody == "" {
+		return domain.ResponseBodyFull
+	}
+	return e.ResponseBody
+}
+
 func profileFields(e *domain.Endpoint) string {
 	if e.ProfileFields == nil {
 		return "[]"
@@ -151,12 +159,12 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.ID, e.TenantID, e.Environment, e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders,
 			marshal(e.RetryPolicy), e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing,
 			e.SigningPublicKey, secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails,
 			e.IdenticalRetries, e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.CreatedAt), micros(e.UpdatedAt),
-			endpointOrdering(e))
+			endpointOrdering(e), e.RateLimit, responseBody(e))
 		if err != nil {
 			return err
 		}
@@ -257,22 +265,30 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e *domain.Endpoint) error {
 		if err := db.unmarkDefault(ctx, tx, e); err != nil {
 			return err
 		}
+		was, err := db.endpointStatus(ctx, tx, e.ID)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET url = ?, name = ?, status = ?, disabled_reason = ?,
 			event_types = ?, headers = ?, retry_policy = ?, timeout_ms = ?, max_concurrency = ?, success = ?,
 			default_callback = ?, payload_mode = ?, signing = ?, signing_public_key = ?, secret = ?, previous_secret = ?,
 			previous_secret_expires_at = ?, credentials = ?, success_false_fails = ?, identical_retries = ?,
-			thin_partner_params = ?, profile = ?, profile_fields = ?, transform = ?, updated_at = ?, ordering = ?
+			thin_partner_params = ?, profile = ?, profile_fields = ?, transform = ?, updated_at = ?, ordering = ?, rate_limit = ?,
+			response_body = ?
 			WHERE tenant_id = ? AND environment = ? AND id = ?`),
 			e.URL, e.Name, e.Status, e.DisabledReason, endpointTypes(e), emptyHeaders, marshal(e.RetryPolicy),
 			e.TimeoutMS, e.MaxConcurrency, e.Success, e.DefaultCallback, e.PayloadMode, e.Signing, e.SigningPublicKey,
 			secret, previous, optionalMicros(e.PreviousSecretExpiresAt), creds, e.SuccessFalseFails, e.IdenticalRetries,
 			e.ThinPartnerParams, endpointProfile(e), profileFields(e), e.Transform, micros(e.UpdatedAt), endpointOrdering(e),
-			e.TenantID, e.Environment, e.ID)
+			e.RateLimit, responseBody(e), e.TenantID, e.Environment, e.ID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("endpoint", e.ID)
+		}
+		if err := db.statusChanged(ctx, tx, e, was); err != nil {
+			return err
 		}
 		return db.audit(ctx, tx)
 	}))
@@ -288,9 +304,13 @@ func (db *DB) DeleteEndpoint(ctx context.Context, s domain.Scope, id string) err
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("endpoint", id)
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL
-			WHERE endpoint_id = ? AND status = 'pending'`), id)
+		_, err = db.cancelPending(ctx, tx, `SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending'`,
+			cancelledDeleted, time.Now(), id)
 		if err != nil {
+			return err
+		}
+		// Its rate limit's bucket, if it had one, goes with it.
+		if _, err = tx.ExecContext(ctx, db.q(`DELETE FROM rate_buckets WHERE id = ?`), id); err != nil {
 			return err
 		}
 		return db.audit(ctx, tx)

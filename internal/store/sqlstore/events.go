@@ -317,16 +317,17 @@ func (db *DB) insertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys [
 	return db.dialect.Batcher.InsertKeys(ctx, tx, s, keys)
 }
 
-const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at, traceparent`
+const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at, traceparent, erased_at`
 
 func scanEvent(r row) (domain.Event, error) {
 	var e domain.Event
 	var job, data []byte
 	var created int64
-	var expires sql.NullInt64
-	if err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created, &e.TraceParent); err != nil {
+	var expires, erased sql.NullInt64
+	if err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created, &e.TraceParent, &erased); err != nil {
 		return e, err
 	}
+	e.ErasedAt = nullMicros(erased)
 	e.Data = data
 	e.ExpiresAt = nullMicros(expires)
 	e.CreatedAt = fromMicros(created)

@@ -51,13 +51,15 @@ func (db *DB) PutJob(ctx context.Context, s domain.Scope, j *domain.Job, now tim
 	return db.GetJob(ctx, s, j.ID)
 }
 
-const jobColumns = `id, tenant_id, environment, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at`
+const jobColumns = `id, tenant_id, environment, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at, erased_at`
 
 func scanJob(r row) (domain.JobRecord, error) {
 	var j domain.JobRecord
 	var params []byte
 	var created, updated int64
-	err := r.Scan(&j.ID, &j.TenantID, &j.Environment, &j.Kind, &params, &j.CallbackURL, &j.Status, &j.Final, &created, &updated)
+	var erased sql.NullInt64
+	err := r.Scan(&j.ID, &j.TenantID, &j.Environment, &j.Kind, &params, &j.CallbackURL, &j.Status, &j.Final, &created, &updated, &erased)
+	j.ErasedAt = nullMicros(erased)
 	j.PartnerParams = params
 	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return j, err
@@ -75,27 +77,46 @@ func (db *DB) GetJob(ctx context.Context, s domain.Scope, id string) (*domain.Jo
 	return &j, nil
 }
 
-// ListJobs pages by (updated_at, id): the cursor is the last job's id, and
-// the page continues after that job's place.
+// ListJobs pages by (updated_at, id), forwards or (Newest) backwards: the
+// cursor is the last job's id, and the page continues after that job's
+// place.
 func (db *DB) ListJobs(ctx context.Context, s domain.Scope, f store.JobFilter) ([]domain.JobRecord, error) {
 	f.Page = f.Page.Clamp()
 	var where strings.Builder
 	where.WriteString(`tenant_id = ? AND environment = ?`)
 	args := []any{s.TenantID, s.Environment}
+	add := func(cond string, arg any) {
+		where.WriteString(` AND ` + cond)
+		args = append(args, arg)
+	}
 	if !f.UpdatedSince.IsZero() {
-		where.WriteString(` AND updated_at >= ?`)
-		args = append(args, micros(f.UpdatedSince))
+		add(`updated_at >= ?`, micros(f.UpdatedSince))
+	}
+	if !f.UpdatedBefore.IsZero() {
+		add(`updated_at < ?`, micros(f.UpdatedBefore))
 	}
 	if f.Final != nil {
-		where.WriteString(` AND final = ?`)
-		args = append(args, *f.Final)
+		add(`final = ?`, *f.Final)
+	}
+	if f.Kind != "" {
+		add(`kind = ?`, f.Kind)
+	}
+	if f.Status != "" {
+		add(`last_event_type = ?`, f.Status)
+	}
+	if f.PartnerParam != "" {
+		add(db.dialect.PartnerParamMatch, f.PartnerParam)
+	}
+	after, order := `>`, `updated_at, id`
+	if f.Newest {
+		after, order = `<`, `updated_at DESC, id DESC`
 	}
 	if f.Cursor != "" {
-		where.WriteString(` AND (updated_at, id) > (SELECT updated_at, id FROM jobs WHERE tenant_id = ? AND environment = ? AND id = ?)`)
+		where.WriteString(` AND (updated_at, id) ` + after + ` (SELECT updated_at, id FROM jobs WHERE tenant_id = ? AND environment = ? AND id = ?)`)
 		args = append(args, s.TenantID, s.Environment, f.Cursor)
 	}
 	args = append(args, f.Limit)
-	return collect(ctx, db, "list jobs", scanJob, `SELECT `+jobColumns+` FROM jobs WHERE `+where.String()+` ORDER BY updated_at, id LIMIT ?`, args...)
+	return collect(ctx, db, "list jobs", scanJob, `SELECT `+jobColumns+` FROM jobs WHERE `+where.String()+` ORDER BY `+order+` LIMIT ?`, args...)
 }
 
 func (db *DB) JobEvents(ctx context.Context, s domain.Scope, jobID string, p store.Page) ([]domain.Event, error) {

@@ -46,9 +46,9 @@ func (db *DB) CreatePortalSession(ctx context.Context, s *store.PortalSession, t
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO portal_sessions (id, kind, tenant_id, environment, environments,
-			api_key_id, token_hash, secret_hash, created_at, expires_at, redeemed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			api_key_id, token_hash, secret_hash, created_at, expires_at, redeemed_at, return_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			s.ID, kind, s.TenantID, string(s.Environment), strings.Join(envs, ","), s.APIKeyID,
-			nullBytes(tokenHash), nullBytes(secretHash), micros(s.CreatedAt), micros(s.ExpiresAt), redeemed)
+			nullBytes(tokenHash), nullBytes(secretHash), micros(s.CreatedAt), micros(s.ExpiresAt), redeemed, s.ReturnURL)
 		if err != nil {
 			return err
 		}
@@ -113,13 +113,26 @@ func (db *DB) EndPortalSession(ctx context.Context, id string, at time.Time) err
 	}))
 }
 
-const sessionColumns = `s.id, s.kind, s.tenant_id, s.environment, s.environments, s.api_key_id, s.created_at, s.expires_at`
+// EndedPortalSession finds a session by its secret whether or not it is
+// still live, for as long as its row is kept (a day past its expiry).
+func (db *DB) EndedPortalSession(ctx context.Context, secretHash []byte) (*store.PortalSession, error) {
+	s, err := scanPortalSession(db.read.QueryRowContext(ctx, db.q(`SELECT `+sessionColumns+` FROM portal_sessions s WHERE s.secret_hash = ?`), secretHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("portal session", "")
+	}
+	if err != nil {
+		return nil, db.wrap("find ended portal session", err)
+	}
+	return &s, nil
+}
+
+const sessionColumns = `s.id, s.kind, s.tenant_id, s.environment, s.environments, s.api_key_id, s.created_at, s.expires_at, s.return_url`
 
 func scanPortalSession(row interface{ Scan(...any) error }) (store.PortalSession, error) {
 	var s store.PortalSession
 	var kind, envs string
 	var created, expires int64
-	if err := row.Scan(&s.ID, &kind, &s.TenantID, &s.Environment, &envs, &s.APIKeyID, &created, &expires); err != nil {
+	if err := row.Scan(&s.ID, &kind, &s.TenantID, &s.Environment, &envs, &s.APIKeyID, &created, &expires, &s.ReturnURL); err != nil {
 		return s, err
 	}
 	s.Operator = kind == sessionOperator

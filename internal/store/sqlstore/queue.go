@@ -61,8 +61,14 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 // than store.ClaimRounds rounds of its concurrency limit from a claim, so one endpoint's backlog cannot
 // fill every claim while others wait.
 func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]store.Claimed, error) {
-	cands, err := db.claimCandidates(ctx, tx, p.Skip)
+	if err := db.beat(ctx, tx, p); err != nil {
+		return nil, err
+	}
+	cands, err := db.claimCandidates(ctx, tx, p)
 	if err != nil || len(cands) == 0 {
+		return nil, err
+	}
+	if cands, err = db.shareConcurrency(ctx, tx, p, cands); err != nil || len(cands) == 0 {
 		return nil, err
 	}
 	// When the limit is smaller than the candidates' rounds, which
@@ -90,45 +96,76 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 }
 
 // claimCandidates lists the endpoints that have pending deliveries and may
-// be claimed from: active and not skipped, or gone (their deliveries are
-// claimed to be cancelled). The endpoints are found by skipping through the
-// due index one endpoint at a time, so the cost is one index step per
-// endpoint with pending work, not one per pending delivery.
-func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, skip func(string) bool) ([]ClaimCandidate, error) {
+// be claimed from: active, not skipped and with a closed circuit (or an
+// open one whose probe this claim takes: one delivery), or gone (their
+// deliveries are claimed to be cancelled). The endpoints are found by
+// skipping through the due index one endpoint at a time, so the cost is one
+// index step per endpoint with pending work, not one per pending delivery.
+func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]ClaimCandidate, error) {
 	rows, err := db.queryStmt(ctx, tx, `WITH RECURSIVE pe(id) AS (
 			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
 				ORDER BY d.endpoint_id LIMIT 1)
 			FROM pe WHERE pe.id IS NOT NULL)
-		SELECT pe.id, e.status, e.max_concurrency, e.updated_at FROM pe LEFT JOIN endpoints e ON e.id = pe.id
+		SELECT pe.id, e.status, e.max_concurrency, e.updated_at, e.rate_limit, h.circuit, h.probe_at FROM pe
+		LEFT JOIN endpoints e ON e.id = pe.id LEFT JOIN endpoint_health h ON h.endpoint_id = pe.id
 		WHERE pe.id IS NOT NULL`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ClaimCandidate
+	var probes []probe
+	now := micros(p.Now)
 	for rows.Next() {
 		var c ClaimCandidate
-		var status sql.NullString
-		var limit, updated sql.NullInt64
-		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated); err != nil {
+		var status, circuit sql.NullString
+		var limit, updated, rate, probeAt sql.NullInt64
+		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated, &rate, &circuit, &probeAt); err != nil {
 			return nil, err
 		}
 		c.UpdatedAt = updated.Int64
 		switch {
-		case skip != nil && skip(c.EndpointID):
+		case p.Skip != nil && p.Skip(c.EndpointID):
 			continue
 		case !status.Valid:
 			c.Cap = store.ClaimRounds * domain.DefaultMaxConcurrency
-		case status.String == domain.EndpointActive:
-			c.Cap = store.ClaimRounds * max(1, int(limit.Int64))
-		default:
+		case status.String != domain.EndpointActive:
 			continue
+		case circuit.Valid && circuit.String != domain.CircuitClosed:
+			// Deferred, attempts untouched, until the probe's time.
+			if probeAt.Int64 <= now {
+				probes = append(probes, probe{c, circuit.String})
+			}
+			continue
+		default:
+			c.Concurrency = max(1, int(limit.Int64))
+			c.Cap = store.ClaimRounds * domain.LaneRound(c.Concurrency, int(rate.Int64))
 		}
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for _, pr := range probes {
+		took, err := db.takeProbe(ctx, tx, pr.EndpointID, pr.circuit, now, micros(p.Now.Add(p.Lease)))
+		if err != nil {
+			return nil, err
+		}
+		if took {
+			pr.Cap = 1
+			out = append(out, pr.ClaimCandidate)
+		}
+	}
+	return out, nil
+}
+
+// probe is an endpoint whose open circuit's probe time has come.
+type probe struct {
+	ClaimCandidate
+	circuit string
 }
 
 // claimNamed claims the named deliveries if they are due or held (a test
@@ -215,11 +252,17 @@ func (db *DB) scrub(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) e
 			ids = append(ids, o.EventID)
 		}
 	}
+	return db.scrubEvents(ctx, tx, ids)
+}
+
+// scrubEvents erases the data of those of the events (their ids) that are
+// sensitive and have no delivery pending.
+func (db *DB) scrubEvents(ctx context.Context, tx *sql.Tx, ids []any) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	args := append([]any{[]byte(domain.Redacted)}, ids...)
-	_, err := tx.ExecContext(ctx, db.q(`UPDATE events SET data = ? WHERE id IN (`+placeholders(len(ids))+`)
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE events SET data = ? WHERE id IN (`+placeholders(len(ids))+`) AND sensitive
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending')`), args...)
 	return err
 }

@@ -23,16 +23,10 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 		if err := db.scrub(ctx, tx, outcomes); err != nil {
 			return fmt.Errorf("scrub sensitive events: %w", err)
 		}
-		for _, o := range outcomes {
-			if o.DisableEndpoint == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE endpoints SET status = 'disabled', disabled_reason = ?, updated_at = ?
-				WHERE id = ? AND status <> 'disabled'`), o.DisableEndpoint, micros(o.Attempt.At), o.EndpointID); err != nil {
-				return fmt.Errorf("disable endpoint %s: %w", o.EndpointID, err)
-			}
+		if err := db.eraseLate(ctx, tx, outcomes); err != nil {
+			return fmt.Errorf("erase attempts of erased deliveries: %w", err)
 		}
-		return nil
+		return db.trackHealth(ctx, tx, outcomes)
 	})
 	return db.wrap("record outcomes", err)
 }

@@ -20,14 +20,27 @@ func (db *DB) Purge(ctx context.Context, cutoff time.Time, limit int) (int, erro
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') LIMIT ?)`,
 				domain.IDFloor(domain.PrefixEvent, cutoff), limit)
 		},
+		// A job goes with the last of its events, once it has not changed
+		// for the period.
+		func(tx *sql.Tx) (int64, error) {
+			return db.execCount(ctx, tx, `DELETE FROM jobs WHERE (tenant_id, environment, id) IN
+				(SELECT j.tenant_id, j.environment, j.id FROM jobs j WHERE j.updated_at < ? AND NOT EXISTS
+					(SELECT 1 FROM events e WHERE e.tenant_id = j.tenant_id AND e.environment = j.environment AND e.job_id = j.id) LIMIT ?)`,
+				micros(cutoff), limit)
+		},
 		func(tx *sql.Tx) (int64, error) {
 			return db.execCount(ctx, tx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE id < ? LIMIT ?)`,
 				domain.IDFloor(domain.PrefixAudit, cutoff), limit)
 		},
 		func(tx *sql.Tx) (int64, error) {
+			return db.execCount(ctx, tx, `DELETE FROM endpoint_health_log WHERE id IN (SELECT id FROM endpoint_health_log WHERE id < ? LIMIT ?)`,
+				domain.IDFloor(domain.PrefixHealthChange, cutoff), limit)
+		},
+		func(tx *sql.Tx) (int64, error) {
 			return db.execCount(ctx, tx, `DELETE FROM idempotency_keys WHERE (tenant_id, environment, key) IN
 				(SELECT tenant_id, environment, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`, micros(cutoff), limit)
 		},
+		func(tx *sql.Tx) (int64, error) { return db.purgeBuckets(ctx, tx, cutoff, limit) },
 	}
 	for _, step := range steps {
 		var n int64

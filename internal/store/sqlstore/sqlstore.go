@@ -28,6 +28,14 @@ type Dialect struct {
 	// deliveries (PostgreSQL's FOR UPDATE SKIP LOCKED); SQLite has one
 	// writer and needs none.
 	ClaimLock string
+	// LockEndpoints, when set, locks the endpoints a claim may take from
+	// (its one parameter is their ids, sorted, as an array) until the
+	// claim commits: claims of several processes then count each other's
+	// leases (shareConcurrency). SQLite has one writer and needs none.
+	LockEndpoints string
+	// RowLock is appended to a selection of rows the transaction will
+	// update (PostgreSQL's FOR UPDATE): the endpoints' breakers.
+	RowLock string
 	// NotifyDue, when set, runs in every transaction that makes deliveries
 	// due, so idle processes wake at its commit (PostgreSQL's NOTIFY).
 	NotifyDue string
@@ -45,6 +53,15 @@ type Dialect struct {
 	// IsDiskFull recognises a write refused for want of disk space (it is
 	// also unavailable).
 	IsDiskFull func(error) bool
+	// AfterErase, when set, runs once an erasure's rows are rewritten, to
+	// push the old page images out of the database's files (SQLite's
+	// write-ahead log); it reports whether it did.
+	AfterErase func(ctx context.Context) (bool, error)
+	// PartnerParamMatch is a condition on jobs.partner_params with one
+	// placeholder: a top-level value of the object, a string or a whole
+	// number, equals it as text. The stores keep the params as bytes and
+	// read JSON in their own ways.
+	PartnerParamMatch string
 }
 
 // WriteFunc runs fn in a write transaction and commits it. It may run fn
@@ -79,6 +96,8 @@ type DB struct {
 	dialect    Dialect
 	sealer     store.Sealer
 	filters    filterCache
+	// beats: when each dispatcher's claims last said it runs.
+	beats beats
 }
 
 // New builds the shared store on c. sealer, when not nil, encrypts

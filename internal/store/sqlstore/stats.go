@@ -148,14 +148,19 @@ func (db *DB) Health(ctx context.Context, now time.Time, minutes int) (*store.He
 	if h.Disabled, err = db.endpointSummaries(ctx, `status = ?`, domain.EndpointDisabled); err != nil {
 		return nil, err
 	}
+	if h.Open, err = db.endpointSummaries(ctx, `h.circuit <> 'closed'`); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
 // endpointSummaries reads the columns the health page shows, without the
 // endpoints' secrets.
 func (db *DB) endpointSummaries(ctx context.Context, where string, args ...any) ([]store.EndpointHealth, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, tenant_id, environment, name, url, status, disabled_reason
-		FROM endpoints WHERE `+where+` ORDER BY id LIMIT `+strconv.Itoa(maxHealthRows)), args...)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, tenant_id, environment, name, url, status, disabled_reason,
+		COALESCE(h.circuit, 'closed'), COALESCE(h.last_error, '')
+		FROM endpoints LEFT JOIN endpoint_health h ON h.endpoint_id = endpoints.id
+		WHERE `+where+` ORDER BY id LIMIT `+strconv.Itoa(maxHealthRows)), args...)
 	if err != nil {
 		return nil, db.wrap("health: endpoints", err)
 	}
@@ -163,7 +168,8 @@ func (db *DB) endpointSummaries(ctx context.Context, where string, args ...any) 
 	var out []store.EndpointHealth
 	for rows.Next() {
 		var e store.EndpointHealth
-		if err := rows.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Name, &e.URL, &e.Status, &e.DisabledReason); err != nil {
+		if err := rows.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Name, &e.URL, &e.Status, &e.DisabledReason,
+			&e.Circuit, &e.LastError); err != nil {
 			return nil, db.wrap("health: endpoints", err)
 		}
 		out = append(out, e)

@@ -105,13 +105,15 @@ func testClaimSkipsBacklogs(t *testing.T, s store.Store) {
 		}
 	}
 	// The backlogs are intact: the paused endpoint's 20 wait for its
-	// resume, the skipped one's 20 for its lane.
-	if got := len(claimAll(t, s, "q", time.Now())); got != 20 {
+	// resume, the skipped one's 20 for its lane. (The same dispatcher
+	// claims them: another, claiming while p runs, would take no more
+	// than each endpoint's max_concurrency.)
+	if got := len(claimAll(t, s, "p", time.Now())); got != 20 {
 		t.Fatalf("the skipped endpoint had %d due, want 20", got)
 	}
 	paused.Status = domain.EndpointActive
 	must(t, s.UpdateEndpoint(ctx, paused))
-	if got := len(claimAll(t, s, "q", time.Now())); got != 20 {
+	if got := len(claimAll(t, s, "p", time.Now())); got != 20 {
 		t.Fatalf("the resumed endpoint had %d due, want 20", got)
 	}
 }

@@ -70,6 +70,12 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, observeTests...)
 	tests = append(tests, auditTests...)
 	tests = append(tests, orderTests...)
+	tests = append(tests, limitTests...)
+	tests = append(tests, eraseTests...)
+	tests = append(tests, jobSearchTests...)
+	tests = append(tests, brandingTests...)
+	tests = append(tests, operationalTests...)
+	tests = append(tests, healthTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
@@ -498,11 +504,12 @@ func testClaim(t *testing.T, s store.Store) {
 	if got := claimAll(t, s, "p2", now); len(got) != 1 || got[0].EndpointID != paused.ID {
 		t.Fatalf("after resume = %+v", got)
 	}
-	// Limits are honoured.
+	// Limits are honoured. (p1 claims: a third dispatcher, with p1 and p2
+	// running, would take only its share of each endpoint's room.)
 	for i := 0; i < 5; i++ {
 		publish(t, s, scope, "a.b")
 	}
-	c, err = s.Claim(ctx, store.ClaimParams{Owner: "p3", Limit: 3, Lease: time.Minute, Now: time.Now()})
+	c, err = s.Claim(ctx, store.ClaimParams{Owner: "p1", Limit: 3, Lease: time.Minute, Now: time.Now()})
 	must(t, err)
 	if len(c) != 3 {
 		t.Fatalf("limit 3 claimed %d", len(c))
@@ -559,13 +566,23 @@ func testClaimRace(t *testing.T, s store.Store) {
 					return
 				}
 				mu.Lock()
+				var done []store.Outcome
 				for _, d := range c {
 					if prev, dup := seen[d.DeliveryID]; dup {
 						errs <- fmt.Errorf("delivery %s claimed by %s and %s", d.DeliveryID, prev, owner)
 					}
 					seen[d.DeliveryID] = owner
+					done = append(done, outcome(d, domain.DeliverySucceeded, time.Time{}, 200))
 				}
 				mu.Unlock()
+				// Each claimer finishes what it claimed before it claims
+				// again, as a dispatcher does: a claim counts the others'
+				// leases against each endpoint's max_concurrency, and one
+				// that finds every endpoint full comes back empty.
+				if err := s.Record(ctx, done); err != nil {
+					errs <- err
+					return
+				}
 			}
 		}(fmt.Sprintf("w%d", w))
 	}
@@ -656,6 +673,9 @@ func testRecordDisable(t *testing.T, s store.Store) {
 	must(t, err)
 	if e.Status != domain.EndpointDisabled || e.DisabledReason == "" {
 		t.Fatalf("endpoint = %+v", e)
+	}
+	if h := health(t, s, gone.ID); len(h.History) != 1 || h.History[0].Kind != domain.HealthDisabled || h.History[0].Reason != o.DisableEndpoint {
+		t.Fatalf("health history after a 410: %+v", h.History)
 	}
 	// A disabled endpoint gets no new deliveries.
 	if r := publish(t, s, scope, "a.b"); r.Deliveries != 0 {
