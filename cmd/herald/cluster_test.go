@@ -49,7 +49,7 @@ type pgProc struct {
 	owner  string         // the lease owner its dispatcher writes into deliveries
 	app    string         // its application_name in pg_stat_activity
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *servertest.Log
 	exited chan error
 }
 
@@ -98,7 +98,7 @@ func startPGProcess(t *testing.T, bin, name, dbURL, app string, args ...string) 
 	if err != nil {
 		return nil, err
 	}
-	p := &pgProc{name: name, app: app, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &pgProc{name: name, app: app, cmd: cmd, stderr: &servertest.Log{}, exited: make(chan error, 1)}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -57,25 +57,8 @@ func heraldBinary(t *testing.T) string {
 type proc struct {
 	*servertest.Herald
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *servertest.Log
 	exited chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var listening = regexp.MustCompile(`herald is listening"? addr=(\S+)`)
@@ -92,7 +75,7 @@ func runProcess(t *testing.T, cmd *exec.Cmd) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &servertest.Log{}, exited: make(chan error, 1)}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	neturl "net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -175,25 +174,11 @@ func TestMetricsMatchWhatTheStoreHolds(t *testing.T) {
 	})
 }
 
-// lockedBuffer is a log the server writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines are the JSON log lines written so far.
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+// logLines are the JSON log lines written to l so far.
+func logLines(t *testing.T, l *servertest.Log) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	for _, raw := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+	for _, raw := range bytes.Split(bytes.TrimSpace([]byte(l.String())), []byte("\n")) {
 		var line map[string]any
 		if err := json.Unmarshal(raw, &line); err != nil {
 			t.Fatalf("a log line is not JSON: %q: %v", raw, err)
@@ -222,7 +207,7 @@ next:
 // and resuming an endpoint are logged too; successes only at debug.
 func TestFailedAttemptsAndEndpointChangesAreLoggedWithTheirIDs(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
-		var log lockedBuffer
+		var log servertest.Log
 		h := start(servertest.WithLogger(slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 		failing := servertest.NewReceiver(t)
 		failing.Respond(func(int, *http.Request) int { return http.StatusBadGateway })
@@ -246,7 +231,7 @@ func TestFailedAttemptsAndEndpointChangesAreLoggedWithTheirIDs(t *testing.T) {
 
 		var failed map[string]any
 		servertest.Eventually(t, 5*time.Second, "the failed attempt's log line", func() bool {
-			failed = find(log.lines(t), map[string]any{"msg": "delivery attempt failed"})
+			failed = find(logLines(t, &log), map[string]any{"msg": "delivery attempt failed"})
 			return failed != nil
 		})
 		for k, want := range map[string]any{
@@ -257,13 +242,13 @@ func TestFailedAttemptsAndEndpointChangesAreLoggedWithTheirIDs(t *testing.T) {
 				t.Errorf("the failed attempt's line has %s=%v, want %v: %v", k, failed[k], want, failed)
 			}
 		}
-		lines := log.lines(t)
+		lines := logLines(t, &log)
 		for _, change := range []string{"paused", "resumed"} {
 			if l := find(lines, map[string]any{"msg": "endpoint " + change, "endpoint": ep.ID, "tenant": "acme", "by": "operator"}); l == nil {
 				t.Errorf("no line for the endpoint %s", change)
 			}
 		}
-		all := log.buf.String()
+		all := log.String()
 		for _, secret := range []string{"sekrit-in-url", "body-secret", ep.Secret} {
 			if strings.Contains(all, secret) {
 				t.Errorf("the log shows %q", secret)
@@ -396,7 +381,7 @@ func TestALeaseTakeoverIsCountedAndLogged(t *testing.T) {
 		t.Fatalf("the crashed process's claim: %v, %v", crashed, err)
 	}
 
-	var log lockedBuffer
+	var log servertest.Log
 	h := servertest.Start(t, onDB, servertest.WithMetrics(t),
 		servertest.WithLogger(slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	if got := rc.Next(10 * time.Second); got.ID != ev.ID {
@@ -405,7 +390,7 @@ func TestALeaseTakeoverIsCountedAndLogged(t *testing.T) {
 	if n, _ := value(scrape(t, h.MetricsURL), "herald_lease_takeovers_total", nil); n != 1 {
 		t.Fatalf("herald_lease_takeovers_total = %v, want 1", n)
 	}
-	l := find(log.lines(t), map[string]any{"msg": "took over a delivery whose lease ran out"})
+	l := find(logLines(t, &log), map[string]any{"msg": "took over a delivery whose lease ran out"})
 	if l == nil || l["delivery"] != crashed[0].DeliveryID || l["event"] != ev.ID || l["tenant"] != "acme" {
 		t.Fatalf("the takeover's log line: %v", l)
 	}

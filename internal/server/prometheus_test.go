@@ -74,7 +74,7 @@ scrape_configs:
 	web := freeAddr(t)
 	cmd := exec.Command(prom, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+web)
-	var log lockedBuffer
+	var log servertest.Log
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ scrape_configs:
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("prometheus:\n%s", log.buf.String())
+			t.Logf("prometheus:\n%s", log.String())
 		}
 	})
 
