@@ -151,6 +151,19 @@ func (db *DB) Health(ctx context.Context, now time.Time, minutes int) (*store.He
 	if h.Open, err = db.endpointSummaries(ctx, `h.circuit <> 'closed'`); err != nil {
 		return nil, err
 	}
+	// Open circuits and disabled endpoints show the same 24-hour counts as
+	// the failing list, where they are among its endpoints.
+	counts := make(map[string]*store.EndpointHealth, len(failing))
+	for i := range failing {
+		counts[failing[i].ID] = &failing[i]
+	}
+	for _, list := range [][]store.EndpointHealth{h.Open, h.Disabled} {
+		for i := range list {
+			if f := counts[list[i].ID]; f != nil {
+				list[i].Succeeded, list[i].Failed = f.Succeeded, f.Failed
+			}
+		}
+	}
 	return h, nil
 }
 

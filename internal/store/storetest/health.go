@@ -105,6 +105,14 @@ func testBreaker(t *testing.T, s store.Store) {
 		!h.NextProbeAt.Equal(t0.Add(2*time.Millisecond+30*time.Second).Truncate(time.Microsecond)) || h.LastError != "the receiver answered 503" {
 		t.Fatalf("health after opening = %+v", h)
 	}
+	// The operator's health page lists it among the open circuits, with
+	// its failures of the last 24 hours.
+	sh, err := stats(t, s).Health(ctx, time.Now(), 60)
+	must(t, err)
+	if i := slices.IndexFunc(sh.Open, func(e store.EndpointHealth) bool { return e.ID == ep.ID }); i < 0 ||
+		sh.Open[i].Circuit != domain.CircuitOpen || sh.Open[i].Failed != 3 {
+		t.Fatalf("open circuits on the health page = %+v, want %s open with 3 failing deliveries", sh.Open, ep.ID)
+	}
 	before := attemptsOf(t, s, ep.ID)
 
 	// Open: every delivery is due, none is claimed, no attempt is spent.
