@@ -180,7 +180,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tcfg.Logger = log
 	}
 	transforms := transform.NewPool(tcfg)
-	generated, err := signals.ConfigureOperator(ctx, cfg.Store, client, cfg.OperatorWebhook, domain.Now())
+	operator := cfg.OperatorWebhook
+	operator.HTTPSOnly = cfg.ProductionHTTPSOnly
+	generated, err := signals.ConfigureOperator(ctx, cfg.Store, client, operator, domain.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,9 @@ type Operator struct {
 	// Secret signs its deliveries (whsec_…); empty keeps the one stored,
 	// or makes one the first time.
 	Secret string
+	// HTTPSOnly refuses an http URL: the operator's scope is a production
+	// one, and --production-https-only holds for it as for the tenants'.
+	HTTPSOnly bool
 }
 
 // OperatorStore is the part of the store ConfigureOperator uses.
@@ -60,7 +63,7 @@ func ConfigureOperator(ctx context.Context, st OperatorStore, urls URLChecker, o
 		ep.Status, ep.DisabledReason, ep.UpdatedAt = domain.EndpointDisabled, "--operator-webhook-url is not set", now
 		return "", st.UpdateEndpoint(audited(ctx, "endpoint.disabled", before, operatorSnap(ep), now), ep)
 	}
-	if err := checkOperatorURL(ctx, urls, op.URL); err != nil {
+	if err := checkOperatorURL(ctx, urls, op); err != nil {
 		return "", err
 	}
 	if op.Secret != "" {
@@ -114,10 +117,14 @@ func ConfigureOperator(ctx context.Context, st OperatorStore, urls URLChecker, o
 
 // checkOperatorURL refuses a URL that is not absolute http(s), or that the
 // SSRF guard would refuse at every delivery: better at start than never.
-func checkOperatorURL(ctx context.Context, urls URLChecker, raw string) error {
+func checkOperatorURL(ctx context.Context, urls URLChecker, op Operator) error {
+	raw := op.URL
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("--operator-webhook-url %q: give an absolute http:// or https:// URL", safeURL(raw))
+	}
+	if op.HTTPSOnly && u.Scheme != "https" {
+		return fmt.Errorf("--operator-webhook-url %s: give an https:// URL (or --no-production-https-only)", safeURL(raw))
 	}
 	if err := urls.CheckURL(ctx, raw); err != nil {
 		return fmt.Errorf("--operator-webhook-url %s: %w (a private address needs --allow-cidr)", safeURL(raw), err)

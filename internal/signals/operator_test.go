@@ -78,13 +78,18 @@ func TestOperatorWebhookSecretIsMadeOnceKeptAndTheWebhookFollowsTheFlags(t *test
 func TestABadOperatorWebhookIsRefusedAtStart(t *testing.T) {
 	h := servertest.Start(t)
 	guard := egress.New(egress.Options{}) // private addresses refused
-	for _, c := range []struct{ url, secret, flag string }{
-		{"ftp://alerts.example.com/", "", "--operator-webhook-url"},
-		{"alerts.example.com/hook", "", "--operator-webhook-url"},
-		{"http://127.0.0.1:9/hook", "", "--allow-cidr"},
-		{"https://alerts.example.com/hook", "whsec_short", "--operator-webhook-secret"},
+	for _, c := range []struct {
+		url, secret, flag string
+		httpsOnly         bool
+	}{
+		{"ftp://alerts.example.com/", "", "--operator-webhook-url", false},
+		{"alerts.example.com/hook", "", "--operator-webhook-url", false},
+		{"http://127.0.0.1:9/hook", "", "--allow-cidr", false},
+		{"http://alerts.example.com/hook", "", "--no-production-https-only", true},
+		{"https://alerts.example.com/hook", "whsec_short", "--operator-webhook-secret", false},
 	} {
-		_, err := signals.ConfigureOperator(t.Context(), h.Store, guard, signals.Operator{URL: c.url, Secret: c.secret}, domain.Now())
+		op := signals.Operator{URL: c.url, Secret: c.secret, HTTPSOnly: c.httpsOnly}
+		_, err := signals.ConfigureOperator(t.Context(), h.Store, guard, op, domain.Now())
 		if err == nil || !strings.Contains(err.Error(), c.flag) {
 			t.Errorf("%s %s: %v, want an error naming %s", c.url, c.secret, err, c.flag)
 		}
