@@ -15,6 +15,7 @@ var orderTests = []conformanceTest{
 	{"JobOrderHoldsTheRestBehindARetryAndNoOtherJob", testJobOrderRetryHolds},
 	{"JobOrderGoesOnAfterAFailedHeadMarkingTheRest", testJobOrderFailedHead},
 	{"JobOrderIsTheBatchOrderWhateverTheIDs", testJobOrderBatch},
+	{"JobOrderGoesOnAtOnceAfterAnErasedHeadMarkingTheRest", testJobOrderErasedHead},
 	{"EndpointOrderingAndEventTypeRetryPolicyRoundTrip", testOrderingRoundTrip},
 }
 
@@ -167,6 +168,35 @@ func testJobOrderFailedHead(t *testing.T, s store.Store) {
 	}
 	if d := deliveryOf(t, s, a1, ordered.ID); d.FollowsFailed != "" || d.Status != domain.DeliveryFailed {
 		t.Fatalf("the failed head = %+v", d)
+	}
+}
+
+// An erasure cancels the pending head of an ordered job: the rest go on at
+// once, marked, as after a head that failed, not after its retry's hold.
+func testJobOrderErasedHead(t *testing.T, s store.Store) {
+	setup(t, s)
+	ordered := orderedEndpoint(t, s, scope)
+	a1 := publishJob(t, s, scope, "job_a")
+	a2, a3 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_a")
+	got := claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 1 {
+		t.Fatalf("claimed %v, want %s alone", keys(got), a1)
+	}
+	head := deliveryOf(t, s, a1, ordered.ID)
+	must(t, s.Record(ctx, []store.Outcome{outcome(got[a1], domain.DeliveryPending, time.Now().Add(time.Hour), 500)}))
+	r := &domain.Erasure{ID: domain.NewID(domain.PrefixErasure)}
+	must(t, s.Erase(ctx, scope, domain.ErasureSelector{EventIDs: []string{a1}}, r))
+	if r.Erased.CancelledDeliveries != 1 {
+		t.Fatalf("erased %+v, want the head cancelled", r.Erased)
+	}
+	got = claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 1 || got[a2].DeliveryID == "" {
+		t.Fatalf("after the head was erased claimed %v; want %s alone, now", keys(got), a2)
+	}
+	for _, id := range []string{a2, a3} {
+		if d := deliveryOf(t, s, id, ordered.ID); d.FollowsFailed != head.ID {
+			t.Fatalf("delivery of %s follows_failed %q, want the erased %s", id, d.FollowsFailed, head.ID)
+		}
 	}
 }
 
