@@ -23,12 +23,15 @@ func (d *Dispatcher) signalExhausted(c *store.Claimed, o *store.Outcome) {
 	var reason string
 	attempts := a.Number
 	switch {
-	case o.Status == domain.DeliveryFailed:
+	case o.Status == domain.DeliveryFailed,
+		// An attempt that went out and failed, whose retry would come after
+		// the event's TTL (send.go): it ends cancelled, but it gave up.
+		o.Status == domain.DeliveryCancelled && a.ErrorClass != "":
 		n := "attempts"
 		if a.Number == 1 {
 			n = "attempt"
 		}
-		reason = fmt.Sprintf("gave up after %d %s: %s", a.Number, n, withoutURL(a.Error))
+		reason = fmt.Sprintf("gave up after %d %s: %s", a.Number, n, domain.WithoutURL(a.Error))
 	case o.Status == domain.DeliveryCancelled && ev.Expired(a.At):
 		// The cancellation sent nothing; only the attempts before it count.
 		reason, attempts = a.Error, c.Attempts

@@ -35,10 +35,10 @@ func (d *Dispatcher) signalHealth(outcomes []store.Outcome) {
 			}
 			d.log.LogAttrs(ctx, slog.LevelInfo, "endpoint health changed", slog.String("change", typ),
 				slog.String("tenant", o.Scope.TenantID), slog.String("environment", string(o.Scope.Environment)),
-				slog.String("endpoint", o.EndpointID), slog.String("reason", withoutURL(c.Reason)))
+				slog.String("endpoint", o.EndpointID), slog.String("reason", domain.WithoutURL(c.Reason)))
 			d.cfg.Signals.Signal(ctx, domain.Signal{
 				Type: typ, TenantID: o.Scope.TenantID, Environment: o.Scope.Environment, EndpointID: o.EndpointID,
-				Reason: withoutURL(c.Reason), At: c.At,
+				Reason: domain.WithoutURL(c.Reason), At: c.At,
 			})
 		}
 	}

@@ -2,14 +2,17 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // heard is a Signals double that keeps what it was told of endpoints'
@@ -106,4 +109,38 @@ func TestTheDispatcherSignalsACircuitOpeningItsRecoveryAGoneEndpointAndItsReturn
 	r.publish("a.b", `{}`)
 	signals.waitHeard(t, domain.SignalCircuitOpened, domain.SignalEndpointRecovered, domain.SignalEndpointDisabled,
 		domain.SignalEndpointRecovered)
+}
+
+// signalled is a Signals double that passes every signal on.
+type signalled chan domain.Signal
+
+func (s signalled) Signal(_ context.Context, sig domain.Signal) { s <- sig }
+
+// A failed attempt whose retry would come after the event's TTL ends the
+// delivery cancelled; it gave up all the same, so delivery.exhausted is
+// signalled.
+func TestAFailedAttemptCancelledForItsTTLSignalsExhausted(t *testing.T) {
+	rc := newSink(t, func(*http.Request, []byte) int { return http.StatusServiceUnavailable })
+	heard := make(signalled, 16)
+	r := newRigWith(t, egress.Options{AllowPrivate: true}, nil, func(c *Config) { c.Signals = heard })
+	r.endpoint(rc.URL, func(e *domain.Endpoint) { e.RetryPolicy = domain.RetryPolicy{Delays: []string{"1h"}} })
+	now := time.Now()
+	expires := now.Add(time.Minute)
+	ev := domain.Event{
+		ID: domain.NewIDAt(domain.PrefixEvent, now), TenantID: r.scope.TenantID, Environment: r.scope.Environment,
+		Type: "a.b", Data: json.RawMessage(`{}`), CreatedAt: now, ExpiresAt: &expires,
+	}
+	if _, err := r.st.Publish(t.Context(), r.scope, []store.Publication{{Event: ev}}); err != nil {
+		t.Fatal(err)
+	}
+	r.d.Wake()
+	select {
+	case s := <-heard:
+		if s.Type != domain.SignalDeliveryExhausted || s.EventID != ev.ID || s.DeliveryStatus != domain.DeliveryCancelled ||
+			s.Attempts != 1 || !strings.Contains(s.Reason, "gave up after 1 attempt") {
+			t.Fatalf("signalled %+v", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery.exhausted for a delivery that failed and was cancelled for its TTL")
+	}
 }

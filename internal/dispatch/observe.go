@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"log/slog"
-	"strings"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
@@ -40,7 +39,7 @@ func (d *Dispatcher) attempted(o *store.Outcome) {
 		attrs = append(attrs, slog.Int("response_status", a.ResponseStatus))
 	}
 	if o.Status != domain.DeliverySucceeded {
-		attrs = append(attrs, slog.String("error_class", a.ErrorClass), slog.String("error", withoutURL(a.Error)))
+		attrs = append(attrs, slog.String("error_class", a.ErrorClass), slog.String("error", domain.WithoutURL(a.Error)))
 	}
 	if o.Status == domain.DeliveryPending {
 		attrs = append(attrs, slog.Time("next_attempt_at", o.NextAttemptAt))
@@ -75,22 +74,3 @@ func (d *Dispatcher) tookOver(claimed []store.Claimed) {
 	}
 }
 
-// withoutURL drops the URLs Go's HTTP client puts in its errors
-// (`Post "https://…": dial tcp: …`, also inside an OAuth2 token error):
-// an endpoint's URL may carry a token in its query.
-func withoutURL(msg string) string {
-	for _, verb := range []string{`Post "`, `Get "`} {
-		for {
-			i := strings.Index(msg, verb)
-			if i < 0 {
-				break
-			}
-			j := strings.Index(msg[i+len(verb):], `": `)
-			if j < 0 {
-				break
-			}
-			msg = msg[:i] + verb[:len(verb)-2] + ": " + msg[i+len(verb)+j+3:]
-		}
-	}
-	return msg
-}

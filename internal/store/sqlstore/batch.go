@@ -136,6 +136,10 @@ type ClaimCandidate struct {
 	// Concurrency is the endpoint's max_concurrency; 0 for an endpoint
 	// that is gone.
 	Concurrency int
+	// Probe marks the one delivery a half-open circuit lets go: it is
+	// claimed before the other endpoints' rounds, so a claim's limit
+	// cannot leave the probe taken and unsent.
+	Probe bool
 	// UpdatedAt is the endpoint's updated_at (Unix microseconds) as the
 	// claim read it; 0 for an endpoint that is gone.
 	UpdatedAt int64

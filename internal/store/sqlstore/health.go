@@ -29,9 +29,9 @@ const healthColumns = `endpoint_id, circuit, failures, streak, streak_at, failin
 	(SELECT e.status FROM endpoints e WHERE e.id = endpoint_health.endpoint_id)`
 
 // counts reports whether an outcome says anything of its endpoint's health,
-// and whether that is a failure. A cancellation (expired event, deleted
-// endpoint) or a failure before anything was sent (a body that cannot be
-// built) says nothing of the receiver.
+// and whether that is a failure. A cancellation that sent nothing (expired
+// event, deleted endpoint) or a failure before anything was sent (a body
+// that cannot be built) says nothing of the receiver.
 func counts(o *store.Outcome) (counted, failed bool) {
 	switch {
 	case o.DisableEndpoint != "":
@@ -40,7 +40,10 @@ func counts(o *store.Outcome) (counted, failed bool) {
 		return false, false
 	case o.Status == domain.DeliverySucceeded:
 		return true, false
-	case o.Status == domain.DeliveryPending || o.Status == domain.DeliveryFailed:
+	case o.Status == domain.DeliveryPending || o.Status == domain.DeliveryFailed,
+		// A failed attempt whose retry would have come after the event's
+		// TTL ends cancelled; the request went out and failed all the same.
+		o.Status == domain.DeliveryCancelled && o.Attempt.ErrorClass != "":
 		return o.Attempt.ErrorClass != "", o.Attempt.ErrorClass != ""
 	}
 	return false, false
@@ -161,7 +164,9 @@ func (db *DB) applyOutcome(ctx context.Context, tx *sql.Tx, h *health, o *store.
 		*h = health{circuit: domain.CircuitClosed, changed: true, disabled: h.disabled}
 		return nil
 	}
-	h.lastError = lastError(&o.Attempt)
+	// Without the URLs Go puts in its errors: a job's callback URL may be a
+	// session link, and the health history outlives an erasure.
+	h.lastError = domain.WithoutURL(lastError(&o.Attempt))
 	h.failures++
 	if h.failingSince == 0 {
 		h.failingSince = at
@@ -353,8 +358,9 @@ func (db *DB) ExpirePaused(ctx context.Context, cutoff, now time.Time, limit int
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		n, err = db.cancelPending(ctx, tx, `SELECT d.id FROM endpoints e JOIN deliveries d ON d.endpoint_id = e.id
-			WHERE e.status = 'paused' AND d.status = 'pending' AND d.lease_owner IS NULL AND d.created_at < ? LIMIT ?`,
-			cancelledPaused, now, micros(cutoff), limit)
+			WHERE e.status = 'paused' AND d.status = 'pending' AND (d.lease_owner IS NULL OR d.next_attempt_at <= ?)
+			AND d.created_at < ? LIMIT ?`,
+			cancelledPaused, now, micros(now), micros(cutoff), limit)
 		return err
 	})
 	return n, db.wrap("expire deliveries of paused endpoints", err)
@@ -366,15 +372,19 @@ func (db *DB) ExpirePaused(ctx context.Context, cutoff, now time.Time, limit int
 // that will never be delivered has no business in the database either.
 func (db *DB) cancelPending(ctx context.Context, tx *sql.Tx, selection, why string, now time.Time, args ...any) (int, error) {
 	rows, err := tx.QueryContext(ctx, db.q(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL,
-		last_error = ?, updated_at = ? WHERE id IN (`+selection+`) RETURNING event_id`), append([]any{why, micros(now)}, args...)...)
+		last_error = ?, updated_at = ? WHERE id IN (`+selection+`) RETURNING event_id, id, endpoint_id, ordered_job`),
+		append([]any{why, micros(now)}, args...)...)
 	if err != nil {
 		return 0, err
 	}
 	var events []any
+	var ordered []store.Outcome
 	n := 0
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var job sql.NullString
+		o := store.Outcome{Status: domain.DeliveryCancelled}
+		if err := rows.Scan(&id, &o.DeliveryID, &o.EndpointID, &job); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -382,9 +392,17 @@ func (db *DB) cancelPending(ctx context.Context, tx *sql.Tx, selection, why stri
 		if !slices.Contains(events, any(id)) {
 			events = append(events, id)
 		}
+		if job.Valid {
+			o.OrderedJob = job.String
+			ordered = append(ordered, o)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	// The rest of an ordered job go on without the cancelled ones, marked.
+	if err := db.recordJobOrder(ctx, tx, ordered); err != nil {
 		return 0, err
 	}
 	return n, db.scrubEvents(ctx, tx, events)

@@ -75,6 +75,15 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	// endpoints come first changes from claim to claim.
 	start := rand.IntN(len(cands))
 	cands = append(cands[start:], cands[:start]...)
+	slices.SortStableFunc(cands, func(a, b ClaimCandidate) int {
+		switch {
+		case a.Probe == b.Probe:
+			return 0
+		case a.Probe:
+			return -1
+		}
+		return 1
+	})
 	out, err := db.dialect.Batcher.ClaimDue(ctx, tx, DueClaim{
 		Owner: p.Owner, LeaseUntil: micros(p.Now.Add(p.Lease)), Now: micros(p.Now), Limit: p.Limit, Candidates: cands,
 	})
@@ -136,6 +145,7 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimPara
 		case circuit.Valid && circuit.String != domain.CircuitClosed:
 			// Deferred, attempts untouched, until the probe's time.
 			if probeAt.Int64 <= now {
+				c.Concurrency = max(1, int(limit.Int64))
 				probes = append(probes, probe{c, circuit.String})
 			}
 			continue
@@ -155,7 +165,7 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimPara
 			return nil, err
 		}
 		if took {
-			pr.Cap = 1
+			pr.Cap, pr.Probe = 1, true
 			out = append(out, pr.ClaimCandidate)
 		}
 	}
@@ -262,7 +272,8 @@ func (db *DB) scrubEvents(ctx context.Context, tx *sql.Tx, ids []any) error {
 		return nil
 	}
 	args := append([]any{[]byte(domain.Redacted)}, ids...)
+	// An erased event keeps the erasure's marker.
 	_, err := tx.ExecContext(ctx, db.q(`UPDATE events SET data = ? WHERE id IN (`+placeholders(len(ids))+`) AND sensitive
-		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending')`), args...)
+		AND erased_at IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending')`), args...)
 	return err
 }

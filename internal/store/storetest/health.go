@@ -20,6 +20,91 @@ var healthTests = []conformanceTest{
 	{"EndpointFailingTooLongIsDisabledAndEnabledAgainWithItsDeliveries", testAutoDisable},
 	{"PausedEndpointsDeliveriesExpireAndSensitiveDataIsErased", testPausedExpiry},
 	{"DeletingAnEndpointErasesItsUndeliveredSensitiveData", testDeleteScrubs},
+	{"FailedAttemptsCancelledForTheirTTLOpenTheCircuit", testBreakerCountsTTLCancels},
+	{"AProbeIsClaimedBeforeOtherEndpointsBacklogs", testProbeFirst},
+}
+
+// A claim whose limit is smaller than the due work takes the probe first:
+// a probe taken (the circuit half-open) but left unclaimed would hold the
+// endpoint for a lease.
+func testProbeFirst(t *testing.T, s store.Store) {
+	setup(t, s)
+	broken := endpoint(t, s, scope, "a.b")
+	p := &domain.Breaker{Threshold: 1, Window: time.Minute, Cooldown: time.Second, DisableAfter: 120 * time.Hour}
+	publishSeq(t, s, scope, 1)
+	t0 := time.Now()
+	c := claimAt(t, s, "p", t0)
+	if len(c) != 1 {
+		t.Fatalf("claimed %d, want 1", len(c))
+	}
+	must(t, s.Record(ctx, []store.Outcome{failAt(c[0], p, t0, t0)}))
+	if h := health(t, s, broken.ID); h.Circuit != domain.CircuitOpen {
+		t.Fatalf("circuit %s, want open", h.Circuit)
+	}
+	// Another endpoint, for the same type, with a backlog of its own.
+	busy := endpoint(t, s, scope, "a.b")
+	publishSeq(t, s, scope, 20)
+	for range 5 {
+		got, err := s.Claim(ctx, store.ClaimParams{Owner: "q", Limit: 1, Lease: time.Minute, Now: t0.Add(2 * time.Second)})
+		must(t, err)
+		if len(got) != 1 {
+			t.Fatalf("claimed %d, want 1", len(got))
+		}
+		if got[0].EndpointID == broken.ID {
+			return
+		}
+		if got[0].EndpointID != busy.ID {
+			t.Fatalf("claimed a delivery of %s", got[0].EndpointID)
+		}
+		if h := health(t, s, broken.ID); h.Circuit == domain.CircuitHalfOpen {
+			t.Fatalf("the probe was taken (half-open) but a claim of one took %s's delivery instead", busy.ID)
+		}
+	}
+	t.Fatalf("five claims of one never took the probe")
+}
+
+// A failed attempt whose retry would come after its event's TTL ends the
+// delivery cancelled (the dispatcher's choice), but its request went out
+// and failed: a receiver that fails only such deliveries still opens its
+// circuit. A cancellation that sent nothing (no error class) does not count.
+func testBreakerCountsTTLCancels(t *testing.T, s store.Store) {
+	setup(t, s)
+	ep := endpoint(t, s, scope, "a.b")
+	p := &domain.Breaker{Threshold: 3, Window: time.Minute, Cooldown: 30 * time.Second, DisableAfter: 120 * time.Hour}
+	publishSeq(t, s, scope, 5)
+	t0 := time.Now()
+	c := claimAt(t, s, "p", t0)
+	if len(c) != 5 {
+		t.Fatalf("claimed %d, want 5", len(c))
+	}
+	var outs []store.Outcome
+	for i := range 2 {
+		o := outcome(c[i], domain.DeliveryCancelled, time.Time{}, 0)
+		o.Attempt.At, o.Attempt.Error, o.Breaker = t0.Add(time.Duration(i)*time.Millisecond), "the event expired", p
+		outs = append(outs, o)
+	}
+	must(t, s.Record(ctx, outs))
+	if h := health(t, s, ep.ID); h.ConsecutiveFailures != 0 {
+		t.Fatalf("cancellations that sent nothing counted %d failures", h.ConsecutiveFailures)
+	}
+	outs = outs[:0]
+	for i := 2; i < 5; i++ {
+		o := failAt(c[i], p, t0.Add(time.Duration(i)*time.Millisecond), time.Time{})
+		o.Status, o.NextAttemptAt = domain.DeliveryCancelled, time.Time{}
+		o.Attempt.ErrorClass, o.Attempt.Error = "network", `Post "https://cb.example/s?session=SECRET-LINK": dial tcp: connection refused`
+		outs = append(outs, o)
+	}
+	must(t, s.Record(ctx, outs))
+	h := health(t, s, ep.ID)
+	if h.Circuit != domain.CircuitOpen || h.ConsecutiveFailures != 3 {
+		t.Fatalf("after three failed attempts cancelled for their TTL: %+v", h)
+	}
+	// The health record keeps the error without its URL: a job's callback
+	// URL may be a session link, and this record outlives an erasure.
+	if strings.Contains(h.LastError, "SECRET-LINK") || !strings.Contains(h.LastError, "connection refused") ||
+		slices.ContainsFunc(h.History, func(c domain.HealthChange) bool { return strings.Contains(c.Reason, "SECRET-LINK") }) {
+		t.Fatalf("health keeps the callback URL: %+v", h)
+	}
 }
 
 // failAt is a failed attempt of c at at, due again at next, counted under p.
