@@ -73,4 +73,3 @@ func (d *Dispatcher) tookOver(claimed []store.Claimed) {
 		d.cfg.Metrics.TookOver(n)
 	}
 }
-
