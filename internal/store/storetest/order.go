@@ -137,36 +137,50 @@ func testJobOrderRetryHolds(t *testing.T, s store.Store) {
 	}
 }
 
-func testJobOrderFailedHead(t *testing.T, s store.Store) {
+// jobOfThree publishes three events of one job to an ordered endpoint and
+// claims the first: the endpoint, the events, and the head's claim.
+func jobOfThree(t *testing.T, s store.Store) (*domain.Endpoint, [3]string, store.Claimed) {
+	t.Helper()
 	setup(t, s)
 	ordered := orderedEndpoint(t, s, scope)
-	a1 := publishJob(t, s, scope, "job_a")
-	a2, a3 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_a")
+	var ev [3]string
+	for i := range ev {
+		ev[i] = publishJob(t, s, scope, "job_a")
+	}
 	got := claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
-	if len(got) != 1 {
-		t.Fatalf("claimed %v, want %s alone", keys(got), a1)
+	if len(got) != 1 || got[ev[0]].DeliveryID == "" {
+		t.Fatalf("claimed %v, want %s alone", keys(got), ev[0])
 	}
-	head := deliveryOf(t, s, a1, ordered.ID)
-	o := outcome(got[a1], domain.DeliveryFailed, time.Time{}, 500)
-	must(t, s.Record(ctx, []store.Outcome{o}))
+	return ordered, ev, got[ev[0]]
+}
 
-	// The rest go on, one at a time, each marked with the failed one.
-	got = claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
-	if len(got) != 1 || got[a2].DeliveryID == "" {
-		t.Fatalf("after the head failed claimed %v; want %s alone", keys(got), a2)
+// restGoOnMarked checks that, the head of jobOfThree having ended for
+// good, the second goes now, alone, and both others carry the head's id.
+func restGoOnMarked(t *testing.T, s store.Store, ordered *domain.Endpoint, ev [3]string, head string) {
+	t.Helper()
+	got := claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
+	if len(got) != 1 || got[ev[1]].DeliveryID == "" {
+		t.Fatalf("after the head ended claimed %v; want %s alone, now", keys(got), ev[1])
 	}
-	for _, id := range []string{a2, a3} {
-		if d := deliveryOf(t, s, id, ordered.ID); d.FollowsFailed != head.ID {
-			t.Fatalf("delivery of %s follows_failed %q, want the failed %s", id, d.FollowsFailed, head.ID)
+	for _, id := range ev[1:] {
+		if d := deliveryOf(t, s, id, ordered.ID); d.FollowsFailed != head {
+			t.Fatalf("delivery of %s follows_failed %q, want the head %s", id, d.FollowsFailed, head)
 		}
 	}
+}
+
+func testJobOrderFailedHead(t *testing.T, s store.Store) {
+	ordered, ev, head := jobOfThree(t, s)
+	must(t, s.Record(ctx, []store.Outcome{outcome(head, domain.DeliveryFailed, time.Time{}, 500)}))
+	// The rest go on, one at a time, each marked with the failed one.
+	restGoOnMarked(t, s, ordered, ev, head.DeliveryID)
 	// One published after the failure is not marked: nothing was skipped
 	// while it waited.
 	a4 := publishJob(t, s, scope, "job_a")
 	if d := deliveryOf(t, s, a4, ordered.ID); d.FollowsFailed != "" {
 		t.Fatalf("a later delivery follows_failed %q", d.FollowsFailed)
 	}
-	if d := deliveryOf(t, s, a1, ordered.ID); d.FollowsFailed != "" || d.Status != domain.DeliveryFailed {
+	if d := deliveryOf(t, s, ev[0], ordered.ID); d.FollowsFailed != "" || d.Status != domain.DeliveryFailed {
 		t.Fatalf("the failed head = %+v", d)
 	}
 }
@@ -174,30 +188,14 @@ func testJobOrderFailedHead(t *testing.T, s store.Store) {
 // An erasure cancels the pending head of an ordered job: the rest go on at
 // once, marked, as after a head that failed, not after its retry's hold.
 func testJobOrderErasedHead(t *testing.T, s store.Store) {
-	setup(t, s)
-	ordered := orderedEndpoint(t, s, scope)
-	a1 := publishJob(t, s, scope, "job_a")
-	a2, a3 := publishJob(t, s, scope, "job_a"), publishJob(t, s, scope, "job_a")
-	got := claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
-	if len(got) != 1 {
-		t.Fatalf("claimed %v, want %s alone", keys(got), a1)
-	}
-	head := deliveryOf(t, s, a1, ordered.ID)
-	must(t, s.Record(ctx, []store.Outcome{outcome(got[a1], domain.DeliveryPending, time.Now().Add(time.Hour), 500)}))
+	ordered, ev, head := jobOfThree(t, s)
+	must(t, s.Record(ctx, []store.Outcome{outcome(head, domain.DeliveryPending, time.Now().Add(time.Hour), 500)}))
 	r := &domain.Erasure{ID: domain.NewID(domain.PrefixErasure)}
-	must(t, s.Erase(ctx, scope, domain.ErasureSelector{EventIDs: []string{a1}}, r))
+	must(t, s.Erase(ctx, scope, domain.ErasureSelector{EventIDs: []string{ev[0]}}, r))
 	if r.Erased.CancelledDeliveries != 1 {
 		t.Fatalf("erased %+v, want the head cancelled", r.Erased)
 	}
-	got = claimedOf(claimAll(t, s, "p", time.Now()), ordered.ID)
-	if len(got) != 1 || got[a2].DeliveryID == "" {
-		t.Fatalf("after the head was erased claimed %v; want %s alone, now", keys(got), a2)
-	}
-	for _, id := range []string{a2, a3} {
-		if d := deliveryOf(t, s, id, ordered.ID); d.FollowsFailed != head.ID {
-			t.Fatalf("delivery of %s follows_failed %q, want the erased %s", id, d.FollowsFailed, head.ID)
-		}
-	}
+	restGoOnMarked(t, s, ordered, ev, head.DeliveryID)
 }
 
 func testJobOrderBatch(t *testing.T, s store.Store) {
