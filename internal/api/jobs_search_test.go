@@ -61,3 +61,29 @@ func TestJobListFindsByPartnerParamKindAndStatusNewestFirst(t *testing.T) {
 		}
 	})
 }
+
+// Partner params PostgreSQL could not read as JSON (a NUL character in a
+// string, invalid UTF-8) are refused naming the field: one such job would
+// fail every partner-param search and erasure of its scope. An escaped
+// backslash before "u0000" is text, and taken.
+func TestPartnerParamsThatCannotBeSearchedAreRefused(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		h.Tenant("acme")
+		acme := h.As("acme", "sandbox")
+		for _, params := range []string{`{"user_id":"u-\u0000"}`, `{"a\u0000":1}`, `{"user_id":"` + "\xff" + `"}`} {
+			_, err := acme.Publish(t.Context(), &client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`),
+				Job: &client.JobRef{ID: "job_nul", PartnerParams: json.RawMessage(params)}})
+			var ae *client.Error
+			if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity || !names(ae, "body.job.partner_params") {
+				t.Fatalf("partner params %q: %v, want a 422 naming body.job.partner_params", params, err)
+			}
+		}
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "a.b", Data: json.RawMessage(`{}`),
+			Job: &client.JobRef{ID: "job_text", PartnerParams: json.RawMessage(`{"note":"C:\\u0000"}`)}})
+		js := servertest.Must(acme.ListJobs(t.Context(), &client.JobListParams{PartnerParam: `C:\u0000`}))(t)
+		if len(js.Data) != 1 || js.Data[0].ID != "job_text" {
+			t.Fatalf("the job whose param is the text C:\\u0000: %+v", js.Data)
+		}
+	})
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/domain"
 )
@@ -98,6 +100,9 @@ func (m *Manager) job(ctx context.Context, sc domain.Scope, in *JobSpec, field s
 		if !domain.IsJSONObject(in.PartnerParams) {
 			return nil, domain.Invalid(field+"partner_params", "must be a JSON object")
 		}
+		if why := unreadableJSON(in.PartnerParams); why != "" {
+			return nil, domain.Invalid(field+"partner_params", "%s", why)
+		}
 		// Kept as received, not compacted: receivers echo them back and
 		// compare (docs/delivery.md, partner params).
 		j.PartnerParams = bytes.TrimSpace(in.PartnerParams)
@@ -142,6 +147,45 @@ func spacedOutsideStrings(b []byte) bool {
 			inString = !inString
 		case !inString && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
 			return true
+		}
+	}
+	return false
+}
+
+// unreadableJSON says why PostgreSQL could not read raw JSON as jsonb (the
+// partner-param search and erasure do): invalid UTF-8, or a NUL character
+// in a string. One such job would fail every search of its scope.
+func unreadableJSON(raw []byte) string {
+	if !utf8.Valid(raw) {
+		return "must be valid UTF-8"
+	}
+	if !bytes.Contains(raw, []byte(`\u0000`)) {
+		return ""
+	}
+	// The text is there; whether a string holds NUL (and not an escaped
+	// backslash before "u0000") is for the decoder to say.
+	var v any
+	if json.Unmarshal(raw, &v) == nil && holdsNUL(v) {
+		return `must not contain the NUL character (\u0000)`
+	}
+	return ""
+}
+
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case map[string]any:
+		for k, x := range v {
+			if strings.ContainsRune(k, 0) || holdsNUL(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if holdsNUL(x) {
+				return true
+			}
 		}
 	}
 	return false
