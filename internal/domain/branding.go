@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Branding is how the tenant portal presents itself to one tenant's
@@ -86,7 +87,9 @@ func ParseDisplayName(s string) (string, error) {
 	if len(s) > MaxDisplayName {
 		return "", Invalid("display_name", "is longer than %d bytes", MaxDisplayName)
 	}
-	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	// Bidi controls too: a name that reverses the text after it could
+	// make the header read as another tenant's.
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) {
 		return "", Invalid("display_name", "must not contain control characters")
 	}
 	return s, nil
