@@ -65,22 +65,13 @@ func (r *runner) saturation(ctx context.Context) *Result {
 	d := max(time.Duration(float64(c.saturationDuration)*c.scale), 2*time.Second)
 	n := c.saturationEndpoints
 	res := &Result{Scenario: "saturation", Store: r.store, OK: true, Endpoints: n, Concurrency: c.concurrency}
-	st, err := r.startStage(ctx, "saturation", c.profiles["saturation"])
+	seqs := saturationSeqs / n
+	st, err := r.readyStage(ctx, "saturation", c.profiles["saturation"], n, nil, seqs)
 	if err != nil {
 		res.fail(err.Error())
 		return res
 	}
 	defer st.close()
-	seqs := saturationSeqs / n
-	_, req, err := st.endpoints(ctx, n, nil, seqs)
-	if err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	if err := r.rc.reset(req); err != nil {
-		res.fail(err.Error())
-		return res
-	}
 	prof := r.startProfile(res, st)
 	st.begin()
 	sat, ps, err := publishSaturating(ctx, st.h, c.shape, c.saturationClients, c.saturationBatch, d, seqs, n)

@@ -221,6 +221,25 @@ func (st *stage) endpoints(ctx context.Context, n int, kind func(i int) endpoint
 	return eps, req, nil
 }
 
+// readyStage starts a stage with n endpoints of the kinds kind gives and
+// the receiver reset for them, events sequence numbers each: what a
+// scenario that publishes at once needs. A stage that fails is closed.
+func (r *runner) readyStage(ctx context.Context, name string, profile bool, n int, kind func(int) endpointKind, events int) (*stage, error) {
+	st, err := r.startStage(ctx, name, profile)
+	if err != nil {
+		return nil, err
+	}
+	_, req, err := st.endpoints(ctx, n, kind, events)
+	if err == nil {
+		err = r.rc.reset(req)
+	}
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return st, nil
+}
+
 func (st *stage) begin() {
 	if st.schemaURL != "" {
 		st.walBegun = walSyncs(context.Background(), st.r.cfg.database)
@@ -504,21 +523,12 @@ func (r *runner) deliver(ctx context.Context, name string, events, n int, kind f
 	}
 	res := &Result{Scenario: name, Store: r.store, OK: true, Endpoints: n, Concurrency: r.cfg.concurrency,
 		Events: events, Deliveries: int64(events * healthy)}
-	st, err := r.startStage(ctx, name, profile)
+	st, err := r.readyStage(ctx, name, profile, n, kind, events)
 	if err != nil {
 		res.fail(err.Error())
 		return res
 	}
 	defer st.close()
-	_, req, err := st.endpoints(ctx, n, kind, events)
-	if err != nil {
-		res.fail(err.Error())
-		return res
-	}
-	if err := r.rc.reset(req); err != nil {
-		res.fail(err.Error())
-		return res
-	}
 	prof := r.startProfile(res, st)
 	st.begin()
 	ps, err := publish(st)

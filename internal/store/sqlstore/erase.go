@@ -275,20 +275,14 @@ func (e *eraser) eventBatch(ctx context.Context, ids []string) error {
 		if err := e.eventJobs(ctx, tx, ids); err != nil {
 			return fmt.Errorf("events' jobs: %w", err)
 		}
-		ordered, err := e.orderedPending(ctx, tx, in, scoped())
+		// Cancelled as an endpoint's deletion cancels them: the rest of an
+		// ordered job go on without them, marked.
+		cancelled, err := e.db.cancelPending(ctx, tx, `SELECT id FROM deliveries WHERE tenant_id = ? AND environment = ?
+			AND event_id IN `+in+` AND status = 'pending'`, domain.ErasedReason, fromMicros(e.now), scoped()...)
 		if err != nil {
-			return fmt.Errorf("ordered deliveries: %w", err)
-		}
-		if n, err = e.db.execCount(ctx, tx, `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL,
-			updated_at = ? WHERE tenant_id = ? AND environment = ? AND event_id IN `+in+` AND status = 'pending'`, scoped(e.now)...); err != nil {
 			return fmt.Errorf("cancel deliveries: %w", err)
 		}
-		c.CancelledDeliveries = int(n)
-		// The rest of an ordered job go on without the cancelled ones,
-		// marked, as after any delivery that ended for good.
-		if err := e.db.recordJobOrder(ctx, tx, ordered); err != nil {
-			return fmt.Errorf("keep the jobs' order: %w", err)
-		}
+		c.CancelledDeliveries = cancelled
 		// last_error may name a callback URL (a session link) or quote the
 		// receiver; a delivery that just lost its pending state says why.
 		if n, err = e.db.execCount(ctx, tx, `UPDATE deliveries SET erased_at = COALESCE(erased_at, ?), target_url = '',
@@ -375,27 +369,6 @@ func (e *eraser) eventJobs(ctx context.Context, tx *sql.Tx, ids []string) error 
 		}
 	}
 	return nil
-}
-
-// orderedPending are the pending deliveries of the events (in, with
-// args: scope and ids) that keep a job's order, as outcomes recordJobOrder
-// takes once they are cancelled.
-func (e *eraser) orderedPending(ctx context.Context, tx *sql.Tx, in string, args []any) ([]store.Outcome, error) {
-	rows, err := tx.QueryContext(ctx, e.db.q(`SELECT id, endpoint_id, ordered_job FROM deliveries WHERE tenant_id = ?
-		AND environment = ? AND event_id IN `+in+` AND status = 'pending' AND ordered_job IS NOT NULL`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Outcome
-	for rows.Next() {
-		o := store.Outcome{Status: domain.DeliveryCancelled}
-		if err := rows.Scan(&o.DeliveryID, &o.EndpointID, &o.OrderedJob); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
 }
 
 // eraseLate empties the attempts just recorded for deliveries an erasure
