@@ -100,11 +100,13 @@ type heraldProc struct {
 	client  *http.Client
 }
 
-// startHerald runs `herald serve` on a fresh database and waits for its
-// "herald is listening" line.
-func startHerald(bin, database, logPath string, profile bool) (*heraldProc, error) {
+// startHerald runs `herald serve` on a fresh database, with the flags
+// given beside the harness's own, and waits for its "herald is listening"
+// line.
+func startHerald(bin, database, logPath string, profile bool, flags ...string) (*heraldProc, error) {
 	args := []string{"serve", "--database", database, "--listen", "127.0.0.1:0",
 		"--allow-private-destinations", "--operator-token", operatorToken}
+	args = append(args, flags...)
 	h := &heraldProc{log: logPath, exited: make(chan error, 1)}
 	if profile {
 		addr, err := freePort()

@@ -265,6 +265,10 @@ type countingReceiver struct {
 	*httptest.Server
 	verifier atomic.Pointer[webhook.Verifier]
 	total    *atomic.Int64
+	// held, while set, keeps each answer until it is closed: a test holds
+	// the answers so that a process killed then has requests in flight
+	// however fast the receivers usually answer.
+	held atomic.Pointer[chan struct{}]
 
 	mu      sync.Mutex
 	seen    map[string]*arrivals
@@ -315,6 +319,12 @@ func newCountingReceiver(t *testing.T, total *atomic.Int64) *countingReceiver {
 			return
 		}
 		rc.total.Add(1)
+		if held := rc.held.Load(); held != nil {
+			select {
+			case <-*held:
+			case <-r.Context().Done():
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"received":true}`))
 	}))
@@ -535,10 +545,16 @@ func TestAClusterOfThreeProcessesDeliversEverythingOnceAndSurvivesAKill9(t *test
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	// Make sure the kill lands while the victim holds work: wait (briefly)
-	// for it to hold a few leases. The deliveries take milliseconds, so
-	// most of what it holds now is still in flight a moment later.
-	for by := time.Now().Add(3 * time.Second); time.Now().Before(by); time.Sleep(2 * time.Millisecond) {
+	// Make sure the kill lands while the victim holds work: the receivers
+	// hold their answers (for less than the endpoints' 2 s timeout) until
+	// it holds a few leases. Without the hold a delivery takes a
+	// millisecond or two and a fast claim and record can leave nothing in
+	// flight at the moment of the kill.
+	release := make(chan struct{})
+	for _, rc := range rcs {
+		rc.held.Store(&release)
+	}
+	for by := time.Now().Add(1500 * time.Millisecond); time.Now().Before(by); time.Sleep(2 * time.Millisecond) {
 		var n int
 		if err := admin.QueryRow(`SELECT count(*) FROM deliveries WHERE lease_owner = $1`, victim.owner).Scan(&n); err != nil {
 			t.Fatal(err)
@@ -553,6 +569,10 @@ func TestAClusterOfThreeProcessesDeliversEverythingOnceAndSurvivesAKill9(t *test
 		t.Fatal(err)
 	}
 	tKill := time.Now()
+	for _, rc := range rcs {
+		rc.held.Store(nil)
+	}
+	close(release)
 	receivedAtKill, acceptedAtKill := received.Load(), pub.accepted.Load()
 	select {
 	case <-victim.exited:

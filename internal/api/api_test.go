@@ -101,6 +101,48 @@ func TestSchemaViolationIsA422NamingTheField(t *testing.T) {
 	})
 }
 
+// The schema validator reads numbers as exact fractions: a number of a
+// million digits cost it seconds of CPU, and one with an exponent of ten
+// million made it panic. Such numbers are refused before it reads them.
+// (Numbers beyond float64's range are refused earlier, as huma refuses
+// them; these are within it.)
+func TestNumbersTooLargeForASchemaToJudgeAreRefusedNamingTheField(t *testing.T) {
+	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
+		h := start()
+		ctx := t.Context()
+		h.Tenant("acme")
+		sc := h.As("acme", "sandbox")
+		_, err := h.Client.PutEventType(ctx, "check.scored", &client.EventTypePut{
+			Schema: json.RawMessage(`{"type": "object", "properties": {"score": {"multipleOf": 1e-9999999}}}`),
+		})
+		if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || e.Errors[0].Location != "body.schema.properties.score.multipleOf" {
+			t.Fatalf("schema problem = %+v", e)
+		}
+		servertest.Must(h.Client.PutEventType(ctx, "check.scored", &client.EventTypePut{
+			Schema: json.RawMessage(`{"type": "object", "properties": {"score": {"minimum": 0, "multipleOf": 0.5}}}`),
+		}))(t)
+		for _, score := range []string{"1e-99999999", "-2E-1001", "0." + strings.Repeat("7", 900<<10)} {
+			start := time.Now()
+			_, err := sc.Publish(ctx, &client.PublishEvent{Type: "check.scored", Data: json.RawMessage(`{"score": ` + score + `}`)})
+			if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || e.Errors[0].Location != "body.data.score" {
+				t.Fatalf("problem for a score of %d characters = %+v", len(score), e)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Fatalf("refusing a score of %d characters took %v", len(score), took)
+			}
+			_, err = sc.PublishBatch(ctx, []client.PublishEvent{{Type: "check.scored", Data: json.RawMessage(`{"score": 1}`)},
+				{Type: "check.scored", Data: json.RawMessage(`{"score": ` + score + `}`)}})
+			if e := servertest.Refused(t, err, http.StatusUnprocessableEntity); len(e.Errors) == 0 || e.Errors[0].Location != "body.events[1].data.score" {
+				t.Fatalf("batch problem for a score of %d characters = %+v", len(score), e)
+			}
+		}
+		h.Publish("acme", "sandbox", client.PublishEvent{Type: "check.scored", Data: json.RawMessage(`{"score": 1.5e2}`)})
+		if l := servertest.Must(sc.ListEvents(ctx, nil))(t); len(l.Data) != 1 {
+			t.Fatalf("events = %d, want only the valid one", len(l.Data))
+		}
+	})
+}
+
 func TestATenantNeverSeesAnotherTenantsData(t *testing.T) {
 	servertest.EachStore(t, func(t *testing.T, start servertest.Starter) {
 		h := start()

@@ -148,10 +148,16 @@ func (s *Server) publishEvent(ctx context.Context, in *publishInput) (_ *publish
 	}
 	traced = tracedResult(res)
 	traced.EventID, traced.EventType = res[0].EventID, pub.Event.Type
-	if res[0].Deliveries > 0 && !res[0].Replayed {
+	if waiting(&res[0]) {
 		s.cfg.Wake()
 	}
 	return &publishOutput{Replayed: res[0].Replayed, Body: PublishResult{ID: res[0].EventID, Deliveries: res[0].Deliveries}}, nil
+}
+
+// waiting reports whether a publish left deliveries for a claim to take:
+// new ones that were not handed to the dispatcher at publish.
+func waiting(r *store.PublishResult) bool {
+	return !r.Replayed && r.Deliveries > r.HandedOff
 }
 
 // tracedResult is what a publish span records of a publish: how many
@@ -195,7 +201,7 @@ func (s *Server) publishEvents(ctx context.Context, in *publishBatchInput) (_ *B
 	wake := false
 	for i, r := range res {
 		out[i] = batchResult{PublishResult: PublishResult{ID: r.EventID, Deliveries: r.Deliveries}, Replayed: r.Replayed}
-		wake = wake || (r.Deliveries > 0 && !r.Replayed)
+		wake = wake || waiting(&r)
 	}
 	if wake {
 		s.cfg.Wake()

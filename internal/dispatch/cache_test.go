@@ -57,7 +57,7 @@ func TestTheBodyCacheKeepsProfiledAndSignedBodiesApart(t *testing.T) {
 	for _, id := range []string{"std1", "std2", "kyc1", "kyc2", "apikey", "smile1", "smile2"} {
 		claimed = append(claimed, store.Claimed{DeliveryID: "dlv_" + id, EndpointID: id, Event: ev})
 	}
-	jobs, missing := prepareJobs(claimed, eps, time.Now().Add(time.Minute))
+	jobs, missing := prepareJobs(claimed, eps)
 	if len(jobs) != len(claimed) || len(missing) != 0 {
 		t.Fatalf("%d jobs, %d missing", len(jobs), len(missing))
 	}

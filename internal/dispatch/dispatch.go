@@ -103,12 +103,14 @@ func (noSignals) Signal(context.Context, domain.Signal) {}
 type Metrics interface {
 	Attempted(o *store.Outcome)
 	TookOver(n int)
+	HandedOver(n int)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) Attempted(*store.Outcome) {}
 func (noMetrics) TookOver(int)             {}
+func (noMetrics) HandedOver(int)           {}
 
 func (c *Config) defaults() {
 	if c.Owner == "" {
@@ -166,6 +168,24 @@ type Dispatcher struct {
 	wake     chan struct{}
 	freed    chan struct{}
 	inFlight atomic.Int64
+	// backlog is set when due deliveries may wait in the queue for room
+	// (the last claim found work, or found no room or skipped a full
+	// lane; a delivery could not be taken at publish; deliveries were
+	// released). handedSince is set when deliveries were handed over at
+	// publish since the last claim began. Room freed by a record wakes a
+	// claim unless only handed-over deliveries came since a claim that
+	// found nothing: then the claim would find nothing again, at the cost
+	// of a transaction per record. Records that release the next delivery
+	// of an ordered job, or a retry due already, wake a claim themselves
+	// (wakeForRecorded).
+	backlog, handedSince atomic.Bool
+
+	// handed are deliveries handed over at publish (handoff.go), not yet
+	// started; handedCh wakes the claim loop to start them.
+	handMu     sync.Mutex
+	handed     []store.Claimed
+	handClosed bool
+	handedCh   chan struct{}
 
 	lanes     *lanes
 	endpoints *endpointCache
@@ -199,11 +219,15 @@ func New(q Queue, client *egress.Client, cfg Config) *Dispatcher {
 		log:       cfg.Logger.With("component", "dispatch"),
 		wake:      make(chan struct{}, 1),
 		freed:     make(chan struct{}, 1),
+		handedCh:  make(chan struct{}, 1),
 		endpoints: newEndpointCache(client),
 	}
 	d.types = &typePolicies{src: cfg.EventTypes, log: d.log}
 	d.lanes = newLanes(d.attempt)
-	d.rec = newRecorder(q, d.log, d.finished, d.signalHealth)
+	d.rec = newRecorder(q, d.log, d.finished, func(outs []store.Outcome) {
+		d.signalHealth(outs)
+		d.wakeForRecorded(outs)
+	})
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	d.rates = limit.NewShared(q)
 	d.waits, d.stopWaits = context.WithCancel(context.Background())
@@ -227,7 +251,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, deliveryID string) (store.Outc
 		d.release(claimed)
 		return store.Outcome{}, fmt.Errorf("send now: %w", err)
 	}
-	jobs, missing := prepareJobs(claimed, eps, d.cfg.Now().Add(d.cfg.Lease))
+	jobs, missing := prepareJobs(claimed, eps)
 	if len(missing) > 0 {
 		d.release(missing)
 		return store.Outcome{}, fmt.Errorf("send now: endpoint of delivery %s is gone", deliveryID)
@@ -271,6 +295,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	d.claimLoop(ctx)
 	d.stopWaits()
+	d.closeHandoff()
 
 	unstarted := d.lanes.close()
 	d.release(unstarted)
@@ -316,6 +341,9 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 	defer d.running.Store(false)
 	var began time.Time
 	for ctx.Err() == nil {
+		// Deliveries handed over while claims are busy start between
+		// them.
+		d.takeHanded(ctx)
 		began = time.Now()
 		d.beat.Store(began.UnixNano())
 		full, err := d.claimOnce(ctx)
@@ -333,15 +361,32 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 		if full {
 			continue
 		}
+		d.await(ctx, poll.C, began)
+	}
+}
+
+// await waits for a reason to claim again: a wake-up, room freed while
+// work may wait for it, or the poll. Deliveries handed over meanwhile
+// start as they come, with no claim.
+func (d *Dispatcher) await(ctx context.Context, poll <-chan time.Time, began time.Time) {
+	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-d.handedCh:
+			d.takeHanded(ctx)
 		case <-d.wake:
 			d.gather(ctx, began)
+			return
 		case <-d.freed:
-			// Room freed by a record is a wake-up too: records end
-			// at every rate.
-			d.gather(ctx, began)
-		case <-poll.C:
+			// Room freed by a record is a wake-up when work may
+			// wait for it: records end at every rate.
+			if d.backlog.Load() || !d.handedSince.Load() {
+				d.gather(ctx, began)
+				return
+			}
+		case <-poll:
+			return
 		}
 	}
 }
@@ -369,29 +414,71 @@ func (d *Dispatcher) gather(ctx context.Context, began time.Time) {
 // more work is likely waiting: the claim was full, or took a whole round of
 // some endpoint.
 func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
-	free := d.cfg.MaxInFlight - int(d.inFlight.Load())
-	if free <= 0 {
+	d.backlog.Store(false)
+	d.handedSince.Store(false)
+	limit := d.takeRoom(d.cfg.Batch)
+	if limit == 0 {
+		d.backlog.Store(true)
 		return false, nil
 	}
-	limit := min(free, d.cfg.Batch)
-	now := d.cfg.Now()
 	claimed, err := d.queue.Claim(ctx, store.ClaimParams{
-		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: now,
-		Skip: d.lanes.saturated,
+		Owner: d.cfg.Owner, Limit: limit, Lease: d.cfg.Lease, Now: d.cfg.Now(),
+		Skip: func(endpointID string) bool {
+			if d.lanes.saturated(endpointID) {
+				d.backlog.Store(true)
+				return true
+			}
+			return false
+		},
 	})
+	if unused := limit - len(claimed); unused > 0 {
+		d.inFlight.Add(-int64(unused))
+	}
 	if err != nil || len(claimed) == 0 {
 		return false, err
 	}
+	// A claim that found work may have left more than it took (another
+	// process's share of an endpoint, a rate limit): room freed by a
+	// record wakes the next claim.
+	d.backlog.Store(true)
 	d.log.Debug("claimed deliveries", "deliveries", len(claimed), "limit", limit)
-	d.types.refresh(ctx)
 	d.tookOver(claimed)
-	d.inFlight.Add(int64(len(claimed)))
+	jobs, err := d.start(ctx, claimed)
+	if err != nil {
+		return false, err
+	}
+	return len(claimed) == limit || fullRound(jobs), nil
+}
+
+// takeRoom counts in flight up to most deliveries, as many as MaxInFlight
+// leaves room for, and returns how many. A claim takes its room before it
+// runs (what it does not take it gives back), and a delivery handed over
+// at publish takes its own, so that the two together never hold more
+// than MaxInFlight.
+func (d *Dispatcher) takeRoom(most int) int {
+	for {
+		n := d.inFlight.Load()
+		take := min(int64(d.cfg.MaxInFlight)-n, int64(most))
+		if take <= 0 {
+			return 0
+		}
+		if d.inFlight.CompareAndSwap(n, n+take) {
+			return int(take)
+		}
+	}
+}
+
+// start sends claimed deliveries, counted in flight already, through their
+// lanes: what a claim took, and what was handed over at publish.
+func (d *Dispatcher) start(ctx context.Context, claimed []store.Claimed) ([]job, error) {
+	d.types.refresh(ctx)
+	now := d.cfg.Now()
 	eps, err := d.endpoints.get(ctx, d.queue, claimed)
 	if err != nil {
 		d.release(claimed)
-		return false, err
+		return nil, err
 	}
-	jobs, missing := prepareJobs(claimed, eps, now.Add(d.cfg.Lease))
+	jobs, missing := prepareJobs(claimed, eps)
 	// A delivery whose endpoint is gone (deleted while the delivery was
 	// being published) has nowhere to go: it is cancelled, not released,
 	// or it would be claimed again and again.
@@ -412,7 +499,7 @@ func (d *Dispatcher) claimOnce(ctx context.Context) (bool, error) {
 			d.release([]store.Claimed{jobs[i].claimed})
 		}
 	}
-	return len(claimed) == limit || fullRound(jobs), nil
+	return jobs, nil
 }
 
 // fullRound reports whether a claim gave some endpoint the most one claim
@@ -455,6 +542,7 @@ func (d *Dispatcher) release(cs []store.Claimed) {
 	if err != nil {
 		d.log.Warn("release failed; the leases will run out instead", "deliveries", len(ids), "err", err)
 	}
+	d.backlog.Store(true)
 	d.finished(len(cs))
 }
 
@@ -489,17 +577,32 @@ func (d *Dispatcher) attempt(j *job) {
 	d.wakeForRetry(&o)
 }
 
-// wakeForRetry wakes the claim loop when the retry of an ordered delivery
-// falls due before the next poll would find it (a schedule of
-// milliseconds, the fast preset's first second): with nothing else to
-// claim it would wait up to a poll longer than its schedule says, and its
-// whole job with it (per-job order: 34 % of the unordered throughput on
-// PostgreSQL with 50 ms retries, 80 % with this).
+// wakeForRetry wakes the claim loop when a retry falls due before the
+// next poll would find it (a schedule of milliseconds): with nothing else
+// to claim it would wait up to a poll longer than its schedule says, and
+// an ordered delivery's whole job with it (per-job order: 34 % of the
+// unordered throughput on PostgreSQL with 50 ms retries, 80 % with this).
 func (d *Dispatcher) wakeForRetry(o *store.Outcome) {
-	if o.Status != domain.DeliveryPending || o.OrderedJob == "" {
+	if o.Status != domain.DeliveryPending {
 		return
 	}
 	if wait := time.Until(o.NextAttemptAt); wait < d.cfg.Poll {
 		time.AfterFunc(max(wait, 0), d.Wake)
+	}
+}
+
+// wakeForRecorded wakes the claim loop once outcomes are recorded that
+// made a delivery due before the poll would find it: the end of an
+// ordered delivery (the next of its job is due) or a retry due already
+// (wakeForRetry's wake-up may have come before the record).
+func (d *Dispatcher) wakeForRecorded(outs []store.Outcome) {
+	now := d.cfg.Now()
+	for i := range outs {
+		o := &outs[i]
+		ended := o.OrderedJob != "" && o.Status != domain.DeliveryPending
+		if ended || o.Status == domain.DeliveryPending && !o.NextAttemptAt.After(now) {
+			d.Wake()
+			return
+		}
 	}
 }

@@ -85,9 +85,12 @@ func BenchmarkPrepareJobs(b *testing.B) {
 		claimed[i] = store.Claimed{DeliveryID: domain.NewID(domain.PrefixDelivery), EndpointID: ids[i%10], Event: ev}
 	}
 	lease := time.Now().Add(time.Minute)
+	for i := range claimed {
+		claimed[i].LeaseUntil = lease
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		jobs, missing := prepareJobs(claimed, eps, lease)
+		jobs, missing := prepareJobs(claimed, eps)
 		if len(jobs) != len(claimed) || len(missing) != 0 {
 			b.Fatal("unexpected jobs")
 		}

@@ -42,7 +42,7 @@ type rendered struct {
 
 // prepareJobs pairs each claimed delivery with its endpoint and renders each
 // event's body once for all the endpoints that take it in the same form.
-func prepareJobs(claimed []store.Claimed, eps map[string]*endpoint, leaseEnd time.Time) (jobs []job, missing []store.Claimed) {
+func prepareJobs(claimed []store.Claimed, eps map[string]*endpoint) (jobs []job, missing []store.Claimed) {
 	jobs = make([]job, 0, len(claimed))
 	bodies := make(map[bodyKey]rendered, len(claimed))
 	for _, c := range claimed {
@@ -69,7 +69,7 @@ func prepareJobs(claimed []store.Claimed, eps map[string]*endpoint, leaseEnd tim
 			})
 			bodies[k] = r
 		}
-		jobs = append(jobs, job{claimed: c, ep: ep, body: r.body, bodyErr: r.err, leaseEnd: leaseEnd})
+		jobs = append(jobs, job{claimed: c, ep: ep, body: r.body, bodyErr: r.err, leaseEnd: c.LeaseUntil})
 	}
 	return jobs, missing
 }
@@ -91,6 +91,9 @@ type lane struct {
 	// round is how many jobs make a round of the lane's queue
 	// (domain.LaneRound).
 	round int
+	// reserved counts deliveries handed over at publish, on their way to
+	// the queue: they count toward the queue being full.
+	reserved int
 }
 
 func newLanes(run func(*job)) *lanes { return &lanes{m: map[string]*lane{}, run: run} }
@@ -123,7 +126,7 @@ func (ls *lanes) work(id string, l *lane) {
 		ls.mu.Lock()
 		if len(l.queue) == 0 || ls.closed {
 			l.active--
-			if l.active == 0 && len(l.queue) == 0 {
+			if l.idle() {
 				delete(ls.m, id)
 			}
 			ls.mu.Unlock()
@@ -152,7 +155,52 @@ func (ls *lanes) saturated(endpointID string) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	l := ls.m[endpointID]
-	return l != nil && len(l.queue) >= store.ClaimRounds*l.round
+	return l != nil && l.full()
+}
+
+// full reports whether the lane's waiting work, room reserved included,
+// makes store.ClaimRounds rounds.
+func (l *lane) full() bool { return len(l.queue)+l.reserved >= store.ClaimRounds*l.round }
+
+// idle reports whether the lane holds nothing: no job, no worker, no room
+// reserved.
+func (l *lane) idle() bool { return l.active == 0 && len(l.queue) == 0 && l.reserved == 0 }
+
+// reserve makes room in an endpoint's lane for a delivery handed over at
+// publish, unless the lane is full (saturated); round is the lane's round
+// as the endpoint's limits make it.
+func (ls *lanes) reserve(endpointID string, round int) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.closed {
+		return false
+	}
+	l := ls.m[endpointID]
+	if l == nil {
+		l = &lane{round: round}
+		ls.m[endpointID] = l
+	}
+	if l.full() {
+		return false
+	}
+	l.reserved++
+	return true
+}
+
+// unreserve gives back room reserved in the endpoints' lanes, one id per
+// delivery.
+func (ls *lanes) unreserve(endpointIDs []string) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, id := range endpointIDs {
+		l := ls.m[id]
+		if l == nil {
+			continue
+		}
+		if l.reserved--; l.idle() {
+			delete(ls.m, id)
+		}
+	}
 }
 
 // close stops the lanes and returns the jobs that never started.

@@ -104,7 +104,7 @@ func TestPayloadBodiesAreRenderedOncePerMode(t *testing.T) {
 	for _, id := range []string{"e1", "e2", "e3", "e4", "e5", "e6"} {
 		claimed = append(claimed, store.Claimed{EndpointID: id, Event: ev})
 	}
-	jobs, missing := prepareJobs(claimed, eps, time.Now())
+	jobs, missing := prepareJobs(claimed, eps)
 	if len(jobs) != 6 || len(missing) != 0 {
 		t.Fatalf("%d jobs, %d missing", len(jobs), len(missing))
 	}

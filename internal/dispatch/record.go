@@ -27,6 +27,8 @@ type recorder struct {
 
 	mu      sync.Mutex
 	pending []store.Outcome
+	// ordered is set while an outcome of an ordered delivery waits.
+	ordered bool
 	ready   chan struct{}
 	closed  bool
 }
@@ -34,8 +36,15 @@ type recorder struct {
 // maxRecordBatch bounds one Record call.
 const maxRecordBatch = 1024
 
-// recordGather is the least time between two writes of outcomes.
-const recordGather = 10 * time.Millisecond
+// recordGather is the least time between two writes of outcomes, and
+// orderedGather while an outcome of an ordered delivery waits: its record
+// releases the next delivery of its job. At 500 events a second to two
+// endpoints on PostgreSQL, 25 ms rather than 10 cost Herald and the
+// server 7 % less CPU per delivery (docs/performance.md).
+const (
+	recordGather  = 25 * time.Millisecond
+	orderedGather = 10 * time.Millisecond
+)
 
 func newRecorder(q Queue, log *slog.Logger, finished func(int), recorded func([]store.Outcome)) *recorder {
 	return &recorder{q: q, log: log, finished: finished, recorded: recorded, ready: make(chan struct{}, 1)}
@@ -44,6 +53,7 @@ func newRecorder(q Queue, log *slog.Logger, finished func(int), recorded func([]
 func (r *recorder) add(o store.Outcome) {
 	r.mu.Lock()
 	r.pending = append(r.pending, o)
+	r.ordered = r.ordered || o.OrderedJob != ""
 	r.mu.Unlock()
 	select {
 	case r.ready <- struct{}{}:
@@ -72,6 +82,7 @@ func (r *recorder) run() {
 			n := min(len(r.pending), maxRecordBatch)
 			batch = append(batch[:0], r.pending[:n]...)
 			r.pending = append(r.pending[:0], r.pending[n:]...)
+			r.ordered = r.ordered && len(r.pending) > 0
 			closed := r.closed
 			r.mu.Unlock()
 			if len(batch) == 0 {
@@ -86,16 +97,20 @@ func (r *recorder) run() {
 	}
 }
 
-// gather waits until recordGather after the last write began, unless a
-// full batch waits already or the recorder is closing.
+// gather waits until recordGather (orderedGather) after the last write
+// began, unless a full batch waits already or the recorder is closing.
 func (r *recorder) gather(last time.Time) {
-	wait := recordGather - time.Since(last)
+	r.mu.Lock()
+	hurry := r.closed || len(r.pending) >= maxRecordBatch
+	gap := recordGather
+	if r.ordered {
+		gap = orderedGather
+	}
+	r.mu.Unlock()
+	wait := gap - time.Since(last)
 	if wait <= 0 {
 		return
 	}
-	r.mu.Lock()
-	hurry := r.closed || len(r.pending) >= maxRecordBatch
-	r.mu.Unlock()
 	if !hurry {
 		time.Sleep(wait)
 	}

@@ -160,6 +160,26 @@ func (r *rig) settled(eventID, endpointID string) *domain.Delivery {
 	}
 }
 
+// waitStatus waits until the delivery of the event to the endpoint has the
+// status, through any retries before.
+func (r *rig) waitStatus(eventID, endpointID, status string) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ds, err := r.st.ListDeliveries(context.Background(), r.scope, store.DeliveryFilter{EventID: eventID, EndpointID: endpointID})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(ds) == 1 && ds[0].Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("delivery of %s to %s not %s within 10 s (%d deliveries)", eventID, endpointID, status, len(ds))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // succeeded waits for a delivery and insists that it succeeded.
 func (r *rig) succeeded(eventID, endpointID string) *domain.Delivery {
 	r.t.Helper()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/heraldhq/herald/internal/domain"
 	"github.com/heraldhq/herald/internal/store"
@@ -28,7 +29,11 @@ func (m *Manager) PutEventType(ctx context.Context, t *domain.EventType) (create
 	}
 	if t.Schema != nil {
 		sch, err := compileSchema(t.Schema)
-		if err != nil {
+		var ve *domain.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			return false, err
+		case err != nil:
 			return false, domain.Invalid("schema", "not a usable JSON Schema: %v", err)
 		}
 		if t.Example != nil {
@@ -52,6 +57,15 @@ func compileSchema(doc json.RawMessage) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNumbers(v, "schema"); err != nil {
+		return nil, err
+	}
+	return compileDecoded(inlineRefs(v))
+}
+
+// compileDecoded compiles a schema decoded as jsonschema.UnmarshalJSON
+// decodes it.
+func compileDecoded(v any) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.UseLoader(jsonschema.SchemeURLLoader{})
 	c.DefaultDraft(jsonschema.Draft2020)
@@ -74,18 +88,38 @@ func validateData(sch *jsonschema.Schema, data json.RawMessage, root string) err
 // validateDecoded is validateData for data decoded already, as
 // jsonschema.UnmarshalJSON decodes it.
 func validateDecoded(sch *jsonschema.Schema, v any, root string) error {
+	if err := checkNumbers(v, root); err != nil {
+		return err
+	}
 	err := sch.Validate(v)
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return err
 	}
+	// The first failure that is not only a summary of others names the
+	// field: an allOf's, a reference's or a subschema's own "failed" comes
+	// before the failure inside it that says what is wrong and where (an
+	// if/then under allOf would name the object, not its field). anyOf and
+	// oneOf are kept: which branch was meant is not known.
 	out := ve.BasicOutput()
-	for _, u := range out.Errors {
+	var first *jsonschema.OutputUnit
+	for i, u := range out.Errors {
 		if u.Error == nil || len(u.Errors) > 0 {
 			continue
 		}
-		field := root + strings.ReplaceAll(u.InstanceLocation, "/", ".")
-		return domain.Invalid(field, "%s", u.Error.String())
+		if first == nil {
+			first = &out.Errors[i]
+		}
+		switch u.Error.Kind.(type) {
+		case *kind.Group, *kind.AllOf, *kind.Reference:
+			continue
+		}
+		first = &out.Errors[i]
+		break
+	}
+	if first != nil {
+		field := root + strings.ReplaceAll(first.InstanceLocation, "/", ".")
+		return domain.Invalid(field, "%s", first.Error.String())
 	}
 	return domain.Invalid(root, "does not match the event type's schema: %v", err)
 }

@@ -54,6 +54,7 @@ type Metrics struct {
 	finished    *prometheus.CounterVec
 	attemptTime *prometheus.HistogramVec
 	takeovers   prometheus.Counter
+	handedOver  prometheus.Counter
 	storeTime   *prometheus.HistogramVec
 	rateLimited *prometheus.CounterVec
 }
@@ -108,6 +109,10 @@ func New(cfg Config) *Metrics {
 			Name: "herald_lease_takeovers_total",
 			Help: "Deliveries this process claimed after another claim's lease ran out unrecorded (a crashed or stalled process).",
 		}),
+		handedOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_deliveries_handed_over_total",
+			Help: "Deliveries the dispatcher took at publish, leased without a claim (docs/delivery.md#handed-over-at-publish).",
+		}),
 		storeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "herald_store_duration_seconds",
 			Help:    "How long the store's hot-path operations took, by operation.",
@@ -121,7 +126,7 @@ func New(cfg Config) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.published, m.attempts, m.finished, m.attemptTime, m.takeovers, m.storeTime, m.rateLimited,
+		m.published, m.attempts, m.finished, m.attemptTime, m.takeovers, m.handedOver, m.storeTime, m.rateLimited,
 	)
 	if cfg.Backlog != nil {
 		m.reg.MustRegister(newBacklogCollector(m))
@@ -153,6 +158,9 @@ func (m *Metrics) RateLimited(tenant string) { m.rateLimited.WithLabelValues(ten
 
 // TookOver counts deliveries claimed after another claim's lease ran out.
 func (m *Metrics) TookOver(n int) { m.takeovers.Add(float64(n)) }
+
+// HandedOver counts deliveries the dispatcher took at publish.
+func (m *Metrics) HandedOver(n int) { m.handedOver.Add(float64(n)) }
 
 // StoreDuration observes one store operation.
 func (m *Metrics) StoreDuration(op string, d time.Duration) {

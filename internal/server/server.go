@@ -157,6 +157,12 @@ type listener interface {
 	Listen(ctx context.Context, wake func())
 }
 
+// handoffStore is a store whose publishes can hand new deliveries to the
+// dispatcher (sqlstore.DB.HandOffTo).
+type handoffStore interface {
+	HandOffTo(h store.Handoff)
+}
+
 // New registers the built-in event types and builds the dispatcher, the
 // API and the portal.
 func New(ctx context.Context, cfg Config) (*Server, error) {
@@ -197,6 +203,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Signals:    sig,
 		Breaker:    cfg.Breaker, Now: cfg.Now,
 	})
+	// The dispatcher takes new deliveries at publish where it has room
+	// (store.Handoff).
+	if h, ok := cfg.Store.(handoffStore); ok {
+		h.HandOffTo(d)
+	}
 	apiHandler, _ := api.New(api.Config{
 		Store: cfg.Store, OperatorTokenHash: cfg.OperatorTokenHash, URLs: client, Wake: d.Wake, Sender: d, Previewer: d, Logger: log,
 		ProductionHTTPSOnly: cfg.ProductionHTTPSOnly, EgressIPs: cfg.EgressIPs, EgressProxy: cfg.Egress.ProxyURL != nil,

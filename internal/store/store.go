@@ -200,6 +200,33 @@ type PublishResult struct {
 	EventID    string
 	Deliveries int
 	Replayed   bool
+	// HandedOff is how many of the deliveries went leased to this
+	// process's dispatcher at publish (Handoff): nobody needs waking for
+	// them.
+	HandedOff int
+}
+
+// Handoff is a dispatcher of the publishing process that takes new
+// deliveries at publish. A delivery it has room for is inserted already
+// leased to it and handed over with its event once the publish commits,
+// so that it is never claimed: no claim's update of its row, no read of
+// its event. It is what a claim would have given the dispatcher, and
+// what it cannot take (no room, another dispatcher that could hold
+// leases, an endpoint paused, with a rate limit, per-job order or a
+// circuit not closed) waits in the queue for a claim as before.
+type Handoff interface {
+	// Lease is the lease a delivery handed over now carries: its owner,
+	// the dispatcher's clock's now, and when the lease ends.
+	Lease() (owner string, now, until time.Time)
+	// Reserve asks for room for one delivery to the endpoint, whose
+	// max_concurrency is given; false is no room.
+	Reserve(endpointID string, concurrency int) bool
+	// Unreserve gives back room reserved for deliveries that were not
+	// committed, one endpoint id per delivery.
+	Unreserve(endpointIDs []string)
+	// Deliver hands over committed deliveries, each once, with their
+	// events; the dispatcher sends and records them as claimed ones.
+	Deliver(claimed []Claimed)
 }
 
 // DeliveryFilter narrows the delivery log.

@@ -426,10 +426,14 @@ func (p *Pool) lost(w *worker) error {
 // the Go runtime's, the race detector's for its shadow memory, or a new
 // thread's, whose stack counts against the limit too; or a SIGKILL the pool
 // did not send (it does not read the answer of a worker it killed), which on
-// Linux is the kernel's out-of-memory killer.
+// Linux is the kernel's out-of-memory killer. A segmentation fault the
+// runtime reports as its own ("SIGSEGV: segmentation violation" first, not
+// a goroutine's panic) counts too: the worker is pure Go, whose nil
+// dereferences are panics, and Go 1.26's collector faults on a nil it got
+// from an allocation the hard limit refused (one "x" * 1e9 in four).
 func outOfMemory(death string) bool {
 	for _, s := range []string{"out of memory", "cannot allocate memory", "failed to allocate", "stack exceeds", "stack overflow",
-		"pthread_create failed", "signal: killed"} {
+		"pthread_create failed", "signal: killed", ": SIGSEGV: segmentation violation"} {
 		if strings.Contains(death, s) {
 			return true
 		}

@@ -266,3 +266,21 @@ func TestPoolTakesAWorkerKilledFromOutsideForOutOfMemory(t *testing.T) {
 		t.Errorf("the run after: %s, %v", body, err)
 	}
 }
+
+// The last words of a worker that ran out of memory, as death reports them,
+// are told from those of a program that failed otherwise.
+func TestAWorkersDeathIsOutOfMemoryOnlyWhenItsLastWordsSaySo(t *testing.T) {
+	for death, want := range map[string]bool{
+		"ended (exit status 2): fatal error: out of memory":                                  true,
+		"ended (signal: killed)":                                                             true,
+		"ended (exit status 2): runtime: goroutine stack exceeds 16777216-byte limit":        true,
+		"ended (exit status 2): SIGSEGV: segmentation violation":                             true, // the collector's fault under the hard limit
+		"ended (exit status 2): panic: runtime error: invalid memory address or nil pointer": false,
+		"ended (exit status 2): transform worker: a frame of 2000000 bytes":                  false,
+		"exited": false,
+	} {
+		if got := outOfMemory(death); got != want {
+			t.Errorf("outOfMemory(%q) = %v, want %v", death, got, want)
+		}
+	}
+}

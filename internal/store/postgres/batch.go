@@ -23,6 +23,10 @@ func (batcher) Query(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	return tx.QueryContext(ctx, query, args...)
 }
 
+func (batcher) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	return tx.ExecContext(ctx, query, args...)
+}
+
 func (batcher) QueryRow(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
 	return tx.QueryRowContext(ctx, query, args...).Scan(dest...)
 }
@@ -72,23 +76,23 @@ func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope,
 	n := len(deliveries)
 	ids, eventIDs, types, endpoints, urls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	tests, due, created := make([]bool, n), make([]*int64, n), make([]int64, n)
-	jobs := make([]*string, n)
+	jobs, owners := make([]*string, n), make([]*string, n)
 	for i := range deliveries {
 		d := &deliveries[i]
 		ids[i], eventIDs[i], types[i], endpoints[i], urls[i] = d.ID, d.EventID, d.EventType, d.EndpointID, d.TargetURL
-		tests[i], created[i] = d.Test, d.CreatedAt
-		if !d.Held {
-			due[i] = &created[i]
-		}
+		tests[i], created[i], due[i] = d.Test, d.CreatedAt, d.Due()
 		if d.OrderedJob != "" {
 			jobs[i] = &d.OrderedJob
+		}
+		if d.LeaseOwner != "" {
+			owners[i] = &d.LeaseOwner
 		}
 	}
 	_, err := tx.ExecContext(ctx, sqlstore.InsertDeliveriesSQL+`
 		SELECT $1::text, $2::text, *, 'pending', created_at FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::boolean[], $9::bigint[], $10::bigint[], $11::text[])
-			AS t(id, event_id, event_type, endpoint_id, target_url, test, next_attempt_at, created_at, ordered_job)`,
-		s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created, jobs)
+			$8::boolean[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
+			AS t(id, event_id, event_type, endpoint_id, target_url, test, next_attempt_at, created_at, ordered_job, lease_owner)`,
+		s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created, jobs, owners)
 	return err
 }
 
@@ -97,17 +101,18 @@ func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope,
 // statistics (see updateDeliveries), so the transaction asks for them from
 // the first execution on a connection; the scrub and the endpoint updates
 // after them are lookups by key, planned alike either way.
-func (batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow, outcomes []sqlstore.OutcomeRow) error {
+func (batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow, outcomes []sqlstore.OutcomeRow) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
-		return fmt.Errorf("plan outcomes generically: %w", err)
+		return 0, fmt.Errorf("plan outcomes generically: %w", err)
 	}
 	if err := insertAttempts(ctx, tx, attempts); err != nil {
-		return fmt.Errorf("insert attempts: %w", err)
+		return 0, fmt.Errorf("insert attempts: %w", err)
 	}
-	if err := updateDeliveries(ctx, tx, outcomes); err != nil {
-		return fmt.Errorf("update deliveries: %w", err)
+	applied, err := updateDeliveries(ctx, tx, outcomes)
+	if err != nil {
+		return 0, fmt.Errorf("update deliveries: %w", err)
 	}
-	return nil
+	return applied, nil
 }
 
 // insertAttempts inserts every attempt with one statement of fixed text,
@@ -145,7 +150,7 @@ func insertAttempts(ctx context.Context, tx *sql.Tx, attempts []sqlstore.Attempt
 // 100,000 pending, against 6–8 ms for the loop. (The VALUES list this
 // replaced kept its length in the generic plan too, so on such a table it
 // hash-joined on every call.)
-func updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.OutcomeRow) error {
+func updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.OutcomeRow) (int64, error) {
 	n := len(outcomes)
 	ids, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
 	next, lastStatuses, updated := make([]*int64, n), make([]int32, n), make([]int64, n)
@@ -155,14 +160,17 @@ func updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.Outco
 		ids[i], statuses[i], next[i] = o.DeliveryID, o.Status, o.NextAttemptAt
 		lastStatuses[i], lastErrors[i], updated[i], signed[i] = int32(o.LastStatus), o.LastError, o.UpdatedAt, o.SignedAt
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.status, attempts = deliveries.attempts + 1,
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.status, attempts = deliveries.attempts + 1,
 		next_attempt_at = v.next_attempt_at, lease_owner = NULL, last_status = v.last_status, last_error = v.last_error,
 		updated_at = v.updated_at, signed_at = COALESCE(deliveries.signed_at, NULLIF(v.signed_at, 0))
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
 			AS v(id, status, next_attempt_at, last_status, last_error, updated_at, signed_at)
 		WHERE deliveries.id = v.id AND deliveries.status = 'pending' AND deliveries.lease_owner IS NOT NULL`,
 		ids, statuses, next, lastStatuses, lastErrors, updated, signed)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // claimLateral claims due deliveries of every candidate endpoint in one

@@ -70,6 +70,20 @@ const claimLock = `FOR UPDATE SKIP LOCKED`
 // both hold.
 const lockEndpoints = `SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 
+// handoffLock and announceLock are the lock publishes that hand deliveries
+// to their dispatcher share, and that a dispatcher new to the claims takes
+// alone (sqlstore.Dialect.HandoffLock). It is an advisory lock of the
+// transaction, one per schema: processes on other schemas of the same
+// database are other deployments ("Hand" in ASCII). handoffLock is a
+// condition PostgreSQL evaluates once, before it reads a row (a one-time
+// filter on an InitPlan), so the first statement of the transaction takes
+// the lock even when the scope has no endpoints, and never while the
+// transaction holds row locks.
+const (
+	handoffLock  = ` AND (SELECT pg_advisory_xact_lock_shared(1214344804, hashtext(current_schema()))::text) = ''`
+	announceLock = `SELECT pg_advisory_xact_lock(1214344804, hashtext(current_schema()))`
+)
+
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	*sqlstore.DB
@@ -136,7 +150,11 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		Placeholders:      sqlstore.DollarPlaceholders,
 		ClaimLock:         claimLock,
 		LockEndpoints:     lockEndpoints,
+		HandoffLock:       handoffLock,
+		AnnounceLock:      announceLock,
 		RowLock:           " FOR UPDATE",
+		InArray:           "= ANY(?::text[])",
+		ListMode:          pgx.QueryExecModeExec,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		Batcher:           batcher{},
 		IsUniqueViolation: isUniqueViolation,

@@ -90,19 +90,28 @@ func TestConcurrentOpensOfAFreshSchemaSucceed(t *testing.T) {
 
 // Unlike SQLite, opening the database proves nothing about the other
 // processes: their leases stay theirs until they run out.
-func TestOpenLeavesOtherProcessesLeasesAlone(t *testing.T) {
-	url := pgtest.URL(t)
-	first := open(t, url)
+// tenantWithEndpoint creates the tenant acme and, in its sandbox, an
+// active endpoint of the given max_concurrency; it returns the scope.
+func tenantWithEndpoint(t *testing.T, s *Store, maxConcurrency int) domain.Scope {
+	t.Helper()
 	sc := domain.Scope{TenantID: "acme", Environment: domain.Sandbox}
 	now := time.Now()
-	must(t, first.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: now}))
+	must(t, s.CreateTenant(ctx, &domain.Tenant{ID: "acme", Name: "acme", CreatedAt: now}))
 	e := &domain.Endpoint{
 		ID: domain.NewID(domain.PrefixEndpoint), TenantID: sc.TenantID, Environment: sc.Environment,
-		URL: "https://example.com/hook", Status: domain.EndpointActive, TimeoutMS: 1000, MaxConcurrency: 4,
+		URL: "https://example.com/hook", Status: domain.EndpointActive, TimeoutMS: 1000, MaxConcurrency: maxConcurrency,
 		Success: domain.Success2xx, Secret: "whsec_dGVzdA==", CreatedAt: now, UpdatedAt: now,
 	}
 	must(t, e.RetryPolicy.Normalize())
-	must(t, first.CreateEndpoint(ctx, e))
+	must(t, s.CreateEndpoint(ctx, e))
+	return sc
+}
+
+func TestOpenLeavesOtherProcessesLeasesAlone(t *testing.T) {
+	url := pgtest.URL(t)
+	first := open(t, url)
+	sc := tenantWithEndpoint(t, first, 4)
+	now := time.Now()
 	_, err := first.Publish(ctx, sc, []store.Publication{{Event: domain.Event{
 		ID: domain.NewID(domain.PrefixEvent), Type: "a.b", Data: []byte(`{}`), CreatedAt: now,
 	}}})

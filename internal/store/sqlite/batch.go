@@ -21,6 +21,10 @@ func (b batcher) Query(ctx context.Context, tx *sql.Tx, query string, args ...an
 	return b.stmts.query(ctx, tx, query, args...)
 }
 
+func (b batcher) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	return b.stmts.exec(ctx, tx, query, args...)
+}
+
 func (b batcher) QueryRow(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
 	return b.stmts.scan(ctx, tx, query, args, dest...)
 }
@@ -127,32 +131,36 @@ func (b batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scop
 	// next to each other and share its id, type and creation time.
 	tenant, env := any(s.TenantID), any(s.Environment)
 	var eventID, eventType, created any
-	args := make([]any, 0, len(deliveries)*12)
+	args := make([]any, 0, len(deliveries)*13)
 	for i := range deliveries {
 		d := &deliveries[i]
 		if i == 0 || d.EventID != deliveries[i-1].EventID {
 			eventID, eventType, created = d.EventID, d.EventType, d.CreatedAt
 		}
-		var due, job any
-		if !d.Held {
+		var due, job, owner any
+		switch {
+		case d.LeaseOwner != "":
+			due, owner = d.LeaseUntil, d.LeaseOwner
+		case !d.Held:
 			due = created
 		}
 		if d.OrderedJob != "" {
 			job = d.OrderedJob
 		}
-		args = append(args, tenant, env, d.ID, eventID, eventType, d.EndpointID, d.TargetURL, d.Test, due, created, job, created)
+		args = append(args, tenant, env, d.ID, eventID, eventType, d.EndpointID, d.TargetURL, d.Test, due, created, job, owner, created)
 	}
-	return b.insertRows(ctx, tx, sqlstore.InsertDeliveriesSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, "", 12, args)
+	return b.insertRows(ctx, tx, sqlstore.InsertDeliveriesSQL, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, "", 13, args)
 }
 
-func (b batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow, outcomes []sqlstore.OutcomeRow) error {
+func (b batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow, outcomes []sqlstore.OutcomeRow) (int64, error) {
 	if err := b.insertAttempts(ctx, tx, attempts); err != nil {
-		return fmt.Errorf("insert attempts: %w", err)
+		return 0, fmt.Errorf("insert attempts: %w", err)
 	}
-	if err := b.updateDeliveries(ctx, tx, outcomes); err != nil {
-		return fmt.Errorf("update deliveries: %w", err)
+	applied, err := b.updateDeliveries(ctx, tx, outcomes)
+	if err != nil {
+		return 0, fmt.Errorf("update deliveries: %w", err)
 	}
-	return nil
+	return applied, nil
 }
 
 // insertAttempts inserts the attempts with multi-row inserts of the fixed
@@ -178,21 +186,28 @@ func (b batcher) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []sqls
 // updateDeliveries applies the outcomes with one prepared statement
 // execution each: there is no round trip to save, and a point update by
 // primary key is cheaper than SQLite's UPDATE … FROM over a VALUES list.
-func (b batcher) updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.OutcomeRow) error {
+func (b batcher) updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.OutcomeRow) (int64, error) {
 	const update = `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
 		lease_owner = NULL, last_status = ?, last_error = ?, updated_at = ?, signed_at = COALESCE(signed_at, NULLIF(?, 0))
 		WHERE id = ? AND status = 'pending' AND lease_owner IS NOT NULL`
+	var applied int64
 	for i := range outcomes {
 		o := &outcomes[i]
 		var next any
 		if o.NextAttemptAt != nil {
 			next = *o.NextAttemptAt
 		}
-		if _, err := b.stmts.exec(ctx, tx, update, o.Status, next, o.LastStatus, o.LastError, o.UpdatedAt, o.SignedAt, o.DeliveryID); err != nil {
-			return err
+		res, err := b.stmts.exec(ctx, tx, update, o.Status, next, o.LastStatus, o.LastError, o.UpdatedAt, o.SignedAt, o.DeliveryID)
+		if err != nil {
+			return 0, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		applied += n
 	}
-	return nil
+	return applied, nil
 }
 
 // claimProbe claims one endpoint's earliest due deliveries.

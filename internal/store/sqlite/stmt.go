@@ -8,9 +8,10 @@ import (
 )
 
 // maxCachedStmts bounds the statements kept. The fixed SQL of the write
-// path has a few dozen shapes; the bound only guards against a caller that
+// path has a few dozen shapes, those with a list of ids each in up to nine
+// lengths (sqlstore's in); the bound only guards against a caller that
 // passes SQL built from its data.
-const maxCachedStmts = 128
+const maxCachedStmts = 256
 
 // stmtCache keeps the write path's fixed SQL prepared, so that it is
 // parsed once in the life of the store rather than in every transaction

@@ -23,6 +23,8 @@ type Batcher interface {
 	// Query runs the write path's fixed SQL, with "?" placeholders
 	// already rewritten for the database.
 	Query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error)
+	// Exec is Query for SQL that returns no rows.
+	Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error)
 	// QueryRow is Query for SQL that returns one row: it scans the row
 	// into dest (sql.ErrNoRows when there is none).
 	QueryRow(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error
@@ -42,8 +44,9 @@ type Batcher interface {
 	// outcomes to their deliveries, each one's attempts counted once. Only
 	// a delivery still pending and leased changes: one cancelled while its
 	// attempt was in flight stays cancelled, and one whose outcome was
-	// recorded already (its lease cleared) is not counted twice.
-	RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []AttemptRow, outcomes []OutcomeRow) error
+	// recorded already (its lease cleared) is not counted twice. applied
+	// is how many deliveries changed.
+	RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []AttemptRow, outcomes []OutcomeRow) (applied int64, err error)
 
 	// ClaimDue leases due deliveries of the candidates, in their order:
 	// at most each one's Cap, at most c.Limit in all, the earliest due of
@@ -61,7 +64,7 @@ const (
 	// status is 'pending' and updated_at is created_at: the statement
 	// writes them, not the row.
 	InsertDeliveriesSQL = `INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url, test,
-		next_attempt_at, created_at, ordered_job, status, updated_at)`
+		next_attempt_at, created_at, ordered_job, lease_owner, status, updated_at)`
 	// Attempts of one Record may belong to several scopes: the scope is
 	// the row's.
 	InsertAttemptsSQL = `INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
@@ -91,8 +94,9 @@ type EventRow struct {
 }
 
 // DeliveryRow is a new delivery, due at its creation unless Held (a test
-// send's, which waits with no due time for the request that sends it). An
-// event's deliveries are next to each other.
+// send's, which waits with no due time for the request that sends it) or
+// handed over (leased to LeaseOwner until LeaseUntil, as a claim leases
+// it). An event's deliveries are next to each other.
 type DeliveryRow struct {
 	ID, EventID, EventType, EndpointID, TargetURL string
 	Test                                          bool
@@ -100,6 +104,21 @@ type DeliveryRow struct {
 	CreatedAt                                     int64
 	// OrderedJob is the job whose order the delivery keeps; "" is NULL.
 	OrderedJob string
+	// LeaseOwner, when not "", is the dispatcher the delivery is handed
+	// to at publish.
+	LeaseOwner string
+	LeaseUntil int64
+}
+
+// Due is the row's next_attempt_at: nil for a held delivery.
+func (d *DeliveryRow) Due() *int64 {
+	switch {
+	case d.Held:
+		return nil
+	case d.LeaseOwner != "":
+		return &d.LeaseUntil
+	}
+	return &d.CreatedAt
 }
 
 // AttemptRow is an attempt as the attempts table holds it. Nil headers are

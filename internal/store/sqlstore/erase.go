@@ -375,13 +375,15 @@ func (e *eraser) eventJobs(ctx context.Context, tx *sql.Tx, ids []string) error 
 // marked while they were in flight: the erasure could not see an attempt
 // that was not yet written.
 func (db *DB) eraseLate(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
-	ids := make([]any, len(outcomes))
+	ids := make([]string, len(outcomes))
 	for i := range outcomes {
 		ids[i] = outcomes[i].DeliveryID
 	}
-	_, err := tx.ExecContext(ctx, db.q(`UPDATE attempts SET `+erasedAttempt+` WHERE delivery_id IN
-		(SELECT id FROM deliveries WHERE id IN (`+placeholders(len(ids))+`) AND erased_at IS NOT NULL) AND `+attemptHolds), ids...)
-	return err
+	return db.inChunks("id", ids, func(in string, args []any) error {
+		_, err := db.execStmt(ctx, tx, `UPDATE attempts SET `+erasedAttempt+` WHERE delivery_id IN
+			(SELECT id FROM deliveries WHERE `+in+` AND erased_at IS NOT NULL) AND `+attemptHolds, db.listArgs(args...)...)
+		return err
+	})
 }
 
 // strings runs a query of one text column on the readers.

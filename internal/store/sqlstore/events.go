@@ -21,15 +21,24 @@ type subscriber struct {
 	filter          []string
 	defaultCallback bool
 	ordering        string
+	// handoff: its new deliveries may be handed to a dispatcher at publish
+	// (active, no rate limit, circuit closed); concurrency and updatedAt
+	// are what the dispatcher is told of it, as a claim tells it.
+	handoff     bool
+	concurrency int
+	updatedAt   int64
 }
 
 func (db *DB) Publish(ctx context.Context, s domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
 	var results []store.PublishResult
+	hd := db.beginHanding()
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		hd.reset()
 		var err error
-		results, err = db.publish(ctx, tx, s, pubs)
+		results, err = db.publish(ctx, tx, s, pubs, hd)
 		return err
 	})
+	hd.finish(err)
 	if err != nil {
 		return nil, db.wrap("publish", err)
 	}
@@ -53,7 +62,9 @@ type SharedPublish struct {
 // Publish wraps it; the caller may then publish each alone to learn whose
 // it was.
 func (db *DB) PublishShared(ctx context.Context, calls []*SharedPublish) error {
+	hd := db.beginHanding()
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		hd.reset()
 		done := make([]bool, len(calls))
 		for i, c := range calls {
 			if done[i] {
@@ -73,7 +84,7 @@ func (db *DB) PublishShared(ctx context.Context, calls []*SharedPublish) error {
 					pubs = append(pubs, g.Pubs...)
 				}
 			}
-			results, err := db.publish(ctx, tx, c.Scope, pubs)
+			results, err := db.publish(ctx, tx, c.Scope, pubs, hd)
 			if err != nil {
 				return err
 			}
@@ -83,6 +94,7 @@ func (db *DB) PublishShared(ctx context.Context, calls []*SharedPublish) error {
 		}
 		return nil
 	})
+	hd.finish(err)
 	return db.wrap("publish", err)
 }
 
@@ -91,8 +103,8 @@ func (db *DB) PublishShared(ctx context.Context, calls []*SharedPublish) error {
 // and deliveries are inserted together. Only job upserts go one per event
 // (with a job), in the batch's order, since each may echo what the one
 // before it stored.
-func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []store.Publication) ([]store.PublishResult, error) {
-	subs, err := db.subscribers(ctx, tx, s)
+func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []store.Publication, hd *handing) ([]store.PublishResult, error) {
+	subs, err := db.subscribers(ctx, tx, s, hd != nil)
 	if err != nil {
 		return nil, fmt.Errorf("read endpoints: %w", err)
 	}
@@ -137,11 +149,26 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 			keys = append(keys, k)
 		}
 	}
+	handed, err := db.handOver(ctx, tx, hd, subs, deliveries)
+	if err != nil {
+		return nil, fmt.Errorf("hand deliveries over: %w", err)
+	}
+	if handed != nil {
+		for i := range results {
+			if !results[i].Replayed {
+				results[i].HandedOff = handed[results[i].EventID]
+			}
+		}
+	}
 	if err := db.insertKeys(ctx, tx, s, keys); err != nil {
 		return nil, fmt.Errorf("insert idempotency keys: %w", err)
 	}
-	if err := db.insertEvents(ctx, tx, s, events); err != nil {
+	rows, err := db.insertEvents(ctx, tx, s, events)
+	if err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	if err := hd.keepEvents(s, rows); err != nil {
+		return nil, fmt.Errorf("hand deliveries over: %w", err)
 	}
 	if len(deliveries) > 0 {
 		keepJobOrder(deliveries)
@@ -152,8 +179,10 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 			return nil, fmt.Errorf("hold ordered deliveries: %w", err)
 		}
 	}
+	// Deliveries handed over are nobody else's to claim: no process
+	// needs waking for them.
 	for _, d := range deliveries {
-		if !d.Held {
+		if !d.Held && d.LeaseOwner == "" {
 			if err := db.notifyDue(ctx, tx); err != nil {
 				return nil, fmt.Errorf("notify: %w", err)
 			}
@@ -169,9 +198,19 @@ const maxPresized = 1 << 14
 
 // subscribers reads the endpoints that take new deliveries: paused ones do
 // (held until resumed), disabled ones do not.
-func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]subscriber, error) {
-	rows, err := db.queryStmt(ctx, tx, `SELECT id, event_types, default_callback, ordering FROM endpoints
-		WHERE tenant_id = ? AND environment = ? AND status <> 'disabled'`, s.TenantID, s.Environment)
+//
+// With handoff set it also says which may take deliveries at publish, and
+// on PostgreSQL takes the handoff lock first (Dialect.HandoffLock).
+func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope, handoff bool) ([]subscriber, error) {
+	lock := ""
+	if handoff {
+		lock = db.dialect.HandoffLock
+	}
+	rows, err := db.queryStmt(ctx, tx, `SELECT e.id, e.event_types, e.default_callback, e.ordering,
+		e.status = 'active' AND COALESCE(e.rate_limit, 0) = 0 AND (h.circuit IS NULL OR h.circuit = 'closed'),
+		e.max_concurrency, e.updated_at
+		FROM endpoints e LEFT JOIN endpoint_health h ON h.endpoint_id = e.id
+		WHERE e.tenant_id = ? AND e.environment = ? AND e.status <> 'disabled'`+lock, s.TenantID, s.Environment)
 	if err != nil {
 		return nil, err
 	}
@@ -180,9 +219,11 @@ func (db *DB) subscribers(ctx context.Context, tx *sql.Tx, s domain.Scope) ([]su
 	for rows.Next() {
 		var sub subscriber
 		var types sql.RawBytes
-		if err := rows.Scan(&sub.id, &types, &sub.defaultCallback, &sub.ordering); err != nil {
+		var concurrency sql.NullInt64
+		if err := rows.Scan(&sub.id, &types, &sub.defaultCallback, &sub.ordering, &sub.handoff, &concurrency, &sub.updatedAt); err != nil {
 			return nil, err
 		}
+		sub.concurrency = max(1, int(concurrency.Int64))
 		if sub.filter, err = db.filters.parse(types); err != nil {
 			return nil, err
 		}
@@ -252,9 +293,9 @@ func fanOut(p *store.Publication, subs []subscriber, deliveries *[]DeliveryRow) 
 
 // insertEvents stores the batch's new events, their jobs as the upserts
 // left them.
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, events []*domain.Event) error {
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, events []*domain.Event) ([]EventRow, error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows := make([]EventRow, len(events))
 	for i, ev := range events {
@@ -276,7 +317,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, even
 			r.ExpiresAt = &exp
 		}
 	}
-	return db.dialect.Batcher.InsertEvents(ctx, tx, s, rows)
+	return rows, db.dialect.Batcher.InsertEvents(ctx, tx, s, rows)
 }
 
 // usedKeys reads the stored keys among those of pubs, by key.
@@ -320,20 +361,35 @@ func (db *DB) insertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys [
 const eventColumns = `id, tenant_id, environment, type, job, final, test, sensitive, expires_at, data, created_at, traceparent, erased_at`
 
 func scanEvent(r row) (domain.Event, error) {
-	var e domain.Event
-	var job, data []byte
-	var created int64
+	var s domain.Scope
+	var ev EventRow
 	var expires, erased sql.NullInt64
-	if err := r.Scan(&e.ID, &e.TenantID, &e.Environment, &e.Type, &job, &e.Final, &e.Test, &e.Sensitive, &expires, &data, &created, &e.TraceParent, &erased); err != nil {
-		return e, err
+	if err := r.Scan(&ev.ID, &s.TenantID, &s.Environment, &ev.Type, &ev.Job, &ev.Final, &ev.Test, &ev.Sensitive, &expires, &ev.Data,
+		&ev.CreatedAt, &ev.TraceParent, &erased); err != nil {
+		return domain.Event{}, err
 	}
+	if expires.Valid {
+		ev.ExpiresAt = &expires.Int64
+	}
+	e, err := ev.event(s)
 	e.ErasedAt = nullMicros(erased)
-	e.Data = data
-	e.ExpiresAt = nullMicros(expires)
-	e.CreatedAt = fromMicros(created)
-	if len(job) > 0 {
+	return e, err
+}
+
+// event is the event the row holds, in scope s: as it is read back, and
+// as a delivery handed over at publish carries it.
+func (r *EventRow) event(s domain.Scope) (domain.Event, error) {
+	e := domain.Event{
+		ID: r.ID, TenantID: s.TenantID, Environment: s.Environment, Type: r.Type, Final: r.Final, Test: r.Test,
+		Sensitive: r.Sensitive, Data: r.Data, CreatedAt: fromMicros(r.CreatedAt), TraceParent: r.TraceParent,
+	}
+	if r.ExpiresAt != nil {
+		t := fromMicros(*r.ExpiresAt)
+		e.ExpiresAt = &t
+	}
+	if len(r.Job) > 0 {
 		e.Job = new(domain.Job)
-		if err := json.Unmarshal(job, e.Job); err != nil {
+		if err := json.Unmarshal(r.Job, e.Job); err != nil {
 			return e, err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
@@ -57,7 +56,7 @@ func counts(o *store.Outcome) (counted, failed bool) {
 func (db *DB) trackHealth(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
 	byEndpoint := map[string][]int{}
 	failed := map[string]bool{}
-	var ids, failing []any
+	var ids, failing []string
 	for i := range outcomes {
 		o := &outcomes[i]
 		o.Changes = nil // Record may run again after a rollback
@@ -78,44 +77,30 @@ func (db *DB) trackHealth(ctx context.Context, tx *sql.Tx, outcomes []store.Outc
 		return nil
 	}
 	// Rows are taken in id order, so two records never wait on each other.
-	byID := func(a, b any) int { return strings.Compare(a.(string), b.(string)) }
-	slices.SortFunc(ids, byID)
-	slices.SortFunc(failing, byID)
+	slices.Sort(ids)
+	slices.Sort(failing)
 	unhealthy := ` AND (failures > 0 OR circuit <> 'closed' OR recovering)`
 	if len(failing) > 0 {
 		unhealthy = ""
-		args := append([]any{micros(outcomes[0].Attempt.At)}, failing...)
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO endpoint_health (endpoint_id, updated_at)
-			SELECT id, CAST(? AS BIGINT) FROM endpoints WHERE id IN (`+placeholders(len(failing))+`) ORDER BY id
-			ON CONFLICT (endpoint_id) DO NOTHING`), args...); err != nil {
+		err := db.inChunks("id", failing, func(in string, args []any) error {
+			_, err := db.execStmt(ctx, tx, `INSERT INTO endpoint_health (endpoint_id, updated_at)
+				SELECT id, CAST(? AS BIGINT) FROM endpoints WHERE `+in+` ORDER BY id
+				ON CONFLICT (endpoint_id) DO NOTHING`, db.listArgs(append([]any{micros(outcomes[0].Attempt.At)}, args...)...)...)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("endpoint health: %w", err)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT `+healthColumns+` FROM endpoint_health
-		WHERE endpoint_id IN (`+placeholders(len(ids))+`)`+unhealthy+` ORDER BY endpoint_id`+db.dialect.RowLock), ids...)
+	states := map[string]*health{}
+	err := db.inChunks("endpoint_id", ids, func(in string, args []any) error {
+		return db.readHealth(ctx, tx, states, `SELECT `+healthColumns+` FROM endpoint_health
+			WHERE `+in+unhealthy+` ORDER BY endpoint_id`+db.dialect.RowLock, db.listArgs(args...))
+	})
 	if err != nil {
 		return fmt.Errorf("endpoint health: %w", err)
 	}
-	states := map[string]*health{}
-	for rows.Next() {
-		var id string
-		var h health
-		var streakAt, since, probe sql.NullInt64
-		var status sql.NullString
-		if err := rows.Scan(&id, &h.circuit, &h.failures, &h.streak, &streakAt, &since, &probe, &h.lastError, &h.recovering, &status); err != nil {
-			rows.Close()
-			return fmt.Errorf("endpoint health: %w", err)
-		}
-		h.streakAt, h.failingSince, h.probeAt = streakAt.Int64, since.Int64, probe.Int64
-		h.disabled = status.String == domain.EndpointDisabled
-		states[id] = &h
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("endpoint health: %w", err)
-	}
 	for _, id := range ids {
-		id := id.(string)
 		h := states[id]
 		if h == nil {
 			continue // healthy and succeeding; or deleted meanwhile
@@ -128,14 +113,37 @@ func (db *DB) trackHealth(ctx context.Context, tx *sql.Tx, outcomes []store.Outc
 		if !h.changed {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE endpoint_health SET circuit = ?, failures = ?, streak = ?, streak_at = ?,
-			failing_since = ?, probe_at = ?, last_error = ?, recovering = ?, updated_at = ? WHERE endpoint_id = ?`),
+		if _, err := db.execStmt(ctx, tx, `UPDATE endpoint_health SET circuit = ?, failures = ?, streak = ?, streak_at = ?,
+			failing_since = ?, probe_at = ?, last_error = ?, recovering = ?, updated_at = ? WHERE endpoint_id = ?`,
 			h.circuit, h.failures, h.streak, nullable(h.streakAt), nullable(h.failingSince), nullable(h.probeAt),
 			h.lastError, h.recovering, micros(outcomes[byEndpoint[id][0]].Attempt.At), id); err != nil {
 			return fmt.Errorf("endpoint health of %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// readHealth reads the breaker states of a query's rows into states, by
+// endpoint id.
+func (db *DB) readHealth(ctx context.Context, tx *sql.Tx, states map[string]*health, query string, args []any) error {
+	rows, err := db.queryStmt(ctx, tx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var h health
+		var streakAt, since, probe sql.NullInt64
+		var status sql.NullString
+		if err := rows.Scan(&id, &h.circuit, &h.failures, &h.streak, &streakAt, &since, &probe, &h.lastError, &h.recovering, &status); err != nil {
+			return err
+		}
+		h.streakAt, h.failingSince, h.probeAt = streakAt.Int64, since.Int64, probe.Int64
+		h.disabled = status.String == domain.EndpointDisabled
+		states[id] = &h
+	}
+	return rows.Err()
 }
 
 // applyOutcome moves an endpoint's breaker by one attempt: a success

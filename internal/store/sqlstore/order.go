@@ -75,12 +75,12 @@ func (db *DB) holdBehindJobs(ctx context.Context, tx *sql.Tx, deliveries []Deliv
 			ids = append(ids, d.ID)
 		}
 	}
-	return inChunks(ids, func(in string, args []any) error {
-		_, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) + COALESCE(
+	return db.inChunks("id", ids, func(in string, args []any) error {
+		_, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) + COALESCE(
 				(SELECT p.next_attempt_at FROM deliveries p WHERE `+earlierOfJob("p", "deliveries")+`
 					ORDER BY `+jobKey("p.")+`, p.id LIMIT 1), 0)
-			WHERE id IN (`+in+`) AND EXISTS (SELECT 1 FROM deliveries p WHERE `+earlierOfJob("p", "deliveries")+`)`),
-			append([]any{holdSlack.Microseconds()}, args...)...)
+			WHERE `+in+` AND EXISTS (SELECT 1 FROM deliveries p WHERE `+earlierOfJob("p", "deliveries")+`)`,
+			db.listArgs(append([]any{holdSlack.Microseconds()}, args...)...)...)
 		return err
 	})
 }
@@ -109,23 +109,23 @@ func (db *DB) recordJobOrder(ctx context.Context, tx *sql.Tx, outcomes []store.O
 		key := []any{jobKeyOf(o.EndpointID, o.OrderedJob)}
 		if o.Status == domain.DeliveryPending {
 			until := micros(o.NextAttemptAt) + holdSlack.Microseconds()
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?
-				WHERE `+ofJob+` AND id > ? AND lease_owner IS NULL AND ? - next_attempt_at > 0`),
+			if _, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = ?
+				WHERE `+ofJob+` AND id > ? AND lease_owner IS NULL AND ? - next_attempt_at > 0`,
 				append(append([]any{until}, key...), o.DeliveryID, until)...); err != nil {
 				return err
 			}
 			continue
 		}
 		if o.Status != domain.DeliverySucceeded {
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET follows_failed = ?
-				WHERE `+ofJob+` AND id > ? AND follows_failed IS NULL`),
+			if _, err := db.execStmt(ctx, tx, `UPDATE deliveries SET follows_failed = ?
+				WHERE `+ofJob+` AND id > ? AND follows_failed IS NULL`,
 				append(append([]any{o.DeliveryID}, key...), o.DeliveryID)...); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?
+		if _, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = ?
 			WHERE id = (SELECT id FROM deliveries WHERE `+ofJob+` ORDER BY `+jobKey("")+`, id LIMIT 1)
-			AND lease_owner IS NULL AND next_attempt_at > ?`),
+			AND lease_owner IS NULL AND next_attempt_at > ?`,
 			append(append([]any{now}, key...), now)...); err != nil {
 			return err
 		}
@@ -140,22 +140,13 @@ var ofJob = jobKey("") + ` = ? AND ordered_job IS NOT NULL AND status = 'pending
 // maxChunk bounds the ids of one statement of inChunks.
 const maxChunk = 128
 
-// inChunks calls f with placeholders for a chunk of ids and the ids as
-// arguments, chunk after chunk. Each chunk is padded, with repeats of its
-// last id, to a power of two, so that few statement texts are ever made
-// (a repeated id changes nothing in an IN list).
-func inChunks(ids []string, f func(in string, args []any) error) error {
+// inChunks calls f with the condition that col is one of a chunk of ids
+// (see in) and its arguments, chunk after chunk.
+func (db *DB) inChunks(col string, ids []string, f func(cond string, args []any) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), maxChunk)
-		size := 1
-		for size < n {
-			size *= 2
-		}
-		args := make([]any, size)
-		for i := range size {
-			args[i] = ids[min(i, n-1)]
-		}
-		if err := f(placeholders(size), args); err != nil {
+		cond, args := db.in(col, ids[:n])
+		if err := f(cond, args); err != nil {
 			return err
 		}
 		ids = ids[n:]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/domain"
@@ -15,6 +16,10 @@ import (
 func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, error) {
 	if p.Limit <= 0 {
 		return nil, nil
+	}
+	if err := db.announce(ctx, p); err != nil {
+		db.forgetBeat(p.Owner)
+		return nil, db.wrap("claim deliveries: announce", err)
 	}
 	var out []store.Claimed
 	err := db.queueWrite(ctx, func(tx *sql.Tx) error {
@@ -27,6 +32,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 		return err
 	})
 	if err != nil {
+		db.forgetBeat(p.Owner)
 		return nil, db.wrap("claim deliveries", err)
 	}
 	if len(out) == 0 {
@@ -64,11 +70,11 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 	if err := db.beat(ctx, tx, p); err != nil {
 		return nil, err
 	}
-	cands, err := db.claimCandidates(ctx, tx, p)
+	cands, others, err := db.claimCandidates(ctx, tx, p)
 	if err != nil || len(cands) == 0 {
 		return nil, err
 	}
-	if cands, err = db.shareConcurrency(ctx, tx, p, cands); err != nil || len(cands) == 0 {
+	if cands, err = db.shareConcurrency(ctx, tx, p, cands, others); err != nil || len(cands) == 0 {
 		return nil, err
 	}
 	// When the limit is smaller than the candidates' rounds, which
@@ -110,18 +116,21 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 // deliveries are claimed to be cancelled). The endpoints are found by
 // skipping through the due index one endpoint at a time, so the cost is one
 // index step per endpoint with pending work, not one per pending delivery.
-func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]ClaimCandidate, error) {
+// Each row also says what the claim needs to know of the other
+// dispatchers (othersSQL).
+func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]ClaimCandidate, othersSeen, error) {
+	var others othersSeen
 	rows, err := db.queryStmt(ctx, tx, `WITH RECURSIVE pe(id) AS (
 			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
 				ORDER BY d.endpoint_id LIMIT 1)
 			FROM pe WHERE pe.id IS NOT NULL)
-		SELECT pe.id, e.status, e.max_concurrency, e.updated_at, e.rate_limit, h.circuit, h.probe_at FROM pe
+		SELECT pe.id, e.status, e.max_concurrency, e.updated_at, e.rate_limit, h.circuit, h.probe_at, `+othersSQL+` FROM pe
 		LEFT JOIN endpoints e ON e.id = pe.id LEFT JOIN endpoint_health h ON h.endpoint_id = pe.id
-		WHERE pe.id IS NOT NULL`)
+		WHERE pe.id IS NOT NULL`, othersArgs(p)...)
 	if err != nil {
-		return nil, err
+		return nil, others, err
 	}
 	defer rows.Close()
 	var out []ClaimCandidate
@@ -131,8 +140,8 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimPara
 		var c ClaimCandidate
 		var status, circuit sql.NullString
 		var limit, updated, rate, probeAt sql.NullInt64
-		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated, &rate, &circuit, &probeAt); err != nil {
-			return nil, err
+		if err := rows.Scan(&c.EndpointID, &status, &limit, &updated, &rate, &circuit, &probeAt, &others.running, &others.leasing); err != nil {
+			return nil, others, err
 		}
 		c.UpdatedAt = updated.Int64
 		switch {
@@ -156,20 +165,20 @@ func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimPara
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, others, err
 	}
 	rows.Close()
 	for _, pr := range probes {
 		took, err := db.takeProbe(ctx, tx, pr.EndpointID, pr.circuit, now, micros(p.Now.Add(p.Lease)))
 		if err != nil {
-			return nil, err
+			return nil, others, err
 		}
 		if took {
 			pr.Cap, pr.Probe = 1, true
 			out = append(out, pr.ClaimCandidate)
 		}
 	}
-	return out, nil
+	return out, others, nil
 }
 
 // probe is an endpoint whose open circuit's probe time has come.
@@ -201,28 +210,67 @@ func (db *DB) claimNamed(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (
 // each event once however many endpoints it goes to.
 func (db *DB) readClaimedEvents(ctx context.Context, claimed []store.Claimed) error {
 	byEvent := map[string][]int{}
+	ids := make([]string, 0, len(claimed))
 	for i, c := range claimed {
+		if _, seen := byEvent[c.Event.ID]; !seen {
+			ids = append(ids, c.Event.ID)
+		}
 		byEvent[c.Event.ID] = append(byEvent[c.Event.ID], i)
 	}
-	ids := make([]any, 0, len(byEvent))
-	for id := range byEvent {
-		ids = append(ids, id)
-	}
-	rows, err := db.queueRead.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		ev, err := scanEvent(rows)
+	return db.inChunks("id", ids, func(in string, args []any) error {
+		rows, err := db.queueQueryList(ctx, `SELECT `+eventColumns+` FROM events WHERE `+in, args)
 		if err != nil {
 			return err
 		}
-		for _, i := range byEvent[ev.ID] {
-			claimed[i].Event = ev
+		defer rows.Close()
+		for rows.Next() {
+			ev, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			for _, i := range byEvent[ev.ID] {
+				claimed[i].Event = ev
+			}
 		}
+		return rows.Err()
+	})
+}
+
+// queueQueryList runs a read with a list made by in on the dispatcher's
+// read pool: prepared once where the dialect plans a list's statement
+// once for all (SQLite), with the list's values each time where it does
+// not (see ListMode).
+func (db *DB) queueQueryList(ctx context.Context, query string, args []any) (*sql.Rows, error) {
+	if db.dialect.ListMode != nil {
+		return db.queueRead.QueryContext(ctx, db.q(query), db.listArgs(args...)...)
 	}
-	return rows.Err()
+	return db.queueReads.query(ctx, db.queueRead, db.q(query), args...)
+}
+
+// readStmts keeps the dispatcher's fixed reads prepared on its read pool
+// (database/sql prepares each on a connection the first time it runs
+// there), so that they are not parsed on every claim.
+type readStmts struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (r *readStmts) query(ctx context.Context, pool *sql.DB, query string, args ...any) (*sql.Rows, error) {
+	r.mu.Lock()
+	st := r.m[query]
+	if st == nil {
+		var err error
+		if st, err = pool.PrepareContext(ctx, query); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		if r.m == nil {
+			r.m = map[string]*sql.Stmt{}
+		}
+		r.m[query] = st
+	}
+	r.mu.Unlock()
+	return st.QueryContext(ctx, args...)
 }
 
 // releaseChunk keeps each release's IN list far under SQLite's parameter

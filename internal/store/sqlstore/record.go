@@ -14,7 +14,8 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 		return nil
 	}
 	err := db.queueWrite(ctx, func(tx *sql.Tx) error {
-		if err := db.writeOutcomes(ctx, tx, outcomes); err != nil {
+		applied, err := db.writeOutcomes(ctx, tx, outcomes)
+		if err != nil {
 			return err
 		}
 		if err := db.recordJobOrder(ctx, tx, outcomes); err != nil {
@@ -23,16 +24,23 @@ func (db *DB) Record(ctx context.Context, outcomes []store.Outcome) error {
 		if err := db.scrub(ctx, tx, outcomes); err != nil {
 			return fmt.Errorf("scrub sensitive events: %w", err)
 		}
-		if err := db.eraseLate(ctx, tx, outcomes); err != nil {
-			return fmt.Errorf("erase attempts of erased deliveries: %w", err)
+		// An erasure cancels the deliveries it finds pending, in flight
+		// too: when every outcome applied to a pending delivery, none of
+		// them was erased (one erased from now on waits for this commit,
+		// and then finds the attempt).
+		if applied < int64(len(outcomes)) {
+			if err := db.eraseLate(ctx, tx, outcomes); err != nil {
+				return fmt.Errorf("erase attempts of erased deliveries: %w", err)
+			}
 		}
 		return db.trackHealth(ctx, tx, outcomes)
 	})
 	return db.wrap("record outcomes", err)
 }
 
-// writeOutcomes inserts the attempts and applies the deliveries' new state.
-func (db *DB) writeOutcomes(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
+// writeOutcomes inserts the attempts and applies the deliveries' new state,
+// and says to how many deliveries it applied.
+func (db *DB) writeOutcomes(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) (int64, error) {
 	n := len(outcomes)
 	attempts, updates := make([]AttemptRow, n), make([]OutcomeRow, n)
 	// The due times of the deliveries to retry, one allocation for all.

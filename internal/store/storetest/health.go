@@ -68,15 +68,7 @@ func testProbeFirst(t *testing.T, s store.Store) {
 // and failed: a receiver that fails only such deliveries still opens its
 // circuit. A cancellation that sent nothing (no error class) does not count.
 func testBreakerCountsTTLCancels(t *testing.T, s store.Store) {
-	setup(t, s)
-	ep := endpoint(t, s, scope, "a.b")
-	p := &domain.Breaker{Threshold: 3, Window: time.Minute, Cooldown: 30 * time.Second, DisableAfter: 120 * time.Hour}
-	publishSeq(t, s, scope, 5)
-	t0 := time.Now()
-	c := claimAt(t, s, "p", t0)
-	if len(c) != 5 {
-		t.Fatalf("claimed %d, want 5", len(c))
-	}
+	ep, p, t0, c := breakerRig(t, s, 5)
 	var outs []store.Outcome
 	for i := range 2 {
 		o := outcome(c[i], domain.DeliveryCancelled, time.Time{}, 0)
@@ -121,6 +113,21 @@ func succeedAt(c store.Claimed, p *domain.Breaker, at time.Time) store.Outcome {
 	return o
 }
 
+// breakerRig publishes n events to a new endpoint and claims them all at
+// t0, for a breaker of threshold 3 in a minute.
+func breakerRig(t *testing.T, s store.Store, n int) (ep *domain.Endpoint, p *domain.Breaker, t0 time.Time, c []store.Claimed) {
+	t.Helper()
+	setup(t, s)
+	ep = endpoint(t, s, scope, "a.b")
+	p = &domain.Breaker{Threshold: 3, Window: time.Minute, Cooldown: 30 * time.Second, DisableAfter: 120 * time.Hour}
+	publishSeq(t, s, scope, n)
+	t0 = time.Now()
+	if c = claimAt(t, s, "p", t0); len(c) != n {
+		t.Fatalf("claimed %d, want %d", len(c), n)
+	}
+	return ep, p, t0, c
+}
+
 func claimAt(t *testing.T, s store.Store, owner string, at time.Time) []store.Claimed {
 	t.Helper()
 	c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Limit: 100, Lease: time.Minute, Now: at})
@@ -161,15 +168,7 @@ func attemptsOf(t *testing.T, s store.Store, endpointID string) map[string]int {
 }
 
 func testBreaker(t *testing.T, s store.Store) {
-	setup(t, s)
-	ep := endpoint(t, s, scope, "a.b")
-	p := &domain.Breaker{Threshold: 3, Window: time.Minute, Cooldown: 30 * time.Second, DisableAfter: 120 * time.Hour}
-	publishSeq(t, s, scope, 8)
-	t0 := time.Now()
-	c := claimAt(t, s, "p", t0)
-	if len(c) != 8 {
-		t.Fatalf("claimed %d, want 8", len(c))
-	}
+	ep, p, t0, c := breakerRig(t, s, 8)
 	// Three failures in a row within the window open the circuit; the
 	// rest of the claim goes back unattempted.
 	outs := []store.Outcome{

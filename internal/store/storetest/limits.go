@@ -18,6 +18,7 @@ var limitTests = []conformanceTest{
 	{"PurgeDropsTokenBucketsOnlyOnceFullAgain", testBucketPurge},
 	{"ClaimCountsOtherProcessesLeasesAgainstMaxConcurrency", testClaimSharedConcurrency},
 	{"ClaimStopsClaimingAheadWhileAnotherDispatcherRuns", testClaimOthersRunning},
+	{"ClaimCountsTheLeasesOfADispatcherThatStoppedClaiming", testClaimQuietLeaseHolder},
 	{"ClaimTakesASecondOfARateLimitedEndpointAtMost", testClaimRateLimited},
 }
 
@@ -190,6 +191,22 @@ func testClaimOthersRunning(t *testing.T, s store.Store) {
 	// b claimed nothing for more than aliveFor: a runs alone again.
 	if more := claim("a", now.Add(12*time.Second)); len(more) != store.ClaimRounds*4 {
 		t.Fatalf("a, alone again, claimed %d, want its %d rounds", len(more), store.ClaimRounds*4)
+	}
+}
+
+func testClaimQuietLeaseHolder(t *testing.T, s store.Store) {
+	// a, alone, claimed its rounds ahead; then its lane stayed full for
+	// half a minute, so it neither claimed nor said that it runs. Its
+	// leases are alive all the same: b, who finds nobody running, must
+	// still count them, and takes nothing.
+	_, a, now, claim, record := aloneThenAnother(t, s, 30)
+	if b := claim("b", now.Add(30*time.Second)); len(b) != 0 {
+		t.Fatalf("b claimed %d while a, quiet for 30 s, held %d live leases of an endpoint of max_concurrency 4", len(b), len(a))
+	}
+	// Once a's outcomes are recorded the room is b's.
+	record(a)
+	if b := claim("b", now.Add(31*time.Second)); len(b) == 0 {
+		t.Fatal("b claimed nothing once a's leases were given back")
 	}
 }
 

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore Factory) {
 	tests = append(tests, brandingTests...)
 	tests = append(tests, operationalTests...)
 	tests = append(tests, healthTests...)
+	tests = append(tests, handoffTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)(nil)) })
 	}
