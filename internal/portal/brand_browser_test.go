@@ -171,22 +171,32 @@ func childFrame(t *testing.T, ctx context.Context) *cdp.Frame {
 
 // inFrame evaluates a JavaScript expression in the page's frame, in a
 // world of its own (the frame's DOM, styles and timings, not its
-// scripts), once the frame shows url and has loaded.
+// scripts), once the frame shows url and has loaded. A frame that
+// shows url may still be leaving it (a form posted to the page it is
+// on), and its world then goes before the answer comes: the expression
+// is tried again in the next document, so one that starts a navigation
+// must start it after it answers (setTimeout), or it would run twice.
 func inFrame[T any](t *testing.T, ctx context.Context, url, expr string) T {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
+	var last error
 	for {
 		if f := childFrame(t, ctx); f != nil && f.URL == url && f.UnreachableURL == "" {
 			w, err := chromedp.Call(ctx, cdppage.CreateIsolatedWorld, cdppage.CreateIsolatedWorldParams{FrameID: f.ID})
 			if err == nil {
-				ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete"`, inContext(w.ExecutionContextID)))
+				var ready bool
+				ready, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete"`, inContext(w.ExecutionContextID)))
 				if err == nil && ready {
-					return run(t, ctx, chromedp.Evaluate[T](expr, inContext(w.ExecutionContextID)))
+					var v T
+					if v, err = chromedp.Run(ctx, chromedp.Evaluate[T](expr, inContext(w.ExecutionContextID))); err == nil {
+						return v
+					}
 				}
 			}
+			last = err
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the frame did not show %s: %+v", url, childFrame(t, ctx))
+			t.Fatalf("the frame did not show %s: %+v (last error %v)", url, childFrame(t, ctx), last)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -217,14 +227,14 @@ func TestPortalBrowserEmbeddedOnlyByTheOriginsItAllows(t *testing.T) {
 	brandShown(t, "framed endpoints", "rgb(15, 118, 110)", inFrame[brandView](t, ctx, h.URL+"/portal/endpoints", readBrand))
 	screenshot(t, ctx, "01-embedded")
 	// A form inside the frame is the portal's own: it works (CSRF intact).
-	inFrame[bool](t, ctx, h.URL+"/portal/endpoints", `location.assign("/portal/keys"), true`)
-	inFrame[bool](t, ctx, h.URL+"/portal/keys", `document.getElementById("create-key").click(), true`)
+	inFrame[bool](t, ctx, h.URL+"/portal/endpoints", `setTimeout(() => location.assign("/portal/keys")), true`)
+	inFrame[bool](t, ctx, h.URL+"/portal/keys", `setTimeout(() => document.getElementById("create-key").click()), true`)
 	servertest.Eventually(t, 15*time.Second, "the new key in the frame", func() bool {
 		return inFrame[bool](t, ctx, h.URL+"/portal/keys", `document.getElementById("secret") !== null && document.getElementById("secret").value.startsWith("hk_sandbox_")`)
 	})
 	// Signing out in the frame goes to the return URL (in the frame: the
 	// platform's page can then move its own window).
-	inFrame[bool](t, ctx, h.URL+"/portal/keys", `document.querySelector('form[action="/portal/logout"] button').click(), true`)
+	inFrame[bool](t, ctx, h.URL+"/portal/keys", `setTimeout(() => document.querySelector('form[action="/portal/logout"] button').click()), true`)
 	waitFor(t, ctx, `document.getElementById("portal").contentWindow.location.href === `+jsString(back))
 
 	// Refused: globex's portal, signed in (its cookie is SameSite=None too),
