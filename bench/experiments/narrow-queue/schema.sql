@@ -1,0 +1,18 @@
+DROP SCHEMA IF EXISTS expa CASCADE; DROP SCHEMA IF EXISTS expb CASCADE;
+CREATE SCHEMA expa; CREATE SCHEMA expb;
+SET search_path = expa;
+CREATE TABLE deliveries (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, environment TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, endpoint_id TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT, lease_owner TEXT, last_status INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, target_url TEXT NOT NULL DEFAULT '', test BOOLEAN NOT NULL DEFAULT FALSE, signed_at BIGINT, ordered_job TEXT, follows_failed TEXT, erased_at BIGINT);
+CREATE INDEX ON deliveries (tenant_id, environment, id);
+CREATE INDEX ON deliveries (event_id);
+CREATE INDEX ON deliveries (endpoint_id, id);
+CREATE INDEX ON deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX ON deliveries ((endpoint_id || ' ' || ordered_job), id) WHERE status = 'pending' AND ordered_job IS NOT NULL;
+CREATE INDEX ON deliveries (endpoint_id) WHERE lease_owner IS NOT NULL AND status = 'pending';
+SET search_path = expb;
+CREATE TABLE deliveries (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, environment TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, endpoint_id TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_status INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, target_url TEXT NOT NULL DEFAULT '', test BOOLEAN NOT NULL DEFAULT FALSE, signed_at BIGINT, ordered_job TEXT, follows_failed TEXT, erased_at BIGINT) WITH (fillfactor = 85);
+CREATE INDEX ON deliveries (tenant_id, environment, id);
+CREATE INDEX ON deliveries (event_id);
+CREATE INDEX ON deliveries (endpoint_id, id);
+CREATE TABLE delivery_queue (id TEXT PRIMARY KEY, endpoint_id TEXT NOT NULL, next_attempt_at BIGINT, lease_owner TEXT, ordered_job TEXT);
+CREATE INDEX ON delivery_queue (endpoint_id, next_attempt_at);
+CREATE INDEX ON delivery_queue (endpoint_id) WHERE lease_owner IS NOT NULL;
