@@ -267,6 +267,7 @@ func markdownTables(run *Run) string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %.0f %% | %s |\n",
 			r.Scenario, r.Events, r.Deliveries, pub, r.Throughput, drain, lat, herald, cpuPer, pgPer, rss, r.CPU.MachineBusy*100, okCell(r))
 	}
+	b.WriteString(ceilingUnits(run, rows))
 	if p := find(run, "profiles"); p != nil && p.Profiles != nil {
 		b.WriteString(profileTable(run.Store, p.Profiles))
 	}
@@ -274,6 +275,34 @@ func markdownTables(run *Run) string {
 		b.WriteString(saturationTable(run.Store, s))
 	}
 	return b.String()
+}
+
+// ceilingUnits is each scenario's CPU per delivery in the units of the
+// run's ceiling: its client's CPU per request. A faster or slower machine
+// moves both alike, so these compare across runs where milliseconds do not
+// (the ceiling's client cost 0.035 to 0.061 ms a request in runs of one
+// day).
+func ceilingUnits(run *Run, rows []*Result) string {
+	c := find(run, "ceiling")
+	if c == nil || !c.OK || c.CPUPerDeliveryMS <= 0 {
+		return ""
+	}
+	var parts []string
+	for _, r := range rows {
+		if r.Scenario == "ceiling" || r.CPUPerDeliveryMS <= 0 {
+			continue
+		}
+		p := fmt.Sprintf("%s %.1f", r.Scenario, r.CPUPerDeliveryMS/c.CPUPerDeliveryMS)
+		if r.PostgresCPUPerDeliveryMS > 0 {
+			p += fmt.Sprintf(" (%.1f with PostgreSQL's)", (r.CPUPerDeliveryMS+r.PostgresCPUPerDeliveryMS)/c.CPUPerDeliveryMS)
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nHerald's CPU per delivery in ceiling requests (the ceiling's client spent %.3f ms a request; a faster or slower machine moves both alike, so these compare across runs): %s.\n",
+		c.CPUPerDeliveryMS, strings.Join(parts, "; "))
 }
 
 func okCell(r *Result) string {
