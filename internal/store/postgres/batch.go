@@ -72,6 +72,27 @@ func (batcher) InsertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, eve
 	return err
 }
 
+// UpsertJobs upserts every job with one statement of fixed text; unnest
+// keeps the rows in the order given, so the jobs are locked in it.
+func (batcher) UpsertJobs(ctx context.Context, tx *sql.Tx, s domain.Scope, jobs []sqlstore.JobRow) ([]sqlstore.JobRow, error) {
+	n := len(jobs)
+	ids, kinds, urls, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	params, finals, now := make([][]byte, n), make([]bool, n), make([]int64, n)
+	for i := range jobs {
+		j := &jobs[i]
+		ids[i], kinds[i], params[i], urls[i], types[i], finals[i], now[i] = j.ID, j.Kind, j.PartnerParams, j.CallbackURL, j.EventType, j.Final, j.Now
+	}
+	rows, err := tx.QueryContext(ctx, sqlstore.UpsertJobsSQL+`
+		SELECT $1::text, $2::text, id, kind, partner_params, callback_url, last_event_type, final, now, now
+		FROM unnest($3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::boolean[], $9::bigint[])
+			AS t(id, kind, partner_params, callback_url, last_event_type, final, now)`+sqlstore.JobConflictSQL(true),
+		s.TenantID, s.Environment, ids, kinds, params, urls, types, finals, now)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.ScanJobs(rows, make([]sqlstore.JobRow, 0, n))
+}
+
 func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, deliveries []sqlstore.DeliveryRow) error {
 	n := len(deliveries)
 	ids, eventIDs, types, endpoints, urls := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

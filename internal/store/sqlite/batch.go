@@ -97,6 +97,37 @@ func (b batcher) UsedKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys 
 	return found, nil
 }
 
+// UpsertJobs upserts in statements of the fixed sizes; the rows they
+// return are the jobs as they now are.
+func (b batcher) UpsertJobs(ctx context.Context, tx *sql.Tx, s domain.Scope, jobs []sqlstore.JobRow) ([]sqlstore.JobRow, error) {
+	const width = 10
+	tenant, env := any(s.TenantID), any(s.Environment)
+	held := make([]sqlstore.JobRow, 0, len(jobs))
+	args := make([]any, 0, min(len(jobs), rowsPerStatement[0])*width)
+	for len(jobs) > 0 {
+		n := statementRows(len(jobs), false)
+		args = args[:0]
+		for i := range jobs[:n] {
+			j := &jobs[i]
+			var params any
+			if j.PartnerParams != nil {
+				params = j.PartnerParams
+			}
+			args = append(args, tenant, env, j.ID, j.Kind, params, j.CallbackURL, j.EventType, j.Final, j.Now, j.Now)
+		}
+		row := `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		rows, err := b.stmts.query(ctx, tx, sqlstore.UpsertJobsSQL+" VALUES "+strings.Repeat(row+", ", n-1)+row+sqlstore.JobConflictSQL(true), args...)
+		if err != nil {
+			return nil, err
+		}
+		if held, err = sqlstore.ScanJobs(rows, held); err != nil {
+			return nil, err
+		}
+		jobs = jobs[n:]
+	}
+	return held, nil
+}
+
 func (b batcher) InsertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys []sqlstore.KeyRow) error {
 	tenant, env := any(s.TenantID), any(s.Environment)
 	args := make([]any, 0, len(keys)*7)

@@ -29,6 +29,10 @@ type Batcher interface {
 	// into dest (sql.ErrNoRows when there is none).
 	QueryRow(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error
 
+	// UpsertJobs creates or updates the jobs of a publish, distinct ids
+	// in ascending order, as events (UpsertJobsSQL, JobConflictSQL(true)),
+	// and returns what each job holds now, in any order.
+	UpsertJobs(ctx context.Context, tx *sql.Tx, s domain.Scope, jobs []JobRow) ([]JobRow, error)
 	// UsedKeys returns the stored idempotency keys of s among keys
 	// (sorted, distinct), read with KeyLookupSQL and ScanKeys.
 	UsedKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys []string) ([]KeyRow, error)
@@ -70,6 +74,45 @@ const (
 	InsertAttemptsSQL = `INSERT INTO attempts (id, delivery_id, tenant_id, environment, number, at, duration_ms, request_headers,
 		response_status, response_headers, response_body, error_class, error, trace_id)`
 )
+
+// UpsertJobsSQL begins a job's upsert, to which JobConflictSQL adds what
+// a job that exists keeps.
+const UpsertJobsSQL = `INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, callback_url, last_event_type, final,
+	created_at, updated_at)`
+
+// JobConflictSQL is the end of a job's upsert: the job keeps its kind,
+// partner params and callback URL where the new values are empty, and the
+// upsert returns what the job then holds (JobRow's ID, Kind,
+// PartnerParams, CallbackURL). fromEvent says whether the job's status
+// moves on (an event) or not (a job registered ahead of its events).
+func JobConflictSQL(fromEvent bool) string {
+	status, final := `jobs.last_event_type`, `jobs.final`
+	if fromEvent {
+		// A job that has ended stays ended: a later correction
+		// (decision_updated, say) does not reopen it.
+		status, final = `excluded.last_event_type`, `(jobs.final OR excluded.final)`
+	}
+	return ` ON CONFLICT (tenant_id, environment, id) DO UPDATE SET
+		kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE jobs.kind END,
+		partner_params = COALESCE(excluded.partner_params, jobs.partner_params),
+		callback_url = CASE WHEN excluded.callback_url <> '' THEN excluded.callback_url ELSE jobs.callback_url END,
+		last_event_type = ` + status + `,
+		final = ` + final + `,
+		updated_at = excluded.updated_at
+	RETURNING id, kind, partner_params, callback_url`
+}
+
+// JobRow is a job as a publish upserts it, its columns in the order of
+// UpsertJobsSQL; nil PartnerParams is a NULL (keep the stored ones). Now
+// is both its created_at and updated_at.
+type JobRow struct {
+	ID, Kind      string
+	PartnerParams []byte
+	CallbackURL   string
+	EventType     string
+	Final         bool
+	Now           int64
+}
 
 // KeyRow is an idempotency key and the result it remembers.
 type KeyRow struct {

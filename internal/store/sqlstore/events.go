@@ -99,10 +99,10 @@ func (db *DB) PublishShared(ctx context.Context, calls []*SharedPublish) error {
 }
 
 // publish stores a batch in a few statements per table, whatever its size:
-// the batch's idempotency keys are looked up together, then its keys, events
-// and deliveries are inserted together. Only job upserts go one per event
-// (with a job), in the batch's order, since each may echo what the one
-// before it stored.
+// the batch's idempotency keys are looked up together, then its jobs are
+// upserted (a statement for each event of the job with the most events in
+// the batch: see upsertJobs), then its keys, events and deliveries are
+// inserted together.
 func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []store.Publication, hd *handing) ([]store.PublishResult, error) {
 	subs, err := db.subscribers(ctx, tx, s, hd != nil)
 	if err != nil {
@@ -113,40 +113,61 @@ func (db *DB) publish(ctx context.Context, tx *sql.Tx, s domain.Scope, pubs []st
 		return nil, fmt.Errorf("look up idempotency keys: %w", err)
 	}
 	results := make([]store.PublishResult, len(pubs))
+	// First which publications are new: a key stored, or used by an
+	// earlier publication of the batch, replays that one (or conflicts
+	// with it) as if published just after it.
 	var events []*domain.Event
+	var replays map[int]int // publication → the earlier one of the batch it replays
+	var firstOfKey map[string]int
+	for i := range pubs {
+		p := &pubs[i]
+		if p.IdempotencyKey != "" {
+			hash, ok := []byte(nil), false
+			if k, stored := used[p.IdempotencyKey]; stored {
+				hash, ok = k.RequestHash, true
+				results[i] = store.PublishResult{EventID: k.EventID, Deliveries: k.Deliveries, Replayed: true}
+			} else if j, earlier := firstOfKey[p.IdempotencyKey]; earlier {
+				hash, ok = pubs[j].RequestHash, true
+				replays[i] = j
+			}
+			if ok {
+				if !bytes.Equal(hash, p.RequestHash) {
+					return nil, &domain.ConflictError{Msg: "idempotency key " + p.IdempotencyKey + " was already used with a different request body"}
+				}
+				continue
+			}
+			if firstOfKey == nil {
+				firstOfKey, replays = make(map[string]int), make(map[int]int)
+			}
+			firstOfKey[p.IdempotencyKey] = i
+		}
+		events = append(events, &p.Event)
+	}
+	// The jobs before the deliveries: a job's callback URL, stored or
+	// given, is where its default callback's delivery goes.
+	if err := db.upsertJobs(ctx, tx, s, events); err != nil {
+		return nil, err
+	}
 	var keys []KeyRow
 	// An event goes to each subscriber at most once: room for all of them
 	// at once spares the slice growing, which allocates and copies about
 	// five times the rows' size. Filters may leave much of it unused, so
 	// past maxPresized rows it grows as it fills.
-	deliveries := make([]DeliveryRow, 0, min(len(pubs)*len(subs), maxPresized))
+	deliveries := make([]DeliveryRow, 0, min(len(events)*len(subs), maxPresized))
 	for i := range pubs {
 		p := &pubs[i]
-		if p.IdempotencyKey != "" {
-			if k, ok := used[p.IdempotencyKey]; ok {
-				if !bytes.Equal(k.RequestHash, p.RequestHash) {
-					return nil, &domain.ConflictError{Msg: "idempotency key " + p.IdempotencyKey + " was already used with a different request body"}
-				}
-				results[i] = store.PublishResult{EventID: k.EventID, Deliveries: k.Deliveries, Replayed: true}
-				continue
-			}
+		if results[i].Replayed {
+			continue
+		}
+		if j, ok := replays[i]; ok {
+			results[i] = store.PublishResult{EventID: results[j].EventID, Deliveries: results[j].Deliveries, Replayed: true}
+			continue
 		}
 		ev := &p.Event
-		if ev.Job != nil && !ev.Test {
-			if err := db.upsertJob(ctx, tx, s, ev.Job, ev.Type, ev.Final, true, micros(ev.CreatedAt)); err != nil {
-				return nil, fmt.Errorf("upsert job %s: %w", ev.Job.ID, err)
-			}
-		}
 		matched := fanOut(p, subs, &deliveries)
 		results[i] = store.PublishResult{EventID: ev.ID, Deliveries: matched}
-		events = append(events, ev)
 		if p.IdempotencyKey != "" {
-			k := KeyRow{Key: p.IdempotencyKey, RequestHash: p.RequestHash, EventID: ev.ID, Deliveries: matched, CreatedAt: micros(ev.CreatedAt)}
-			// A later publication of the batch with the same key sees
-			// this one as published before it: it replays this result,
-			// or conflicts with it.
-			used[k.Key] = k
-			keys = append(keys, k)
+			keys = append(keys, KeyRow{Key: p.IdempotencyKey, RequestHash: p.RequestHash, EventID: ev.ID, Deliveries: matched, CreatedAt: micros(ev.CreatedAt)})
 		}
 	}
 	handed, err := db.handOver(ctx, tx, hd, subs, deliveries)

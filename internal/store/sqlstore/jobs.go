@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,28 +19,91 @@ import (
 // whether the job's status moves on (an event) or not (a job registered
 // ahead of its events).
 func (db *DB) upsertJob(ctx context.Context, tx *sql.Tx, s domain.Scope, j *domain.Job, eventType string, final, fromEvent bool, now int64) error {
-	status := `jobs.last_event_type`
-	finalSQL := `jobs.final`
-	if fromEvent {
-		// A job that has ended stays ended: a later correction
-		// (decision_updated, say) does not reopen it.
-		status, finalSQL = `excluded.last_event_type`, `(jobs.final OR excluded.final)`
-	}
+	var id string
 	var params []byte
-	err := db.scanStmt(ctx, tx, `INSERT INTO jobs (tenant_id, environment, id, kind, partner_params, callback_url, last_event_type, final, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, environment, id) DO UPDATE SET
-			kind = CASE WHEN excluded.kind <> '' THEN excluded.kind ELSE jobs.kind END,
-			partner_params = COALESCE(excluded.partner_params, jobs.partner_params),
-			callback_url = CASE WHEN excluded.callback_url <> '' THEN excluded.callback_url ELSE jobs.callback_url END,
-			last_event_type = `+status+`,
-			final = `+finalSQL+`,
-			updated_at = excluded.updated_at
-		RETURNING kind, partner_params, callback_url`,
+	err := db.scanStmt(ctx, tx, UpsertJobsSQL+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+JobConflictSQL(fromEvent),
 		[]any{s.TenantID, s.Environment, j.ID, j.Kind, nullJSON(j.PartnerParams), j.CallbackURL, eventType, final, now, now},
-		&j.Kind, &params, &j.CallbackURL)
+		&id, &j.Kind, &params, &j.CallbackURL)
 	j.PartnerParams = params
 	return err
+}
+
+// upsertJobs upserts the jobs of a publish's new events (test events have
+// none), each event in turn, and fills each event's job with what its job
+// held after it. It goes in rounds: the first upserts the first event of
+// every job, the second the second of each job that has one, and so on,
+// each round one statement of distinct jobs in ascending order. A job's
+// events thus apply in their order, each round sees the one before, and
+// two publishes lock shared jobs in the same order.
+func (db *DB) upsertJobs(ctx context.Context, tx *sql.Tx, s domain.Scope, events []*domain.Event) error {
+	var byJob map[string][]*domain.Event
+	var ids []string
+	for _, ev := range events {
+		if ev.Job == nil || ev.Test {
+			continue
+		}
+		if byJob == nil {
+			byJob = make(map[string][]*domain.Event)
+		}
+		if _, ok := byJob[ev.Job.ID]; !ok {
+			ids = append(ids, ev.Job.ID)
+		}
+		byJob[ev.Job.ID] = append(byJob[ev.Job.ID], ev)
+	}
+	slices.Sort(ids)
+	rows := make([]JobRow, 0, len(ids))
+	round := make([]*domain.Event, 0, len(ids))
+	for r := 0; len(ids) > 0; r++ {
+		rows, round = rows[:0], round[:0]
+		for _, id := range ids {
+			ev := byJob[id][r]
+			round = append(round, ev)
+			row := JobRow{ID: id, Kind: ev.Job.Kind, CallbackURL: ev.Job.CallbackURL, EventType: ev.Type, Final: ev.Final,
+				Now: micros(ev.CreatedAt)}
+			if len(ev.Job.PartnerParams) > 0 {
+				row.PartnerParams = ev.Job.PartnerParams
+			}
+			rows = append(rows, row)
+		}
+		held, err := db.dialect.Batcher.UpsertJobs(ctx, tx, s, rows)
+		if err != nil {
+			return fmt.Errorf("upsert jobs: %w", err)
+		}
+		now := make(map[string]*JobRow, len(held))
+		for i := range held {
+			now[held[i].ID] = &held[i]
+		}
+		for _, ev := range round {
+			h, ok := now[ev.Job.ID]
+			if !ok {
+				return fmt.Errorf("upsert jobs: job %s was not returned", ev.Job.ID)
+			}
+			ev.Job.Kind, ev.Job.PartnerParams, ev.Job.CallbackURL = h.Kind, h.PartnerParams, h.CallbackURL
+		}
+		// The jobs with events left go on to the next round.
+		next := ids[:0]
+		for _, id := range ids {
+			if len(byJob[id]) > r+1 {
+				next = append(next, id)
+			}
+		}
+		ids = next
+	}
+	return nil
+}
+
+// ScanJobs appends the jobs an upsert (JobConflictSQL) returned to held,
+// and closes rows.
+func ScanJobs(rows *sql.Rows, held []JobRow) ([]JobRow, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var j JobRow
+		if err := rows.Scan(&j.ID, &j.Kind, &j.PartnerParams, &j.CallbackURL); err != nil {
+			return held, err
+		}
+		held = append(held, j)
+	}
+	return held, rows.Err()
 }
 
 func (db *DB) PutJob(ctx context.Context, s domain.Scope, j *domain.Job, now time.Time) (*domain.JobRecord, error) {

@@ -19,6 +19,7 @@ var publishTests = []conformanceTest{
 	{"PublishLargeBatchAgainReplaysEveryKey", testLargeBatchReplay},
 	{"PublishBatchFailingLateStoresNothing", testBatchFailsLate},
 	{"PublishBatchUpsertsJobsInOrder", testBatchJobs},
+	{"PublishBatchOfManyJobsEchoesEachEventsJobAsItsTurnLeftIt", testBatchJobsInterleaved},
 }
 
 // largeBatch is larger than any statement of a batched insert or lookup, and
@@ -333,6 +334,78 @@ func testBatchFailsLate(t *testing.T, s store.Store) {
 	must(t, err)
 	if res[0].Replayed {
 		t.Fatal("a key of the failed batch was kept")
+	}
+}
+
+// A batch's jobs are upserted a round at a time (every job's first event,
+// then the second of those that have one, …): each event must still echo
+// its job as the events before it in the batch, and the job stored before
+// the batch, left it, and its default callback's delivery go to the URL
+// the job held then.
+func testBatchJobsInterleaved(t *testing.T, s store.Store) {
+	setup(t, s)
+	callback := endpoint(t, s, scope)
+	callback.DefaultCallback = true
+	must(t, s.UpdateEndpoint(ctx, callback))
+	_, err := s.PutJob(ctx, scope, &domain.Job{ID: "job_b", PartnerParams: json.RawMessage(`{"p":"stored"}`),
+		CallbackURL: "https://b.example/stored"}, time.Now())
+	must(t, err)
+	withJob := func(typ string, final bool, j domain.Job) store.Publication {
+		ev := event(typ)
+		ev.Final, ev.Job = final, &j
+		return store.Publication{Event: ev}
+	}
+	pubs := []store.Publication{
+		withJob("verification.started", false, domain.Job{ID: "job_c", Kind: "kyb"}),
+		withJob("verification.started", false, domain.Job{ID: "job_a", Kind: "kyc", PartnerParams: json.RawMessage(`{"p":"a1"}`)}),
+		withJob("verification.started", false, domain.Job{ID: "job_b"}),
+		{Event: event("a.b")},
+		withJob("verification.pending", false, domain.Job{ID: "job_a", CallbackURL: "https://a.example/2"}),
+		withJob("verification.approved", true, domain.Job{ID: "job_a", PartnerParams: json.RawMessage(`{"p":"a3"}`)}),
+		withJob("verification.approved", false, domain.Job{ID: "job_b", PartnerParams: json.RawMessage(`{"p":"b2"}`)}),
+		withJob("verification.decision_updated", false, domain.Job{ID: "job_a"}),
+	}
+	// What each event's job holds after it: kind, partner params, the URL
+	// of its default callback's delivery ("" for the endpoint's own).
+	want := []struct{ kind, params, url string }{
+		{"kyb", "", ""},
+		{"kyc", `{"p":"a1"}`, ""},
+		{"", `{"p":"stored"}`, "https://b.example/stored"},
+		{},
+		{"kyc", `{"p":"a1"}`, "https://a.example/2"},
+		{"kyc", `{"p":"a3"}`, "https://a.example/2"},
+		{"", `{"p":"b2"}`, "https://b.example/stored"},
+		{"kyc", `{"p":"a3"}`, "https://a.example/2"},
+	}
+	res, err := s.Publish(ctx, scope, pubs)
+	must(t, err)
+	url := map[string]string{}
+	for _, d := range allDeliveries(t, s, scope) {
+		url[d.EventID] = d.TargetURL
+	}
+	for i, w := range want {
+		got, err := s.GetEvent(ctx, scope, res[i].EventID)
+		must(t, err)
+		if got.Job == nil {
+			if pubs[i].Event.Job != nil {
+				t.Fatalf("event %d lost its job", i)
+			}
+			continue
+		}
+		if got.Job.Kind != w.kind || string(got.Job.PartnerParams) != w.params || url[got.ID] != w.url {
+			t.Errorf("event %d: job %s kind %q, params %s, delivered to %q; want %q, %s, %q",
+				i, got.Job.ID, got.Job.Kind, got.Job.PartnerParams, url[got.ID], w.kind, w.params, w.url)
+		}
+	}
+	for _, w := range []struct {
+		id, status string
+		final      bool
+	}{{"job_a", "verification.decision_updated", true}, {"job_b", "verification.approved", false}, {"job_c", "verification.started", false}} {
+		j, err := s.GetJob(ctx, scope, w.id)
+		must(t, err)
+		if j.Status != w.status || j.Final != w.final {
+			t.Errorf("%s: status %q, final %v; want %q, %v", w.id, j.Status, j.Final, w.status, w.final)
+		}
 	}
 }
 
