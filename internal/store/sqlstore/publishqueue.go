@@ -19,9 +19,9 @@ import (
 // and one-row inserts per event. The publish queue gathers the publishes
 // that arrive while a commit is in flight and stores them in the next one
 // (PublishShared: each scope's publications in one batch, each table's
-// rows in a few statements). A publish that finds fewer than the queue's
-// commits in flight starts one at once, so a lone publish waits for
-// nothing but its own commit; each caller is answered only once its
+// rows in a few statements). A publish that finds no shared commit in
+// flight starts one at once, so a lone publish waits for nothing but its
+// own commit; each caller is answered only once its
 // commit is done.
 const (
 	// maxSharedPublications bounds the publications of one shared commit
