@@ -109,39 +109,31 @@ func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope,
 			owners[i] = &d.LeaseOwner
 		}
 	}
-	// Two statements, not one with the queue's insert in a WITH: that
-	// cost the server twice the time of the two (measured with pgbench,
-	// two deliveries a call: 0.25 ms against 0.077 and 0.048).
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url,
-		test, created_at, ordered_job, status, updated_at)
-		SELECT $1::text, $2::text, *, 'pending', created_at FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::boolean[], $9::bigint[], $10::text[])
-			AS t(id, event_id, event_type, endpoint_id, target_url, test, created_at, ordered_job)`,
-		s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, created, jobs); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO delivery_queue (tenant_id, environment, id, endpoint_id, next_attempt_at, created_at,
-		ordered_job, lease_owner)
-		SELECT $1::text, $2::text, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[])`,
-		s.TenantID, s.Environment, ids, endpoints, due, created, jobs, owners)
+	_, err := tx.ExecContext(ctx, insertDeliveries, s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created,
+		jobs, owners)
 	return err
 }
 
+// insertDeliveries inserts a publish's deliveries and their rows in the
+// queue (sqlstore.QueueOfItsOwn) in one statement: its parameters are the
+// scope's and a column each of sqlstore.DeliveryRow, as arrays.
+const insertDeliveries = `WITH queued AS (INSERT INTO delivery_queue
+		(tenant_id, environment, id, endpoint_id, next_attempt_at, created_at, ordered_job, lease_owner)
+		SELECT $1::text, $2::text, * FROM unnest($3::text[], $6::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[]))
+	INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url, test, created_at, ordered_job,
+		status, updated_at)
+	SELECT $1::text, $2::text, *, 'pending', created_at FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::boolean[], $10::bigint[], $11::text[])
+		AS t(id, event_id, event_type, endpoint_id, target_url, test, created_at, ordered_job)`
+
 // RecordOutcomes writes the whole batch in two statements: arrays have no
-// parameter limit. Every join of the transaction is a batch of at most
-// 1,024 rows (the dispatcher's record batch) looked up by key, which a nested loop does best
-// whatever the statistics (see updateDeliveries): the transaction asks for
-// generic plans from the first execution on a connection, and for no hash
-// or merge joins, which the planner would pick for a small queue table
-// and keep in its cached plan while the table grows and fills with dead
-// rows (measured at 500 events a second: with the queue's delete a hash
-// join over a sequential scan, 3.7 ms a statement of 25 outcomes; as
-// loops, 0.8 to 1.3 ms). The scrub and the endpoint updates after them are
-// lookups by key, planned alike either way.
+// parameter limit. Their generic plans are the right ones whatever the
+// statistics (see updateDeliveries), so the transaction asks for them from
+// the first execution on a connection; the scrub and the endpoint updates
+// after them are lookups by key, planned alike either way.
 func (batcher) RecordOutcomes(ctx context.Context, tx *sql.Tx, attempts []sqlstore.AttemptRow, outcomes []sqlstore.OutcomeRow) (int64, error) {
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
-		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`); err != nil {
-		return 0, fmt.Errorf("plan outcomes as loops: %w", err)
+	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+		return 0, fmt.Errorf("plan outcomes generically: %w", err)
 	}
 	if err := insertAttempts(ctx, tx, attempts); err != nil {
 		return 0, fmt.Errorf("insert attempts: %w", err)
@@ -178,10 +170,9 @@ func insertAttempts(ctx context.Context, tx *sql.Tx, attempts []sqlstore.Attempt
 	return err
 }
 
-// updateDeliveries applies every outcome to its delivery and its queue row
-// in one statement of fixed text (updateOutcomes). The joins must be
-// nested loops of primary-key lookups, never a hash join over the pending
-// rows. A generic plan assumes 10 rows
+// updateDeliveries applies every outcome to its delivery in one statement
+// of fixed text. The join must be a nested loop of primary-key lookups,
+// never a hash join over the pending rows. A generic plan assumes 10 rows
 // from unnest and is the loop whatever the statistics. A custom plan knows
 // the batch's length; on a table not yet analyzed the planner also believes
 // few rows are pending and hash-joins the batch with all of them, read
@@ -209,22 +200,19 @@ func updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.Outco
 // updateOutcomes applies outcomes, a column each of sqlstore.OutcomeRow
 // as arrays, to the deliveries whose queue rows are leased: a retry moves
 // its row's due time and clears the lease, an end deletes the row, and
-// then the delivery's own row changes for those rows alone, none of its
-// indexed columns. The outcomes pass from the queue's statements to the
-// last one by their RETURNING, so that each row is joined once, by key.
+// only then, for those rows alone, the delivery's own row changes, none of
+// its indexed columns. Each part unnests the arrays itself, so that each
+// is planned as the loop of key lookups that it is (see updateDeliveries).
 const updateOutcomes = `WITH moved AS (UPDATE delivery_queue q SET next_attempt_at = v.next_attempt_at, lease_owner = NULL
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
-			AS v(id, status, next_attempt_at, last_status, last_error, updated_at, signed_at)
-		WHERE q.id = v.id AND v.status = 'pending' AND q.lease_owner IS NOT NULL
-		RETURNING v.id, v.status, v.last_status, v.last_error, v.updated_at, v.signed_at),
-	gone AS (DELETE FROM delivery_queue q
-		USING unnest($1::text[], $2::text[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
-			AS v(id, status, last_status, last_error, updated_at, signed_at)
-		WHERE q.id = v.id AND v.status <> 'pending' AND q.lease_owner IS NOT NULL
-		RETURNING v.id, v.status, v.last_status, v.last_error, v.updated_at, v.signed_at)
+		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, status, next_attempt_at)
+		WHERE q.id = v.id AND v.status = 'pending' AND q.lease_owner IS NOT NULL RETURNING q.id),
+	gone AS (DELETE FROM delivery_queue q USING unnest($1::text[], $2::text[]) AS v(id, status)
+		WHERE q.id = v.id AND v.status <> 'pending' AND q.lease_owner IS NOT NULL RETURNING q.id)
 	UPDATE deliveries SET status = v.status, attempts = deliveries.attempts + 1, last_status = v.last_status,
 		last_error = v.last_error, updated_at = v.updated_at, signed_at = COALESCE(deliveries.signed_at, NULLIF(v.signed_at, 0))
-	FROM (SELECT * FROM moved UNION ALL SELECT * FROM gone) AS v WHERE deliveries.id = v.id`
+	FROM unnest($1::text[], $2::text[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
+		AS v(id, status, last_status, last_error, updated_at, signed_at)
+	WHERE deliveries.id = v.id AND v.id IN (SELECT id FROM moved UNION ALL SELECT id FROM gone)`
 
 // claimLateral claims due deliveries of every candidate endpoint in one
 // statement: one round trip whatever the number of endpoints, and SKIP

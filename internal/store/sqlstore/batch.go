@@ -38,8 +38,7 @@ type Batcher interface {
 	UsedKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys []string) ([]KeyRow, error)
 	// InsertKeys, InsertEvents and InsertDeliveries insert a publish's
 	// rows with the statements InsertKeysSQL, InsertEventsSQL and
-	// InsertDeliveriesSQL begin; a database whose queue is a table of its
-	// own (QueueTable) inserts the deliveries' queue rows with them.
+	// InsertDeliveriesSQL begin.
 	InsertKeys(ctx context.Context, tx *sql.Tx, s domain.Scope, keys []KeyRow) error
 	InsertEvents(ctx context.Context, tx *sql.Tx, s domain.Scope, events []EventRow) error
 	InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope, deliveries []DeliveryRow) error
@@ -67,8 +66,7 @@ const (
 	InsertEventsSQL = `INSERT INTO events (tenant_id, environment, id, type, job_id, job, final, test, sensitive, expires_at, data,
 		created_at, traceparent)`
 	// status is 'pending' and updated_at is created_at: the statement
-	// writes them, not the row. (The queue's columns are there because
-	// QueueInDeliveries keeps them there.)
+	// writes them, not the row.
 	InsertDeliveriesSQL = `INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url, test,
 		next_attempt_at, created_at, ordered_job, lease_owner, status, updated_at)`
 	// Attempts of one Record may belong to several scopes: the scope is
