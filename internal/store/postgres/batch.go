@@ -109,22 +109,13 @@ func (batcher) InsertDeliveries(ctx context.Context, tx *sql.Tx, s domain.Scope,
 			owners[i] = &d.LeaseOwner
 		}
 	}
-	_, err := tx.ExecContext(ctx, insertDeliveries, s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created,
-		jobs, owners)
+	_, err := tx.ExecContext(ctx, sqlstore.InsertDeliveriesSQL+`
+		SELECT $1::text, $2::text, *, 'pending', created_at FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::boolean[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
+			AS t(id, event_id, event_type, endpoint_id, target_url, test, next_attempt_at, created_at, ordered_job, lease_owner)`,
+		s.TenantID, s.Environment, ids, eventIDs, types, endpoints, urls, tests, due, created, jobs, owners)
 	return err
 }
-
-// insertDeliveries inserts a publish's deliveries and their rows in the
-// queue (sqlstore.QueueOfItsOwn) in one statement: its parameters are the
-// scope's and a column each of sqlstore.DeliveryRow, as arrays.
-const insertDeliveries = `WITH queued AS (INSERT INTO delivery_queue
-		(tenant_id, environment, id, endpoint_id, next_attempt_at, created_at, ordered_job, lease_owner)
-		SELECT $1::text, $2::text, * FROM unnest($3::text[], $6::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[]))
-	INSERT INTO deliveries (tenant_id, environment, id, event_id, event_type, endpoint_id, target_url, test, created_at, ordered_job,
-		status, updated_at)
-	SELECT $1::text, $2::text, *, 'pending', created_at FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::boolean[], $10::bigint[], $11::text[])
-		AS t(id, event_id, event_type, endpoint_id, target_url, test, created_at, ordered_job)`
 
 // RecordOutcomes writes the whole batch in two statements: arrays have no
 // parameter limit. Their generic plans are the right ones whatever the
@@ -190,37 +181,26 @@ func updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sqlstore.Outco
 		ids[i], statuses[i], next[i] = o.DeliveryID, o.Status, o.NextAttemptAt
 		lastStatuses[i], lastErrors[i], updated[i], signed[i] = int32(o.LastStatus), o.LastError, o.UpdatedAt, o.SignedAt
 	}
-	res, err := tx.ExecContext(ctx, updateOutcomes, ids, statuses, next, lastStatuses, lastErrors, updated, signed)
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.status, attempts = deliveries.attempts + 1,
+		next_attempt_at = v.next_attempt_at, lease_owner = NULL, last_status = v.last_status, last_error = v.last_error,
+		updated_at = v.updated_at, signed_at = COALESCE(deliveries.signed_at, NULLIF(v.signed_at, 0))
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
+			AS v(id, status, next_attempt_at, last_status, last_error, updated_at, signed_at)
+		WHERE deliveries.id = v.id AND deliveries.status = 'pending' AND deliveries.lease_owner IS NOT NULL`,
+		ids, statuses, next, lastStatuses, lastErrors, updated, signed)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// updateOutcomes applies outcomes, a column each of sqlstore.OutcomeRow
-// as arrays, to the deliveries whose queue rows are leased: a retry moves
-// its row's due time and clears the lease, an end deletes the row, and
-// only then, for those rows alone, the delivery's own row changes, none of
-// its indexed columns. Each part unnests the arrays itself, so that each
-// is planned as the loop of key lookups that it is (see updateDeliveries).
-const updateOutcomes = `WITH moved AS (UPDATE delivery_queue q SET next_attempt_at = v.next_attempt_at, lease_owner = NULL
-		FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, status, next_attempt_at)
-		WHERE q.id = v.id AND v.status = 'pending' AND q.lease_owner IS NOT NULL RETURNING q.id),
-	gone AS (DELETE FROM delivery_queue q USING unnest($1::text[], $2::text[]) AS v(id, status)
-		WHERE q.id = v.id AND v.status <> 'pending' AND q.lease_owner IS NOT NULL RETURNING q.id)
-	UPDATE deliveries SET status = v.status, attempts = deliveries.attempts + 1, last_status = v.last_status,
-		last_error = v.last_error, updated_at = v.updated_at, signed_at = COALESCE(deliveries.signed_at, NULLIF(v.signed_at, 0))
-	FROM unnest($1::text[], $2::text[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
-		AS v(id, status, last_status, last_error, updated_at, signed_at)
-	WHERE deliveries.id = v.id AND v.id IN (SELECT id FROM moved UNION ALL SELECT id FROM gone)`
-
 // claimLateral claims due deliveries of every candidate endpoint in one
 // statement: one round trip whatever the number of endpoints, and SKIP
 // LOCKED keeps processes off each other's rows.
-var claimLateral = sqlstore.DollarPlaceholders(sqlstore.QueueOfItsOwn.ClaimSQL(`(SELECT d.id
+var claimLateral = sqlstore.DollarPlaceholders(sqlstore.ClaimSQL(`(SELECT d.id
 	FROM unnest(CAST(? AS TEXT[]), CAST(? AS INTEGER[])) AS c(endpoint_id, cap)
-	CROSS JOIN LATERAL (SELECT x.id FROM delivery_queue x
-		WHERE x.endpoint_id = c.endpoint_id AND x.next_attempt_at <= ? AND ` + sqlstore.QueueOfItsOwn.HeadOfJob() + `
+	CROSS JOIN LATERAL (SELECT x.id FROM deliveries x
+		WHERE x.endpoint_id = c.endpoint_id AND x.status = 'pending' AND x.next_attempt_at <= ? AND ` + sqlstore.HeadOfJob + `
 		ORDER BY x.next_attempt_at LIMIT c.cap ` + claimLock + `) d
 	LIMIT ?)`))
 

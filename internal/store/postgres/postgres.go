@@ -157,7 +157,6 @@ func Open(ctx context.Context, url string, sealer store.Sealer) (*Store, error) 
 		ListMode:          pgx.QueryExecModeExec,
 		NotifyDue:         `SELECT pg_notify('` + dueChannel + `', '')`,
 		Batcher:           batcher{},
-		Queue:             sqlstore.QueueOfItsOwn,
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 		// No migration lock: Schema answers while another process migrates.

@@ -242,8 +242,8 @@ func (b batcher) updateDeliveries(ctx context.Context, tx *sql.Tx, outcomes []sq
 }
 
 // claimProbe claims one endpoint's earliest due deliveries.
-var claimProbe = sqlstore.QueueInDeliveries.ClaimSQL(`(SELECT id FROM deliveries x
-	WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ? AND ` + sqlstore.QueueInDeliveries.HeadOfJob() + `
+var claimProbe = sqlstore.ClaimSQL(`(SELECT id FROM deliveries x
+	WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ? AND ` + sqlstore.HeadOfJob + `
 	ORDER BY next_attempt_at LIMIT ?)`)
 
 // ClaimDue runs one prepared statement per endpoint: the cheapest plan

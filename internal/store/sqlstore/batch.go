@@ -54,7 +54,7 @@ type Batcher interface {
 
 	// ClaimDue leases due deliveries of the candidates, in their order:
 	// at most each one's Cap, at most c.Limit in all, the earliest due of
-	// each endpoint first (QueueTable.ClaimSQL, ScanClaimed).
+	// each endpoint first (ClaimSQL, ScanClaimed).
 	ClaimDue(ctx context.Context, tx *sql.Tx, c DueClaim) ([]store.Claimed, error)
 }
 
@@ -218,7 +218,22 @@ type DueClaim struct {
 	Candidates      []ClaimCandidate
 }
 
-// ScanClaimed appends the rows of a QueueTable.ClaimSQL statement to out and closes
+// ClaimSQL leases the deliveries that selection (a subquery in
+// parentheses) picks and returns what ScanClaimed reads. Its first two
+// parameters are the lease's end and owner.
+//
+// A delivery that still has a lease owner had its lease run out without an
+// outcome (its process crashed or stalled): the claim takes it over, and
+// writes the new lease's end one microsecond later, so that RETURNING
+// tells a takeover (neither SQLite nor PostgreSQL before 18 returns a
+// row's old values). Claim compares it with the lease it asked for.
+func ClaimSQL(selection string) string {
+	return `UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) + (CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END),
+		lease_owner = ? WHERE id IN ` + selection +
+		` RETURNING id, endpoint_id, target_url, attempts, signed_at, event_id, next_attempt_at, ordered_job`
+}
+
+// ScanClaimed appends the rows of a ClaimSQL statement to out and closes
 // rows.
 func ScanClaimed(rows *sql.Rows, out []store.Claimed) ([]store.Claimed, error) {
 	defer rows.Close()

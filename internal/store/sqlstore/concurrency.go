@@ -201,8 +201,8 @@ func (db *DB) liveLeases(ctx context.Context, tx *sql.Tx, p store.ClaimParams, i
 	out := make(map[string]leases, len(ids))
 	err := db.inChunks("endpoint_id", ids, func(in string, args []any) error {
 		args = append(append([]any{p.Owner}, args...), micros(p.Now))
-		rows, err := db.queryStmt(ctx, tx, `SELECT endpoint_id, lease_owner = ?, count(*) FROM `+db.dialect.Queue.Name+`
-			WHERE `+in+` AND lease_owner IS NOT NULL AND `+db.dialect.Queue.Pending("")+`
+		rows, err := db.queryStmt(ctx, tx, `SELECT endpoint_id, lease_owner = ?, count(*) FROM deliveries
+			WHERE `+in+` AND lease_owner IS NOT NULL AND status = 'pending'
 			AND next_attempt_at > ? GROUP BY 1, 2`, db.listArgs(args...)...)
 		if err != nil {
 			return err

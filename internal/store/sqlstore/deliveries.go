@@ -12,12 +12,8 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// deliveryColumns are what scanDelivery reads of a row of deliveries
-// (unaliased).
-func (db *DB) deliveryColumns() string {
-	return `id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test, status, attempts, ` +
-		db.dialect.Queue.dueColumn() + `, last_status, last_error, created_at, updated_at, ordered_job, follows_failed, erased_at`
-}
+const deliveryColumns = `id, tenant_id, environment, event_id, event_type, endpoint_id, target_url, test, status, attempts,
+	next_attempt_at, last_status, last_error, created_at, updated_at, ordered_job, follows_failed, erased_at`
 
 func scanDelivery(r row) (domain.Delivery, error) {
 	var d domain.Delivery
@@ -39,7 +35,7 @@ func (db *DB) ListDeliveries(ctx context.Context, s domain.Scope, f store.Delive
 	f.Page = f.Page.Clamp()
 	where, args := deliveryWhere(s, f)
 	args = append(args, f.Limit)
-	return collect(ctx, db, "list deliveries", scanDelivery, `SELECT `+db.deliveryColumns()+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
+	return collect(ctx, db, "list deliveries", scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 }
 
 // deliveryWhere is the condition selecting a filter's deliveries of the
@@ -94,11 +90,15 @@ func (db *DB) RetryDeliveries(ctx context.Context, s domain.Scope, f store.Deliv
 		// whose endpoint was deleted has nowhere to go, and a manual retry
 		// signs afresh. The oldest go first, so calling again with the same
 		// filter (status failed) takes the next ones.
-		var err error
-		n, err = db.requeue(ctx, tx, `id IN (SELECT id FROM deliveries WHERE `+where+` AND `+db.dialect.Queue.notInFlight()+`
-			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id) ORDER BY id LIMIT ?)`,
-			append(args, f.Limit), micros(now))
-		if err != nil || n == 0 {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			signed_at = NULL WHERE id IN (SELECT id FROM deliveries WHERE `+where+`
+			AND (status <> 'pending' OR lease_owner IS NULL)
+			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id) ORDER BY id LIMIT ?)`),
+			append(append([]any{micros(now), micros(now)}, args...), f.Limit)...)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
 		return db.notifyDue(ctx, tx)
@@ -107,7 +107,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, s domain.Scope, f store.Deliv
 }
 
 func (db *DB) GetDelivery(ctx context.Context, s domain.Scope, id string) (*domain.Delivery, error) {
-	d, err := scanDelivery(db.read.QueryRowContext(ctx, db.q(`SELECT `+db.deliveryColumns()+` FROM deliveries
+	d, err := scanDelivery(db.read.QueryRowContext(ctx, db.q(`SELECT `+deliveryColumns+` FROM deliveries
 		WHERE tenant_id = ? AND environment = ? AND id = ?`), s.TenantID, s.Environment, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("delivery", id)
@@ -153,13 +153,14 @@ func (db *DB) RetryDelivery(ctx context.Context, s domain.Scope, id string, now 
 		// A delivery that is in flight right now is left alone: its attempt
 		// is the retry. One whose endpoint was deleted has nowhere to go.
 		// A manual retry signs afresh, even for identical retries.
-		n, err := db.requeue(ctx, tx, `tenant_id = ? AND environment = ? AND id = ? AND `+db.dialect.Queue.notInFlight()+`
-			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id)`,
-			[]any{s.TenantID, s.Environment, id}, micros(now))
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			signed_at = NULL WHERE tenant_id = ? AND environment = ? AND id = ? AND (status <> 'pending' OR lease_owner IS NULL)
+			AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id)`),
+			micros(now), micros(now), s.TenantID, s.Environment, id)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if n, _ := res.RowsAffected(); n == 0 {
 			var hasEndpoint bool
 			err := tx.QueryRowContext(ctx, db.q(`SELECT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id)
 				FROM deliveries d WHERE d.tenant_id = ? AND d.environment = ? AND d.id = ?`),
@@ -178,28 +179,4 @@ func (db *DB) RetryDelivery(ctx context.Context, s domain.Scope, id string, now 
 		return nil, db.wrap("retry delivery", err)
 	}
 	return db.GetDelivery(ctx, s, id)
-}
-
-// requeue makes pending again, due at now, the deliveries that where (a
-// condition on deliveries, unaliased, and its arguments) selects, and says
-// how many. A retry by hand signs afresh, even for identical retries.
-func (db *DB) requeue(ctx context.Context, tx *sql.Tx, where string, args []any, now int64) (int64, error) {
-	qt := db.dialect.Queue
-	query, all := `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?, signed_at = NULL WHERE `+where,
-		append([]any{now, now}, args...)
-	if qt.Separate {
-		// A delivery pending already has its row, which moves, unless a
-		// claim leased it meanwhile: an attempt in flight keeps its lease.
-		query = `WITH moved AS (UPDATE deliveries SET status = 'pending', updated_at = ?, signed_at = NULL WHERE ` + where + `
-				RETURNING id, tenant_id, environment, endpoint_id, ordered_job, created_at)
-			INSERT INTO ` + qt.Name + ` (id, tenant_id, environment, endpoint_id, ordered_job, created_at, next_attempt_at)
-			SELECT id, tenant_id, environment, endpoint_id, ordered_job, created_at, CAST(? AS BIGINT) FROM moved
-			ON CONFLICT (id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at WHERE ` + qt.Name + `.lease_owner IS NULL`
-		all = append(append([]any{now}, args...), now)
-	}
-	res, err := tx.ExecContext(ctx, db.q(query), all...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }

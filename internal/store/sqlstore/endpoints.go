@@ -207,8 +207,13 @@ func (db *DB) RecoverDeliveries(ctx context.Context, s domain.Scope, endpointID 
 		if err != nil {
 			return err
 		}
-		if n, err = db.requeue(ctx, tx, `endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`,
-			[]any{endpointID, micros(since), micros(until)}, micros(now)); err != nil {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+			signed_at = NULL WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`),
+			micros(now), micros(now), endpointID, micros(since), micros(until))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -299,7 +304,7 @@ func (db *DB) DeleteEndpoint(ctx context.Context, s domain.Scope, id string) err
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("endpoint", id)
 		}
-		_, err = db.cancelPending(ctx, tx, `SELECT id FROM `+db.dialect.Queue.Name+` WHERE endpoint_id = ? AND `+db.dialect.Queue.Pending(""),
+		_, err = db.cancelPending(ctx, tx, `SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending'`,
 			cancelledDeleted, time.Now(), id)
 		if err != nil {
 			return err

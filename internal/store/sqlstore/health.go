@@ -251,8 +251,7 @@ func (db *DB) logHealth(ctx context.Context, tx *sql.Tx, endpointID string, c do
 func (db *DB) takeProbe(ctx context.Context, tx *sql.Tx, endpointID, circuit string, now, leaseUntil int64) (bool, error) {
 	res, err := tx.ExecContext(ctx, db.q(`UPDATE endpoint_health SET circuit = 'half_open', probe_at = ?, updated_at = ?
 		WHERE endpoint_id = ? AND circuit <> 'closed' AND probe_at <= ?
-		AND EXISTS (SELECT 1 FROM `+db.dialect.Queue.Name+` d WHERE d.endpoint_id = ? AND `+db.dialect.Queue.Pending("d.")+`
-			AND d.next_attempt_at <= ?)`),
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?)`),
 		leaseUntil, now, endpointID, now, endpointID, now)
 	if err != nil {
 		return false, fmt.Errorf("probe %s: %w", endpointID, err)
@@ -291,8 +290,8 @@ func (db *DB) statusChanged(ctx context.Context, tx *sql.Tx, e *domain.Endpoint,
 		return err
 	}
 	// Deliveries before the breaker, as a record takes them.
-	if _, err := tx.ExecContext(ctx, db.q(`UPDATE `+db.dialect.Queue.Name+` SET next_attempt_at = ?
-		WHERE endpoint_id = ? AND `+db.dialect.Queue.Pending("")+` AND lease_owner IS NULL AND next_attempt_at > ?`),
+	if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?
+		WHERE endpoint_id = ? AND status = 'pending' AND lease_owner IS NULL AND next_attempt_at > ?`),
 		micros(at), e.ID, micros(at)); err != nil {
 		return fmt.Errorf("make pending deliveries due: %w", err)
 	}
@@ -366,8 +365,8 @@ func (db *DB) ExpirePaused(ctx context.Context, cutoff, now time.Time, limit int
 	var n int
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, err = db.cancelPending(ctx, tx, `SELECT d.id FROM endpoints e JOIN `+db.dialect.Queue.Name+` d ON d.endpoint_id = e.id
-			WHERE e.status = 'paused' AND `+db.dialect.Queue.Pending("d.")+` AND (d.lease_owner IS NULL OR d.next_attempt_at <= ?)
+		n, err = db.cancelPending(ctx, tx, `SELECT d.id FROM endpoints e JOIN deliveries d ON d.endpoint_id = e.id
+			WHERE e.status = 'paused' AND d.status = 'pending' AND (d.lease_owner IS NULL OR d.next_attempt_at <= ?)
 			AND d.created_at < ? LIMIT ?`,
 			cancelledPaused, now, micros(now), micros(cutoff), limit)
 		return err
@@ -380,18 +379,9 @@ func (db *DB) ExpirePaused(ctx context.Context, cutoff, now time.Time, limit int
 // sensitive events it leaves with no delivery pending: a one-time code
 // that will never be delivered has no business in the database either.
 func (db *DB) cancelPending(ctx context.Context, tx *sql.Tx, selection, why string, now time.Time, args ...any) (int, error) {
-	query, all := `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL,
-		last_error = ?, updated_at = ? WHERE id IN (`+selection+`) RETURNING event_id, id, endpoint_id, ordered_job`,
-		append([]any{why, micros(now)}, args...)
-	if qt := db.dialect.Queue; qt.Separate {
-		// The queue's rows go first, locked in the order a record locks
-		// them.
-		query = `WITH gone AS (DELETE FROM ` + qt.Name + ` WHERE id IN (` + selection + `) RETURNING id)
-			UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ? FROM gone WHERE deliveries.id = gone.id
-			RETURNING deliveries.event_id, deliveries.id, deliveries.endpoint_id, deliveries.ordered_job`
-		all = append(append([]any{}, args...), why, micros(now))
-	}
-	rows, err := tx.QueryContext(ctx, db.q(query), all...)
+	rows, err := tx.QueryContext(ctx, db.q(`UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_owner = NULL,
+		last_error = ?, updated_at = ? WHERE id IN (`+selection+`) RETURNING event_id, id, endpoint_id, ordered_job`),
+		append([]any{why, micros(now)}, args...)...)
 	if err != nil {
 		return 0, err
 	}

@@ -28,8 +28,8 @@ func (db *DB) Backlog(ctx context.Context, byEndpoint bool) ([]store.BacklogGrou
 		}
 		g.Environment, g.OldestCreatedAt = domain.Environment(env), fromMicros(oldest)
 		return g, nil
-	}, `SELECT tenant_id, environment, `+endpoint+`, count(*), min(created_at) FROM `+db.dialect.Queue.Name+`
-		WHERE `+db.dialect.Queue.Pending("")+` GROUP BY `+group+` ORDER BY 1, 2, 3 LIMIT ?`, maxBacklogGroups)
+	}, `SELECT tenant_id, environment, `+endpoint+`, count(*), min(created_at) FROM deliveries
+		WHERE status = 'pending' GROUP BY `+group+` ORDER BY 1, 2, 3 LIMIT ?`, maxBacklogGroups)
 }
 
 func (db *DB) Schema(ctx context.Context) (store.SchemaVersion, error) {

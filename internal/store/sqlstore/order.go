@@ -12,8 +12,7 @@ import (
 // Per-job order (domain.OrderingJob). A delivery made for an endpoint that
 // orders by job carries the job in ordered_job, and is claimed only when
 // no earlier delivery of the same job to the same endpoint is pending
-// (waiting for a retry or in flight): QueueTable.HeadOfJob, in both
-// dialects' claims,
+// (waiting for a retry or in flight): HeadOfJob, in both dialects' claims,
 // is what keeps the order, whatever else happens.
 //
 // The rest is so that claims do not walk what they cannot take. A
@@ -26,8 +25,14 @@ import (
 // of it anyway, and the claim's condition still holds it back while it
 // must wait.
 
-// jobKey is the key of the job order index (deliveries_job_order on
-// SQLite, delivery_queue_job_order on PostgreSQL), of the row the prefix names
+// earlierOfJob is the condition that the row aliased p is a pending
+// delivery of the same job to the same endpoint as d, made before it.
+func earlierOfJob(p, d string) string {
+	return jobKey(p+".") + ` = ` + jobKey(d+".") + ` AND ` + p + `.ordered_job IS NOT NULL AND ` + p + `.status = 'pending' AND ` +
+		p + `.id < ` + d + `.id`
+}
+
+// jobKey is the key of deliveries_job_order, of the row the prefix names
 // ("p." or ""): its endpoint and job, as one expression.
 func jobKey(prefix string) string {
 	return prefix + `endpoint_id || ' ' || ` + prefix + `ordered_job`
@@ -35,6 +40,11 @@ func jobKey(prefix string) string {
 
 // jobKeyOf is jobKey's value for a delivery of the job to the endpoint.
 func jobKeyOf(endpointID, job string) string { return endpointID + " " + job }
+
+// HeadOfJob is the claim's condition on the delivery aliased x: it keeps no
+// job's order, or it is the first pending one of its job at its endpoint.
+// The subquery is one step in the deliveries_job_order index.
+var HeadOfJob = `(x.ordered_job IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE ` + earlierOfJob("p", "x") + `))`
 
 // holdSlack is how long after the delivery ahead of it a held one falls
 // due when nothing releases it sooner.
@@ -66,11 +76,10 @@ func (db *DB) holdBehindJobs(ctx context.Context, tx *sql.Tx, deliveries []Deliv
 		}
 	}
 	return db.inChunks("id", ids, func(in string, args []any) error {
-		qt := db.dialect.Queue
-		_, err := db.execStmt(ctx, tx, `UPDATE `+qt.Name+` SET next_attempt_at = CAST(? AS BIGINT) + COALESCE(
-				(SELECT p.next_attempt_at FROM `+qt.Name+` p WHERE `+qt.earlierOfJob("p", qt.Name)+`
+		_, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = CAST(? AS BIGINT) + COALESCE(
+				(SELECT p.next_attempt_at FROM deliveries p WHERE `+earlierOfJob("p", "deliveries")+`
 					ORDER BY `+jobKey("p.")+`, p.id LIMIT 1), 0)
-			WHERE `+in+` AND EXISTS (SELECT 1 FROM `+qt.Name+` p WHERE `+qt.earlierOfJob("p", qt.Name)+`)`,
+			WHERE `+in+` AND EXISTS (SELECT 1 FROM deliveries p WHERE `+earlierOfJob("p", "deliveries")+`)`,
 			db.listArgs(append([]any{holdSlack.Microseconds()}, args...)...)...)
 		return err
 	})
@@ -92,8 +101,6 @@ func (db *DB) holdBehindJobs(ctx context.Context, tx *sql.Tx, deliveries []Deliv
 // endpoint's due index, and a generic plan the primary key.
 func (db *DB) recordJobOrder(ctx context.Context, tx *sql.Tx, outcomes []store.Outcome) error {
 	now := micros(time.Now())
-	qt := db.dialect.Queue
-	ofJob := qt.ofJob()
 	for i := range outcomes {
 		o := &outcomes[i]
 		if o.OrderedJob == "" {
@@ -102,7 +109,7 @@ func (db *DB) recordJobOrder(ctx context.Context, tx *sql.Tx, outcomes []store.O
 		key := []any{jobKeyOf(o.EndpointID, o.OrderedJob)}
 		if o.Status == domain.DeliveryPending {
 			until := micros(o.NextAttemptAt) + holdSlack.Microseconds()
-			if _, err := db.execStmt(ctx, tx, `UPDATE `+qt.Name+` SET next_attempt_at = ?
+			if _, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = ?
 				WHERE `+ofJob+` AND id > ? AND lease_owner IS NULL AND ? - next_attempt_at > 0`,
 				append(append([]any{until}, key...), o.DeliveryID, until)...); err != nil {
 				return err
@@ -110,16 +117,14 @@ func (db *DB) recordJobOrder(ctx context.Context, tx *sql.Tx, outcomes []store.O
 			continue
 		}
 		if o.Status != domain.DeliverySucceeded {
-			// The job's pending deliveries are found in the queue's job
-			// order index, wherever it is.
 			if _, err := db.execStmt(ctx, tx, `UPDATE deliveries SET follows_failed = ?
-				WHERE id IN (SELECT id FROM `+qt.Name+` WHERE `+ofJob+` AND id > ?) AND follows_failed IS NULL`,
+				WHERE `+ofJob+` AND id > ? AND follows_failed IS NULL`,
 				append(append([]any{o.DeliveryID}, key...), o.DeliveryID)...); err != nil {
 				return err
 			}
 		}
-		if _, err := db.execStmt(ctx, tx, `UPDATE `+qt.Name+` SET next_attempt_at = ?
-			WHERE id = (SELECT id FROM `+qt.Name+` WHERE `+ofJob+` ORDER BY `+jobKey("")+`, id LIMIT 1)
+		if _, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = ?
+			WHERE id = (SELECT id FROM deliveries WHERE `+ofJob+` ORDER BY `+jobKey("")+`, id LIMIT 1)
 			AND lease_owner IS NULL AND next_attempt_at > ?`,
 			append(append([]any{now}, key...), now)...); err != nil {
 			return err
@@ -127,6 +132,10 @@ func (db *DB) recordJobOrder(ctx context.Context, tx *sql.Tx, outcomes []store.O
 	}
 	return nil
 }
+
+// ofJob is the condition that a delivery is a pending one of the job to
+// the endpoint whose jobKeyOf is its argument.
+var ofJob = jobKey("") + ` = ? AND ordered_job IS NOT NULL AND status = 'pending'`
 
 // maxChunk bounds the ids of one statement of inChunks.
 const maxChunk = 128

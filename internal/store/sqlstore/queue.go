@@ -40,7 +40,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claimed, 
 	}
 	asked := fromMicros(micros(p.Now.Add(p.Lease)))
 	for i := range out {
-		// See QueueTable.ClaimSQL: a takeover's lease ends a microsecond later.
+		// See ClaimSQL: a takeover's lease ends a microsecond later.
 		out[i].TakenOver = out[i].LeaseUntil.After(asked)
 	}
 	// The events are read after the commit, by a reader, so that the
@@ -120,11 +120,10 @@ func (db *DB) claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]
 // dispatchers (othersSQL).
 func (db *DB) claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]ClaimCandidate, othersSeen, error) {
 	var others othersSeen
-	qt := db.dialect.Queue
 	rows, err := db.queryStmt(ctx, tx, `WITH RECURSIVE pe(id) AS (
-			SELECT (SELECT endpoint_id FROM `+qt.Name+` WHERE `+qt.Pending("")+` ORDER BY endpoint_id LIMIT 1)
+			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
 			UNION ALL
-			SELECT (SELECT d.endpoint_id FROM `+qt.Name+` d WHERE `+qt.Pending("d.")+` AND d.endpoint_id > pe.id
+			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > pe.id
 				ORDER BY d.endpoint_id LIMIT 1)
 			FROM pe WHERE pe.id IS NOT NULL)
 		SELECT pe.id, e.status, e.max_concurrency, e.updated_at, e.rate_limit, h.circuit, h.probe_at, `+othersSQL+` FROM pe
@@ -196,9 +195,8 @@ func (db *DB) claimNamed(ctx context.Context, tx *sql.Tx, p store.ClaimParams) (
 		args = append(args, id)
 	}
 	args = append(args, p.Limit)
-	qt := db.dialect.Queue
-	rows, err := tx.QueryContext(ctx, db.q(qt.ClaimSQL(`(SELECT d.id FROM `+qt.Name+` d
-		WHERE `+qt.Pending("d.")+` AND (d.next_attempt_at <= ? OR d.next_attempt_at IS NULL)
+	rows, err := tx.QueryContext(ctx, db.q(ClaimSQL(`(SELECT d.id FROM deliveries d
+		WHERE d.status = 'pending' AND (d.next_attempt_at <= ? OR d.next_attempt_at IS NULL)
 		AND d.id IN (`+placeholders(len(p.DeliveryIDs))+`)
 		AND d.endpoint_id NOT IN (SELECT e.id FROM endpoints e WHERE e.status <> 'active')
 		LIMIT ? `+db.dialect.ClaimLock+`)`)), args...)
@@ -290,8 +288,8 @@ func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 			for _, id := range chunk {
 				args = append(args, id)
 			}
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE `+db.dialect.Queue.Name+` SET next_attempt_at = ?, lease_owner = NULL
-				WHERE lease_owner = ? AND `+db.dialect.Queue.Pending("")+` AND id IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
+				WHERE lease_owner = ? AND status = 'pending' AND id IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
 				return err
 			}
 		}

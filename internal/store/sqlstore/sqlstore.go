@@ -55,9 +55,6 @@ type Dialect struct {
 	// Batcher runs the hot path's statements: publish's inserts, record's,
 	// the claim of due deliveries and the write path's fixed SQL.
 	Batcher Batcher
-	// Queue is where pending deliveries' due times and leases live
-	// (QueueTable); unset, in deliveries.
-	Queue QueueTable
 	// IsUniqueViolation recognises a duplicate-key error.
 	IsUniqueViolation func(error) bool
 	// IsUnavailable recognises an error of the database itself rather than
@@ -141,9 +138,6 @@ func New(c Conns, d Dialect, sealer store.Sealer) *DB {
 	}
 	if c.QueueWrite == nil {
 		c.QueueWrite = c.Write
-	}
-	if d.Queue.Name == "" {
-		d.Queue = QueueInDeliveries
 	}
 	return &DB{read: c.Read, write: c.Write, queueRead: c.QueueRead, queueWrite: c.QueueWrite, dialect: d, sealer: sealer}
 }

@@ -91,7 +91,7 @@ func (db *DB) Health(ctx context.Context, now time.Time, minutes int) (*store.He
 	var oldest, oldestDue sql.NullInt64
 	if err := db.read.QueryRowContext(ctx, db.q(`SELECT count(*), sum(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END),
 			min(created_at), min(CASE WHEN next_attempt_at <= ? THEN created_at END)
-		FROM `+db.dialect.Queue.Name+` WHERE `+db.dialect.Queue.Pending("")), micros(now), micros(now)).Scan(&pending, &due, &oldest, &oldestDue); err != nil {
+		FROM deliveries WHERE status = 'pending'`), micros(now), micros(now)).Scan(&pending, &due, &oldest, &oldestDue); err != nil {
 		return nil, db.wrap("health: backlog", err)
 	}
 	h.Pending, h.Due = int(pending.Int64), int(due.Int64)
