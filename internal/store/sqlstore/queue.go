@@ -273,27 +273,17 @@ func (r *readStmts) query(ctx context.Context, pool *sql.DB, query string, args 
 	return st.QueryContext(ctx, args...)
 }
 
-// releaseChunk keeps each release's IN list far under SQLite's parameter
-// limit.
-const releaseChunk = 200
-
 func (db *DB) Release(ctx context.Context, owner string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	err := db.queueWrite(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(ids); start += releaseChunk {
-			chunk := ids[start:min(start+releaseChunk, len(ids))]
-			args := []any{micros(time.Now()), owner}
-			for _, id := range chunk {
-				args = append(args, id)
-			}
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
-				WHERE lease_owner = ? AND status = 'pending' AND id IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		now := micros(time.Now())
+		return db.inChunks("id", ids, func(in string, args []any) error {
+			_, err := db.execStmt(ctx, tx, `UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL
+				WHERE lease_owner = ? AND status = 'pending' AND `+in, db.listArgs(append([]any{now, owner}, args...)...)...)
+			return err
+		})
 	})
 	return db.wrap("release leases", err)
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RecordWritesAttemptsAndNextState", testRecord},
 		{"RecordDisablesEndpointAndKeepsCancelled", testRecordDisable},
 		{"ReleaseMakesDeliveriesDueAgain", testRelease},
+		{"ReleaseOfMoreThanOneStatementsListMakesEveryOneDueAgain", testReleaseMany},
 		{"RetryDeliveryMakesItDueNow", testRetry},
 		{"DeleteEndpointCancelsPendingDeliveries", testDeleteEndpoint},
 		{"PurgeRemovesOldFinishedWorkAndKeepsPending", testPurge},
@@ -714,6 +715,33 @@ func testRelease(t *testing.T, s store.Store) {
 	must(t, s.Release(ctx, "p", []string{c[0].DeliveryID, c[1].DeliveryID}))
 	if got := claimAll(t, s, "q", time.Now().Add(time.Millisecond)); len(got) != 2 || got[0].Attempts != 0 {
 		t.Fatalf("after release claimed %+v", got)
+	}
+}
+
+// A release of more deliveries than one statement lists (they go in
+// chunks) gives every lease back.
+func testReleaseMany(t *testing.T, s store.Store) {
+	setup(t, s)
+	endpoint(t, s, scope)
+	pubs := make([]store.Publication, 300)
+	for i := range pubs {
+		pubs[i] = store.Publication{Event: event("a.b")}
+	}
+	_, err := s.Publish(ctx, scope, pubs)
+	must(t, err)
+	now := time.Now()
+	c := claimAll(t, s, "p", now)
+	if len(c) != len(pubs) {
+		t.Fatalf("claimed %d, want %d", len(c), len(pubs))
+	}
+	ids := make([]string, len(c))
+	for i := range c {
+		ids[i] = c[i].DeliveryID
+	}
+	must(t, s.Release(ctx, "p", ids))
+	// By the same owner: another would share the endpoint with it.
+	if got := claimAll(t, s, "p", now.Add(time.Second)); len(got) != len(pubs) {
+		t.Fatalf("after releasing %d claimed %d again", len(ids), len(got))
 	}
 }
 
